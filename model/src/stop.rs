@@ -1,0 +1,1 @@
+//! Stop sequences: finding user-given stop strings in streamed text, including across chunk boundaries.
