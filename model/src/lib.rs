@@ -3,10 +3,53 @@
 //! Nothing in this crate knows about LSP, URIs or ropey: the server crate turns documents into text and
 //! positions, this crate turns text into tokens and tokens into more tokens.
 
-pub mod error;
-pub mod sampling;
-pub mod stop;
+pub mod config;
 pub mod detokenizer;
+pub mod error;
+pub mod gemma3;
+// pub mod generate; (enabled once sampling lands)
+pub mod gguf;
+pub mod kv_cache;
+mod ops;
+pub mod paths;
+mod quant;
+pub mod runtime;
+pub mod sampling;
+pub mod sequence;
+pub mod stop;
 pub mod tokenizer;
 
+pub use config::Gemma3Config;
 pub use error::{ModelError, Result};
+pub use gemma3::{Gemma3, LoadOptions, Which};
+// pub use generate::{generate, prepare_prompt, FinishReason, Generation, GenerationParams, Prompt};
+pub use gguf::GgufFile;
+pub use kv_cache::KvCache;
+pub use sequence::Sequence;
+pub use tokenizer::Tokenizer;
+
+/// A model and its tokenizer, loaded together from one GGUF file.
+pub struct LoadedModel {
+    pub model: Gemma3,
+    pub tokenizer: Tokenizer,
+}
+
+impl LoadedModel {
+    /// Loads the weights and builds the tokenizer from the same file.
+    pub fn load(path: &std::path::Path, options: LoadOptions) -> Result<Self> {
+        let mut file = GgufFile::open(path)?;
+        let tokenizer = Tokenizer::from_gguf(file.content())?;
+        let model = Gemma3::from_gguf(&mut file, options)?;
+        if tokenizer.vocab_size() != model.config().vocab_size {
+            return Err(ModelError::BadMetadata {
+                key: "tokenizer.ggml.tokens".to_string(),
+                reason: format!(
+                    "{} tokens, but the embedding table has {} rows",
+                    tokenizer.vocab_size(),
+                    model.config().vocab_size
+                ),
+            });
+        }
+        Ok(Self { model, tokenizer })
+    }
+}

@@ -1,0 +1,439 @@
+//! The Gemma 3 forward pass: immutable shared weights, `forward(&self, tokens, &mut KvCache, which)`.
+//!
+//! Written for this project after reading llama.cpp's `gemma3` graph (the ground truth our tests
+//! compare against) and candle's quantized models. The matrix products run on candle's quantized
+//! kernels; the glue between them (norms, RoPE, attention) runs on plain slices, because candle's
+//! per-op overhead would dominate a single-token decode step at this model size.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+
+use crate::config::Gemma3Config;
+use crate::error::{ModelError, Result};
+use crate::gguf::GgufFile;
+use crate::kv_cache::KvCache;
+use crate::ops;
+use crate::quant::q5_0_to_q8_0;
+
+/// Which positions of a forward pass need logits. The output head is the most expensive
+/// matrix of the model (vocabulary × hidden), so callers ask only for what they use.
+#[derive(Debug, Clone, Copy)]
+pub enum Which<'a> {
+    /// Only the last token of the pass (prompt processing, decoding).
+    Last,
+    /// Every token of the pass (scoring a whole text).
+    All,
+    /// The given indices into the tokens of this pass, in the order given.
+    Positions(&'a [usize]),
+}
+
+/// How to hold the weights in memory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Dequantize every matrix to f32. Slow and large; tests use it to check the arithmetic
+    /// of the forward pass free of activation quantization.
+    pub dequantize: bool,
+}
+
+struct Layer {
+    attn_norm: Vec<f32>,
+    q: QMatMul,
+    k: QMatMul,
+    v: QMatMul,
+    q_norm: Vec<f32>,
+    k_norm: Vec<f32>,
+    o: QMatMul,
+    post_attn_norm: Vec<f32>,
+    ffn_norm: Vec<f32>,
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    post_ffn_norm: Vec<f32>,
+    global: bool,
+}
+
+/// A loaded Gemma 3 model. Immutable after loading: share it between threads with `Arc`.
+pub struct Gemma3 {
+    config: Gemma3Config,
+    embedding: Arc<QTensor>,
+    output_head: QMatMul,
+    output_norm: Vec<f32>,
+    layers: Vec<Layer>,
+    embedding_scale: f32,
+}
+
+impl std::fmt::Debug for Gemma3 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gemma3").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Gemma3 {
+    /// Loads a Gemma 3 GGUF file.
+    pub fn load(path: &Path, options: LoadOptions) -> Result<Self> {
+        let mut file = GgufFile::open(path)?;
+        Self::from_gguf(&mut file, options)
+    }
+
+    /// Builds the model from an already opened file (the tokenizer reads the same file's metadata).
+    pub fn from_gguf(file: &mut GgufFile, options: LoadOptions) -> Result<Self> {
+        let config = Gemma3Config::from_gguf(file)?;
+        let hidden = config.hidden_size;
+        let q_width = config.num_heads * config.head_dim;
+        let kv_width = config.kv_dim();
+        let ffn = config.intermediate_size;
+
+        let embedding = read(file, "token_embd.weight", &[config.vocab_size, hidden])?;
+        let embedding = Arc::new(embedding);
+        let output_head = if file.content().tensor_infos.contains_key("output.weight") {
+            matrix(file, "output.weight", &[config.vocab_size, hidden], options)?
+        } else {
+            // Gemma ties the output head to the embedding table: share the same bytes.
+            if options.dequantize {
+                QMatMul::Tensor(embedding.dequantize(&Device::Cpu)?)
+            } else {
+                QMatMul::from_arc(embedding.clone())?
+            }
+        };
+        let output_norm = vector(file, "output_norm.weight", hidden)?;
+        let mut layers = Vec::with_capacity(config.num_layers);
+        for index in 0..config.num_layers {
+            let name = |suffix: &str| format!("blk.{index}.{suffix}");
+            layers.push(Layer {
+                attn_norm: vector(file, &name("attn_norm.weight"), hidden)?,
+                q: matrix(file, &name("attn_q.weight"), &[q_width, hidden], options)?,
+                k: matrix(file, &name("attn_k.weight"), &[kv_width, hidden], options)?,
+                v: matrix(file, &name("attn_v.weight"), &[kv_width, hidden], options)?,
+                q_norm: vector(file, &name("attn_q_norm.weight"), config.head_dim)?,
+                k_norm: vector(file, &name("attn_k_norm.weight"), config.head_dim)?,
+                o: matrix(file, &name("attn_output.weight"), &[hidden, q_width], options)?,
+                post_attn_norm: vector(file, &name("post_attention_norm.weight"), hidden)?,
+                ffn_norm: vector(file, &name("ffn_norm.weight"), hidden)?,
+                gate: matrix(file, &name("ffn_gate.weight"), &[ffn, hidden], options)?,
+                up: matrix(file, &name("ffn_up.weight"), &[ffn, hidden], options)?,
+                down: matrix(file, &name("ffn_down.weight"), &[hidden, ffn], options)?,
+                post_ffn_norm: vector(file, &name("post_ffw_norm.weight"), hidden)?,
+                global: config.is_global_layer(index),
+            });
+        }
+        Ok(Self {
+            embedding_scale: (hidden as f32).sqrt(),
+            config,
+            embedding,
+            output_head,
+            output_norm,
+            layers,
+        })
+    }
+
+    /// The model's hyper-parameters.
+    pub fn config(&self) -> &Gemma3Config {
+        &self.config
+    }
+
+    /// A new, empty cache sized for this model.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(
+            self.config.num_layers,
+            self.config.kv_dim(),
+            self.config.context_length,
+        )
+    }
+
+    /// Runs `tokens` as the continuation of the sequence in `cache`, appends their keys and values
+    /// to it, and returns logits `[selected positions, vocab]` for the positions `which` selects.
+    ///
+    /// On error the cache keeps its previous length, so a failed pass never leaves half a sequence.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, which: Which<'_>) -> Result<Tensor> {
+        let (rows, logits) = self.forward_to_vec(tokens, cache, which)?;
+        Ok(Tensor::from_vec(logits, (rows, self.config.vocab_size), &Device::Cpu)?)
+    }
+
+    /// Like [`Gemma3::forward`], returning the logits as a flat row-major vector with its row count.
+    pub fn forward_to_vec(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        which: Which<'_>,
+    ) -> Result<(usize, Vec<f32>)> {
+        let selected = self.selected_rows(tokens.len(), which)?;
+        self.check_tokens(tokens, cache)?;
+        let hidden_states = self.run_layers(tokens, cache)?;
+        let logits = self.output_logits(&hidden_states, &selected)?;
+        if logits.iter().any(|value| !value.is_finite()) {
+            return Err(ModelError::NonFiniteLogits);
+        }
+        cache.advance(tokens.len());
+        Ok((selected.len(), logits))
+    }
+
+    fn selected_rows(&self, count: usize, which: Which<'_>) -> Result<Vec<usize>> {
+        if count == 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        Ok(match which {
+            Which::Last => vec![count - 1],
+            Which::All => (0..count).collect(),
+            Which::Positions(positions) => {
+                if let Some(&position) = positions.iter().find(|&&p| p >= count) {
+                    return Err(ModelError::BadLogitPosition {
+                        position,
+                        len: count,
+                    });
+                }
+                positions.to_vec()
+            }
+        })
+    }
+
+    fn check_tokens(&self, tokens: &[u32], cache: &KvCache) -> Result<()> {
+        let vocab_size = self.config.vocab_size;
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= vocab_size) {
+            return Err(ModelError::UnknownToken { id, vocab_size });
+        }
+        let requested = cache.len() + tokens.len();
+        if requested > self.config.context_length {
+            return Err(ModelError::ContextOverflow {
+                requested,
+                context_length: self.config.context_length,
+            });
+        }
+        Ok(())
+    }
+
+    /// Embeds the tokens and runs every layer, writing keys and values into `cache` past its
+    /// current length. Returns the final hidden states `[tokens, hidden]` before the output norm.
+    fn run_layers(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+        let config = &self.config;
+        let hidden = config.hidden_size;
+        let count = tokens.len();
+        let start = cache.len();
+        cache.reserve(count);
+
+        let ids = Tensor::from_slice(tokens, count, &Device::Cpu)?;
+        let mut x: Vec<f32> = self
+            .embedding
+            .embedding(&ids)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        // Gemma multiplies embeddings by sqrt(hidden) because the table is shared with the
+        // output head and therefore stored at the output's scale.
+        for value in &mut x {
+            *value *= self.embedding_scale;
+        }
+
+        let rope_local = RopeTable::new(start, count, config.head_dim, config.rope_base_local, 1.0);
+        let rope_global = RopeTable::new(
+            start,
+            count,
+            config.head_dim,
+            config.rope_base_global,
+            1.0 / config.rope_scale_global,
+        );
+
+        let mut normed = vec![0.0f32; count * hidden];
+        for (index, layer) in self.layers.iter().enumerate() {
+            normed.copy_from_slice(&x);
+            ops::rms_norm_rows(&mut normed, &layer.attn_norm, config.rms_norm_eps);
+            let input = Tensor::from_slice(&normed, (count, hidden), &Device::Cpu)?;
+            let mut q = matmul(&layer.q, &input)?;
+            let mut k = matmul(&layer.k, &input)?;
+            let v = matmul(&layer.v, &input)?;
+
+            let rope = if layer.global { &rope_global } else { &rope_local };
+            ops::rms_norm_rows(&mut q, &layer.q_norm, config.rms_norm_eps);
+            ops::rms_norm_rows(&mut k, &layer.k_norm, config.rms_norm_eps);
+            rope.apply(&mut q, config.num_heads, config.head_dim);
+            rope.apply(&mut k, config.num_kv_heads, config.head_dim);
+            for value in &mut q {
+                *value *= config.attention_scale;
+            }
+
+            let kv_dim = config.kv_dim();
+            let slot = cache.layer_mut(index);
+            slot.keys[start * kv_dim..(start + count) * kv_dim].copy_from_slice(&k);
+            slot.values[start * kv_dim..(start + count) * kv_dim].copy_from_slice(&v);
+            let window = if layer.global {
+                usize::MAX
+            } else {
+                config.sliding_window
+            };
+            let attended = attention(config, &q, slot, start, count, window);
+
+            let attended = Tensor::from_slice(&attended, (count, config.num_heads * config.head_dim), &Device::Cpu)?;
+            let mut projected = matmul(&layer.o, &attended)?;
+            ops::rms_norm_rows(&mut projected, &layer.post_attn_norm, config.rms_norm_eps);
+            for (residual, update) in x.iter_mut().zip(&projected) {
+                *residual += update;
+            }
+
+            normed.copy_from_slice(&x);
+            ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
+            let input = Tensor::from_slice(&normed, (count, hidden), &Device::Cpu)?;
+            let mut gate = matmul(&layer.gate, &input)?;
+            let up = matmul(&layer.up, &input)?;
+            for (g, u) in gate.iter_mut().zip(&up) {
+                *g = ops::gelu_tanh(*g) * u;
+            }
+            let gated = Tensor::from_vec(gate, (count, config.intermediate_size), &Device::Cpu)?;
+            let mut down = matmul(&layer.down, &gated)?;
+            ops::rms_norm_rows(&mut down, &layer.post_ffn_norm, config.rms_norm_eps);
+            for (residual, update) in x.iter_mut().zip(&down) {
+                *residual += update;
+            }
+        }
+        Ok(x)
+    }
+
+    fn output_logits(&self, hidden_states: &[f32], selected: &[usize]) -> Result<Vec<f32>> {
+        let hidden = self.config.hidden_size;
+        let mut rows = Vec::with_capacity(selected.len() * hidden);
+        for &row in selected {
+            rows.extend_from_slice(&hidden_states[row * hidden..(row + 1) * hidden]);
+        }
+        ops::rms_norm_rows(&mut rows, &self.output_norm, self.config.rms_norm_eps);
+        let input = Tensor::from_vec(rows, (selected.len(), hidden), &Device::Cpu)?;
+        matmul(&self.output_head, &input)
+    }
+}
+
+/// `x · Wᵀ` for a `[rows, in]` input, returned as a flat `[rows, out]` vector.
+fn matmul(weight: &QMatMul, input: &Tensor) -> Result<Vec<f32>> {
+    if let QMatMul::Tensor(_) = weight {
+        // f32 weights only exist to check the arithmetic of the forward pass. The f32 GEMM picks
+        // its blocking (and so its summation order) from the number of rows, so multiplying row
+        // by row keeps each row's result independent of how a sequence was split into passes.
+        let rows = input.dim(0)?;
+        let mut out = Vec::new();
+        for row in 0..rows {
+            out.extend(weight.forward(&input.narrow(0, row, 1)?)?.flatten_all()?.to_vec1::<f32>()?);
+        }
+        return Ok(out);
+    }
+    if let QMatMul::QTensor(tensor) = weight {
+        if tensor.dtype() == GgmlDType::Q6K && input.dim(0)? == 1 {
+            // candle multiplies a single row by Q6_K with a different kernel than several rows,
+            // and the tiny rounding difference is amplified by activation quantization in later
+            // layers. Doubling the row keeps one kernel for every batch size, so decoding one
+            // token gives exactly what a prompt pass (or a speculative verification) gives.
+            let doubled = Tensor::cat(&[input, input], 0)?;
+            let out = weight.forward(&doubled)?;
+            return Ok(out.narrow(0, 0, 1)?.flatten_all()?.to_vec1::<f32>()?);
+        }
+    }
+    Ok(weight.forward(input)?.flatten_all()?.to_vec1::<f32>()?)
+}
+
+/// cos/sin of every (position, frequency) pair of one forward pass.
+struct RopeTable {
+    half: usize,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
+}
+
+impl RopeTable {
+    fn new(start: usize, count: usize, head_dim: usize, base: f32, scale: f32) -> Self {
+        let half = head_dim / 2;
+        let mut cos = vec![0.0; count * half];
+        let mut sin = vec![0.0; count * half];
+        for t in 0..count {
+            let range = t * half..(t + 1) * half;
+            ops::rope_angles(start + t, base, scale, &mut cos[range.clone()], &mut sin[range]);
+        }
+        Self { half, cos, sin }
+    }
+
+    /// Rotates every head of every row of `x` (`[count, heads * head_dim]`).
+    fn apply(&self, x: &mut [f32], heads: usize, head_dim: usize) {
+        for (t, row) in x.chunks_exact_mut(heads * head_dim).enumerate() {
+            let range = t * self.half..(t + 1) * self.half;
+            for head in row.chunks_exact_mut(head_dim) {
+                ops::rope_neox(head, &self.cos[range.clone()], &self.sin[range.clone()]);
+            }
+        }
+    }
+}
+
+/// A raw pointer that worker threads may share because each writes a disjoint range.
+struct DisjointWrites(*mut f32);
+// SAFETY: every work item below writes only its own (token, head) slice of the output.
+unsafe impl Sync for DisjointWrites {}
+
+/// Causal attention of `count` new queries (already scaled, at positions `start..start + count`)
+/// over the cached keys and values. A key at position `k` is visible to a query at `p` when
+/// `k <= p` and `p - k < window`, which is llama.cpp's sliding-window rule.
+fn attention(
+    config: &Gemma3Config,
+    q: &[f32],
+    kv: &crate::kv_cache::LayerKv,
+    start: usize,
+    count: usize,
+    window: usize,
+) -> Vec<f32> {
+    let heads = config.num_heads;
+    let head_dim = config.head_dim;
+    let kv_dim = config.kv_dim();
+    let group = heads / config.num_kv_heads;
+    let mut out = vec![0.0f32; count * heads * head_dim];
+    let writer = DisjointWrites(out.as_mut_ptr());
+    let work = |items: std::ops::Range<usize>| {
+        let writer = &writer;
+        let mut scores = Vec::new();
+        for item in items {
+            let (t, head) = (item / heads, item % heads);
+            let position = start + t;
+            let first = (position + 1).saturating_sub(window);
+            let kv_head = head / group;
+            let query = &q[(t * heads + head) * head_dim..][..head_dim];
+            scores.clear();
+            scores.extend((first..=position).map(|key_pos| {
+                let key = &kv.keys[key_pos * kv_dim + kv_head * head_dim..][..head_dim];
+                ops::dot(query, key)
+            }));
+            ops::softmax(&mut scores);
+            // SAFETY: item (t, head) owns exactly this head_dim-long slice of `out`, and `out`
+            // outlives the pool call, which returns only after every item is done.
+            let output = unsafe {
+                std::slice::from_raw_parts_mut(writer.0.add((t * heads + head) * head_dim), head_dim)
+            };
+            for (offset, &weight) in scores.iter().enumerate() {
+                let key_pos = first + offset;
+                let value = &kv.values[key_pos * kv_dim + kv_head * head_dim..][..head_dim];
+                ops::axpy(weight, value, output);
+            }
+        }
+    };
+    candle_core::utils::barrier_pool().execute_chunked(count * heads, work);
+    out
+}
+
+fn read(file: &mut GgufFile, name: &str, expected: &[usize]) -> Result<QTensor> {
+    let tensor = file.tensor(name)?;
+    if tensor.shape().dims() != expected {
+        return Err(ModelError::BadTensor {
+            name: name.to_string(),
+            reason: format!("expected shape {expected:?}, found {:?}", tensor.shape().dims()),
+        });
+    }
+    Ok(tensor)
+}
+
+fn matrix(file: &mut GgufFile, name: &str, expected: &[usize], options: LoadOptions) -> Result<QMatMul> {
+    let tensor = read(file, name, expected)?;
+    if options.dequantize {
+        return Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?));
+    }
+    let tensor = q5_0_to_q8_0(tensor, name)?;
+    if matches!(tensor.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+        return Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?));
+    }
+    Ok(QMatMul::from_arc(Arc::new(tensor))?)
+}
+
+fn vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>> {
+    let tensor = read(file, name, &[len])?;
+    Ok(tensor.dequantize(&Device::Cpu)?.to_vec1::<f32>()?)
+}

@@ -1,0 +1,144 @@
+//! Small numeric kernels on f32 slices used by the forward pass: RMS norm, RoPE, GELU, dot products, softmax.
+//!
+//! They work on plain slices rather than candle tensors because the per-op tensor overhead would
+//! dominate at this model size during single-token decoding.
+
+/// Dot product written with eight independent accumulators so that LLVM vectorizes it
+/// (a single accumulator forces strictly sequential float additions).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    debug_assert_eq!(a.len(), b.len());
+    let mut acc = [0.0f32; 8];
+    let chunks_a = a.chunks_exact(8);
+    let chunks_b = b.chunks_exact(8);
+    let tail: f32 = chunks_a
+        .remainder()
+        .iter()
+        .zip(chunks_b.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (ca, cb) in chunks_a.zip(chunks_b) {
+        for i in 0..8 {
+            acc[i] = ca[i].mul_add(cb[i], acc[i]);
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `out += weight * values`, the accumulation step of attention.
+#[inline]
+pub fn axpy(weight: f32, values: &[f32], out: &mut [f32]) {
+    for (o, v) in out.iter_mut().zip(values) {
+        *o = v.mul_add(weight, *o);
+    }
+}
+
+/// In-place RMS normalization of each `weight.len()`-wide row of `x`.
+/// The GGUF converter already folded Gemma's `1 + w` into the stored weights.
+pub fn rms_norm_rows(x: &mut [f32], weight: &[f32], eps: f32) {
+    let width = weight.len();
+    for row in x.chunks_exact_mut(width) {
+        let mean_square = dot(row, row) / width as f32;
+        let scale = 1.0 / (mean_square + eps).sqrt();
+        for (value, w) in row.iter_mut().zip(weight) {
+            *value *= scale * w;
+        }
+    }
+}
+
+/// Rotates one head vector in place with NeoX-style RoPE (pairs `i` and `i + d/2`), which is
+/// the layout llama.cpp uses for Gemma 3. `cos`/`sin` hold `d/2` precomputed values.
+#[inline]
+pub fn rope_neox(head: &mut [f32], cos: &[f32], sin: &[f32]) {
+    let half = head.len() / 2;
+    let (first, second) = head.split_at_mut(half);
+    for i in 0..half {
+        let (a, b) = (first[i], second[i]);
+        first[i] = a * cos[i] - b * sin[i];
+        second[i] = a * sin[i] + b * cos[i];
+    }
+}
+
+/// Fills `cos`/`sin` (each `head_dim/2` long) for one position. Computed in f64 so that angles at
+/// large positions keep their precision.
+pub fn rope_angles(position: usize, base: f32, scale: f32, cos: &mut [f32], sin: &mut [f32]) {
+    let half = cos.len();
+    let dims = (2 * half) as f64;
+    for i in 0..half {
+        let inv_freq = (base as f64).powf(-((2 * i) as f64) / dims);
+        let angle = position as f64 * scale as f64 * inv_freq;
+        cos[i] = angle.cos() as f32;
+        sin[i] = angle.sin() as f32;
+    }
+}
+
+/// GELU with the tanh approximation, which is what Gemma's `gelu_pytorch_tanh` activation means.
+#[inline]
+pub fn gelu_tanh(x: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
+}
+
+/// In-place softmax.
+pub fn softmax(values: &mut [f32]) {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    for v in values.iter_mut() {
+        *v *= inv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_matches_naive_sum() {
+        let a: Vec<f32> = (0..37).map(|i| i as f32 * 0.5).collect();
+        let b: Vec<f32> = (0..37).map(|i| 1.0 - i as f32 * 0.25).collect();
+        let naive: f32 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
+        assert!((dot(&a, &b) - naive).abs() < 1e-3);
+    }
+
+    #[test]
+    fn rms_norm_gives_unit_rms() {
+        let mut x = vec![3.0, -4.0, 0.0, 5.0];
+        rms_norm_rows(&mut x, &[1.0; 4], 0.0);
+        let rms = (x.iter().map(|v| v * v).sum::<f32>() / 4.0).sqrt();
+        assert!((rms - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rope_preserves_norm_and_is_identity_at_zero() {
+        let mut head: Vec<f32> = (0..8).map(|i| i as f32 - 3.5).collect();
+        let original = head.clone();
+        let (mut cos, mut sin) = (vec![0.0; 4], vec![0.0; 4]);
+        rope_angles(0, 10_000.0, 1.0, &mut cos, &mut sin);
+        rope_neox(&mut head, &cos, &sin);
+        assert_eq!(head, original);
+        rope_angles(17, 10_000.0, 1.0, &mut cos, &mut sin);
+        rope_neox(&mut head, &cos, &sin);
+        assert_ne!(head, original);
+        assert!((dot(&head, &head) - dot(&original, &original)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn gelu_tanh_known_values() {
+        assert_eq!(gelu_tanh(0.0), 0.0);
+        assert!((gelu_tanh(1.0) - 0.841_192).abs() < 1e-5);
+        assert!((gelu_tanh(-1.0) + 0.158_808).abs() < 1e-5);
+    }
+
+    #[test]
+    fn softmax_sums_to_one() {
+        let mut v = vec![1.0, 2.0, 3.0, f32::NEG_INFINITY];
+        softmax(&mut v);
+        assert!((v.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(v[3], 0.0);
+    }
+}

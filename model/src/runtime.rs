@@ -1,0 +1,38 @@
+//! Process-wide compute settings: how many threads the matrix kernels use and how long idle workers spin.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// How the CPU kernels share the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadSettings {
+    /// Worker threads for matrix products, including the calling thread.
+    pub threads: usize,
+    /// How many times an idle worker polls for new work before it parks. candle's default
+    /// (25,000) is fast on an idle machine but burns a core that the editor wants; a short
+    /// spin keeps most of the speed and degrades gracefully when the cores are shared.
+    pub spin_limit: u32,
+}
+
+impl Default for ThreadSettings {
+    fn default() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()).min(8),
+            spin_limit: 2_000,
+        }
+    }
+}
+
+static CONFIGURED: AtomicBool = AtomicBool::new(false);
+
+/// Applies `settings` before the first model computation. candle reads them from the
+/// environment once, when its worker pool starts, so later calls have no effect and return false.
+pub fn configure_threads(settings: ThreadSettings) -> bool {
+    if CONFIGURED.swap(true, Ordering::SeqCst) {
+        return false;
+    }
+    // Called during start-up, before the worker pool (the only other reader) exists, so no
+    // thread reads the environment while it changes.
+    std::env::set_var("CANDLE_NUM_THREADS", settings.threads.max(1).to_string());
+    std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", settings.spin_limit.to_string());
+    true
+}

@@ -1,0 +1,100 @@
+//! One token sequence with its KV cache: brings the cache in line with new prompt tokens by reusing the longest common prefix.
+//!
+//! This is the unit the engine keeps per document: a keystroke changes a few tokens near the cursor,
+//! so only the tokens after the first difference are run through the model again.
+
+use crate::error::Result;
+use crate::gemma3::{Gemma3, Which};
+use crate::kv_cache::KvCache;
+
+/// Tokens per forward pass during prompt processing. Bounds the memory of intermediate
+/// activations and gives the caller a cancellation point between chunks.
+pub const PREFILL_CHUNK: usize = 256;
+
+/// A token sequence whose keys and values are cached.
+pub struct Sequence {
+    tokens: Vec<u32>,
+    cache: KvCache,
+}
+
+/// What [`Sequence::sync`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncOutcome {
+    /// Tokens whose cached state was kept.
+    pub reused: usize,
+    /// Tokens that were run through the model.
+    pub computed: usize,
+    /// Logits after the last token.
+    pub logits: Vec<f32>,
+}
+
+impl Sequence {
+    /// An empty sequence for `model`.
+    pub fn new(model: &Gemma3) -> Self {
+        Self {
+            tokens: Vec::new(),
+            cache: model.new_cache(),
+        }
+    }
+
+    /// The tokens whose state is cached.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// The cache behind the tokens.
+    pub fn cache(&self) -> &KvCache {
+        &self.cache
+    }
+
+    /// Rolls back to the first `len` tokens.
+    pub fn truncate(&mut self, len: usize) {
+        self.tokens.truncate(len);
+        self.cache.truncate(len);
+    }
+
+    /// Makes the sequence equal `tokens` and returns the logits after its last token.
+    ///
+    /// Keeps the longest common prefix of the cached and the new tokens, rolls the cache back to
+    /// it and runs only the rest, in chunks of [`PREFILL_CHUNK`]. `cancelled` is asked before each
+    /// chunk; when it answers true, the work done so far stays cached and `Ok(None)` is returned.
+    pub fn sync(
+        &mut self,
+        model: &Gemma3,
+        tokens: &[u32],
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<SyncOutcome>> {
+        if tokens.is_empty() {
+            return Err(crate::ModelError::EmptyInput);
+        }
+        let common = self
+            .tokens
+            .iter()
+            .zip(tokens)
+            .take_while(|(cached, new)| cached == new)
+            .count();
+        // The logits of the last token are not cached, so at least that token is always run again.
+        let reused = common.min(tokens.len() - 1);
+        self.truncate(reused);
+        let mut logits = Vec::new();
+        for chunk in tokens[reused..].chunks(PREFILL_CHUNK) {
+            if cancelled() {
+                return Ok(None);
+            }
+            logits = model.forward_to_vec(chunk, &mut self.cache, Which::Last)?.1;
+            self.tokens.extend_from_slice(chunk);
+        }
+        Ok(Some(SyncOutcome {
+            reused,
+            computed: tokens.len() - reused,
+            logits,
+        }))
+    }
+
+    /// Appends one token and returns the logits after it.
+    pub fn push(&mut self, model: &Gemma3, token: u32) -> Result<Vec<f32>> {
+        let logits = model.forward_to_vec(&[token], &mut self.cache, Which::Last)?.1;
+        self.tokens.push(token);
+        Ok(logits)
+    }
+}
