@@ -7,7 +7,7 @@ pub mod config;
 pub mod detokenizer;
 pub mod error;
 pub mod gemma3;
-// pub mod generate; (enabled once sampling lands)
+pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
 mod ops;
@@ -22,7 +22,7 @@ pub mod tokenizer;
 pub use config::Gemma3Config;
 pub use error::{ModelError, Result};
 pub use gemma3::{Gemma3, LoadOptions, Which};
-// pub use generate::{generate, prepare_prompt, FinishReason, Generation, GenerationParams, Prompt};
+pub use generate::{generate, prepare_prompt, FinishReason, Generation, GenerationParams, Prompt};
 pub use gguf::GgufFile;
 pub use kv_cache::KvCache;
 pub use sequence::Sequence;
