@@ -102,7 +102,8 @@ impl Gemma3Config {
 
     /// Whether layer `layer` attends to all earlier positions (true) or only the sliding window.
     pub fn is_global_layer(&self, layer: usize) -> bool {
-        self.sliding_window_pattern == 0 || layer % self.sliding_window_pattern == self.sliding_window_pattern - 1
+        self.sliding_window_pattern == 0
+            || layer % self.sliding_window_pattern == self.sliding_window_pattern - 1
     }
 
     /// Width of one position's keys (or values) summed over the key/value heads.
@@ -124,7 +125,10 @@ impl Gemma3Config {
             return bad("attention.head_count_kv", "must divide the number of heads");
         }
         if self.head_dim == 0 || !self.head_dim.is_multiple_of(2) {
-            return bad("attention.key_length", "the head size must be even and positive");
+            return bad(
+                "attention.key_length",
+                "the head size must be even and positive",
+            );
         }
         if self.context_length == 0 {
             return bad("context_length", "must be positive");

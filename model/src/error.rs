@@ -50,7 +50,10 @@ pub enum ModelError {
 
     /// A sequence would exceed the model's context length.
     #[error("sequence of {requested} tokens exceeds the context length of {context_length}")]
-    ContextOverflow { requested: usize, context_length: usize },
+    ContextOverflow {
+        requested: usize,
+        context_length: usize,
+    },
 
     /// A caller asked for logits at a position that was not part of the forward pass.
     #[error("logits requested at position {position}, but the pass covered only {len} tokens")]

@@ -67,7 +67,9 @@ pub struct Gemma3 {
 
 impl std::fmt::Debug for Gemma3 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gemma3").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Gemma3")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +111,12 @@ impl Gemma3 {
                 v: matrix(file, &name("attn_v.weight"), &[kv_width, hidden], options)?,
                 q_norm: vector(file, &name("attn_q_norm.weight"), config.head_dim)?,
                 k_norm: vector(file, &name("attn_k_norm.weight"), config.head_dim)?,
-                o: matrix(file, &name("attn_output.weight"), &[hidden, q_width], options)?,
+                o: matrix(
+                    file,
+                    &name("attn_output.weight"),
+                    &[hidden, q_width],
+                    options,
+                )?,
                 post_attn_norm: vector(file, &name("post_attention_norm.weight"), hidden)?,
                 ffn_norm: vector(file, &name("ffn_norm.weight"), hidden)?,
                 gate: matrix(file, &name("ffn_gate.weight"), &[ffn, hidden], options)?,
@@ -149,7 +156,11 @@ impl Gemma3 {
     /// On error the cache keeps its previous length, so a failed pass never leaves half a sequence.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache, which: Which<'_>) -> Result<Tensor> {
         let (rows, logits) = self.forward_to_vec(tokens, cache, which)?;
-        Ok(Tensor::from_vec(logits, (rows, self.config.vocab_size), &Device::Cpu)?)
+        Ok(Tensor::from_vec(
+            logits,
+            (rows, self.config.vocab_size),
+            &Device::Cpu,
+        )?)
     }
 
     /// Like [`Gemma3::forward`], returning the logits as a flat row-major vector with its row count.
@@ -243,7 +254,11 @@ impl Gemma3 {
             let mut k = matmul(&layer.k, &input)?;
             let v = matmul(&layer.v, &input)?;
 
-            let rope = if layer.global { &rope_global } else { &rope_local };
+            let rope = if layer.global {
+                &rope_global
+            } else {
+                &rope_local
+            };
             ops::rms_norm_rows(&mut q, &layer.q_norm, config.rms_norm_eps);
             ops::rms_norm_rows(&mut k, &layer.k_norm, config.rms_norm_eps);
             rope.apply(&mut q, config.num_heads, config.head_dim);
@@ -263,7 +278,11 @@ impl Gemma3 {
             };
             let attended = attention(config, &q, slot, start, count, window);
 
-            let attended = Tensor::from_slice(&attended, (count, config.num_heads * config.head_dim), &Device::Cpu)?;
+            let attended = Tensor::from_slice(
+                &attended,
+                (count, config.num_heads * config.head_dim),
+                &Device::Cpu,
+            )?;
             let mut projected = matmul(&layer.o, &attended)?;
             ops::rms_norm_rows(&mut projected, &layer.post_attn_norm, config.rms_norm_eps);
             for (residual, update) in x.iter_mut().zip(&projected) {
@@ -309,7 +328,12 @@ fn matmul(weight: &QMatMul, input: &Tensor) -> Result<Vec<f32>> {
         let rows = input.dim(0)?;
         let mut out = Vec::new();
         for row in 0..rows {
-            out.extend(weight.forward(&input.narrow(0, row, 1)?)?.flatten_all()?.to_vec1::<f32>()?);
+            out.extend(
+                weight
+                    .forward(&input.narrow(0, row, 1)?)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?,
+            );
         }
         return Ok(out);
     }
@@ -341,7 +365,13 @@ impl RopeTable {
         let mut sin = vec![0.0; count * half];
         for t in 0..count {
             let range = t * half..(t + 1) * half;
-            ops::rope_angles(start + t, base, scale, &mut cos[range.clone()], &mut sin[range]);
+            ops::rope_angles(
+                start + t,
+                base,
+                scale,
+                &mut cos[range.clone()],
+                &mut sin[range],
+            );
         }
         Self { half, cos, sin }
     }
@@ -397,7 +427,10 @@ fn attention(
             // SAFETY: item (t, head) owns exactly this head_dim-long slice of `out`, and `out`
             // outlives the pool call, which returns only after every item is done.
             let output = unsafe {
-                std::slice::from_raw_parts_mut(writer.0.add((t * heads + head) * head_dim), head_dim)
+                std::slice::from_raw_parts_mut(
+                    writer.0.add((t * heads + head) * head_dim),
+                    head_dim,
+                )
             };
             for (offset, &weight) in scores.iter().enumerate() {
                 let key_pos = first + offset;
@@ -415,19 +448,30 @@ fn read(file: &mut GgufFile, name: &str, expected: &[usize]) -> Result<QTensor> 
     if tensor.shape().dims() != expected {
         return Err(ModelError::BadTensor {
             name: name.to_string(),
-            reason: format!("expected shape {expected:?}, found {:?}", tensor.shape().dims()),
+            reason: format!(
+                "expected shape {expected:?}, found {:?}",
+                tensor.shape().dims()
+            ),
         });
     }
     Ok(tensor)
 }
 
-fn matrix(file: &mut GgufFile, name: &str, expected: &[usize], options: LoadOptions) -> Result<QMatMul> {
+fn matrix(
+    file: &mut GgufFile,
+    name: &str,
+    expected: &[usize],
+    options: LoadOptions,
+) -> Result<QMatMul> {
     let tensor = read(file, name, expected)?;
     if options.dequantize {
         return Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?));
     }
     let tensor = q5_0_to_q8_0(tensor, name)?;
-    if matches!(tensor.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+    if matches!(
+        tensor.dtype(),
+        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
+    ) {
         return Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?));
     }
     Ok(QMatMul::from_arc(Arc::new(tensor))?)

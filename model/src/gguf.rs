@@ -51,9 +51,8 @@ impl GgufFile {
         let mut reader = BufReader::new(file);
         // A corrupt header can make the parser ask for absurd allocations and panic; such a file
         // must produce an error for that file, not take the whole server down.
-        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            Content::read(&mut reader)
-        }));
+        let parsed =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Content::read(&mut reader)));
         let content = match parsed {
             Ok(Ok(content)) => content,
             Ok(Err(err)) => return Err(corrupt(format!("cannot parse the header: {err}"))),

@@ -89,7 +89,9 @@ impl KvCache {
     pub fn bytes(&self) -> usize {
         self.layers
             .iter()
-            .map(|layer| (layer.keys.capacity() + layer.values.capacity()) * std::mem::size_of::<f32>())
+            .map(|layer| {
+                (layer.keys.capacity() + layer.values.capacity()) * std::mem::size_of::<f32>()
+            })
             .sum()
     }
 

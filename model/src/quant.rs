@@ -26,7 +26,10 @@ pub fn q5_0_to_q8_0(tensor: QTensor, name: &str) -> Result<QTensor> {
     if source.len() % Q5_0_BYTES != 0 {
         return Err(ModelError::BadTensor {
             name: name.to_string(),
-            reason: format!("{} bytes is not a whole number of Q5_0 blocks", source.len()),
+            reason: format!(
+                "{} bytes is not a whole number of Q5_0 blocks",
+                source.len()
+            ),
         });
     }
     let blocks = source.len() / Q5_0_BYTES;
@@ -59,14 +62,21 @@ mod tests {
 
     #[test]
     fn q5_0_repacking_is_lossless() {
-        let values: Vec<f32> = (0..4 * 64).map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0).collect();
+        let values: Vec<f32> = (0..4 * 64)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 7.0)
+            .collect();
         let source = Tensor::from_vec(values, (4, 64), &Device::Cpu).unwrap();
         let q5 = QTensor::quantize(&source, GgmlDType::Q5_0).unwrap();
         let expected = q5.dequantize(&Device::Cpu).unwrap();
         let q8 = q5_0_to_q8_0(q5, "test").unwrap();
         assert_eq!(q8.dtype(), GgmlDType::Q8_0);
         let actual = q8.dequantize(&Device::Cpu).unwrap();
-        let diff = (expected - actual).unwrap().abs().unwrap().max_all().unwrap();
+        let diff = (expected - actual)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap();
         assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
     }
 }

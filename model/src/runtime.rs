@@ -16,7 +16,9 @@ pub struct ThreadSettings {
 impl Default for ThreadSettings {
     fn default() -> Self {
         Self {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()).min(8),
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
             spin_limit: 2_000,
         }
     }
@@ -33,6 +35,9 @@ pub fn configure_threads(settings: ThreadSettings) -> bool {
     // Called during start-up, before the worker pool (the only other reader) exists, so no
     // thread reads the environment while it changes.
     std::env::set_var("CANDLE_NUM_THREADS", settings.threads.max(1).to_string());
-    std::env::set_var("CANDLE_BARRIER_POOL_SPIN_LIMIT", settings.spin_limit.to_string());
+    std::env::set_var(
+        "CANDLE_BARRIER_POOL_SPIN_LIMIT",
+        settings.spin_limit.to_string(),
+    );
     true
 }

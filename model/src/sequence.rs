@@ -93,7 +93,9 @@ impl Sequence {
 
     /// Appends one token and returns the logits after it.
     pub fn push(&mut self, model: &Gemma3, token: u32) -> Result<Vec<f32>> {
-        let logits = model.forward_to_vec(&[token], &mut self.cache, Which::Last)?.1;
+        let logits = model
+            .forward_to_vec(&[token], &mut self.cache, Which::Last)?
+            .1;
         self.tokens.push(token);
         Ok(logits)
     }

@@ -10,20 +10,30 @@ use rill_model::{Gemma3, LoadOptions, ModelError, Which};
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("rill-test-{}-{name}", std::process::id()));
-    std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
     path
 }
 
 fn prefix_of_model(len: usize) -> Vec<u8> {
     use std::io::Read;
     let mut bytes = vec![0; len];
-    std::fs::File::open(default_model_path()).unwrap().read_exact(&mut bytes).unwrap();
+    std::fs::File::open(default_model_path())
+        .unwrap()
+        .read_exact(&mut bytes)
+        .unwrap();
     bytes
 }
 
 #[test]
 fn missing_file_names_the_fetch_command() {
-    let err = Gemma3::load(std::path::Path::new("/nonexistent/rill.gguf"), LoadOptions::default()).unwrap_err();
+    let err = Gemma3::load(
+        std::path::Path::new("/nonexistent/rill.gguf"),
+        LoadOptions::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, ModelError::ModelMissing { .. }), "{err}");
     assert!(err.to_string().contains("fetch-model"), "{err}");
 }
@@ -52,17 +62,26 @@ fn other_architectures_are_rejected_with_the_supported_list() {
     use candle_core::quantized::gguf_file::{self, Value};
     use candle_core::quantized::{GgmlDType, QTensor};
     let tensor = QTensor::quantize(
-        &candle_core::Tensor::zeros((32,), candle_core::DType::F32, &candle_core::Device::Cpu).unwrap(),
+        &candle_core::Tensor::zeros((32,), candle_core::DType::F32, &candle_core::Device::Cpu)
+            .unwrap(),
         GgmlDType::F32,
     )
     .unwrap();
     let path = std::env::temp_dir().join(format!("rill-test-{}-llama.gguf", std::process::id()));
     let mut file = std::fs::File::create(&path).unwrap();
     let arch = Value::String("llama".to_string());
-    gguf_file::write(&mut file, &[("general.architecture", &arch)], &[("output_norm.weight", &tensor)]).unwrap();
+    gguf_file::write(
+        &mut file,
+        &[("general.architecture", &arch)],
+        &[("output_norm.weight", &tensor)],
+    )
+    .unwrap();
     drop(file);
     let err = Gemma3::load(&path, LoadOptions::default()).unwrap_err();
-    assert!(matches!(err, ModelError::UnsupportedArchitecture { .. }), "{err}");
+    assert!(
+        matches!(err, ModelError::UnsupportedArchitecture { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("gemma3"), "{err}");
 }
 
@@ -70,7 +89,10 @@ fn other_architectures_are_rejected_with_the_supported_list() {
 fn forward_rejects_empty_input_unknown_tokens_bad_positions_and_overflow() {
     let model = model();
     let mut cache = model.new_cache();
-    assert!(matches!(model.forward(&[], &mut cache, Which::Last), Err(ModelError::EmptyInput)));
+    assert!(matches!(
+        model.forward(&[], &mut cache, Which::Last),
+        Err(ModelError::EmptyInput)
+    ));
     let vocab = model.config().vocab_size as u32;
     assert!(matches!(
         model.forward(&[2, vocab], &mut cache, Which::Last),
@@ -78,11 +100,16 @@ fn forward_rejects_empty_input_unknown_tokens_bad_positions_and_overflow() {
     ));
     assert!(matches!(
         model.forward(&[2, 100], &mut cache, Which::Positions(&[2])),
-        Err(ModelError::BadLogitPosition { position: 2, len: 2 })
+        Err(ModelError::BadLogitPosition {
+            position: 2,
+            len: 2
+        })
     ));
     // None of the failed passes may have grown the cache.
     assert_eq!(cache.len(), 0);
-    let logits = model.forward(&[2, 100], &mut cache, Which::Positions(&[1, 0])).unwrap();
+    let logits = model
+        .forward(&[2, 100], &mut cache, Which::Positions(&[1, 0]))
+        .unwrap();
     assert_eq!(logits.dims(), &[2, model.config().vocab_size]);
     assert_eq!(cache.len(), 2);
     let too_many = vec![100u32; model.config().context_length];

@@ -7,13 +7,22 @@ use rill_model::{Gemma3, Which};
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn argmax(row: &[f32]) -> usize {
     row.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
         .0
 }
 
@@ -21,7 +30,11 @@ fn argmax(row: &[f32]) -> usize {
 /// into passes: the engine relies on it for prefix reuse and speculative decoding.
 fn assert_bit_identical(a: &[f32], b: &[f32], vocab: usize) {
     for (position, (ra, rb)) in a.chunks_exact(vocab).zip(b.chunks_exact(vocab)).enumerate() {
-        assert_eq!(argmax(ra), argmax(rb), "argmax differs at position {position}");
+        assert_eq!(
+            argmax(ra),
+            argmax(rb),
+            "argmax differs at position {position}"
+        );
     }
     let diff = max_abs_diff(a, b);
     assert_eq!(diff, 0.0, "max |Δlogit| = {diff}");
@@ -46,7 +59,12 @@ fn chunked_logits(model: &Gemma3, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<
     let mut sizes = chunk_sizes.iter().cycle();
     while start < tokens.len() {
         let end = (start + sizes.next().unwrap()).min(tokens.len());
-        logits.extend(model.forward_to_vec(&tokens[start..end], &mut cache, Which::All).unwrap().1);
+        logits.extend(
+            model
+                .forward_to_vec(&tokens[start..end], &mut cache, Which::All)
+                .unwrap()
+                .1,
+        );
         start = end;
     }
     assert_eq!(cache.len(), tokens.len());
@@ -78,13 +96,23 @@ fn truncate_then_refill_equals_a_fresh_run() {
     for (model, exact) in [(model_f32(), true), (model(), false)] {
         let tokens = &long_tokens()[..200];
         let mut fresh = model.new_cache();
-        let expected = model.forward_to_vec(tokens, &mut fresh, Which::All).unwrap().1;
+        let expected = model
+            .forward_to_vec(tokens, &mut fresh, Which::All)
+            .unwrap()
+            .1;
 
         // Run a different continuation first, then roll back to the common prefix and refill.
         let mut cache = model.new_cache();
-        model.forward_to_vec(&tokens[..120], &mut cache, Which::Last).unwrap();
-        let detour: Vec<u32> = tokens[120..200].iter().map(|t| (t + 7) % 1000 + 300).collect();
-        model.forward_to_vec(&detour, &mut cache, Which::Last).unwrap();
+        model
+            .forward_to_vec(&tokens[..120], &mut cache, Which::Last)
+            .unwrap();
+        let detour: Vec<u32> = tokens[120..200]
+            .iter()
+            .map(|t| (t + 7) % 1000 + 300)
+            .collect();
+        model
+            .forward_to_vec(&detour, &mut cache, Which::Last)
+            .unwrap();
         cache.truncate(120);
         assert_eq!(cache.len(), 120);
         let refilled = model
@@ -107,15 +135,28 @@ fn forked_caches_are_independent() {
     let model = model();
     let tokens = &long_tokens()[..50];
     let mut cache = model.new_cache();
-    model.forward_to_vec(&tokens[..40], &mut cache, Which::Last).unwrap();
+    model
+        .forward_to_vec(&tokens[..40], &mut cache, Which::Last)
+        .unwrap();
     let mut fork = cache.fork();
-    let a = model.forward_to_vec(&tokens[40..], &mut cache, Which::Last).unwrap().1;
-    let b = model.forward_to_vec(&tokens[40..], &mut fork, Which::Last).unwrap().1;
+    let a = model
+        .forward_to_vec(&tokens[40..], &mut cache, Which::Last)
+        .unwrap()
+        .1;
+    let b = model
+        .forward_to_vec(&tokens[40..], &mut fork, Which::Last)
+        .unwrap()
+        .1;
     assert_eq!(a, b);
     // Growing the fork with other tokens must not disturb the original.
-    model.forward_to_vec(&[300, 301, 302], &mut fork, Which::Last).unwrap();
+    model
+        .forward_to_vec(&[300, 301, 302], &mut fork, Which::Last)
+        .unwrap();
     cache.truncate(45);
-    let again = model.forward_to_vec(&tokens[45..], &mut cache, Which::Last).unwrap().1;
+    let again = model
+        .forward_to_vec(&tokens[45..], &mut cache, Which::Last)
+        .unwrap()
+        .1;
     assert_eq!(a, again);
     assert_eq!(cache.bytes_per_token(), 18 * 2 * 256 * 4);
 }
@@ -135,14 +176,27 @@ fn sliding_window_hides_keys_older_than_512_positions() {
     let vocab = model.config().vocab_size;
     let positions: Vec<usize> = (600..700).collect();
     let mut cache = model.new_cache();
-    let one_shot = model.forward_to_vec(&tokens, &mut cache, Which::Positions(&positions)).unwrap().1;
+    let one_shot = model
+        .forward_to_vec(&tokens, &mut cache, Which::Positions(&positions))
+        .unwrap()
+        .1;
     let mut cache = model.new_cache();
-    model.forward_to_vec(&tokens[..600], &mut cache, Which::Last).unwrap();
+    model
+        .forward_to_vec(&tokens[..600], &mut cache, Which::Last)
+        .unwrap();
     let mut stepped = Vec::new();
     for &token in &tokens[600..] {
-        stepped.extend(model.forward_to_vec(&[token], &mut cache, Which::Last).unwrap().1);
+        stepped.extend(
+            model
+                .forward_to_vec(&[token], &mut cache, Which::Last)
+                .unwrap()
+                .1,
+        );
     }
     assert_eq!(stepped.len(), 100 * vocab);
     let diff = max_abs_diff(&one_shot, &stepped);
-    assert!(diff < 1e-4, "single-token decode past the window differs from prefill: {diff}");
+    assert!(
+        diff < 1e-4,
+        "single-token decode past the window differs from prefill: {diff}"
+    );
 }

@@ -44,7 +44,10 @@ fn greedy_tokens_match_llama_cpp_until_the_first_close_call() {
                 break;
             }
             agreed += 1;
-            logits = model.forward_to_vec(&[expected], &mut cache, Which::Last).unwrap().1;
+            logits = model
+                .forward_to_vec(&[expected], &mut cache, Which::Last)
+                .unwrap()
+                .1;
         }
         total_agreed += agreed;
         total_reference += case.completion_tokens.len();
@@ -59,14 +62,26 @@ fn greedy_tokens_match_llama_cpp_until_the_first_close_call() {
         );
         if let Some((step, margin)) = difference {
             if margin >= CLEAR_MARGIN {
-                failures.push(format!("{}: differs at step {step} whose margin is {margin}", case.lang));
+                failures.push(format!(
+                    "{}: differs at step {step} whose margin is {margin}",
+                    case.lang
+                ));
             }
         }
     }
-    eprintln!("greedy tokens agreeing before the first difference: {total_agreed}/{total_reference}");
-    assert!(failures.is_empty(), "greedy disagreements on clear steps:\n{}", failures.join("\n"));
+    eprintln!(
+        "greedy tokens agreeing before the first difference: {total_agreed}/{total_reference}"
+    );
+    assert!(
+        failures.is_empty(),
+        "greedy disagreements on clear steps:\n{}",
+        failures.join("\n")
+    );
     // The llama.cpp cross-check agreed on 437 of 745 tokens.
-    assert!(total_agreed * 2 >= total_reference, "only {total_agreed}/{total_reference} tokens agree");
+    assert!(
+        total_agreed * 2 >= total_reference,
+        "only {total_agreed}/{total_reference} tokens agree"
+    );
 }
 
 #[test]
@@ -111,11 +126,17 @@ fn teacher_forced_log_probs_match_llama_cpp() {
     for (lang, step, margin) in &flips {
         eprintln!("  top-1 differs: {lang} step {step}, llama.cpp margin {margin}");
     }
-    assert!(mean <= 0.05, "mean |Δ log p| {mean} (llama.cpp vs itself: 0.040)");
+    assert!(
+        mean <= 0.05,
+        "mean |Δ log p| {mean} (llama.cpp vs itself: 0.040)"
+    );
     assert!(
         over_tolerance * 100 <= clear_steps * 15,
         "{over_tolerance}/{clear_steps} steps over {LOGPROB_TOLERANCE} (llama.cpp vs itself: 85/721)"
     );
     let clear_flips: Vec<_> = flips.iter().filter(|f| f.2 >= CLEAR_MARGIN).collect();
-    assert!(clear_flips.is_empty(), "top-1 differs on clear steps: {clear_flips:?}");
+    assert!(
+        clear_flips.is_empty(),
+        "top-1 differs on clear steps: {clear_flips:?}"
+    );
 }

@@ -29,14 +29,17 @@ pub fn default_model_path() -> PathBuf {
 /// The quantized default model, loaded once per test binary.
 pub fn model() -> &'static Gemma3 {
     static MODEL: OnceLock<Gemma3> = OnceLock::new();
-    MODEL.get_or_init(|| Gemma3::load(&default_model_path(), LoadOptions::default()).expect("load the default model"))
+    MODEL.get_or_init(|| {
+        Gemma3::load(&default_model_path(), LoadOptions::default()).expect("load the default model")
+    })
 }
 
 /// The default model with every matrix dequantized to f32, loaded once per test binary.
 pub fn model_f32() -> &'static Gemma3 {
     static MODEL: OnceLock<Gemma3> = OnceLock::new();
     MODEL.get_or_init(|| {
-        Gemma3::load(&default_model_path(), LoadOptions { dequantize: true }).expect("load the default model as f32")
+        Gemma3::load(&default_model_path(), LoadOptions { dequantize: true })
+            .expect("load the default model as f32")
     })
 }
 
@@ -85,7 +88,10 @@ pub fn log_prob_and_argmax(row: &[f32], index: usize) -> (f32, usize) {
     let best = row
         .iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc })
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
+        )
         .0;
     ((row[index] as f64 - log_z) as f32, best)
 }

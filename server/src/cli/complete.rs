@@ -85,7 +85,12 @@ pub fn run(args: CompleteArgs) -> anyhow::Result<()> {
     let loaded = LoadedModel::load(&path, LoadOptions::default())?;
     let load_time = load_started.elapsed();
     let context = loaded.model.config().context_length;
-    let prompt = prepare_prompt(&loaded.tokenizer, &text[..cursor], context, params.max_tokens)?;
+    let prompt = prepare_prompt(
+        &loaded.tokenizer,
+        &text[..cursor],
+        context,
+        params.max_tokens,
+    )?;
     if prompt.truncated > 0 {
         eprintln!(
             "rill: the text before the cursor is longer than the context; dropped its first {} tokens",
@@ -105,7 +110,10 @@ pub fn run(args: CompleteArgs) -> anyhow::Result<()> {
         &|| false,
         |piece| {
             if write_error.is_none() {
-                if let Err(err) = stdout.write_all(piece.as_bytes()).and_then(|()| stdout.flush()) {
+                if let Err(err) = stdout
+                    .write_all(piece.as_bytes())
+                    .and_then(|()| stdout.flush())
+                {
                     write_error = Some(err);
                 }
             }

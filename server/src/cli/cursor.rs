@@ -16,8 +16,14 @@ impl std::str::FromStr for Cursor {
         let (line, column) = text
             .split_once(':')
             .with_context(|| format!("`{text}` is not LINE:COL"))?;
-        let line: usize = line.trim().parse().with_context(|| format!("bad line in `{text}`"))?;
-        let column: usize = column.trim().parse().with_context(|| format!("bad column in `{text}`"))?;
+        let line: usize = line
+            .trim()
+            .parse()
+            .with_context(|| format!("bad line in `{text}`"))?;
+        let column: usize = column
+            .trim()
+            .parse()
+            .with_context(|| format!("bad column in `{text}`"))?;
         if line == 0 || column == 0 {
             bail!("LINE and COL are 1-based; `{text}` has a zero");
         }
