@@ -161,6 +161,10 @@ mod tests {
     fn growth_respects_max_len() {
         let mut cache = KvCache::new(1, 1, 300);
         cache.reserve(260);
+        assert_eq!(cache.capacity, 260);
+        cache.advance(260);
+        // Doubling would give 520 positions, more than the context can ever hold.
+        cache.reserve(30);
         assert_eq!(cache.capacity, 300);
     }
 }
