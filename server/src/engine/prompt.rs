@@ -1,0 +1,60 @@
+//! Prompt windows: the tokens of the text before the cursor that fit the budget, cut at a whole line.
+
+/// Picks where the prompt starts. `tokens` is the tokenization of `text` (without BOS) and
+/// `token_lengths[i]` the number of bytes of `text` token `i` stands for. Returns the index of
+/// the first token to keep so that at most `budget` tokens remain, moved forward to the first
+/// token that starts a non-empty line, because a cut in the middle of a line gives the model a
+/// truncated statement to continue and changes how the first tokens of the window tokenize.
+///
+/// Cutting at the start of a non-empty line is safe: the tokenizer never merges across a
+/// newline (newline runs are tokens of their own), so the kept tokens are exactly the tokens the
+/// kept text would have on its own.
+pub fn window_start(text: &str, token_lengths: &[usize], budget: usize) -> usize {
+    let count = token_lengths.len();
+    if count <= budget {
+        return 0;
+    }
+    let bytes = text.as_bytes();
+    let mut offset: usize = token_lengths[..count - budget].iter().sum();
+    for (index, length) in token_lengths.iter().enumerate().skip(count - budget) {
+        let starts_line = offset > 0 && bytes[offset - 1] == b'\n';
+        let non_empty = offset < bytes.len() && bytes[offset] != b'\n' && bytes[offset] != b'\r';
+        if starts_line && non_empty {
+            return index;
+        }
+        offset += length;
+    }
+    // No line start inside the budget (one enormous line): keep the last `budget` tokens.
+    count - budget
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Splits text into one "token" per character, enough to test the line logic.
+    fn char_tokens(text: &str) -> Vec<usize> {
+        text.chars().map(char::len_utf8).collect()
+    }
+
+    #[test]
+    fn short_text_is_kept_whole() {
+        let text = "a\nb\n";
+        assert_eq!(window_start(text, &char_tokens(text), 10), 0);
+    }
+
+    #[test]
+    fn cut_moves_forward_to_a_non_empty_line() {
+        let text = "line one\n\nline three\nend";
+        let lengths = char_tokens(text);
+        let start = window_start(text, &lengths, 16);
+        let kept: String = text.chars().skip(start).collect();
+        assert_eq!(kept, "line three\nend");
+    }
+
+    #[test]
+    fn one_long_line_keeps_the_last_tokens() {
+        let text = "x".repeat(50);
+        assert_eq!(window_start(&text, &char_tokens(&text), 10), 40);
+    }
+}

@@ -1,0 +1,62 @@
+//! What the client can do, decided once at `initialize` from its raw capabilities and options.
+
+use serde_json::Value;
+
+use crate::documents::PositionEncoding;
+
+/// Client features rill adapts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientFeatures {
+    pub encoding: PositionEncoding,
+    /// The client sends `textDocument/inlineCompletion`; otherwise completions go through `textDocument/completion`.
+    pub inline_completion: bool,
+    /// The client listens to `rill/inlineCompletion/partial`.
+    pub streaming: bool,
+    /// The client answers `workspace/configuration`.
+    pub configuration_pull: bool,
+    /// The client shows `$/progress` for server-created tokens.
+    pub work_done_progress: bool,
+}
+
+impl ClientFeatures {
+    pub fn from_initialize(params: &tower_lsp::lsp_types::InitializeParams, raw: Option<&Value>) -> Self {
+        let raw_capabilities = raw.and_then(|raw| raw.get("capabilities")).cloned().unwrap_or(Value::Null);
+        let offered = params
+            .capabilities
+            .general
+            .as_ref()
+            .and_then(|general| general.position_encodings.as_deref());
+        Self {
+            encoding: PositionEncoding::negotiate(offered),
+            inline_completion: crate::protocol::client_supports_inline_completion(&raw_capabilities),
+            streaming: crate::protocol::client_wants_streaming(
+                &raw_capabilities,
+                params.initialization_options.as_ref(),
+            ),
+            configuration_pull: params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|workspace| workspace.configuration)
+                .unwrap_or(false),
+            work_done_progress: params
+                .capabilities
+                .window
+                .as_ref()
+                .and_then(|window| window.work_done_progress)
+                .unwrap_or(false),
+        }
+    }
+}
+
+impl Default for ClientFeatures {
+    fn default() -> Self {
+        Self {
+            encoding: PositionEncoding::Utf16,
+            inline_completion: false,
+            streaming: false,
+            configuration_pull: false,
+            work_done_progress: false,
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! `textDocument/completion`: the fallback for clients without inline completion (Helix), answered within a short budget.
+//!
+//! Such clients wait for this answer before showing their menu, so it returns what has been decoded
+//! when the budget ends. The suggestion is the first item, replacing the word before the cursor so
+//! that the client's fuzzy filter keeps it; `isIncomplete` makes the client ask again as the user types.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_lsp::jsonrpc::Result;
+use tower_lsp::lsp_types::*;
+
+use crate::lsp::completion_driver::{drive, snapshot};
+use crate::lsp::session::Session;
+
+/// Longest label shown in the menu.
+const LABEL_CHARS: usize = 40;
+
+pub async fn handle(session: &Arc<Session>, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+    if session.features().inline_completion {
+        // The client shows our suggestions as ghost text already; a menu entry would duplicate them.
+        return Ok(None);
+    }
+    let uri = params.text_document_position.text_document.uri;
+    let snapshot = snapshot(session, &uri, params.text_document_position.position)?;
+    let budget = Duration::from_millis(session.config().fallback_budget_ms);
+    let Some(text) = drive(session, &uri, &snapshot, budget, None).await? else {
+        return Ok(Some(CompletionResponse::List(CompletionList {
+            is_incomplete: true,
+            items: Vec::new(),
+        })));
+    };
+    let word: String = snapshot
+        .cursor
+        .line_prefix
+        .chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    let encoding = session.features().encoding;
+    let word_units = match encoding {
+        crate::documents::PositionEncoding::Utf8 => word.len(),
+        crate::documents::PositionEncoding::Utf16 => word.encode_utf16().count(),
+    } as u32;
+    let start = Position::new(
+        snapshot.position.line,
+        snapshot.position.character.saturating_sub(word_units),
+    );
+    let first_line = text.lines().next().unwrap_or_default();
+    let mut label: String = first_line.trim().chars().take(LABEL_CHARS).collect();
+    if first_line.trim().chars().count() > LABEL_CHARS {
+        label.push('…');
+    }
+    let item = CompletionItem {
+        label,
+        kind: Some(CompletionItemKind::TEXT),
+        detail: Some("rill".to_string()),
+        sort_text: Some("0".to_string()),
+        filter_text: Some(format!("{word}{first_line}")),
+        preselect: Some(true),
+        text_edit: Some(CompletionTextEdit::Edit(TextEdit {
+            range: Range::new(start, snapshot.position),
+            new_text: format!("{word}{text}"),
+        })),
+        ..CompletionItem::default()
+    };
+    Ok(Some(CompletionResponse::List(CompletionList {
+        is_incomplete: true,
+        items: vec![item],
+    })))
+}

@@ -1,0 +1,20 @@
+//! `textDocument/didChange`: applies edits to the mirror synchronously, before the handler's first `.await`.
+//!
+//! tower-lsp may run notification handlers concurrently, but each handler's synchronous prefix runs
+//! in arrival order; doing all the work there under the documents lock keeps edits in order.
+
+use tower_lsp::lsp_types::DidChangeTextDocumentParams;
+
+use crate::lsp::session::{lock, Session};
+
+pub fn handle(session: &Session, params: DidChangeTextDocumentParams) {
+    let encoding = session.features().encoding;
+    let uri = params.text_document.uri;
+    let result = lock(&session.documents).change(&uri, params.content_changes, params.text_document.version, encoding);
+    if let Err(err) = result {
+        tracing::warn!("didChange ignored: {err}");
+        return;
+    }
+    // A completion computed for the old text is stale now.
+    session.cancel_requests_for(&uri);
+}

@@ -1,0 +1,44 @@
+//! `workspace/didChangeConfiguration`: applies new settings (pulled with `workspace/configuration` when the client supports it).
+
+use serde_json::Value;
+use tower_lsp::lsp_types::{ConfigurationItem, DidChangeConfigurationParams, MessageType};
+
+use crate::lsp::session::{lock, Session};
+
+pub async fn handle(session: &Session, params: DidChangeConfigurationParams) {
+    if session.features().configuration_pull {
+        pull_configuration(session).await;
+    } else {
+        apply(session, &params.settings).await;
+    }
+}
+
+/// Asks the client for the `rill` section and applies it.
+pub async fn pull_configuration(session: &Session) {
+    let items = vec![ConfigurationItem {
+        scope_uri: None,
+        section: Some("rill".to_string()),
+    }];
+    match session.client.configuration(items).await {
+        Ok(values) => {
+            for value in values {
+                apply(session, &value).await;
+            }
+        }
+        Err(err) => tracing::warn!("workspace/configuration failed: {err}"),
+    }
+}
+
+async fn apply(session: &Session, settings: &Value) {
+    if settings.is_null() {
+        return;
+    }
+    let issues = lock(&session.config).apply(settings);
+    for issue in issues {
+        tracing::warn!("configuration: {issue}");
+        session
+            .client
+            .show_message(MessageType::WARNING, format!("{issue} (keeping the previous value)"))
+            .await;
+    }
+}

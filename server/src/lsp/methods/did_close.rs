@@ -1,0 +1,16 @@
+//! `textDocument/didClose`: frees the mirror, cancels the document's completion and drops its cached sequence.
+
+use tower_lsp::lsp_types::DidCloseTextDocumentParams;
+
+use crate::lsp::session::{lock, Session};
+
+pub fn handle(session: &Session, params: DidCloseTextDocumentParams) {
+    let uri = params.text_document.uri;
+    if let Err(err) = lock(&session.documents).close(&uri) {
+        tracing::warn!("didClose ignored: {err}");
+    }
+    session.cancel_requests_for(&uri);
+    if let Some(engine) = session.engine.get() {
+        engine.forget(uri.as_str());
+    }
+}

@@ -1,0 +1,43 @@
+//! `initialize`: negotiates the position encoding, records client features, reads initializationOptions.
+
+use serde_json::Value;
+use tower_lsp::jsonrpc::Result;
+use tower_lsp::lsp_types::*;
+
+use crate::lsp::capabilities::ClientFeatures;
+use crate::lsp::session::{lock, Session};
+
+pub fn handle(session: &Session, params: InitializeParams, raw: Option<Value>) -> Result<InitializeResult> {
+    let features = ClientFeatures::from_initialize(&params, raw.as_ref());
+    let _ = session.features.set(features);
+    if let Some(options) = &params.initialization_options {
+        let issues = lock(&session.config).apply(options);
+        for issue in issues {
+            // The client cannot show messages before `initialized`; the log keeps them.
+            tracing::warn!("initializationOptions: {issue}");
+        }
+    }
+    tracing::info!(
+        "client {}: encoding {:?}, inline completion {}, streaming {}",
+        params.client_info.as_ref().map_or("unknown", |info| info.name.as_str()),
+        features.encoding,
+        features.inline_completion,
+        features.streaming
+    );
+    Ok(InitializeResult {
+        capabilities: ServerCapabilities {
+            position_encoding: Some(features.encoding.kind()),
+            text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                open_close: Some(true),
+                change: Some(TextDocumentSyncKind::INCREMENTAL),
+                ..TextDocumentSyncOptions::default()
+            })),
+            completion_provider: Some(CompletionOptions::default()),
+            ..ServerCapabilities::default()
+        },
+        server_info: Some(ServerInfo {
+            name: "rill".to_string(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        }),
+    })
+}

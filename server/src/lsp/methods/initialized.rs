@@ -1,0 +1,86 @@
+//! `initialized`: pulls configuration, starts the engine, and reports model loading as work-done progress.
+
+use rill_model::runtime::ThreadSettings;
+use tower_lsp::lsp_types::notification::Progress;
+use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
+use tower_lsp::lsp_types::*;
+
+use super::did_change_configuration::pull_configuration;
+use crate::engine::{EngineHandle, EngineState};
+use crate::lsp::completion_driver::send_status;
+use crate::lsp::session::Session;
+use crate::protocol::StatusParams;
+
+const PROGRESS_TOKEN: &str = "rill/loadModel";
+
+pub async fn handle(session: &std::sync::Arc<Session>) {
+    if session.features().configuration_pull {
+        pull_configuration(session).await;
+    }
+    let config = session.config();
+    let mut threads = ThreadSettings::default();
+    if let Some(count) = config.engine_threads {
+        threads.threads = count;
+    }
+    let engine = EngineHandle::start(config.model_path.clone(), threads);
+    let mut state = engine.state();
+    if session.engine.set(engine).is_err() {
+        return;
+    }
+    let session = session.clone();
+    tokio::spawn(async move {
+        let token = NumberOrString::String(PROGRESS_TOKEN.to_string());
+        let progress = session.features().work_done_progress
+            && session
+                .client
+                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams { token: token.clone() })
+                .await
+                .is_ok();
+        send_status(&session, StatusParams::loading()).await;
+        if progress {
+            report(&session, &token, WorkDoneProgress::Begin(WorkDoneProgressBegin {
+                title: "rill: loading model".to_string(),
+                cancellable: Some(false),
+                message: Some("reading weights".to_string()),
+                percentage: None,
+            }))
+            .await;
+        }
+        let outcome = loop {
+            let current = state.borrow_and_update().clone();
+            if current != EngineState::Loading {
+                break current;
+            }
+            if state.changed().await.is_err() {
+                break EngineState::Failed("the engine stopped".to_string());
+            }
+        };
+        let message = match &outcome {
+            EngineState::Failed(reason) => {
+                session
+                    .client
+                    .show_message(MessageType::ERROR, format!("rill: cannot load the model: {reason}"))
+                    .await;
+                send_status(&session, StatusParams::error(reason.clone())).await;
+                format!("failed: {reason}")
+            }
+            _ => {
+                send_status(&session, StatusParams::ready_idle()).await;
+                "model ready".to_string()
+            }
+        };
+        if progress {
+            report(&session, &token, WorkDoneProgress::End(WorkDoneProgressEnd { message: Some(message) })).await;
+        }
+    });
+}
+
+async fn report(session: &Session, token: &NumberOrString, value: WorkDoneProgress) {
+    session
+        .client
+        .send_notification::<Progress>(ProgressParams {
+            token: token.clone(),
+            value: ProgressParamsValue::WorkDone(value),
+        })
+        .await;
+}

@@ -1,0 +1,29 @@
+//! `textDocument/inlineCompletion`: the suggestion as ghost text, streamed as partials to clients that opted in.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_lsp::jsonrpc::Result;
+use tower_lsp::lsp_types::Range;
+
+use crate::lsp::completion_driver::{drive, inline_item, snapshot, PartialTarget};
+use crate::lsp::server::InlineCompletionRequest;
+use crate::lsp::session::Session;
+use crate::protocol::InlineCompletionList;
+
+pub async fn handle(session: &Arc<Session>, request: InlineCompletionRequest) -> Result<InlineCompletionList> {
+    let uri = request.params.text_document.uri.clone();
+    let snapshot = snapshot(session, &uri, request.params.position)?;
+    let config = session.config();
+    let streaming = config.streaming.unwrap_or(session.features().streaming);
+    let partials = match (streaming, request.request_id) {
+        (true, Some(request_id)) => Some(PartialTarget { request_id }),
+        _ => None,
+    };
+    let budget = Duration::from_millis(config.timeout_ms);
+    let text = drive(session, &uri, &snapshot, budget, partials).await?;
+    let range = Range::new(snapshot.position, snapshot.position);
+    Ok(InlineCompletionList {
+        items: text.map(|text| inline_item(&text, Some(range))).into_iter().collect(),
+    })
+}

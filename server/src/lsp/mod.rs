@@ -1,0 +1,29 @@
+//! The language server: wiring tower-lsp to rill's session state, one module per LSP method.
+
+mod capabilities;
+mod completion_driver;
+mod methods;
+mod server;
+mod session;
+mod shim;
+
+use tower_lsp::{LspService, Server};
+
+/// Serves LSP over stdin/stdout until the client sends `exit` (or closes the pipe).
+pub async fn serve_stdio() {
+    let raw_initialize = shim::RawInitialize::default();
+    let (service, socket) = LspService::build({
+        let raw_initialize = raw_initialize.clone();
+        move |client| server::Backend::new(client, raw_initialize)
+    })
+    .custom_method(crate::protocol::INLINE_COMPLETION_METHOD, server::Backend::inline_completion)
+    .custom_method("rill/documentText", server::Backend::document_text)
+    .finish();
+    let service = shim::InitializeShim::new(service, raw_initialize);
+    // tower-lsp polls at most this many messages at once, notifications included; superseded
+    // completions answer at once, so a high limit keeps didChange from waiting behind them.
+    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+        .concurrency_level(256)
+        .serve(service)
+        .await;
+}

@@ -1,0 +1,109 @@
+//! The tower-lsp `LanguageServer` implementation: each method delegates to its own module under `methods/`.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tower_lsp::jsonrpc::Result;
+use tower_lsp::lsp_types::*;
+use tower_lsp::{Client, LanguageServer};
+
+use super::methods;
+use super::session::Session;
+use super::shim::RawInitialize;
+use crate::protocol::{InlineCompletionList, InlineCompletionParams};
+
+pub struct Backend {
+    pub session: Arc<Session>,
+    raw_initialize: RawInitialize,
+}
+
+impl Backend {
+    pub fn new(client: Client, raw_initialize: RawInitialize) -> Self {
+        Self {
+            session: Arc::new(Session::new(client)),
+            raw_initialize,
+        }
+    }
+
+    /// `textDocument/inlineCompletion` (LSP 3.18), registered as a custom method because
+    /// lsp-types 0.94 predates it.
+    pub async fn inline_completion(&self, params: InlineCompletionRequest) -> Result<InlineCompletionList> {
+        methods::inline_completion::handle(&self.session, params).await
+    }
+
+    /// `rill/documentText`: the server's copy of a document, so that clients and tests can check
+    /// that the mirror equals what they sent.
+    pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
+        let documents = super::session::lock(&self.session.documents);
+        let uri = params.text_document.uri;
+        let document = documents
+            .get(&uri)
+            .ok_or_else(|| super::completion_driver::invalid_params(format!("document {uri} is not open")))?;
+        Ok(DocumentText {
+            version: document.version(),
+            text: document.text(),
+        })
+    }
+}
+
+/// Params of `rill/documentText`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DocumentTextParams {
+    pub text_document: TextDocumentIdentifier,
+}
+
+/// Result of `rill/documentText`: the server's mirror of a document.
+#[derive(Debug, serde::Serialize)]
+pub struct DocumentText {
+    pub version: i32,
+    pub text: String,
+}
+
+/// Inline completion params plus the JSON-RPC id, which the shim copies into the params because
+/// tower-lsp does not pass ids to handlers and partial notifications must name their request.
+#[derive(Debug, Deserialize)]
+pub struct InlineCompletionRequest {
+    #[serde(flatten)]
+    pub params: InlineCompletionParams,
+    #[serde(rename = "rillRequestId", default)]
+    pub request_id: Option<NumberOrString>,
+}
+
+#[tower_lsp::async_trait]
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        methods::initialize::handle(&self.session, params, self.raw_initialize.get())
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        methods::initialized::handle(&self.session).await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        if let Some(engine) = self.session.engine.get() {
+            engine.shutdown();
+        }
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        methods::did_open::handle(&self.session, params);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        methods::did_change::handle(&self.session, params);
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        methods::did_close::handle(&self.session, params);
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        methods::did_change_configuration::handle(&self.session, params).await;
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        methods::completion::handle(&self.session, params).await
+    }
+}

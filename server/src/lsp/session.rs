@@ -1,0 +1,79 @@
+//! The server's shared state: open documents, configuration, client features, the engine and in-flight requests.
+//!
+//! Every piece sits behind a synchronous lock that is never held across an `.await`, so a
+//! notification handler applies its change before it first yields and edits keep arrival order.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use tower_lsp::lsp_types::Url;
+use tower_lsp::Client;
+
+use super::capabilities::ClientFeatures;
+use crate::config::Config;
+use crate::documents::DocumentStore;
+use crate::engine::{CancelToken, EngineHandle};
+
+pub struct Session {
+    pub client: Client,
+    pub documents: Mutex<DocumentStore>,
+    pub config: Mutex<Config>,
+    pub features: OnceLock<ClientFeatures>,
+    pub engine: OnceLock<EngineHandle>,
+    /// The completion request currently running for each document; a newer one cancels it.
+    in_flight: Mutex<HashMap<Url, (u64, CancelToken)>>,
+    next_ticket: std::sync::atomic::AtomicU64,
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
+/// a single assignment, so the data is consistent even then.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Session {
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            documents: Mutex::new(DocumentStore::default()),
+            config: Mutex::new(Config::default()),
+            features: OnceLock::new(),
+            engine: OnceLock::new(),
+            in_flight: Mutex::new(HashMap::new()),
+            next_ticket: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    pub fn features(&self) -> ClientFeatures {
+        self.features.get().copied().unwrap_or_default()
+    }
+
+    pub fn config(&self) -> Config {
+        lock(&self.config).clone()
+    }
+
+    /// Registers a new completion request for `uri`, cancelling the one it supersedes.
+    /// Returns a ticket to release the slot with.
+    pub fn begin_request(&self, uri: &Url, token: CancelToken) -> u64 {
+        let ticket = self.next_ticket.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some((_, previous)) = lock(&self.in_flight).insert(uri.clone(), (ticket, token)) {
+            previous.cancel();
+        }
+        ticket
+    }
+
+    /// Releases the slot if it still belongs to `ticket`.
+    pub fn end_request(&self, uri: &Url, ticket: u64) {
+        let mut in_flight = lock(&self.in_flight);
+        if in_flight.get(uri).is_some_and(|(owner, _)| *owner == ticket) {
+            in_flight.remove(uri);
+        }
+    }
+
+    /// Cancels whatever completion runs for `uri` (an edit made it stale, or the document closed).
+    pub fn cancel_requests_for(&self, uri: &Url) {
+        if let Some((_, token)) = lock(&self.in_flight).remove(uri) {
+            token.cancel();
+        }
+    }
+}
