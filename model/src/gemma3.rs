@@ -16,6 +16,7 @@ use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
 use crate::ops;
+use crate::q8_matmul::Q8Matrix;
 use crate::quant::q5_0_to_q8_0;
 
 /// Which positions of a forward pass need logits. The output head is the most expensive
@@ -38,19 +39,51 @@ pub struct LoadOptions {
     pub dequantize: bool,
 }
 
+/// The token embedding table (shared with the output head in Gemma).
+struct Embedding(Arc<QTensor>);
+
+impl Embedding {
+    /// The embedding rows of `tokens`, flat `[tokens, hidden]`. candle dequantizes just these rows.
+    fn rows(&self, tokens: &[u32]) -> Result<Vec<f32>> {
+        let ids = Tensor::from_slice(tokens, tokens.len(), &Device::Cpu)?;
+        Ok(self.0.embedding(&ids)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+}
+
+/// A weight matrix and the kernel that multiplies by it.
+enum Linear {
+    /// Q8_0 weights on rill's own AVX2 kernel.
+    Q8(Arc<Q8Matrix>),
+    /// Everything else on candle's kernels (k-quants, f32 in tests).
+    Candle(QMatMul),
+}
+
+impl Linear {
+    /// `input [rows, in] · Wᵀ` as a flat `[rows, out]` vector.
+    fn forward(&self, input: &[f32], rows: usize) -> Result<Vec<f32>> {
+        match self {
+            Linear::Q8(matrix) => Ok(matrix.matmul(input, rows)?),
+            Linear::Candle(weight) => {
+                let columns = input.len() / rows;
+                matmul(weight, &Tensor::from_slice(input, (rows, columns), &Device::Cpu)?)
+            }
+        }
+    }
+}
+
 struct Layer {
     attn_norm: Vec<f32>,
-    q: QMatMul,
-    k: QMatMul,
-    v: QMatMul,
+    q: Linear,
+    k: Linear,
+    v: Linear,
     q_norm: Vec<f32>,
     k_norm: Vec<f32>,
-    o: QMatMul,
+    o: Linear,
     post_attn_norm: Vec<f32>,
     ffn_norm: Vec<f32>,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
     post_ffn_norm: Vec<f32>,
     global: bool,
 }
@@ -58,8 +91,8 @@ struct Layer {
 /// A loaded Gemma 3 model. Immutable after loading: share it between threads with `Arc`.
 pub struct Gemma3 {
     config: Gemma3Config,
-    embedding: Arc<QTensor>,
-    output_head: QMatMul,
+    embedding: Embedding,
+    output_head: Linear,
     output_norm: Vec<f32>,
     layers: Vec<Layer>,
     embedding_scale: f32,
@@ -88,18 +121,19 @@ impl Gemma3 {
         let kv_width = config.kv_dim();
         let ffn = config.intermediate_size;
 
-        let embedding = read(file, "token_embd.weight", &[config.vocab_size, hidden])?;
-        let embedding = Arc::new(embedding);
+        let table = Arc::new(read(file, "token_embd.weight", &[config.vocab_size, hidden])?);
         let output_head = if file.content().tensor_infos.contains_key("output.weight") {
             matrix(file, "output.weight", &[config.vocab_size, hidden], options)?
+        } else if options.dequantize {
+            Linear::Candle(QMatMul::Tensor(table.dequantize(&Device::Cpu)?))
         } else {
-            // Gemma ties the output head to the embedding table: share the same bytes.
-            if options.dequantize {
-                QMatMul::Tensor(embedding.dequantize(&Device::Cpu)?)
-            } else {
-                QMatMul::from_arc(embedding.clone())?
+            // Gemma ties the output head to the embedding table: both read the same bytes.
+            match Q8Matrix::from_qtensor(table.clone()) {
+                Some(matrix) => Linear::Q8(Arc::new(matrix)),
+                None => Linear::Candle(QMatMul::from_arc(table.clone())?),
             }
         };
+        let embedding = Embedding(table);
         let output_norm = vector(file, "output_norm.weight", hidden)?;
         let mut layers = Vec::with_capacity(config.num_layers);
         for index in 0..config.num_layers {
@@ -224,12 +258,7 @@ impl Gemma3 {
         let start = cache.len();
         cache.reserve(count);
 
-        let ids = Tensor::from_slice(tokens, count, &Device::Cpu)?;
-        let mut x: Vec<f32> = self
-            .embedding
-            .embedding(&ids)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
+        let mut x = self.embedding.rows(tokens)?;
         // Gemma multiplies embeddings by sqrt(hidden) because the table is shared with the
         // output head and therefore stored at the output's scale.
         for value in &mut x {
@@ -249,10 +278,9 @@ impl Gemma3 {
         for (index, layer) in self.layers.iter().enumerate() {
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.attn_norm, config.rms_norm_eps);
-            let input = Tensor::from_slice(&normed, (count, hidden), &Device::Cpu)?;
-            let mut q = matmul(&layer.q, &input)?;
-            let mut k = matmul(&layer.k, &input)?;
-            let v = matmul(&layer.v, &input)?;
+            let mut q = layer.q.forward(&normed, count)?;
+            let mut k = layer.k.forward(&normed, count)?;
+            let v = layer.v.forward(&normed, count)?;
 
             let rope = if layer.global {
                 &rope_global
@@ -278,12 +306,7 @@ impl Gemma3 {
             };
             let attended = attention(config, &q, slot, start, count, window);
 
-            let attended = Tensor::from_slice(
-                &attended,
-                (count, config.num_heads * config.head_dim),
-                &Device::Cpu,
-            )?;
-            let mut projected = matmul(&layer.o, &attended)?;
+            let mut projected = layer.o.forward(&attended, count)?;
             ops::rms_norm_rows(&mut projected, &layer.post_attn_norm, config.rms_norm_eps);
             for (residual, update) in x.iter_mut().zip(&projected) {
                 *residual += update;
@@ -291,14 +314,12 @@ impl Gemma3 {
 
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
-            let input = Tensor::from_slice(&normed, (count, hidden), &Device::Cpu)?;
-            let mut gate = matmul(&layer.gate, &input)?;
-            let up = matmul(&layer.up, &input)?;
+            let mut gate = layer.gate.forward(&normed, count)?;
+            let up = layer.up.forward(&normed, count)?;
             for (g, u) in gate.iter_mut().zip(&up) {
                 *g = ops::gelu_tanh(*g) * u;
             }
-            let gated = Tensor::from_vec(gate, (count, config.intermediate_size), &Device::Cpu)?;
-            let mut down = matmul(&layer.down, &gated)?;
+            let mut down = layer.down.forward(&gate, count)?;
             ops::rms_norm_rows(&mut down, &layer.post_ffn_norm, config.rms_norm_eps);
             for (residual, update) in x.iter_mut().zip(&down) {
                 *residual += update;
@@ -314,8 +335,7 @@ impl Gemma3 {
             rows.extend_from_slice(&hidden_states[row * hidden..(row + 1) * hidden]);
         }
         ops::rms_norm_rows(&mut rows, &self.output_norm, self.config.rms_norm_eps);
-        let input = Tensor::from_vec(rows, (selected.len(), hidden), &Device::Cpu)?;
-        matmul(&self.output_head, &input)
+        self.output_head.forward(&rows, selected.len())
     }
 }
 
@@ -457,24 +477,20 @@ fn read(file: &mut GgufFile, name: &str, expected: &[usize]) -> Result<QTensor> 
     Ok(tensor)
 }
 
-fn matrix(
-    file: &mut GgufFile,
-    name: &str,
-    expected: &[usize],
-    options: LoadOptions,
-) -> Result<QMatMul> {
+fn matrix(file: &mut GgufFile, name: &str, expected: &[usize], options: LoadOptions) -> Result<Linear> {
     let tensor = read(file, name, expected)?;
     if options.dequantize {
-        return Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?));
+        return Ok(Linear::Candle(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?)));
     }
     let tensor = q5_0_to_q8_0(tensor, name)?;
-    if matches!(
-        tensor.dtype(),
-        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
-    ) {
-        return Ok(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?));
+    let tensor = Arc::new(tensor);
+    if let Some(matrix) = Q8Matrix::from_qtensor(tensor.clone()) {
+        return Ok(Linear::Q8(Arc::new(matrix)));
     }
-    Ok(QMatMul::from_arc(Arc::new(tensor))?)
+    if matches!(tensor.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+        return Ok(Linear::Candle(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?)));
+    }
+    Ok(Linear::Candle(QMatMul::from_arc(tensor)?))
 }
 
 fn vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>> {

@@ -11,6 +11,7 @@ pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
 mod ops;
+mod q8_matmul;
 pub mod paths;
 mod quant;
 pub mod runtime;
