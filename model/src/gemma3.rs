@@ -316,9 +316,7 @@ impl Gemma3 {
             ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
             let mut gate = layer.gate.forward(&normed, count)?;
             let up = layer.up.forward(&normed, count)?;
-            for (g, u) in gate.iter_mut().zip(&up) {
-                *g = ops::gelu_tanh(*g) * u;
-            }
+            ops::gelu_gate(&mut gate, &up);
             let mut down = layer.down.forward(&gate, count)?;
             ops::rms_norm_rows(&mut down, &layer.post_ffn_norm, config.rms_norm_eps);
             for (residual, update) in x.iter_mut().zip(&down) {

@@ -79,6 +79,30 @@ pub fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
 }
 
+/// `gate = gelu(gate) * up`, element-wise, spread over the worker pool: with a 2,048-wide
+/// feed-forward layer the `tanh` calls are a visible share of prompt processing.
+pub fn gelu_gate(gate: &mut [f32], up: &[f32]) {
+    const CHUNK: usize = 4096;
+    let chunks = gate.len().div_ceil(CHUNK);
+    let gate_ptr = SharedSlice(gate.as_mut_ptr(), gate.len());
+    candle_core::utils::barrier_pool().execute_chunked(chunks, |range| {
+        let gate_ptr = &gate_ptr;
+        for chunk in range {
+            let start = chunk * CHUNK;
+            let end = (start + CHUNK).min(gate_ptr.1);
+            // SAFETY: chunks are disjoint ranges of `gate`, which outlives the pool call.
+            let gate = unsafe { std::slice::from_raw_parts_mut(gate_ptr.0.add(start), end - start) };
+            for (g, u) in gate.iter_mut().zip(&up[start..end]) {
+                *g = gelu_tanh(*g) * u;
+            }
+        }
+    });
+}
+
+struct SharedSlice(*mut f32, usize);
+// SAFETY: workers write disjoint chunks (see `gelu_gate`).
+unsafe impl Sync for SharedSlice {}
+
 /// In-place softmax.
 pub fn softmax(values: &mut [f32]) {
     let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -309,3 +309,25 @@ impl CompletionStats {
         }
     }
 }
+
+impl crate::protocol::CompletionMeasurements for CompletionStats {
+    fn prompt_tokens(&self) -> usize {
+        self.prompt_tokens
+    }
+
+    fn reused_tokens(&self) -> usize {
+        self.reused_tokens
+    }
+
+    fn generated_tokens(&self) -> usize {
+        self.generated_tokens
+    }
+
+    fn time_to_first_token(&self) -> Duration {
+        self.time_to_first_token
+    }
+
+    fn tokens_per_second(&self) -> f64 {
+        self.tokens_per_second
+    }
+}

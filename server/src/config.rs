@@ -1,0 +1,383 @@
+//! The `rill` configuration section: its keys, defaults and ranges, and how a settings object updates it.
+//!
+//! Settings arrive as JSON from three places (initializationOptions, `workspace/didChangeConfiguration`
+//! and the answer to `workspace/configuration`), in whatever shape the editor finds convenient. `apply`
+//! accepts all of them, validates each key on its own and reports bad values instead of failing, so one
+//! typo never discards the rest of the user's settings. This module depends on no other rill module, so
+//! the integration tests can include it directly.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+/// When a completion may span several lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Multiline {
+    /// Decide from the cursor's surroundings (for example, an empty function body allows several lines).
+    #[default]
+    Auto,
+    /// Always allow several lines.
+    Always,
+    /// Stop at the end of the current line.
+    Never,
+}
+
+impl Multiline {
+    /// Every value, in the spelling the settings use.
+    pub const NAMES: [&'static str; 3] = ["auto", "always", "never"];
+
+    /// The spelling the settings use for this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Always => "always",
+            Self::Never => "never",
+        }
+    }
+
+    /// The value a settings string names, or `None` for anything else (matching is exact).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "auto" => Some(Self::Auto),
+            "always" => Some(Self::Always),
+            "never" => Some(Self::Never),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Multiline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// rill's settings, with every value already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `model.path`: the GGUF file to load; `None` means the default search (`RILL_MODEL`, then the cache).
+    pub model_path: Option<PathBuf>,
+    /// `engine.threads`: compute threads, 1 to 256; `None` lets the engine choose.
+    pub engine_threads: Option<usize>,
+    /// `completion.maxTokens`: most tokens one completion generates, 1 to 1024.
+    pub max_tokens: usize,
+    /// `completion.temperature`: sampling temperature, 0 (greedy) to 2.
+    pub temperature: f32,
+    /// `completion.topP`: nucleus sampling mass, above 0 and at most 1 (1 turns it off).
+    pub top_p: f32,
+    /// `completion.topK`: sample among this many likeliest tokens, 0 (off) to 1000.
+    pub top_k: usize,
+    /// `completion.repetitionPenalty`: penalty for repeating recent tokens, 1.0 (off) to 1.5.
+    pub repetition_penalty: f32,
+    /// `completion.contextTokens`: most prompt tokens taken from the document, 64 to 32000.
+    pub context_tokens: usize,
+    /// `completion.timeoutMs`: time budget for one inline completion, 50 to 60000 ms.
+    pub timeout_ms: u64,
+    /// `completion.fallbackBudgetMs`: time budget for a `textDocument/completion` answer, 10 to 10000 ms.
+    pub fallback_budget_ms: u64,
+    /// `completion.multiline`: when a suggestion may span lines.
+    pub multiline: Multiline,
+    /// `streaming`: send partial results; `None` follows the client's capability.
+    pub streaming: Option<bool>,
+    /// `enable`: answer completions at all (lets an editor toggle rill without restarting it).
+    pub enable: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            model_path: None,
+            engine_threads: None,
+            max_tokens: 64,
+            temperature: 0.0,
+            top_p: 1.0,
+            top_k: 0,
+            repetition_penalty: 1.0,
+            context_tokens: 1536,
+            timeout_ms: 2000,
+            fallback_budget_ms: 300,
+            multiline: Multiline::Auto,
+            streaming: None,
+            enable: true,
+        }
+    }
+}
+
+/// A settings value that was rejected; the previous value of `key` stays in effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The key without the `rill.` prefix, dotted (`completion.maxTokens`); empty for the section itself.
+    pub key: String,
+    /// Why the value was rejected, written to be shown to the user as is.
+    pub reason: String,
+}
+
+impl ConfigIssue {
+    fn new(key: &str, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "rill: {}", self.reason)
+        } else {
+            write!(f, "rill.{}: {}", self.key, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigIssue {}
+
+/// The name of the section, which `apply` also accepts as an outer wrapper or a key prefix.
+pub const SECTION: &str = "rill";
+
+/// Every key `apply` understands, dotted, without the `rill.` prefix.
+pub const KEYS: [&str; 13] = [
+    "model.path",
+    "engine.threads",
+    "completion.maxTokens",
+    "completion.temperature",
+    "completion.topP",
+    "completion.topK",
+    "completion.repetitionPenalty",
+    "completion.contextTokens",
+    "completion.timeoutMs",
+    "completion.fallbackBudgetMs",
+    "completion.multiline",
+    "streaming",
+    "enable",
+];
+
+impl Config {
+    /// Applies a settings object on top of `self`.
+    ///
+    /// Accepts the nested form `{"completion": {"maxTokens": 32}}`, dotted keys
+    /// `{"completion.maxTokens": 32}` and any mix of the two, with or without an outer
+    /// `{"rill": {...}}` wrapper or a `rill.` key prefix. An invalid value (wrong type, out of range,
+    /// unknown enum value) is reported and the previous value is kept, while valid keys in the same
+    /// object still apply. Unknown keys are ignored and only logged at debug level, because editors
+    /// routinely send settings meant for other tools along with ours. `null` for any key resets it to
+    /// its default. A `null` settings object changes nothing.
+    pub fn apply(&mut self, settings: &Value) -> Vec<ConfigIssue> {
+        let mut issues = Vec::new();
+        match settings {
+            Value::Null => {}
+            Value::Object(_) => self.apply_object(settings, "", &mut issues),
+            other => issues.push(ConfigIssue::new(
+                "",
+                format!("settings must be an object, got {}", describe(other)),
+            )),
+        }
+        issues
+    }
+
+    /// Walks one object whose keys continue `prefix` (empty at the top), applying every known key.
+    fn apply_object(&mut self, object: &Value, prefix: &str, issues: &mut Vec<ConfigIssue>) {
+        let Some(map) = object.as_object() else {
+            return;
+        };
+        for (name, value) in map {
+            let at_top = prefix.is_empty();
+            if at_top && name == SECTION {
+                // The outer wrapper editors use when they send every section at once.
+                match value {
+                    Value::Object(_) => self.apply_object(value, "", issues),
+                    Value::Null => {}
+                    other => issues.push(ConfigIssue::new(
+                        "",
+                        format!(
+                            "the `rill` section must be an object, got {}",
+                            describe(other)
+                        ),
+                    )),
+                }
+                continue;
+            }
+            let name = if at_top {
+                name.strip_prefix("rill.").unwrap_or(name)
+            } else {
+                name.as_str()
+            };
+            let key = if at_top {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            if KEYS.contains(&key.as_str()) {
+                if let Err(reason) = self.apply_key(&key, value) {
+                    issues.push(ConfigIssue::new(&key, reason));
+                }
+            } else if value.is_object() && is_section(&key) {
+                self.apply_object(value, &key, issues);
+            } else {
+                tracing::debug!(key = %key, "ignoring unknown rill setting");
+            }
+        }
+    }
+
+    /// Validates and stores one known key; on error nothing changes and the reason is returned.
+    fn apply_key(&mut self, key: &str, value: &Value) -> Result<(), String> {
+        if value.is_null() {
+            self.reset_key(key);
+            return Ok(());
+        }
+        match key {
+            "model.path" => {
+                let path = expect_string(value)?;
+                // Editors' settings UIs show an unset path as the empty string; treat it as unset.
+                self.model_path = if path.is_empty() {
+                    None
+                } else {
+                    Some(PathBuf::from(path))
+                };
+            }
+            "engine.threads" => self.engine_threads = Some(integer_in(value, 1, 256)? as usize),
+            "completion.maxTokens" => self.max_tokens = integer_in(value, 1, 1024)? as usize,
+            "completion.temperature" => self.temperature = number_in(value, 0.0, 2.0, false)?,
+            "completion.topP" => self.top_p = number_in(value, 0.0, 1.0, true)?,
+            "completion.topK" => self.top_k = integer_in(value, 0, 1000)? as usize,
+            "completion.repetitionPenalty" => {
+                self.repetition_penalty = number_in(value, 1.0, 1.5, false)?
+            }
+            "completion.contextTokens" => {
+                self.context_tokens = integer_in(value, 64, 32000)? as usize
+            }
+            "completion.timeoutMs" => self.timeout_ms = integer_in(value, 50, 60000)?,
+            "completion.fallbackBudgetMs" => {
+                self.fallback_budget_ms = integer_in(value, 10, 10000)?
+            }
+            "completion.multiline" => {
+                let name = expect_string(value)?;
+                self.multiline = Multiline::from_name(name).ok_or_else(|| {
+                    format!(
+                        "expected one of {}, got \"{name}\"",
+                        Multiline::NAMES.map(|n| format!("\"{n}\"")).join(", ")
+                    )
+                })?;
+            }
+            "streaming" => self.streaming = Some(expect_bool(value)?),
+            "enable" => self.enable = expect_bool(value)?,
+            // Unreachable through `apply_object`, which only passes keys from `KEYS`; ignoring is the
+            // safe answer should that ever change.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Puts one key back to its default value.
+    fn reset_key(&mut self, key: &str) {
+        let defaults = Self::default();
+        match key {
+            "model.path" => self.model_path = defaults.model_path,
+            "engine.threads" => self.engine_threads = defaults.engine_threads,
+            "completion.maxTokens" => self.max_tokens = defaults.max_tokens,
+            "completion.temperature" => self.temperature = defaults.temperature,
+            "completion.topP" => self.top_p = defaults.top_p,
+            "completion.topK" => self.top_k = defaults.top_k,
+            "completion.repetitionPenalty" => self.repetition_penalty = defaults.repetition_penalty,
+            "completion.contextTokens" => self.context_tokens = defaults.context_tokens,
+            "completion.timeoutMs" => self.timeout_ms = defaults.timeout_ms,
+            "completion.fallbackBudgetMs" => self.fallback_budget_ms = defaults.fallback_budget_ms,
+            "completion.multiline" => self.multiline = defaults.multiline,
+            "streaming" => self.streaming = defaults.streaming,
+            "enable" => self.enable = defaults.enable,
+            _ => {}
+        }
+    }
+}
+
+/// True when `key` is a proper prefix of some known key, so an object under it may hold settings.
+fn is_section(key: &str) -> bool {
+    KEYS.iter().any(|known| {
+        known.len() > key.len() && known.starts_with(key) && known.as_bytes()[key.len()] == b'.'
+    })
+}
+
+/// A short description of a JSON value for messages: its type, and the value itself when it is short.
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) if s.chars().count() <= 40 => format!("the string \"{s}\""),
+        Value::String(_) => "a string".to_string(),
+        Value::Array(_) => "an array".to_string(),
+        Value::Object(_) => "an object".to_string(),
+    }
+}
+
+fn expect_string(value: &Value) -> Result<&str, String> {
+    value
+        .as_str()
+        .ok_or_else(|| format!("expected a string, got {}", describe(value)))
+}
+
+fn expect_bool(value: &Value) -> Result<bool, String> {
+    value
+        .as_bool()
+        .ok_or_else(|| format!("expected true or false, got {}", describe(value)))
+}
+
+/// An integer within `min..=max`. Whole floats such as `32.0` count as integers, because some editors
+/// store every number as a double; `32.5` does not.
+fn integer_in(value: &Value, min: u64, max: u64) -> Result<u64, String> {
+    let expected = || {
+        format!(
+            "expected an integer from {min} to {max}, got {}",
+            describe(value)
+        )
+    };
+    let Value::Number(number) = value else {
+        return Err(expected());
+    };
+    if let Some(n) = number.as_u64() {
+        return if (min..=max).contains(&n) {
+            Ok(n)
+        } else {
+            Err(expected())
+        };
+    }
+    if number.is_i64() {
+        // Only negative integers reach this point, and no key accepts those.
+        return Err(expected());
+    }
+    let Some(f) = number.as_f64() else {
+        return Err(expected());
+    };
+    // The range check comes before the cast, so the cast never saturates or truncates.
+    if f.is_finite() && f.fract() == 0.0 && f >= min as f64 && f <= max as f64 {
+        Ok(f as u64)
+    } else {
+        Err(expected())
+    }
+}
+
+/// A number within `min..=max`, or within `min` (exclusive) to `max` when `exclusive_min` is set.
+fn number_in(value: &Value, min: f32, max: f32, exclusive_min: bool) -> Result<f32, String> {
+    let expected = || {
+        let lower = if exclusive_min { "above" } else { "from" };
+        let upper = if exclusive_min { "up to" } else { "to" };
+        format!(
+            "expected a number {lower} {min} {upper} {max}, got {}",
+            describe(value)
+        )
+    };
+    let Some(f) = value.as_f64() else {
+        return Err(expected());
+    };
+    // The check runs on the narrowed value, so that a tiny positive `topP` that rounds to 0 in f32 is
+    // rejected instead of stored as an out-of-range 0.
+    let f = f as f32;
+    let above_min = if exclusive_min { f > min } else { f >= min };
+    if f.is_finite() && above_min && f <= max {
+        Ok(f)
+    } else {
+        Err(expected())
+    }
+}
