@@ -12,12 +12,17 @@ use clap::{Args, Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "rill", version, about)]
 pub struct Cli {
+    /// Serve LSP over stdin/stdout (what editors pass; the same as `rill serve --stdio`).
+    #[arg(long, global = true)]
+    pub stdio: bool,
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the language server (over stdio, the only transport).
+    Serve,
     /// Complete code at a position of a file (or of stdin), streaming the completion to stdout.
     Complete(complete::CompleteArgs),
     /// Manage the model file.
@@ -38,7 +43,28 @@ pub struct ModelArgs {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Complete(args) => complete::run(args),
-        Command::Model(command) => model_cmd::run(command),
+        None | Some(Command::Serve) => serve(),
+        Some(Command::Complete(args)) => complete::run(args),
+        Some(Command::Model(command)) => model_cmd::run(command),
     }
+}
+
+/// Starts the language server. Logs go to stderr (stdout carries the protocol), filtered by `RILL_LOG`.
+fn serve() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RILL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::lsp::serve_stdio());
+    // The stdin reader is a blocking thread that only returns when stdin closes; an editor may
+    // keep the pipe open after `exit`, so do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(())
 }

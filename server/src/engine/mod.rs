@@ -225,10 +225,10 @@ impl Engine {
     }
 
     fn complete(&mut self, job: &CompletionJob) -> rill_model::Result<CompletionStats> {
-        let tokenizer = &self.loaded.tokenizer;
-        let model = &self.loaded.model;
         let prompt = self.build_prompt(job)?;
         self.evict_if_needed(&job.document);
+        let tokenizer = &self.loaded.tokenizer;
+        let model = &self.loaded.model;
         let cached = self
             .sequences
             .entry(job.document.clone())

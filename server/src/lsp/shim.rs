@@ -30,11 +30,16 @@ impl RawInitialize {
 pub struct InitializeShim<S> {
     inner: S,
     raw: RawInitialize,
+    shutdown_requested: bool,
 }
 
 impl<S> InitializeShim<S> {
     pub fn new(inner: S, raw: RawInitialize) -> Self {
-        Self { inner, raw }
+        Self {
+            inner,
+            raw,
+            shutdown_requested: false,
+        }
     }
 }
 
@@ -53,6 +58,11 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let request = with_request_id_in_params(request);
+        match request.method() {
+            "shutdown" => self.shutdown_requested = true,
+            "exit" => exit_soon(self.shutdown_requested),
+            _ => {}
+        }
         let is_initialize = request.method() == "initialize";
         if is_initialize {
             if let Some(params) = request.params() {
@@ -111,4 +121,16 @@ fn rebuild(method: std::borrow::Cow<'static, str>, id: Option<tower_lsp::jsonrpc
         builder = builder.params(params);
     }
     builder.finish()
+}
+
+/// Ends the process shortly after `exit`: tower-lsp stops serving but keeps reading stdin, and a
+/// client that waits for the process to end before closing the pipe would wait forever. The exit
+/// code is 0 after `shutdown` and 1 without it, as the specification asks.
+fn exit_soon(shutdown_requested: bool) {
+    let code = if shutdown_requested { 0 } else { 1 };
+    std::thread::spawn(move || {
+        // Give the writer a moment to flush responses still in flight.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::process::exit(code);
+    });
 }

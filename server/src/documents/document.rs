@@ -1,0 +1,85 @@
+//! One open document: its text as a rope, the client's version number and its language.
+
+use ropey::Rope;
+use tower_lsp::lsp_types::{Position, TextDocumentContentChangeEvent};
+
+use super::encoding::{self, PositionEncoding};
+
+/// The server's mirror of a document the client has open.
+#[derive(Debug, Clone)]
+pub struct Document {
+    rope: Rope,
+    version: i32,
+    language_id: String,
+}
+
+impl Document {
+    pub fn new(text: &str, version: i32, language_id: String) -> Self {
+        Self {
+            rope: Rope::from_str(text),
+            version,
+            language_id,
+        }
+    }
+
+    pub fn rope(&self) -> &Rope {
+        &self.rope
+    }
+
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    pub fn language_id(&self) -> &str {
+        &self.language_id
+    }
+
+    /// The whole text; this copies the document, so hot paths should read the rope instead.
+    pub fn text(&self) -> String {
+        self.rope.to_string()
+    }
+
+    /// Applies incremental or full changes in order and records `version`.
+    ///
+    /// Each change's range is interpreted against the text left by the changes before it, as the LSP spec
+    /// says. Ranges are clamped (see [`encoding::char_index`]) and a range whose end precedes its start is
+    /// swapped, so no input can panic. The deprecated `rangeLength` is ignored because the range alone is
+    /// authoritative. Versions are recorded, not validated: rejecting an out-of-order version would leave
+    /// the mirror out of sync for good, which is worse than trusting the client's order.
+    pub fn apply_changes(
+        &mut self,
+        changes: Vec<TextDocumentContentChangeEvent>,
+        version: i32,
+        encoding: PositionEncoding,
+    ) {
+        for change in changes {
+            match change.range {
+                None => self.rope = Rope::from_str(&change.text),
+                Some(range) => {
+                    let a = self.char_index(range.start, encoding);
+                    let b = self.char_index(range.end, encoding);
+                    let (start, end) = if a <= b { (a, b) } else { (b, a) };
+                    // Both indices are clamped to the rope, so these cost O(log n + edit size) and cannot fail.
+                    self.rope.remove(start..end);
+                    self.rope.insert(start, &change.text);
+                }
+            }
+        }
+        self.version = version;
+    }
+
+    /// Char index (ropey char index) of an LSP position, clamped.
+    pub fn char_index(&self, position: Position, encoding: PositionEncoding) -> usize {
+        encoding::char_index(&self.rope, position, encoding)
+    }
+
+    /// LSP position of a char index, clamped to the document end.
+    pub fn position(&self, char_index: usize, encoding: PositionEncoding) -> Position {
+        encoding::position(&self.rope, char_index, encoding)
+    }
+
+    /// Byte offset in [`Document::text`] of an LSP position, clamped (for prompt building).
+    pub fn byte_offset(&self, position: Position, encoding: PositionEncoding) -> usize {
+        encoding::byte_offset(&self.rope, position, encoding)
+    }
+}

@@ -1,0 +1,69 @@
+//! The set of open documents, keyed by URI.
+
+use std::collections::HashMap;
+
+use tower_lsp::lsp_types::{TextDocumentContentChangeEvent, Url};
+
+use super::document::Document;
+use super::encoding::PositionEncoding;
+
+/// Why a document operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    #[error("document {0} is not open")]
+    NotOpen(String),
+}
+
+/// All open documents keyed by URI.
+///
+/// This is a plain synchronous struct: the server wraps it in a `std::sync::Mutex` and applies `didChange`
+/// under that lock before any `.await`, which keeps edits in the order the client sent them.
+#[derive(Debug, Default)]
+pub struct DocumentStore {
+    documents: HashMap<Url, Document>,
+}
+
+impl DocumentStore {
+    /// Starts mirroring a document; reopening a URI replaces the old mirror, since the client's text wins.
+    pub fn open(&mut self, uri: Url, text: &str, version: i32, language_id: String) {
+        self.documents
+            .insert(uri, Document::new(text, version, language_id));
+    }
+
+    /// Applies a `didChange` notification's changes in order.
+    pub fn change(
+        &mut self,
+        uri: &Url,
+        changes: Vec<TextDocumentContentChangeEvent>,
+        version: i32,
+        encoding: PositionEncoding,
+    ) -> Result<(), DocumentError> {
+        let document = self
+            .documents
+            .get_mut(uri)
+            .ok_or_else(|| DocumentError::NotOpen(uri.to_string()))?;
+        document.apply_changes(changes, version, encoding);
+        Ok(())
+    }
+
+    /// Stops mirroring a document and frees its rope.
+    pub fn close(&mut self, uri: &Url) -> Result<(), DocumentError> {
+        self.documents
+            .remove(uri)
+            .map(drop)
+            .ok_or_else(|| DocumentError::NotOpen(uri.to_string()))
+    }
+
+    pub fn get(&self, uri: &Url) -> Option<&Document> {
+        self.documents.get(uri)
+    }
+
+    /// The number of open documents.
+    pub fn len(&self) -> usize {
+        self.documents.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_empty()
+    }
+}

@@ -1,0 +1,12 @@
+//! rill's language server as a library: the `rill` binary is a thin `main` over [`cli::run`].
+//!
+//! The only crate that knows LSP. Documents are mirrored in `documents`, inference runs on the
+//! `engine` thread, and `lsp` wires tower-lsp to both, one module per method.
+
+pub mod cli;
+pub mod config;
+pub mod documents;
+pub mod engine;
+pub mod lsp;
+pub mod postprocess;
+pub mod protocol;

@@ -1,0 +1,136 @@
+//! Harness for rill's end-to-end tests: a real LSP client that drives `rill --stdio` over pipes.
+//!
+//! The tests under `tests/` never call into the server's code. They start the `rill` binary the way an
+//! editor does, speak JSON-RPC with `Content-Length` framing to it, and check what comes back. The
+//! pieces are:
+//!
+//! - [`Server`]: one running server process, with a reader thread that records every message it sends
+//!   (with the [`Instant`](std::time::Instant) it arrived) and answers its requests to the client;
+//! - [`Profile`]: the capabilities and settings of an editor (VS Code, Helix, a Neovim-like client);
+//! - [`TextModel`]: the client's own copy of a document, to generate edits in a position encoding and to
+//!   compare against the server's mirror;
+//! - [`rill_bin`] and [`cli_complete`]: the binary under test and its command-line completion, the
+//!   reference the server's suggestions are compared against.
+
+mod framing;
+mod profile;
+mod requests;
+mod server;
+mod text;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+pub use profile::Profile;
+pub use server::{Message, MessageKind, Reply, RpcError, Server, DEFAULT_TIMEOUT};
+pub use text::{Encoding, Rng, TextModel};
+
+/// The Python document most tests complete in: the cursor goes on the empty last line (line 3).
+pub const PRIME_PY: &str = "def is_prime(n: int) -> bool:\n    if n < 2:\n        return False\n";
+
+/// The URI tests open [`PRIME_PY`] under.
+pub const PRIME_URI: &str = "file:///e2e/prime.py";
+
+/// JSON-RPC error code of a request that could not be parsed.
+pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC error code of an unknown method.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// JSON-RPC error code of bad parameters (rill also uses it for documents that are not open).
+pub const INVALID_PARAMS: i64 = -32602;
+/// LSP error code of a request the client cancelled with `$/cancelRequest`.
+pub const REQUEST_CANCELLED: i64 = -32800;
+
+/// The `rill` binary under test.
+///
+/// `RILL_BIN` wins when set. Otherwise the binary is the one cargo built next to this test executable:
+/// tests run from `target/<profile>/deps/`, and `rill` lives in `target/<profile>/`. Because this crate is
+/// a workspace member, `cargo test --workspace` builds `rill` before it runs these tests.
+pub fn rill_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("RILL_BIN") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "RILL_BIN is set to {}, which is not a file",
+            path.display()
+        );
+        return path;
+    }
+    let exe = std::env::current_exe().expect("the path of the test executable");
+    let name = format!("rill{}", std::env::consts::EXE_SUFFIX);
+    for dir in exe.ancestors().skip(1) {
+        let candidate = dir.join(&name);
+        if candidate.is_file() {
+            return candidate;
+        }
+        // Stop at the profile directory (the parent of `deps/`): looking higher would find a binary
+        // from another profile, which may be stale.
+        if dir.file_name().is_some_and(|name| name == "deps") {
+            if let Some(profile_dir) = dir.parent() {
+                let candidate = profile_dir.join(&name);
+                if candidate.is_file() {
+                    return candidate;
+                }
+                panic!(
+                    "no rill binary at {}; run `cargo build --release -p rill` (or set RILL_BIN)",
+                    candidate.display()
+                );
+            }
+        }
+    }
+    panic!(
+        "cannot find the rill binary above {}; run `cargo build --release -p rill` (or set RILL_BIN)",
+        exe.display()
+    );
+}
+
+/// The completion `rill complete --stdin` prints for `text` (cursor at its end), without the final newline.
+///
+/// With its defaults the command decodes greedily, so this is the model's own continuation of the
+/// prompt: the reference that the server's post-processed suggestions must be a prefix of. Call it while
+/// a [`Server`] is held, so that it does not compete for the CPU with another test's server.
+pub fn cli_complete(text: &str, max_tokens: usize) -> String {
+    let mut child = Command::new(rill_bin())
+        .args([
+            "complete",
+            "--stdin",
+            "--max-tokens",
+            &max_tokens.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start `rill complete`");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("write the prompt to `rill complete`");
+    let output = child.wait_with_output().expect("wait for `rill complete`");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "`rill complete` failed ({}): {stderr}",
+        output.status
+    );
+    let stdout = String::from_utf8(output.stdout).expect("`rill complete` printed UTF-8");
+    stdout
+        .strip_suffix('\n')
+        .unwrap_or_else(|| panic!("`rill complete` output lacks its final newline: {stdout:?}"))
+        .to_string()
+}
+
+/// The text of an inline completion item's `insertText`, which LSP allows as a string or a snippet.
+pub fn insert_text(item: &serde_json::Value) -> String {
+    match &item["insertText"] {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Object(snippet) => snippet
+            .get("value")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_else(|| panic!("snippet insertText without a value: {item}"))
+            .to_string(),
+        other => panic!("insertText is neither a string nor a snippet: {other}"),
+    }
+}

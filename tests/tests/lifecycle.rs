@@ -1,0 +1,128 @@
+//! Lifecycle end to end: initialize, the negotiated capabilities, model loading (status and progress),
+//! shutdown and exit, for each editor profile.
+
+use std::time::Duration;
+
+use rill_e2e::{Profile, Server, DEFAULT_TIMEOUT};
+use serde_json::{json, Value};
+
+/// Runs the whole lifecycle for one editor and checks what every editor relies on.
+fn check_lifecycle(profile: Profile, expected_encoding: &str) {
+    let mut server = Server::spawn(profile);
+    let result = server.initialize();
+    let capabilities = &result["capabilities"];
+    assert_eq!(
+        capabilities["positionEncoding"], expected_encoding,
+        "negotiated encoding; capabilities: {capabilities}"
+    );
+    let change = match &capabilities["textDocumentSync"] {
+        Value::Object(sync) => sync.get("change").cloned().unwrap_or(Value::Null),
+        other => other.clone(),
+    };
+    assert_eq!(
+        change,
+        json!(2),
+        "incremental sync; capabilities: {capabilities}"
+    );
+    assert!(
+        capabilities["completionProvider"].is_object(),
+        "completionProvider; capabilities: {capabilities}"
+    );
+    let inline = &capabilities["inlineCompletionProvider"];
+    assert!(
+        !inline.is_null() && *inline != json!(false),
+        "inlineCompletionProvider; capabilities: {capabilities}"
+    );
+
+    let ready = server.wait_until_ready();
+    let statuses = server.notifications("rill/status");
+    let loading = statuses
+        .iter()
+        .position(|(_, status)| status["state"] == "loading");
+    let ready_at = statuses
+        .iter()
+        .position(|(_, status)| status["state"] == "ready");
+    assert!(
+        loading.is_some() && loading < ready_at,
+        "rill/status must say loading before ready; got {statuses:?}"
+    );
+    eprintln!("[{}] ready: {ready}", server.profile().name);
+
+    if server.profile().capabilities["window"]["workDoneProgress"] == json!(true) {
+        let creates = server.server_requests("window/workDoneProgress/create");
+        assert!(
+            creates
+                .iter()
+                .any(|params| params["token"] == "rill/loadModel"),
+            "window/workDoneProgress/create for rill/loadModel; got {creates:?}"
+        );
+        let (_, end) = server.wait_for_notification(
+            "$/progress",
+            |params| params["token"] == "rill/loadModel" && params["value"]["kind"] == "end",
+            DEFAULT_TIMEOUT,
+        );
+        let progress = server.notifications("$/progress");
+        assert_eq!(
+            progress
+                .first()
+                .map(|(_, params)| params["value"]["kind"].clone()),
+            Some(json!("begin")),
+            "progress must begin before it ends: {progress:?}"
+        );
+        eprintln!("[{}] progress end: {end}", server.profile().name);
+    } else {
+        assert!(
+            server
+                .server_requests("window/workDoneProgress/create")
+                .is_empty(),
+            "no progress tokens for a client without workDoneProgress"
+        );
+        assert!(server.notifications("$/progress").is_empty());
+    }
+
+    let status = server.shutdown_and_exit();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit status after shutdown and exit"
+    );
+}
+
+#[test]
+fn vscode_negotiates_utf16_and_loads_with_progress() {
+    check_lifecycle(Profile::vscode(), "utf-16");
+}
+
+#[test]
+fn helix_negotiates_utf8_and_loads() {
+    check_lifecycle(Profile::helix(), "utf-8");
+}
+
+#[test]
+fn neovim_like_client_without_progress_loads() {
+    check_lifecycle(Profile::neovim_like(), "utf-8");
+}
+
+/// An editor that crashes closes the server's stdin without `exit`; the server must not linger,
+/// holding the model's memory and threads.
+#[test]
+fn closing_stdin_ends_the_server() {
+    let mut server = Server::start(Profile::helix());
+    server.wait_until_ready();
+    server.close_stdin();
+    assert!(
+        server.wait_for_exit(Duration::from_secs(10)).is_some(),
+        "the server was still running 10 s after its stdin closed"
+    );
+}
+
+/// The spec asks for exit code 1 when `exit` comes without a `shutdown` first.
+#[test]
+fn exit_without_shutdown_exits_with_code_1() {
+    let mut server = Server::start(Profile::helix());
+    server.notify("exit", Value::Null);
+    let status = server
+        .wait_for_exit(Duration::from_secs(10))
+        .expect("the server did not exit within 10 s of exit");
+    assert_eq!(status.code(), Some(1), "exit status without shutdown");
+}

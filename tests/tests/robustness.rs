@@ -1,0 +1,229 @@
+//! Bad input from a client: malformed frames, unknown methods and documents, positions out of range,
+//! edits to closed documents, invalid settings. The server must answer sensibly and keep serving.
+
+use std::time::Duration;
+
+use rill_e2e::{
+    insert_text, MessageKind, Profile, Server, DEFAULT_TIMEOUT, INVALID_PARAMS, METHOD_NOT_FOUND,
+    PARSE_ERROR, PRIME_PY, PRIME_URI,
+};
+use serde_json::{json, Value};
+
+/// Failures collected along a sequence of checks, so that one broken behaviour does not hide the
+/// others: the test fails at the end with all of them.
+#[derive(Default)]
+struct Findings(Vec<String>);
+
+impl Findings {
+    fn check(&mut self, ok: bool, what: impl FnOnce() -> String) {
+        if !ok {
+            let what = what();
+            eprintln!("FINDING: {what}");
+            self.0.push(what);
+        }
+    }
+
+    fn finish(self) {
+        assert!(
+            self.0.is_empty(),
+            "{} problems:\n- {}",
+            self.0.len(),
+            self.0.join("\n- ")
+        );
+    }
+}
+
+/// Waits for the `window/showMessage` that names `key`.
+fn shows_message_naming(server: &Server, key: &str, mark: usize) -> Option<Value> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let found = server
+            .messages()
+            .into_iter()
+            .skip(mark)
+            .find_map(|message| message.notification("window/showMessage").cloned())
+            .filter(|params| {
+                params["message"]
+                    .as_str()
+                    .is_some_and(|text| text.contains(key))
+            });
+        if found.is_some() {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A normal completion at the end of the prime document, for checking the server still works.
+fn completes(server: &Server) -> Result<String, String> {
+    let id = server.inline_completion(PRIME_URI, 3, 0);
+    let result = server
+        .response(id, DEFAULT_TIMEOUT)
+        .map_err(|err| err.to_string())?;
+    match result["items"].as_array().map(Vec::as_slice) {
+        Some([item]) if !insert_text(item).trim().is_empty() => Ok(insert_text(item)),
+        _ => Err(format!("no suggestion: {result}")),
+    }
+}
+
+fn code_of(outcome: &Result<Value, rill_e2e::RpcError>) -> Option<i64> {
+    outcome.as_ref().err().map(|error| error.code)
+}
+
+#[test]
+fn bad_input_is_answered_and_the_server_keeps_serving() {
+    let mut server = Server::start_ready(Profile::vscode());
+    server.open(PRIME_URI, "python", PRIME_PY);
+    let mut findings = Findings::default();
+
+    // A frame whose body is not JSON: the spec's answer is a parse error with a null id.
+    let mark = server.mark();
+    let body = br#"{"jsonrpc": "2.0", "id": 999, "method": "#;
+    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(body);
+    server.send_raw(&frame);
+    let alive = server.document_text(PRIME_URI);
+    findings.check(alive.is_ok(), || {
+        format!("after malformed JSON, rill/documentText failed: {alive:?}")
+    });
+    let parse_error = server
+        .messages()
+        .into_iter()
+        .skip(mark)
+        .find_map(|message| match message.kind {
+            MessageKind::Response {
+                id: Value::Null,
+                outcome,
+            } => Some(outcome),
+            _ => None,
+        });
+    findings.check(
+        matches!(&parse_error, Some(Err(error)) if error.code == PARSE_ERROR),
+        || {
+            format!(
+                "malformed JSON should get a -32700 response with a null id; got {parse_error:?}"
+            )
+        },
+    );
+
+    // An unknown request method.
+    let id = server.request("rill/noSuchMethod", json!({}));
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    findings.check(code_of(&outcome) == Some(METHOD_NOT_FOUND), || {
+        format!("unknown method should answer -32601; got {outcome:?}")
+    });
+
+    // Unknown notifications are ignored silently (the `$/` ones explicitly so by the spec).
+    server.notify("$/noSuchNotification", json!({}));
+    server.notify("rill/noSuchNotification", json!({ "x": 1 }));
+
+    // Parameters of the wrong shape.
+    let id = server.request("textDocument/inlineCompletion", json!("garbage"));
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    findings.check(code_of(&outcome) == Some(INVALID_PARAMS), || {
+        format!("inline completion with string params should answer -32602; got {outcome:?}")
+    });
+
+    // A document that was never opened.
+    let id = server.inline_completion("file:///e2e/never-opened.py", 0, 0);
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    findings.check(code_of(&outcome) == Some(INVALID_PARAMS), || {
+        format!("inline completion for an unknown URI should answer -32602; got {outcome:?}")
+    });
+
+    // A position past the end of the document is clamped to the end.
+    let id = server.inline_completion(PRIME_URI, 100, 100);
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    match &outcome {
+        Ok(result) => match result["items"].as_array() {
+            Some(items) => {
+                for item in items {
+                    findings.check(
+                        item["range"]["start"] == json!({ "line": 3, "character": 0 }),
+                        || format!("a position past the end should be clamped to 3:0; got {item}"),
+                    );
+                }
+            }
+            None => findings.check(false, || format!("clamped request without items: {result}")),
+        },
+        Err(error) => findings.check(false, || {
+            format!("a position past the end should get a normal answer; got {error}")
+        }),
+    }
+
+    // Edits to closed or never-opened documents are ignored and do not resurrect them.
+    let closed = "file:///e2e/closed.py";
+    server.open(closed, "python", "x = 1\n");
+    server.close(closed);
+    let edit = json!({
+        "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } },
+        "text": "y = 2\n"
+    });
+    server.change(closed, 2, vec![edit.clone()]);
+    server.change("file:///e2e/never-opened.py", 2, vec![edit]);
+    let outcome = server.document_text(closed);
+    findings.check(code_of(&outcome) == Some(INVALID_PARAMS), || {
+        format!("a closed document's text should be -32602 after an edit to it; got {outcome:?}")
+    });
+    let outcome = server.document_text(PRIME_URI);
+    findings.check(
+        outcome.as_ref().ok() == Some(&json!({ "version": 1, "text": PRIME_PY })),
+        || format!("the open document should be unchanged; got {outcome:?}"),
+    );
+
+    // An invalid setting is reported to the user by its key, and the server keeps the previous value.
+    let mark = server.mark();
+    server.change_settings(json!({ "rill": { "completion": { "maxTokens": "lots" } } }));
+    let message = shows_message_naming(&server, "completion.maxTokens", mark);
+    findings.check(message.is_some(), || {
+        format!(
+            "no window/showMessage naming completion.maxTokens; messages since: {:?}",
+            server.notifications("window/showMessage")
+        )
+    });
+    eprintln!("showMessage: {message:?}");
+
+    // After all that, completion still works.
+    let completion = completes(&server);
+    findings.check(completion.is_ok(), || {
+        format!("completion after bad input: {completion:?}")
+    });
+
+    let status = server.shutdown_and_exit();
+    findings.check(status.code() == Some(0), || format!("exit status {status}"));
+    findings.finish();
+}
+
+/// The same invalid setting, pushed by a client that does not answer `workspace/configuration`.
+#[test]
+fn an_invalid_pushed_setting_is_reported() {
+    let mut server = Server::start_ready(Profile::neovim_like());
+    let mark = server.mark();
+    server.change_settings(json!({ "rill": { "completion": { "maxTokens": "lots" } } }));
+    let message = shows_message_naming(&server, "completion.maxTokens", mark);
+    assert!(
+        message.is_some(),
+        "no window/showMessage naming completion.maxTokens; got {:?}",
+        server.notifications("window/showMessage")
+    );
+    // A valid setting next is accepted without complaint.
+    let mark = server.mark();
+    server.change_settings(json!({ "rill": { "completion": { "maxTokens": 16 } } }));
+    server.open(PRIME_URI, "python", PRIME_PY);
+    let id = server.completion(PRIME_URI, 3, 0);
+    server
+        .response(id, DEFAULT_TIMEOUT)
+        .expect("completion after a valid setting");
+    let complaints: Vec<_> = server
+        .messages()
+        .into_iter()
+        .skip(mark)
+        .filter_map(|message| message.notification("window/showMessage").cloned())
+        .collect();
+    assert!(
+        complaints.is_empty(),
+        "a valid setting was reported: {complaints:?}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
