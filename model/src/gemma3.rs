@@ -65,7 +65,10 @@ impl Linear {
             Linear::Q8(matrix) => Ok(matrix.matmul(input, rows)?),
             Linear::Candle(weight) => {
                 let columns = input.len() / rows;
-                matmul(weight, &Tensor::from_slice(input, (rows, columns), &Device::Cpu)?)
+                matmul(
+                    weight,
+                    &Tensor::from_slice(input, (rows, columns), &Device::Cpu)?,
+                )
             }
         }
     }
@@ -121,7 +124,11 @@ impl Gemma3 {
         let kv_width = config.kv_dim();
         let ffn = config.intermediate_size;
 
-        let table = Arc::new(read(file, "token_embd.weight", &[config.vocab_size, hidden])?);
+        let table = Arc::new(read(
+            file,
+            "token_embd.weight",
+            &[config.vocab_size, hidden],
+        )?);
         let output_head = if file.content().tensor_infos.contains_key("output.weight") {
             matrix(file, "output.weight", &[config.vocab_size, hidden], options)?
         } else if options.dequantize {
@@ -475,18 +482,30 @@ fn read(file: &mut GgufFile, name: &str, expected: &[usize]) -> Result<QTensor> 
     Ok(tensor)
 }
 
-fn matrix(file: &mut GgufFile, name: &str, expected: &[usize], options: LoadOptions) -> Result<Linear> {
+fn matrix(
+    file: &mut GgufFile,
+    name: &str,
+    expected: &[usize],
+    options: LoadOptions,
+) -> Result<Linear> {
     let tensor = read(file, name, expected)?;
     if options.dequantize {
-        return Ok(Linear::Candle(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?)));
+        return Ok(Linear::Candle(QMatMul::Tensor(
+            tensor.dequantize(&Device::Cpu)?,
+        )));
     }
     let tensor = q5_0_to_q8_0(tensor, name)?;
     let tensor = Arc::new(tensor);
     if let Some(matrix) = Q8Matrix::from_qtensor(tensor.clone()) {
         return Ok(Linear::Q8(Arc::new(matrix)));
     }
-    if matches!(tensor.dtype(), GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
-        return Ok(Linear::Candle(QMatMul::Tensor(tensor.dequantize(&Device::Cpu)?)));
+    if matches!(
+        tensor.dtype(),
+        GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16
+    ) {
+        return Ok(Linear::Candle(QMatMul::Tensor(
+            tensor.dequantize(&Device::Cpu)?,
+        )));
     }
     Ok(Linear::Candle(QMatMul::from_arc(tensor)?))
 }

@@ -91,7 +91,8 @@ pub fn gelu_gate(gate: &mut [f32], up: &[f32]) {
             let start = chunk * CHUNK;
             let end = (start + CHUNK).min(gate_ptr.1);
             // SAFETY: chunks are disjoint ranges of `gate`, which outlives the pool call.
-            let gate = unsafe { std::slice::from_raw_parts_mut(gate_ptr.0.add(start), end - start) };
+            let gate =
+                unsafe { std::slice::from_raw_parts_mut(gate_ptr.0.add(start), end - start) };
             for (g, u) in gate.iter_mut().zip(&up[start..end]) {
                 *g = gelu_tanh(*g) * u;
             }

@@ -56,7 +56,11 @@ impl Q8Matrix {
         debug_assert_eq!(input.len(), m * self.cols);
         if m == 1 {
             let input = Tensor::from_slice(input, (1, self.cols), &Device::Cpu)?;
-            return self.single_row.forward(&input)?.flatten_all()?.to_vec1::<f32>();
+            return self
+                .single_row
+                .forward(&input)?
+                .flatten_all()?
+                .to_vec1::<f32>();
         }
         let data = self.tensor.data()?;
         let weights = WeightBlocks {
@@ -80,7 +84,10 @@ impl Q8Matrix {
                     for r in 0..tile_rows {
                         for c in 0..2 {
                             // SAFETY: each (row, column) of `out` is written by exactly one item.
-                            unsafe { *out_ptr.0.add((row + r) * self.rows + column + c) = values[r * 2 + c] };
+                            unsafe {
+                                *out_ptr.0.add((row + r) * self.rows + column + c) =
+                                    values[r * 2 + c]
+                            };
                         }
                     }
                     row += tile_rows;
@@ -99,7 +106,13 @@ struct WeightBlocks<'a> {
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn tile(weights: &WeightBlocks, activations: &QuantizedRows, row: usize, tile_rows: usize, column: usize) -> [f32; 4] {
+unsafe fn tile(
+    weights: &WeightBlocks,
+    activations: &QuantizedRows,
+    row: usize,
+    tile_rows: usize,
+    column: usize,
+) -> [f32; 4] {
     // SAFETY: forwarded from `matmul`.
     unsafe { avx2::tile(weights, activations, row, tile_rows, column) }
 }
@@ -138,7 +151,11 @@ impl QuantizedRows {
             }
             *scale = f16::from_f32(d).to_f32();
         }
-        Self { cols, quants, scales }
+        Self {
+            cols,
+            quants,
+            scales,
+        }
     }
 }
 
@@ -268,8 +285,11 @@ mod tests {
         assert_eq!(ours, reference);
         for row in 0..m {
             let single = matrix.matmul(&input[row * k..(row + 1) * k], 1).unwrap();
-            assert_eq!(single, ours[row * n..(row + 1) * n], "row {row} differs when alone");
+            assert_eq!(
+                single,
+                ours[row * n..(row + 1) * n],
+                "row {row} differs when alone"
+            );
         }
     }
 }
-

@@ -202,7 +202,9 @@ impl Engine {
 
     fn handle(&mut self, job: CompletionJob) {
         if job.cancel.is_cancelled() {
-            let _ = job.events.send(EngineEvent::Done(CompletionStats::cancelled()));
+            let _ = job
+                .events
+                .send(EngineEvent::Done(CompletionStats::cancelled()));
             return;
         }
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.complete(&job)));

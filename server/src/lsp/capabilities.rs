@@ -19,8 +19,14 @@ pub struct ClientFeatures {
 }
 
 impl ClientFeatures {
-    pub fn from_initialize(params: &tower_lsp::lsp_types::InitializeParams, raw: Option<&Value>) -> Self {
-        let raw_capabilities = raw.and_then(|raw| raw.get("capabilities")).cloned().unwrap_or(Value::Null);
+    pub fn from_initialize(
+        params: &tower_lsp::lsp_types::InitializeParams,
+        raw: Option<&Value>,
+    ) -> Self {
+        let raw_capabilities = raw
+            .and_then(|raw| raw.get("capabilities"))
+            .cloned()
+            .unwrap_or(Value::Null);
         let offered = params
             .capabilities
             .general
@@ -28,7 +34,9 @@ impl ClientFeatures {
             .and_then(|general| general.position_encodings.as_deref());
         Self {
             encoding: PositionEncoding::negotiate(offered),
-            inline_completion: crate::protocol::client_supports_inline_completion(&raw_capabilities),
+            inline_completion: crate::protocol::client_supports_inline_completion(
+                &raw_capabilities,
+            ),
             streaming: crate::protocol::client_wants_streaming(
                 &raw_capabilities,
                 params.initialization_options.as_ref(),

@@ -12,7 +12,9 @@ use tower_lsp::lsp_types::{NumberOrString, Position, Range, Url};
 
 use super::session::{lock, Session};
 use crate::config::Config;
-use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, CompletionStats, EngineEvent, EngineState};
+use crate::engine::{
+    CancelOnDrop, CancelToken, CompletionJob, CompletionStats, EngineEvent, EngineState,
+};
 use crate::postprocess::{choose_mode, postprocess, CursorContext};
 use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, StatusParams};
 
@@ -49,7 +51,12 @@ pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Re
         .nth(char_index - line_start)
         .map_or(line.len(), |(offset, _)| offset);
     let following_lines = (line_index + 1..rope.len_lines().min(line_index + 1 + FOLLOWING_LINES))
-        .map(|index| rope.line(index).to_string().trim_end_matches(['\n', '\r']).to_string())
+        .map(|index| {
+            rope.line(index)
+                .to_string()
+                .trim_end_matches(['\n', '\r'])
+                .to_string()
+        })
         .collect();
     Ok(Snapshot {
         version: document.version(),
@@ -86,7 +93,10 @@ pub async fn drive(
     // Dropping the handler's future ($/cancelRequest) cancels the engine job through this guard.
     let _guard = CancelOnDrop(token.clone());
     let ticket = session.begin_request(uri, token.clone());
-    let result = run(session, uri, snapshot, budget, partials, &config, &token, started).await;
+    let result = run(
+        session, uri, snapshot, budget, partials, &config, &token, started,
+    )
+    .await;
     session.end_request(uri, ticket);
     result
 }
@@ -134,7 +144,8 @@ async fn run(
     let mut stopped_by_us = false;
     let mut stats = None;
     let range = Range::new(snapshot.position, snapshot.position);
-    let mut stream = partials.map(|target| PartialStream::new(target, uri.clone(), snapshot.version, range));
+    let mut stream =
+        partials.map(|target| PartialStream::new(target, uri.clone(), snapshot.version, range));
     loop {
         let event = tokio::select! {
             event = receiver.recv() => event,
@@ -180,7 +191,9 @@ async fn run(
         // Superseded by a newer request or made stale by an edit: answer empty at once.
         return Ok(None);
     }
-    let final_text = postprocess(&raw, &snapshot.cursor, mode).map(|s| s.text).or(shown);
+    let final_text = postprocess(&raw, &snapshot.cursor, mode)
+        .map(|s| s.text)
+        .or(shown);
     if let (Some(stream), Some(text)) = (stream.as_mut(), final_text.as_ref()) {
         stream.flush(session, text).await;
     }
@@ -203,7 +216,10 @@ fn generation_params(config: &Config) -> GenerationParams {
 }
 
 /// Waits until the model is loaded, at most `budget`. False when it failed or took too long.
-async fn wait_until_ready(mut state: tokio::sync::watch::Receiver<EngineState>, budget: Duration) -> bool {
+async fn wait_until_ready(
+    mut state: tokio::sync::watch::Receiver<EngineState>,
+    budget: Duration,
+) -> bool {
     let ready = tokio::time::timeout(budget, async {
         loop {
             match &*state.borrow_and_update() {
@@ -274,7 +290,10 @@ impl PartialStream {
 
     /// Flushes when the text ends a word, an operator or a line, or 30 ms have passed.
     async fn maybe_flush(&mut self, session: &Session, text: &str) {
-        let at_boundary = text.chars().last().is_some_and(|c| !c.is_alphanumeric() && c != '_');
+        let at_boundary = text
+            .chars()
+            .last()
+            .is_some_and(|c| !c.is_alphanumeric() && c != '_');
         if at_boundary || self.last_flush.elapsed() >= FLUSH_INTERVAL {
             self.flush(session, text).await;
         }

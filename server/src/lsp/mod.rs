@@ -16,7 +16,10 @@ pub async fn serve_stdio() {
         let raw_initialize = raw_initialize.clone();
         move |client| server::Backend::new(client, raw_initialize)
     })
-    .custom_method(crate::protocol::INLINE_COMPLETION_METHOD, server::Backend::inline_completion)
+    .custom_method(
+        crate::protocol::INLINE_COMPLETION_METHOD,
+        server::Backend::inline_completion,
+    )
     .custom_method("rill/documentText", server::Backend::document_text)
     .finish();
     let service = shim::InitializeShim::new(service, raw_initialize);

@@ -27,7 +27,10 @@ impl Backend {
 
     /// `textDocument/inlineCompletion` (LSP 3.18), registered as a custom method because
     /// lsp-types 0.94 predates it.
-    pub async fn inline_completion(&self, params: InlineCompletionRequest) -> Result<InlineCompletionList> {
+    pub async fn inline_completion(
+        &self,
+        params: InlineCompletionRequest,
+    ) -> Result<InlineCompletionList> {
         methods::inline_completion::handle(&self.session, params).await
     }
 
@@ -36,9 +39,9 @@ impl Backend {
     pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
         let documents = super::session::lock(&self.session.documents);
         let uri = params.text_document.uri;
-        let document = documents
-            .get(&uri)
-            .ok_or_else(|| super::completion_driver::invalid_params(format!("document {uri} is not open")))?;
+        let document = documents.get(&uri).ok_or_else(|| {
+            super::completion_driver::invalid_params(format!("document {uri} is not open"))
+        })?;
         Ok(DocumentText {
             version: document.version(),
             text: document.text(),

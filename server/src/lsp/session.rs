@@ -28,7 +28,9 @@ pub struct Session {
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
 /// a single assignment, so the data is consistent even then.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Session {
@@ -55,7 +57,9 @@ impl Session {
     /// Registers a new completion request for `uri`, cancelling the one it supersedes.
     /// Returns a ticket to release the slot with.
     pub fn begin_request(&self, uri: &Url, token: CancelToken) -> u64 {
-        let ticket = self.next_ticket.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ticket = self
+            .next_ticket
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some((_, previous)) = lock(&self.in_flight).insert(uri.clone(), (ticket, token)) {
             previous.cancel();
         }
@@ -65,7 +69,10 @@ impl Session {
     /// Releases the slot if it still belongs to `ticket`.
     pub fn end_request(&self, uri: &Url, ticket: u64) {
         let mut in_flight = lock(&self.in_flight);
-        if in_flight.get(uri).is_some_and(|(owner, _)| *owner == ticket) {
+        if in_flight
+            .get(uri)
+            .is_some_and(|(owner, _)| *owner == ticket)
+        {
             in_flight.remove(uri);
         }
     }

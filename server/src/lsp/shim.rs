@@ -78,7 +78,10 @@ where
             Ok(response.map(|response| {
                 let (id, body) = response.into_parts();
                 let body = body.map(|mut result| {
-                    if let Some(capabilities) = result.get_mut("capabilities").and_then(Value::as_object_mut) {
+                    if let Some(capabilities) = result
+                        .get_mut("capabilities")
+                        .and_then(Value::as_object_mut)
+                    {
                         let (key, value) = crate::protocol::inline_completion_capability();
                         capabilities.insert(key, value);
                     }
@@ -112,7 +115,11 @@ fn with_request_id_in_params(request: Request) -> Request {
     rebuild(method, Some(id), params)
 }
 
-fn rebuild(method: std::borrow::Cow<'static, str>, id: Option<tower_lsp::jsonrpc::Id>, params: Option<Value>) -> Request {
+fn rebuild(
+    method: std::borrow::Cow<'static, str>,
+    id: Option<tower_lsp::jsonrpc::Id>,
+    params: Option<Value>,
+) -> Request {
     let mut builder = Request::build(method);
     if let Some(id) = id {
         builder = builder.id(id);

@@ -16,7 +16,10 @@ use crate::lsp::session::Session;
 /// Longest label shown in the menu.
 const LABEL_CHARS: usize = 40;
 
-pub async fn handle(session: &Arc<Session>, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+pub async fn handle(
+    session: &Arc<Session>,
+    params: CompletionParams,
+) -> Result<Option<CompletionResponse>> {
     if session.features().inline_completion {
         // The client shows our suggestions as ghost text already; a menu entry would duplicate them.
         return Ok(None);

@@ -10,7 +10,12 @@ use crate::lsp::session::{lock, Session};
 pub fn handle(session: &Session, params: DidChangeTextDocumentParams) {
     let encoding = session.features().encoding;
     let uri = params.text_document.uri;
-    let result = lock(&session.documents).change(&uri, params.content_changes, params.text_document.version, encoding);
+    let result = lock(&session.documents).change(
+        &uri,
+        params.content_changes,
+        params.text_document.version,
+        encoding,
+    );
     if let Err(err) = result {
         tracing::warn!("didChange ignored: {err}");
         return;

@@ -38,7 +38,10 @@ async fn apply(session: &Session, settings: &Value) {
         tracing::warn!("configuration: {issue}");
         session
             .client
-            .show_message(MessageType::WARNING, format!("{issue} (keeping the previous value)"))
+            .show_message(
+                MessageType::WARNING,
+                format!("{issue} (keeping the previous value)"),
+            )
             .await;
     }
 }

@@ -7,7 +7,11 @@ use tower_lsp::lsp_types::*;
 use crate::lsp::capabilities::ClientFeatures;
 use crate::lsp::session::{lock, Session};
 
-pub fn handle(session: &Session, params: InitializeParams, raw: Option<Value>) -> Result<InitializeResult> {
+pub fn handle(
+    session: &Session,
+    params: InitializeParams,
+    raw: Option<Value>,
+) -> Result<InitializeResult> {
     let features = ClientFeatures::from_initialize(&params, raw.as_ref());
     let _ = session.features.set(features);
     if let Some(options) = &params.initialization_options {
@@ -19,7 +23,10 @@ pub fn handle(session: &Session, params: InitializeParams, raw: Option<Value>) -
     }
     tracing::info!(
         "client {}: encoding {:?}, inline completion {}, streaming {}",
-        params.client_info.as_ref().map_or("unknown", |info| info.name.as_str()),
+        params
+            .client_info
+            .as_ref()
+            .map_or("unknown", |info| info.name.as_str()),
         features.encoding,
         features.inline_completion,
         features.streaming
@@ -27,11 +34,13 @@ pub fn handle(session: &Session, params: InitializeParams, raw: Option<Value>) -
     Ok(InitializeResult {
         capabilities: ServerCapabilities {
             position_encoding: Some(features.encoding.kind()),
-            text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
-                open_close: Some(true),
-                change: Some(TextDocumentSyncKind::INCREMENTAL),
-                ..TextDocumentSyncOptions::default()
-            })),
+            text_document_sync: Some(TextDocumentSyncCapability::Options(
+                TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    ..TextDocumentSyncOptions::default()
+                },
+            )),
             completion_provider: Some(CompletionOptions::default()),
             ..ServerCapabilities::default()
         },

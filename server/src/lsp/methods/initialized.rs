@@ -33,17 +33,23 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         let progress = session.features().work_done_progress
             && session
                 .client
-                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams { token: token.clone() })
+                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
+                    token: token.clone(),
+                })
                 .await
                 .is_ok();
         send_status(&session, StatusParams::loading()).await;
         if progress {
-            report(&session, &token, WorkDoneProgress::Begin(WorkDoneProgressBegin {
-                title: "rill: loading model".to_string(),
-                cancellable: Some(false),
-                message: Some("reading weights".to_string()),
-                percentage: None,
-            }))
+            report(
+                &session,
+                &token,
+                WorkDoneProgress::Begin(WorkDoneProgressBegin {
+                    title: "rill: loading model".to_string(),
+                    cancellable: Some(false),
+                    message: Some("reading weights".to_string()),
+                    percentage: None,
+                }),
+            )
             .await;
         }
         let outcome = loop {
@@ -59,7 +65,10 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
             EngineState::Failed(reason) => {
                 session
                     .client
-                    .show_message(MessageType::ERROR, format!("rill: cannot load the model: {reason}"))
+                    .show_message(
+                        MessageType::ERROR,
+                        format!("rill: cannot load the model: {reason}"),
+                    )
                     .await;
                 send_status(&session, StatusParams::error(reason.clone())).await;
                 format!("failed: {reason}")
@@ -70,7 +79,14 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
             }
         };
         if progress {
-            report(&session, &token, WorkDoneProgress::End(WorkDoneProgressEnd { message: Some(message) })).await;
+            report(
+                &session,
+                &token,
+                WorkDoneProgress::End(WorkDoneProgressEnd {
+                    message: Some(message),
+                }),
+            )
+            .await;
         }
     });
 }

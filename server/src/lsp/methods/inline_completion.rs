@@ -11,7 +11,10 @@ use crate::lsp::server::InlineCompletionRequest;
 use crate::lsp::session::Session;
 use crate::protocol::InlineCompletionList;
 
-pub async fn handle(session: &Arc<Session>, request: InlineCompletionRequest) -> Result<InlineCompletionList> {
+pub async fn handle(
+    session: &Arc<Session>,
+    request: InlineCompletionRequest,
+) -> Result<InlineCompletionList> {
     let uri = request.params.text_document.uri.clone();
     let snapshot = snapshot(session, &uri, request.params.position)?;
     let config = session.config();
@@ -24,6 +27,9 @@ pub async fn handle(session: &Arc<Session>, request: InlineCompletionRequest) ->
     let text = drive(session, &uri, &snapshot, budget, partials).await?;
     let range = Range::new(snapshot.position, snapshot.position);
     Ok(InlineCompletionList {
-        items: text.map(|text| inline_item(&text, Some(range))).into_iter().collect(),
+        items: text
+            .map(|text| inline_item(&text, Some(range)))
+            .into_iter()
+            .collect(),
     })
 }
