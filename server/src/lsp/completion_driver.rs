@@ -142,6 +142,7 @@ async fn run(
     let mut raw = String::new();
     let mut shown: Option<String> = None;
     let mut stopped_by_us = false;
+    let mut suggestion_complete = false;
     let mut stats = None;
     let range = Range::new(snapshot.position, snapshot.position);
     let mut stream =
@@ -163,6 +164,7 @@ async fn run(
                     if suggestion.complete {
                         token.cancel();
                         stopped_by_us = true;
+                        suggestion_complete = true;
                         break;
                     }
                     if let Some(stream) = stream.as_mut() {
@@ -191,7 +193,10 @@ async fn run(
         // Superseded by a newer request or made stale by an edit: answer empty at once.
         return Ok(None);
     }
-    let final_text = postprocess(&raw, &snapshot.cursor, mode)
+    // When decoding ended for another reason than a complete suggestion (end of text, token limit,
+    // time budget), the last line is final too: a newline lets post-processing release it.
+    let final_raw = if suggestion_complete { raw } else { raw + "\n" };
+    let final_text = postprocess(&final_raw, &snapshot.cursor, mode)
         .map(|s| s.text)
         .or(shown);
     if let (Some(stream), Some(text)) = (stream.as_mut(), final_text.as_ref()) {

@@ -20,6 +20,8 @@ pub struct Session {
     pub config: Mutex<Config>,
     pub features: OnceLock<ClientFeatures>,
     pub engine: OnceLock<EngineHandle>,
+    /// Configuration problems found before the client could show messages (in `initialize`).
+    pub pending_config_issues: Mutex<Vec<String>>,
     /// The completion request currently running for each document; a newer one cancels it.
     in_flight: Mutex<HashMap<Url, (u64, CancelToken)>>,
     next_ticket: std::sync::atomic::AtomicU64,
@@ -41,6 +43,7 @@ impl Session {
             config: Mutex::new(Config::default()),
             features: OnceLock::new(),
             engine: OnceLock::new(),
+            pending_config_issues: Mutex::new(Vec::new()),
             in_flight: Mutex::new(HashMap::new()),
             next_ticket: std::sync::atomic::AtomicU64::new(0),
         }

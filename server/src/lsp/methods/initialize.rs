@@ -17,8 +17,9 @@ pub fn handle(
     if let Some(options) = &params.initialization_options {
         let issues = lock(&session.config).apply(options);
         for issue in issues {
-            // The client cannot show messages before `initialized`; the log keeps them.
+            // The client cannot show messages before `initialized`, which shows these.
             tracing::warn!("initializationOptions: {issue}");
+            lock(&session.pending_config_issues).push(issue.to_string());
         }
     }
     tracing::info!(

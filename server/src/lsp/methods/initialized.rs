@@ -14,6 +14,18 @@ use crate::protocol::StatusParams;
 const PROGRESS_TOKEN: &str = "rill/loadModel";
 
 pub async fn handle(session: &std::sync::Arc<Session>) {
+    let pending = std::mem::take(&mut *crate::lsp::session::lock(
+        &session.pending_config_issues,
+    ));
+    for issue in pending {
+        session
+            .client
+            .show_message(
+                MessageType::WARNING,
+                format!("{issue} (keeping the default)"),
+            )
+            .await;
+    }
     if session.features().configuration_pull {
         pull_configuration(session).await;
     }
