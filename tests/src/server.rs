@@ -354,7 +354,7 @@ impl Server {
             .borrow()
             .get(&id)
             .map_or_else(String::new, |(_, method)| method.clone());
-        self.wait_for(
+        self.wait_until(
             &format!("the response to request {id} ({method})"),
             timeout,
             |log| {
@@ -443,7 +443,7 @@ impl Server {
         mut pred: impl FnMut(&Value) -> bool,
         timeout: Duration,
     ) -> (Instant, Value) {
-        self.wait_for(&format!("a {method} notification"), timeout, |log| {
+        self.wait_until(&format!("a {method} notification"), timeout, |log| {
             log.iter().skip(mark).find_map(|message| {
                 message
                     .notification(method)
@@ -453,8 +453,9 @@ impl Server {
         })
     }
 
-    /// Waits until `find` finds something in the log; panics when the time runs out or the server exits.
-    fn wait_for<T>(
+    /// Waits until `find` finds something in the message log (called again as messages arrive);
+    /// panics, naming `what`, when the time runs out or the server closes its stdout.
+    pub fn wait_until<T>(
         &self,
         what: &str,
         timeout: Duration,

@@ -183,18 +183,19 @@ impl TextModel {
         let pick = |rng: &mut Rng| points[rng.below(points.len())];
         let (from, to, new_text) = match rng.below(10) {
             // Deletions, longer ones when the document has grown large.
-            0..=2 => {
+            0..=1 => {
                 let from = pick(rng);
-                let limit = if self.text.len() > 3000 { 400 } else { 24 };
+                // Short deletions let the document grow to a few kilobytes; long ones keep it there.
+                let limit = if self.text.len() > 3000 { 400 } else { 12 };
                 let index = points.partition_point(|&p| p < from);
                 let to = points[(index + 1 + rng.below(limit)).min(points.len() - 1)];
                 (from, to, String::new())
             }
             // Multi-line replacements.
-            3..=4 => {
+            2..=3 => {
                 let from = pick(rng);
                 let index = points.partition_point(|&p| p < from);
-                let to = points[(index + rng.below(80)).min(points.len() - 1)];
+                let to = points[(index + rng.below(20)).min(points.len() - 1)];
                 let text = format!(
                     "{}{}",
                     SNIPPETS[rng.below(SNIPPETS.len())],

@@ -77,36 +77,6 @@ fn bad_input_is_answered_and_the_server_keeps_serving() {
     server.open(PRIME_URI, "python", PRIME_PY);
     let mut findings = Findings::default();
 
-    // A frame whose body is not JSON: the spec's answer is a parse error with a null id.
-    let mark = server.mark();
-    let body = br#"{"jsonrpc": "2.0", "id": 999, "method": "#;
-    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    frame.extend_from_slice(body);
-    server.send_raw(&frame);
-    let alive = server.document_text(PRIME_URI);
-    findings.check(alive.is_ok(), || {
-        format!("after malformed JSON, rill/documentText failed: {alive:?}")
-    });
-    let parse_error = server
-        .messages()
-        .into_iter()
-        .skip(mark)
-        .find_map(|message| match message.kind {
-            MessageKind::Response {
-                id: Value::Null,
-                outcome,
-            } => Some(outcome),
-            _ => None,
-        });
-    findings.check(
-        matches!(&parse_error, Some(Err(error)) if error.code == PARSE_ERROR),
-        || {
-            format!(
-                "malformed JSON should get a -32700 response with a null id; got {parse_error:?}"
-            )
-        },
-    );
-
     // An unknown request method.
     let id = server.request("rill/noSuchMethod", json!({}));
     let outcome = server.response(id, DEFAULT_TIMEOUT);
@@ -225,5 +195,35 @@ fn an_invalid_pushed_setting_is_reported() {
         complaints.is_empty(),
         "a valid setting was reported: {complaints:?}"
     );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// A frame whose body is not JSON: the spec's answer is a parse error with a null id, and the
+/// connection must survive it (the frame itself was well delimited, so nothing is out of step).
+#[test]
+fn malformed_json_gets_a_parse_error_and_the_server_survives() {
+    let mut server = Server::start_ready(Profile::vscode());
+    server.open(PRIME_URI, "python", PRIME_PY);
+    let body = br#"{"jsonrpc": "2.0", "id": 999, "method": "#;
+    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(body);
+    server.send_raw(&frame);
+    let parse_error = server.wait_until("a response with a null id", DEFAULT_TIMEOUT, |messages| {
+        messages.iter().find_map(|message| match &message.kind {
+            MessageKind::Response {
+                id: Value::Null,
+                outcome,
+            } => Some(outcome.clone()),
+            _ => None,
+        })
+    });
+    assert!(
+        matches!(&parse_error, Err(error) if error.code == PARSE_ERROR),
+        "malformed JSON should get a -32700 response with a null id; got {parse_error:?}"
+    );
+    let mirror = server
+        .document_text(PRIME_URI)
+        .expect("rill/documentText after malformed JSON");
+    assert_eq!(mirror["version"], 1);
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }

@@ -50,6 +50,7 @@ fn flood(profile: Profile, expected: Encoding, seed: u64) {
     server.open(URI, "rust", INITIAL);
     let mut model = TextModel::new(INITIAL, expected);
     let mut rng = Rng::new(seed);
+    let mut largest = 0;
     for version in 2..EDITS + 2 {
         // Editors batch several changes into one notification now and then (multi-cursor edits).
         let count = if rng.below(5) == 0 {
@@ -59,6 +60,7 @@ fn flood(profile: Profile, expected: Encoding, seed: u64) {
         };
         let changes = (0..count).map(|_| model.random_edit(&mut rng)).collect();
         server.change(URI, version, changes);
+        largest = largest.max(model.text().len());
     }
     let mirror = server.document_text(URI).expect("rill/documentText");
     assert_eq!(mirror["version"], json!(EDITS + 1), "the mirror's version");
@@ -69,9 +71,16 @@ fn flood(profile: Profile, expected: Encoding, seed: u64) {
         first_difference(model.text(), text)
     );
     eprintln!(
-        "mirror matches: {} bytes, {} lines",
+        "mirror matches: {} bytes (at most {largest} on the way), {} lines, {} crabs, {} CRLFs",
         text.len(),
-        text.lines().count()
+        text.lines().count(),
+        text.matches('🦀').count(),
+        text.matches("\r\n").count()
+    );
+    // Guard the generator itself: a flood that shrinks the document to nothing proves little.
+    assert!(
+        largest > 1000,
+        "the edits never grew the document past {largest} bytes"
     );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
@@ -104,6 +113,42 @@ fn a_change_without_range_replaces_the_document() {
     assert_eq!(
         mirror,
         json!({ "version": 3, "text": "fresh 🦀\r\ntext!\n" })
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// Edits interleaved with completion requests, as while typing: every request is answered (the
+/// superseded and stale ones empty), and the mirror still matches the client's copy at the end.
+#[test]
+fn edits_interleaved_with_completions_keep_the_mirror_exact() {
+    let mut server = Server::start_ready(Profile::vscode());
+    server.open(URI, "rust", INITIAL);
+    let mut model = TextModel::new(INITIAL, Encoding::Utf16);
+    let mut rng = Rng::new(0x5eed_1234);
+    let mut requests = Vec::new();
+    for version in 2..202 {
+        let change = model.random_edit(&mut rng);
+        let end = change["range"]["start"].clone();
+        server.change(URI, version, vec![change]);
+        if version % 10 == 0 {
+            let line = end["line"].as_u64().expect("line") as u32;
+            let character = end["character"].as_u64().expect("character") as u32;
+            requests.push(server.inline_completion(URI, line, character));
+        }
+    }
+    for id in requests {
+        let result = server
+            .response(id, rill_e2e::DEFAULT_TIMEOUT)
+            .unwrap_or_else(|err| panic!("inline completion {id} failed: {err}"));
+        assert!(result["items"].is_array(), "{result}");
+    }
+    let mirror = server.document_text(URI).expect("rill/documentText");
+    assert_eq!(mirror["version"], json!(201));
+    let text = mirror["text"].as_str().expect("text");
+    assert!(
+        text == model.text(),
+        "the mirror differs: {}",
+        first_difference(model.text(), text)
     );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }

@@ -36,7 +36,7 @@ pub struct ModelArgs {
     /// GGUF model file (default: $RILL_MODEL, else the default model in the user cache).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
-    /// Threads for the matrix kernels (default: the number of cores, at most 8).
+    /// Threads for the matrix kernels (default: every core, at most 8).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub threads: Option<u16>,
 }

@@ -6,6 +6,7 @@ mod methods;
 mod server;
 mod session;
 mod shim;
+mod stdin_filter;
 
 use tower_lsp::{LspService, Server};
 
@@ -21,11 +22,13 @@ pub async fn serve_stdio() {
         server::Backend::inline_completion,
     )
     .custom_method("rill/documentText", server::Backend::document_text)
+    .custom_method(stdin_filter::PARSE_ERROR_METHOD, server::Backend::parse_error)
+    .custom_method(stdin_filter::INVALID_REQUEST_METHOD, server::Backend::invalid_request)
     .finish();
     let service = shim::InitializeShim::new(service, raw_initialize);
     // tower-lsp polls at most this many messages at once, notifications included; superseded
     // completions answer at once, so a high limit keeps didChange from waiting behind them.
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
+    Server::new(stdin_filter::filtered_stdin(), tokio::io::stdout(), socket)
         .concurrency_level(256)
         .serve(service)
         .await;
