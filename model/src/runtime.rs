@@ -14,12 +14,24 @@ pub struct ThreadSettings {
 }
 
 impl Default for ThreadSettings {
+    /// One core is left to the editor (and its other language servers): with every core in the
+    /// pool, one preempted worker stalls every matrix product at its barrier, and decoding then
+    /// ran at half the speed of a single thread on a busy 2-core machine.
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Self {
-            threads: std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(8),
+            threads: cores.saturating_sub(1).clamp(1, 8),
             spin_limit: 2_000,
+        }
+    }
+}
+
+impl ThreadSettings {
+    /// Every core (at most 8), for one-shot command-line runs that have the machine to themselves.
+    pub fn all_cores() -> Self {
+        Self {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()).min(8),
+            ..Self::default()
         }
     }
 }
