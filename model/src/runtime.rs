@@ -30,7 +30,9 @@ impl ThreadSettings {
     /// Every core (at most 8), for one-shot command-line runs that have the machine to themselves.
     pub fn all_cores() -> Self {
         Self {
-            threads: std::thread::available_parallelism().map_or(1, |n| n.get()).min(8),
+            threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
             ..Self::default()
         }
     }

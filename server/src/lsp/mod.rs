@@ -22,8 +22,14 @@ pub async fn serve_stdio() {
         server::Backend::inline_completion,
     )
     .custom_method("rill/documentText", server::Backend::document_text)
-    .custom_method(stdin_filter::PARSE_ERROR_METHOD, server::Backend::parse_error)
-    .custom_method(stdin_filter::INVALID_REQUEST_METHOD, server::Backend::invalid_request)
+    .custom_method(
+        stdin_filter::PARSE_ERROR_METHOD,
+        server::Backend::parse_error,
+    )
+    .custom_method(
+        stdin_filter::INVALID_REQUEST_METHOD,
+        server::Backend::invalid_request,
+    )
     .finish();
     let service = shim::InitializeShim::new(service, raw_initialize);
     // tower-lsp polls at most this many messages at once, notifications included; superseded

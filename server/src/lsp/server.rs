@@ -38,7 +38,11 @@ impl Backend {
     pub async fn parse_error(&self, params: serde_json::Value) -> Result<()> {
         Err(tower_lsp::jsonrpc::Error {
             code: tower_lsp::jsonrpc::ErrorCode::ParseError,
-            message: format!("Parse error: {}", params["reason"].as_str().unwrap_or("invalid JSON")).into(),
+            message: format!(
+                "Parse error: {}",
+                params["reason"].as_str().unwrap_or("invalid JSON")
+            )
+            .into(),
             data: None,
         })
     }
@@ -47,7 +51,11 @@ impl Backend {
     pub async fn invalid_request(&self, params: serde_json::Value) -> Result<()> {
         Err(tower_lsp::jsonrpc::Error {
             code: tower_lsp::jsonrpc::ErrorCode::InvalidRequest,
-            message: format!("Invalid request: {}", params["reason"].as_str().unwrap_or("not JSON-RPC")).into(),
+            message: format!(
+                "Invalid request: {}",
+                params["reason"].as_str().unwrap_or("not JSON-RPC")
+            )
+            .into(),
             data: None,
         })
     }

@@ -23,7 +23,9 @@ pub fn filtered_stdin() -> DuplexStream {
         while let Some(body) = read_frame(&mut input).await {
             let body = sanitize(body);
             let frame = format!("Content-Length: {}\r\n\r\n", body.len());
-            if writer.write_all(frame.as_bytes()).await.is_err() || writer.write_all(&body).await.is_err() {
+            if writer.write_all(frame.as_bytes()).await.is_err()
+                || writer.write_all(&body).await.is_err()
+            {
                 break;
             }
         }
@@ -90,7 +92,10 @@ fn sanitize(body: Vec<u8>) -> Vec<u8> {
         body
     } else {
         tracing::warn!("a client message is valid JSON but not a JSON-RPC message");
-        stand_in(INVALID_REQUEST_METHOD, "not a JSON-RPC 2.0 request, notification or response")
+        stand_in(
+            INVALID_REQUEST_METHOD,
+            "not a JSON-RPC 2.0 request, notification or response",
+        )
     }
 }
 
@@ -108,7 +113,8 @@ mod tests {
     fn valid_messages_pass_unchanged_and_bad_ones_are_replaced() {
         let valid = br#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#.to_vec();
         assert_eq!(sanitize(valid.clone()), valid);
-        let broken: Value = serde_json::from_slice(&sanitize(b"{\"jsonrpc\": \"2.0\", \"id\": ".to_vec())).unwrap();
+        let broken: Value =
+            serde_json::from_slice(&sanitize(b"{\"jsonrpc\": \"2.0\", \"id\": ".to_vec())).unwrap();
         assert_eq!(broken["method"], PARSE_ERROR_METHOD);
         assert!(broken["id"].is_null());
         let not_rpc: Value = serde_json::from_slice(&sanitize(br#"[1, 2, 3]"#.to_vec())).unwrap();
