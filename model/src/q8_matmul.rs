@@ -77,17 +77,25 @@ impl Q8Matrix {
                 let column = pair * 2;
                 let mut row = 0;
                 while row < m {
-                    let tile_rows = (m - row).min(2);
-                    // SAFETY: the kernel is only selected when AVX2 and FMA are present
-                    // (`kernel_available`), and all indices stay inside the buffers.
-                    let values = unsafe { tile(&weights, &activations, row, tile_rows, column) };
-                    for r in 0..tile_rows {
-                        for c in 0..2 {
+                    let tile_rows = (m - row).min(4);
+                    let store = |values: &[f32]| {
+                        for (r, pair) in values.chunks_exact(2).enumerate() {
                             // SAFETY: each (row, column) of `out` is written by exactly one item.
                             unsafe {
-                                *out_ptr.0.add((row + r) * self.rows + column + c) =
-                                    values[r * 2 + c]
-                            };
+                                let at = out_ptr.0.add((row + r) * self.rows + column);
+                                *at = pair[0];
+                                *at.add(1) = pair[1];
+                            }
+                        }
+                    };
+                    // SAFETY: the kernel is only selected when AVX2 and FMA are present
+                    // (`kernel_available`), and all indices stay inside the buffers.
+                    unsafe {
+                        match tile_rows {
+                            4 => store(&tile::<4, 8>(&weights, &activations, row, column)),
+                            3 => store(&tile::<3, 6>(&weights, &activations, row, column)),
+                            2 => store(&tile::<2, 4>(&weights, &activations, row, column)),
+                            _ => store(&tile::<1, 2>(&weights, &activations, row, column)),
                         }
                     }
                     row += tile_rows;
@@ -106,19 +114,18 @@ struct WeightBlocks<'a> {
 }
 
 #[cfg(target_arch = "x86_64")]
-unsafe fn tile(
+unsafe fn tile<const R: usize, const OUT: usize>(
     weights: &WeightBlocks,
     activations: &QuantizedRows,
     row: usize,
-    tile_rows: usize,
     column: usize,
-) -> [f32; 4] {
+) -> [f32; OUT] {
     // SAFETY: forwarded from `matmul`.
-    unsafe { avx2::tile(weights, activations, row, tile_rows, column) }
+    unsafe { avx2::tile::<R, OUT>(weights, activations, row, column) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn tile(_: &WeightBlocks, _: &QuantizedRows, _: usize, _: usize, _: usize) -> [f32; 4] {
+unsafe fn tile<const R: usize, const OUT: usize>(_: &WeightBlocks, _: &QuantizedRows, _: usize, _: usize) -> [f32; OUT] {
     unreachable!("the kernel is only selected on x86_64")
 }
 
@@ -198,28 +205,25 @@ mod avx2 {
         _mm_cvtss_f32(sum1)
     }
 
-    /// Dot products of rows `row..row + tile_rows` (1 or 2) with weight rows `column` and `column + 1`,
-    /// returned as `[r0c0, r0c1, r1c0, r1c1]`.
+    /// Dot products of activation rows `row..row + R` with weight rows `column` and `column + 1`,
+    /// returned row-major (`[r0c0, r0c1, r1c0, ...]`). Every element goes through the same
+    /// operations for any `R`, so tiles of different heights give identical values.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn tile(
+    pub(super) unsafe fn tile<const R: usize, const OUT: usize>(
         weights: &WeightBlocks,
         activations: &QuantizedRows,
         row: usize,
-        tile_rows: usize,
         column: usize,
-    ) -> [f32; 4] {
+    ) -> [f32; OUT] {
         let blocks = weights.blocks_per_row;
         // SAFETY: the caller guarantees that weight rows `column`, `column + 1` and activation
-        // rows `row..row + tile_rows` exist; every load stays inside one 34-byte block.
+        // rows `row..row + R` exist; every load stays inside one block.
         unsafe {
             let w0 = weights.bytes.as_ptr().add(column * blocks * Q8_0_BYTES);
             let w1 = w0.add(blocks * Q8_0_BYTES);
-            let a0 = activations.quants.as_ptr().add(row * activations.cols);
-            let sa0 = &activations.scales[row * blocks..][..blocks];
-            let second = if tile_rows == 2 { 1 } else { 0 };
-            let a1 = a0.add(second * activations.cols);
-            let sa1 = &activations.scales[(row + second) * blocks..][..blocks];
-            let mut acc = [_mm256_setzero_ps(); 4];
+            let a = activations.quants.as_ptr().add(row * activations.cols);
+            let sa = &activations.scales[row * blocks..][..R * blocks];
+            let mut acc = [_mm256_setzero_ps(); OUT];
             for b in 0..blocks {
                 let block0 = w0.add(b * Q8_0_BYTES);
                 let block1 = w1.add(b * Q8_0_BYTES);
@@ -229,21 +233,18 @@ mod avx2 {
                 let wv1 = _mm256_loadu_si256(block1.add(2) as *const __m256i);
                 let wa0 = _mm256_abs_epi8(wv0);
                 let wa1 = _mm256_abs_epi8(wv1);
-                let av0 = _mm256_loadu_si256(a0.add(b * BLOCK) as *const __m256i);
-                acc[0] = block(acc[0], wv0, wa0, av0, d0 * sa0[b]);
-                acc[1] = block(acc[1], wv1, wa1, av0, d1 * sa0[b]);
-                if second == 1 {
-                    let av1 = _mm256_loadu_si256(a1.add(b * BLOCK) as *const __m256i);
-                    acc[2] = block(acc[2], wv0, wa0, av1, d0 * sa1[b]);
-                    acc[3] = block(acc[3], wv1, wa1, av1, d1 * sa1[b]);
+                for r in 0..R {
+                    let av = _mm256_loadu_si256(a.add(r * activations.cols + b * BLOCK) as *const __m256i);
+                    let da = sa[r * blocks + b];
+                    acc[2 * r] = block(acc[2 * r], wv0, wa0, av, d0 * da);
+                    acc[2 * r + 1] = block(acc[2 * r + 1], wv1, wa1, av, d1 * da);
                 }
             }
-            [
-                horizontal_sum(acc[0]),
-                horizontal_sum(acc[1]),
-                horizontal_sum(acc[2]),
-                horizontal_sum(acc[3]),
-            ]
+            let mut out = [0.0f32; OUT];
+            for (value, acc) in out.iter_mut().zip(acc) {
+                *value = horizontal_sum(acc);
+            }
+            out
         }
     }
 }
