@@ -125,7 +125,12 @@ unsafe fn tile<const R: usize, const OUT: usize>(
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn tile<const R: usize, const OUT: usize>(_: &WeightBlocks, _: &QuantizedRows, _: usize, _: usize) -> [f32; OUT] {
+unsafe fn tile<const R: usize, const OUT: usize>(
+    _: &WeightBlocks,
+    _: &QuantizedRows,
+    _: usize,
+    _: usize,
+) -> [f32; OUT] {
     unreachable!("the kernel is only selected on x86_64")
 }
 
@@ -234,7 +239,9 @@ mod avx2 {
                 let wa0 = _mm256_abs_epi8(wv0);
                 let wa1 = _mm256_abs_epi8(wv1);
                 for r in 0..R {
-                    let av = _mm256_loadu_si256(a.add(r * activations.cols + b * BLOCK) as *const __m256i);
+                    let av = _mm256_loadu_si256(
+                        a.add(r * activations.cols + b * BLOCK) as *const __m256i
+                    );
                     let da = sa[r * blocks + b];
                     acc[2 * r] = block(acc[2 * r], wv0, wa0, av, d0 * da);
                     acc[2 * r + 1] = block(acc[2 * r + 1], wv1, wa1, av, d1 * da);

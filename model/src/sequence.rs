@@ -9,7 +9,7 @@ use crate::kv_cache::KvCache;
 
 /// Tokens per forward pass during prompt processing. Bounds the memory of intermediate
 /// activations and gives the caller a cancellation point between chunks.
-pub const PREFILL_CHUNK: usize = 256;
+pub const PREFILL_CHUNK: usize = 128;
 
 /// A token sequence whose keys and values are cached.
 pub struct Sequence {

@@ -3,9 +3,18 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// A flag the LSP side raises and the engine checks before every forward pass.
+use tokio::sync::Notify;
+
+/// A flag the LSP side raises and the engine checks before every forward pass. Request handlers
+/// can also await it, so a superseded request answers at once instead of when the engine notices.
 #[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
+pub struct CancelToken(Arc<Inner>);
+
+#[derive(Debug, Default)]
+struct Inner {
+    flag: AtomicBool,
+    notify: Notify,
+}
 
 impl CancelToken {
     pub fn new() -> Self {
@@ -13,11 +22,24 @@ impl CancelToken {
     }
 
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.flag.store(true, Ordering::Release);
+        self.0.notify.notify_waiters();
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.flag.load(Ordering::Acquire)
+    }
+
+    /// Completes once the token is cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            // Register before checking the flag, so a cancel in between is not missed.
+            let notified = self.0.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 

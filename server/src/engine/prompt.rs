@@ -14,9 +14,14 @@ pub fn window_start(text: &str, token_lengths: &[usize], budget: usize) -> usize
     if count <= budget {
         return 0;
     }
+    // Anchor the start: it moves only in steps of a quarter of the budget, so while the user types
+    // (each keystroke adds a token or so at the end) the first tokens, and with them the cached
+    // prefix, stay the same for hundreds of keystrokes instead of sliding every time.
+    let step = (budget / 4).max(1);
+    let target = (count - budget).div_ceil(step) * step;
     let bytes = text.as_bytes();
-    let mut offset: usize = token_lengths[..count - budget].iter().sum();
-    for (index, length) in token_lengths.iter().enumerate().skip(count - budget) {
+    let mut offset: usize = token_lengths[..target].iter().sum();
+    for (index, length) in token_lengths.iter().enumerate().skip(target) {
         let starts_line = offset > 0 && bytes[offset - 1] == b'\n';
         let non_empty = offset < bytes.len() && bytes[offset] != b'\n' && bytes[offset] != b'\r';
         if starts_line && non_empty {
@@ -24,8 +29,8 @@ pub fn window_start(text: &str, token_lengths: &[usize], budget: usize) -> usize
         }
         offset += length;
     }
-    // No line start inside the budget (one enormous line): keep the last `budget` tokens.
-    count - budget
+    // No line start inside the window (one enormous line): keep the anchored window as it is.
+    target.min(count - 1)
 }
 
 #[cfg(test)]
@@ -53,8 +58,28 @@ mod tests {
     }
 
     #[test]
-    fn one_long_line_keeps_the_last_tokens() {
+    fn one_long_line_keeps_at_most_the_budget() {
         let text = "x".repeat(50);
-        assert_eq!(window_start(&text, &char_tokens(&text), 10), 40);
+        let start = window_start(&text, &char_tokens(&text), 10);
+        assert!((40..50).contains(&start), "{start}");
+    }
+
+    #[test]
+    fn the_start_stays_put_while_typing_at_the_end() {
+        let mut text = String::new();
+        for line in 0..200 {
+            text.push_str(&format!("line {line}\n"));
+        }
+        let mut starts = std::collections::HashSet::new();
+        for extra in 0..40 {
+            let typed = format!("{text}{}", "y".repeat(extra));
+            starts.insert(window_start(&typed, &char_tokens(&typed), 400));
+        }
+        // 40 keystrokes grow the text by 40 tokens, less than a quarter of the budget.
+        assert!(
+            starts.len() <= 2,
+            "the start moved {} times",
+            starts.len() - 1
+        );
     }
 }

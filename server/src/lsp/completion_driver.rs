@@ -150,6 +150,10 @@ async fn run(
     loop {
         let event = tokio::select! {
             event = receiver.recv() => event,
+            () = token.cancelled(), if !stopped_by_us => {
+                // Superseded or made stale: answer now; the engine stops within one forward pass.
+                return Ok(None);
+            }
             () = tokio::time::sleep_until(deadline) => {
                 token.cancel();
                 stopped_by_us = true;
@@ -201,6 +205,11 @@ async fn run(
         .or(shown);
     if let (Some(stream), Some(text)) = (stream.as_mut(), final_text.as_ref()) {
         stream.flush(session, text).await;
+        if stream.seq > 0 {
+            // tower-lsp writes notifications and responses from two queues; a short pause lets
+            // the last partial leave before the response, which clients expect to come last.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
     report_status_when_done(session.clone(), stats, receiver);
     Ok(final_text)
