@@ -27,13 +27,6 @@ impl Default for ThreadSettings {
     }
 }
 
-impl ThreadSettings {
-    /// Every core (at most 8); the same as the default, named for call sites that want it explicit.
-    pub fn all_cores() -> Self {
-        Self::default()
-    }
-}
-
 static CONFIGURED: AtomicBool = AtomicBool::new(false);
 
 /// Applies `settings` before the first model computation. candle reads them from the

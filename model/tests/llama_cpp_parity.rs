@@ -11,7 +11,8 @@
 
 mod common;
 
-use common::{greedy_cases, log_prob_and_argmax, model};
+use common::{greedy_cases, model};
+use rill_model::sampling::log_prob;
 use rill_model::Which;
 
 /// Steps whose top-2 margin is below this may legitimately differ between two correct
@@ -38,8 +39,8 @@ fn greedy_tokens_match_llama_cpp_until_the_first_close_call() {
         let mut agreed = 0;
         let mut difference = None;
         for (step, &expected) in case.completion_tokens.iter().enumerate() {
-            let (_, ours) = log_prob_and_argmax(&logits, 0);
-            if ours as u32 != expected {
+            let (_, ours, _) = log_prob(&logits, 0).unwrap();
+            if ours != expected {
                 difference = Some((step, case.top2_margins[step]));
                 break;
             }
@@ -107,7 +108,8 @@ fn teacher_forced_log_probs_match_llama_cpp() {
             }
             clear_steps += 1;
             let expected_token = case.completion_tokens[step] as usize;
-            let (ours, best) = log_prob_and_argmax(row, expected_token);
+            let (ours, best, _) = log_prob(row, expected_token as u32).unwrap();
+            let best = best as usize;
             let delta = (ours - case.top2_logprobs[step][0].1).abs();
             worst = worst.max(delta);
             total += f64::from(delta);

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use candle_core::quantized::gguf_file::{Content, Value};
+use common::{default_model_path, reference_file};
 use rill_model::detokenizer::StreamingDetokenizer;
 use rill_model::tokenizer::Tokenizer;
 use rill_model::ModelError;
@@ -14,36 +17,11 @@ use rill_model::ModelError;
 // Fixtures
 // ---------------------------------------------------------------------------------------------
 
-/// The default model, found the way `rill` finds it. The tokenizer can only be checked against the
-/// real vocabulary, so a missing model fails the test with the command that fetches it.
-fn model_path() -> PathBuf {
-    if let Some(path) = std::env::var_os("RILL_MODEL") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "RILL_MODEL points at {}, which is not a file",
-            path.display()
-        );
-        return path;
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .expect("neither XDG_CACHE_HOME nor HOME is set");
-    let path = cache.join("rill/models/gemma-3-270m-q4_k_m.gguf");
-    assert!(
-        path.is_file(),
-        "the default model is missing at {}; run `python3 scripts/fetch-model.py` first",
-        path.display()
-    );
-    path
-}
-
 /// The GGUF header and metadata of the default model, read once per test binary.
 fn content() -> &'static Content {
     static CONTENT: OnceLock<Content> = OnceLock::new();
     CONTENT.get_or_init(|| {
-        let path = model_path();
+        let path = default_model_path();
         let mut file = std::fs::File::open(&path)
             .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
         Content::read(&mut file).unwrap_or_else(|e| panic!("cannot parse {}: {e}", path.display()))
@@ -108,23 +86,6 @@ fn id_of(text: &str) -> u32 {
 /// The byte-fallback token for one byte.
 fn byte_token(byte: u8) -> u32 {
     id_of(&format!("<0x{byte:02X}>"))
-}
-
-/// Path of a file in `shared/reference/` (ground truth made with llama.cpp).
-fn reference_file(name: &str) -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        std::env::var_os("RILL_REFERENCE_DIR").map(PathBuf::from),
-        Some(manifest.join("../tests/reference")),
-        Some(manifest.join("../../shared/reference")),
-    ];
-    for dir in candidates.into_iter().flatten() {
-        let path = dir.join(name);
-        if path.is_file() {
-            return path;
-        }
-    }
-    panic!("reference file {name} not found in RILL_REFERENCE_DIR, tests/reference or ../shared/reference");
 }
 
 fn read_jsonl<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {

@@ -15,16 +15,8 @@
 /// The number of columns a tab counts for when indentation widths are compared.
 pub const TAB_WIDTH: usize = 4;
 
-/// The user's `multiline` setting: let rill decide, or force one of the two modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Multiline {
-    /// Choose per request from the text around the cursor (see [`choose_mode`]).
-    Auto,
-    /// Always allow suggestions that span several lines.
-    Always,
-    /// Never suggest more than the rest of the cursor's line.
-    Never,
-}
+/// The user's `completion.multiline` setting: let rill decide, or force one of the two modes.
+pub use crate::config::Multiline;
 
 /// What the editor has around the cursor.
 #[derive(Debug, Clone)]

@@ -131,7 +131,6 @@ pub enum InsertText {
 }
 
 // The server itself only writes plain strings; readers (tests, clients in Rust) use this.
-#[allow(dead_code)]
 impl InsertText {
     /// The raw text: the string itself, or the snippet's source with its placeholders left in.
     pub fn as_str(&self) -> &str {
@@ -182,7 +181,6 @@ pub struct InlineCompletionList {
 /// confused because one is a JSON object and the other an array.
 // The server always answers with `InlineCompletionList`; this type exists so the full wire format can be
 // read (by tests and Rust clients) and may therefore be unused in the binary.
-#[allow(dead_code)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InlineCompletionResponse {
@@ -190,7 +188,6 @@ pub enum InlineCompletionResponse {
     Array(Vec<InlineCompletionItem>),
 }
 
-#[allow(dead_code)]
 impl InlineCompletionResponse {
     /// The items, whichever form carried them.
     pub fn items(&self) -> &[InlineCompletionItem] {
@@ -204,7 +201,6 @@ impl InlineCompletionResponse {
 /// The `textDocument/inlineCompletion` request, for typed clients and tests.
 ///
 /// The server registers its handler by method name through tower-lsp, so it may not name this type.
-#[allow(dead_code)]
 #[derive(Debug)]
 pub enum InlineCompletionRequest {}
 

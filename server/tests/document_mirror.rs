@@ -1,18 +1,15 @@
 //! Tests of the document mirror: position conversions in both encodings, clamping, edits checked against a
 //! plain `String` model, and the store of open documents.
 //!
-//! The crate is a binary without a library target, so the module is included directly. The `String` model
+//! The `String` model
 //! converts positions by walking the text itself, written independently of ropey, so the two
 //! implementations check each other.
 
-#[path = "../src/documents/mod.rs"]
-mod documents;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use documents::{Document, DocumentError, DocumentStore, PositionEncoding};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+use rill_server::documents::{Document, DocumentError, DocumentStore, PositionEncoding};
 use tower_lsp::lsp_types::{
     Position, PositionEncodingKind, Range, TextDocumentContentChangeEvent, Url,
 };

@@ -1,16 +1,12 @@
 //! Tests of the suggestion post-processing: mode choice, where single- and multi-line suggestions stop, and the
 //! property that a suggestion only grows while the model is still decoding.
 //!
-//! The crate is a binary without a library target, so the module is included directly. Fixtures are documents
-//! with `┃` marking the cursor, parsed into the `CursorContext` an editor would send.
+//! Fixtures are documents with `┃` marking the cursor, parsed into the `CursorContext` an editor would send.
 
-#[path = "../src/postprocess.rs"]
-mod postprocess;
-
-use postprocess::{
+use proptest::prelude::*;
+use rill_server::postprocess::{
     choose_mode, postprocess, CursorContext, Mode, Multiline, Suggestion, TAB_WIDTH,
 };
-use proptest::prelude::*;
 
 /// The cursor marker in fixtures.
 const CURSOR: char = '┃';

@@ -1,16 +1,4 @@
 //! Tests of rill's wire types (`protocol.rs`) and settings handling (`config.rs`) against literal JSON.
-//!
-//! The binary crate has no library target, so the two modules are compiled into this test directly; they
-//! depend on no other rill module for exactly this reason.
-
-// Items the server uses but these tests do not would otherwise warn as dead code here.
-#[allow(dead_code)]
-#[path = "../src/protocol.rs"]
-mod protocol;
-
-#[allow(dead_code)]
-#[path = "../src/config.rs"]
-mod config;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,8 +8,8 @@ use tower_lsp::lsp_types::notification::Notification;
 use tower_lsp::lsp_types::request::Request;
 use tower_lsp::lsp_types::{Command, NumberOrString, Position, Range, Url};
 
-use config::{Config, ConfigIssue, Multiline, KEYS};
-use protocol::*;
+use rill_server::config::{Config, ConfigIssue, Multiline, KEYS};
+use rill_server::protocol::*;
 
 /// Parses `value` as `T`, serializes it back and checks that nothing changed on the way.
 fn round_trip<T>(value: Value) -> T

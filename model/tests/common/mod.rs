@@ -7,23 +7,11 @@ use std::sync::OnceLock;
 
 use rill_model::{Gemma3, LoadOptions};
 
-/// The default model, found the way `rill` finds it. Tests that claim model behaviour need the real
-/// file, so a missing model fails the test with the command that fetches it.
+/// The default model, found the way `rill` finds it (`RILL_MODEL`, then the user cache). Tests
+/// that claim model behaviour need the real file, so a missing model fails the test with the
+/// command that fetches it.
 pub fn default_model_path() -> PathBuf {
-    if let Ok(path) = std::env::var("RILL_MODEL") {
-        return PathBuf::from(path);
-    }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .expect("neither XDG_CACHE_HOME nor HOME is set");
-    let path = cache.join("rill/models/gemma-3-270m-q4_k_m.gguf");
-    assert!(
-        path.is_file(),
-        "the default model is missing at {}; run `python3 scripts/fetch-model.py` first",
-        path.display()
-    );
-    path
+    rill_model::paths::resolve_model_path(None).unwrap_or_else(|err| panic!("{err}"))
 }
 
 /// The quantized default model, loaded once per test binary.
@@ -78,20 +66,4 @@ pub fn greedy_cases() -> Vec<GreedyCase> {
         .filter(|line| !line.trim().is_empty())
         .map(|line| serde_json::from_str(line).expect("parse greedy.jsonl line"))
         .collect()
-}
-
-/// log-softmax of one logit row at `index`, and the row's best index.
-pub fn log_prob_and_argmax(row: &[f32], index: usize) -> (f32, usize) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = row.iter().map(|&v| ((v - max) as f64).exp()).sum();
-    let log_z = max as f64 + sum.ln();
-    let best = row
-        .iter()
-        .enumerate()
-        .fold(
-            (0, f32::NEG_INFINITY),
-            |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
-        )
-        .0;
-    ((row[index] as f64 - log_z) as f32, best)
 }

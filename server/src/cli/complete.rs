@@ -54,7 +54,7 @@ pub struct CompleteArgs {
 }
 
 pub fn run(args: CompleteArgs) -> anyhow::Result<()> {
-    let mut threads = ThreadSettings::all_cores();
+    let mut threads = ThreadSettings::default();
     if let Some(count) = args.model.threads {
         threads.threads = usize::from(count);
     }

@@ -118,12 +118,7 @@ async fn run(
     if !wait_until_ready(engine.state(), budget).await {
         return Ok(None);
     }
-    let multiline = match config.multiline {
-        crate::config::Multiline::Auto => crate::postprocess::Multiline::Auto,
-        crate::config::Multiline::Always => crate::postprocess::Multiline::Always,
-        crate::config::Multiline::Never => crate::postprocess::Multiline::Never,
-    };
-    let mode = choose_mode(&snapshot.cursor, multiline);
+    let mode = choose_mode(&snapshot.cursor, config.multiline);
     let (events, mut receiver) = mpsc::unbounded_channel();
     let job = CompletionJob {
         document: uri.to_string(),
