@@ -184,11 +184,12 @@ impl Gemma3 {
 
     /// A new, empty cache sized for this model.
     pub fn new_cache(&self) -> KvCache {
-        KvCache::new(
-            self.config.num_layers,
-            self.config.kv_dim(),
-            self.config.context_length,
-        )
+        let windows = (0..self.config.num_layers)
+            .map(|layer| {
+                (!self.config.is_global_layer(layer)).then_some(self.config.sliding_window)
+            })
+            .collect();
+        KvCache::with_windows(windows, self.config.kv_dim(), self.config.context_length)
     }
 
     /// Runs `tokens` as the continuation of the sequence in `cache`, appends their keys and values
@@ -304,8 +305,9 @@ impl Gemma3 {
 
             let kv_dim = config.kv_dim();
             let slot = cache.layer_mut(index);
-            slot.keys[start * kv_dim..(start + count) * kv_dim].copy_from_slice(&k);
-            slot.values[start * kv_dim..(start + count) * kv_dim].copy_from_slice(&v);
+            let stored = start - slot.offset;
+            slot.keys[stored * kv_dim..(stored + count) * kv_dim].copy_from_slice(&k);
+            slot.values[stored * kv_dim..(stored + count) * kv_dim].copy_from_slice(&v);
             let window = if layer.global {
                 usize::MAX
             } else {
@@ -432,6 +434,10 @@ fn attention(
     let head_dim = config.head_dim;
     let kv_dim = config.kv_dim();
     let group = heads / config.num_kv_heads;
+    // A compacted layer stores positions from `kv.offset` on; the cache guarantees that every
+    // position a query can see is still stored.
+    let stored_from = kv.offset;
+    debug_assert!((start + 1).saturating_sub(window) >= stored_from);
     let mut out = vec![0.0f32; count * heads * head_dim];
     let writer = DisjointWrites(out.as_mut_ptr());
     let work = |items: std::ops::Range<usize>| {
@@ -445,7 +451,8 @@ fn attention(
             let query = &q[(t * heads + head) * head_dim..][..head_dim];
             scores.clear();
             scores.extend((first..=position).map(|key_pos| {
-                let key = &kv.keys[key_pos * kv_dim + kv_head * head_dim..][..head_dim];
+                let key =
+                    &kv.keys[(key_pos - stored_from) * kv_dim + kv_head * head_dim..][..head_dim];
                 ops::dot(query, key)
             }));
             ops::softmax(&mut scores);
@@ -457,9 +464,10 @@ fn attention(
                     head_dim,
                 )
             };
-            for (offset, &weight) in scores.iter().enumerate() {
-                let key_pos = first + offset;
-                let value = &kv.values[key_pos * kv_dim + kv_head * head_dim..][..head_dim];
+            for (index, &weight) in scores.iter().enumerate() {
+                let key_pos = first + index;
+                let value =
+                    &kv.values[(key_pos - stored_from) * kv_dim + kv_head * head_dim..][..head_dim];
                 ops::axpy(weight, value, output);
             }
         }

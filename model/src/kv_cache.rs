@@ -1,17 +1,34 @@
-//! The caller-owned key/value cache of one sequence: grows in steps, rolls back in O(1), forks by copy.
+//! The caller-owned key/value cache of one sequence: grows in steps, rolls back in O(1), forks by copy, compacts its sliding-window layers.
 //!
 //! The engine keeps one `KvCache` per document, so the cache lives outside the model (the weights are
 //! shared and immutable) and the model's `forward` borrows it mutably for one pass.
 //!
-//! Memory bound: every layer keeps keys and values of every position as f32, i.e.
-//! `layers × 2 × kv_heads × head_dim × 4` bytes per token (36,864 bytes for Gemma 3 270M). Keeping all
-//! positions in the sliding-window layers too is what makes `truncate` O(1) for any rollback distance.
+//! Memory: a freshly filled cache keeps the keys and values of every position in every layer as f32,
+//! i.e. `layers × 2 × kv_heads × head_dim × 4` bytes per token (36,864 bytes for Gemma 3 270M). Keeping
+//! all positions is what makes `truncate` O(1) for any rollback distance, which the document being
+//! edited needs (the cursor jumps around). Documents the user is not editing can be
+//! [`KvCache::compact`]ed: a sliding-window layer only ever reads the last `window` positions, so it
+//! keeps those plus a rollback margin and drops the rest (Gemma 3 270M: 15 of 18 layers slide over
+//! 512 positions, so a compacted 2,048-token cache takes about 40 % of the full size). A rollback
+//! deeper than the margin then needs a fresh prefill, which `truncate` reports by emptying the cache.
 
-/// Keys and values of one layer, position-major: position `p` occupies `[p * kv_dim, (p + 1) * kv_dim)`.
+/// Keys and values of one layer, position-major: position `p` occupies
+/// `[(p - offset) * kv_dim, (p - offset + 1) * kv_dim)`.
 #[derive(Clone, Default)]
 pub(crate) struct LayerKv {
     pub(crate) keys: Vec<f32>,
     pub(crate) values: Vec<f32>,
+    /// The first position still stored; positions before it were compacted away.
+    pub(crate) offset: usize,
+    /// How many positions back this layer attends (`None`: all of them).
+    window: Option<usize>,
+}
+
+impl LayerKv {
+    /// Positions the allocation can hold, counted from `offset`.
+    fn capacity(&self, kv_dim: usize) -> usize {
+        self.keys.len() / kv_dim.max(1)
+    }
 }
 
 /// Key/value state of one token sequence.
@@ -20,7 +37,6 @@ pub struct KvCache {
     layers: Vec<LayerKv>,
     kv_dim: usize,
     len: usize,
-    capacity: usize,
     max_len: usize,
 }
 
@@ -28,14 +44,24 @@ pub struct KvCache {
 const INITIAL_CAPACITY: usize = 256;
 
 impl KvCache {
-    /// An empty cache for a model with `num_layers` layers of `kv_dim`-wide keys and values,
-    /// never longer than `max_len` positions.
+    /// An empty cache for a model with `num_layers` layers of `kv_dim`-wide keys and values, all of
+    /// them attending to every earlier position, never longer than `max_len` positions.
     pub fn new(num_layers: usize, kv_dim: usize, max_len: usize) -> Self {
+        Self::with_windows(vec![None; num_layers], kv_dim, max_len)
+    }
+
+    /// An empty cache whose layer `i` attends to the last `windows[i]` positions (`None`: all).
+    pub fn with_windows(windows: Vec<Option<usize>>, kv_dim: usize, max_len: usize) -> Self {
         Self {
-            layers: vec![LayerKv::default(); num_layers],
+            layers: windows
+                .into_iter()
+                .map(|window| LayerKv {
+                    window,
+                    ..LayerKv::default()
+                })
+                .collect(),
             kv_dim,
             len: 0,
-            capacity: 0,
             max_len,
         }
     }
@@ -55,32 +81,85 @@ impl KvCache {
         self.max_len
     }
 
+    /// The shortest length `truncate` can roll back to without emptying the cache: 0 for a cache
+    /// that was never compacted.
+    pub fn min_rollback(&self) -> usize {
+        self.layers
+            .iter()
+            .filter(|layer| layer.offset > 0)
+            .map(|layer| layer.offset + layer.window.unwrap_or(0).saturating_sub(1))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Rolls the sequence back to its first `len` positions, in O(1): the stale entries stay in
     /// memory and are overwritten by the next pass. Asking for more than is cached changes nothing.
+    /// If a compacted layer no longer holds the window that position `len` would attend to, the
+    /// whole cache is emptied (the caller's sequence must then be recomputed from the start).
     pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        let len = self.len.min(len);
+        if len < self.min_rollback() {
+            self.clear();
+        } else {
+            self.len = len;
+        }
     }
 
     /// Forgets every position but keeps the allocation for reuse.
     pub fn clear(&mut self) {
         self.len = 0;
+        for layer in &mut self.layers {
+            layer.offset = 0;
+        }
+    }
+
+    /// Drops the positions sliding-window layers can never read again, keeping `margin` extra
+    /// positions for rollback, and returns the memory to the allocator. Returns the bytes freed.
+    pub fn compact(&mut self, margin: usize) -> usize {
+        let before = self.bytes();
+        let (len, kv_dim) = (self.len, self.kv_dim);
+        for layer in &mut self.layers {
+            let Some(window) = layer.window else {
+                layer.keys.truncate((len - layer.offset) * kv_dim);
+                layer.values.truncate((len - layer.offset) * kv_dim);
+                layer.keys.shrink_to_fit();
+                layer.values.shrink_to_fit();
+                continue;
+            };
+            let keep_from = len
+                .saturating_sub(window.saturating_add(margin))
+                .max(layer.offset);
+            let drop = (keep_from - layer.offset) * kv_dim;
+            let live = (len - layer.offset) * kv_dim;
+            for data in [&mut layer.keys, &mut layer.values] {
+                data.truncate(live);
+                data.drain(..drop);
+                data.shrink_to_fit();
+            }
+            layer.offset = keep_from;
+        }
+        before.saturating_sub(self.bytes())
     }
 
     /// An independent copy of the live positions, e.g. to try a draft continuation and keep the original.
     pub fn fork(&self) -> Self {
-        let live = self.len * self.kv_dim;
+        let kv_dim = self.kv_dim;
         Self {
             layers: self
                 .layers
                 .iter()
-                .map(|layer| LayerKv {
-                    keys: layer.keys[..live].to_vec(),
-                    values: layer.values[..live].to_vec(),
+                .map(|layer| {
+                    let live = (self.len - layer.offset) * kv_dim;
+                    LayerKv {
+                        keys: layer.keys[..live].to_vec(),
+                        values: layer.values[..live].to_vec(),
+                        offset: layer.offset,
+                        window: layer.window,
+                    }
                 })
                 .collect(),
-            kv_dim: self.kv_dim,
+            kv_dim,
             len: self.len,
-            capacity: self.len,
             max_len: self.max_len,
         }
     }
@@ -95,26 +174,27 @@ impl KvCache {
             .sum()
     }
 
-    /// Bytes each cached position costs.
+    /// Bytes each position costs in a cache that keeps every position.
     pub fn bytes_per_token(&self) -> usize {
         self.layers.len() * 2 * self.kv_dim * std::mem::size_of::<f32>()
     }
 
     /// Makes room for `additional` positions after the live ones.
     pub(crate) fn reserve(&mut self, additional: usize) {
-        let needed = self.len + additional;
-        if needed <= self.capacity {
-            return;
-        }
-        let capacity = needed
-            .max(self.capacity * 2)
-            .max(INITIAL_CAPACITY)
-            .min(self.max_len.max(needed));
+        let kv_dim = self.kv_dim;
         for layer in &mut self.layers {
-            layer.keys.resize(capacity * self.kv_dim, 0.0);
-            layer.values.resize(capacity * self.kv_dim, 0.0);
+            let needed = self.len + additional - layer.offset;
+            let capacity = layer.capacity(kv_dim);
+            if needed <= capacity {
+                continue;
+            }
+            let grown = needed
+                .max(capacity * 2)
+                .max(INITIAL_CAPACITY)
+                .min((self.max_len - layer.offset).max(needed));
+            layer.keys.resize(grown * kv_dim, 0.0);
+            layer.values.resize(grown * kv_dim, 0.0);
         }
-        self.capacity = capacity;
     }
 
     pub(crate) fn layer_mut(&mut self, layer: usize) -> &mut LayerKv {
@@ -123,7 +203,10 @@ impl KvCache {
 
     /// Marks `count` more positions as live after a successful pass wrote them.
     pub(crate) fn advance(&mut self, count: usize) {
-        debug_assert!(self.len + count <= self.capacity);
+        debug_assert!(self
+            .layers
+            .iter()
+            .all(|layer| self.len + count - layer.offset <= layer.capacity(self.kv_dim)));
         self.len += count;
     }
 }
@@ -161,10 +244,77 @@ mod tests {
     fn growth_respects_max_len() {
         let mut cache = KvCache::new(1, 1, 300);
         cache.reserve(260);
-        assert_eq!(cache.capacity, 260);
+        assert_eq!(cache.layers[0].capacity(1), 260);
         cache.advance(260);
         // Doubling would give 520 positions, more than the context can ever hold.
         cache.reserve(30);
-        assert_eq!(cache.capacity, 300);
+        assert_eq!(cache.layers[0].capacity(1), 300);
+    }
+
+    /// A cache with one global and one sliding layer (window 4) whose position `p` holds `p` in every slot.
+    fn numbered(len: usize) -> KvCache {
+        let mut cache = KvCache::with_windows(vec![None, Some(4)], 1, 100);
+        cache.reserve(len);
+        for layer in 0..2 {
+            for p in 0..len {
+                cache.layer_mut(layer).keys[p] = p as f32;
+                cache.layer_mut(layer).values[p] = p as f32;
+            }
+        }
+        cache.advance(len);
+        cache
+    }
+
+    #[test]
+    fn compaction_keeps_the_window_and_margin_of_sliding_layers_only() {
+        let mut cache = numbered(20);
+        let full = cache.bytes();
+        let freed = cache.compact(2);
+        assert!(freed > 0 && cache.bytes() < full);
+        assert_eq!(
+            cache.layers[0].keys.len(),
+            20,
+            "global layers keep every position"
+        );
+        let sliding = &cache.layers[1];
+        assert_eq!(sliding.offset, 14);
+        assert_eq!(sliding.keys, (14..20).map(|p| p as f32).collect::<Vec<_>>());
+        assert_eq!(sliding.values, sliding.keys);
+        // Position 17 attends to 14..=17, all still there; position 16 would need 13.
+        assert_eq!(cache.min_rollback(), 17);
+    }
+
+    #[test]
+    fn rollback_within_the_margin_keeps_the_cache_and_deeper_rollback_empties_it() {
+        let mut cache = numbered(20);
+        cache.compact(2);
+        cache.truncate(18);
+        assert_eq!(cache.len(), 18);
+        cache.truncate(17);
+        assert_eq!(cache.len(), 17);
+        cache.truncate(16);
+        assert_eq!(cache.len(), 0);
+        assert_eq!(
+            cache.min_rollback(),
+            0,
+            "an emptied cache starts over at position 0"
+        );
+        cache.reserve(30);
+        cache.advance(30);
+        assert_eq!(cache.len(), 30);
+    }
+
+    #[test]
+    fn a_compacted_cache_grows_again() {
+        let mut cache = numbered(20);
+        cache.compact(0);
+        cache.reserve(5);
+        cache.layer_mut(1).keys[20 - 16] = 20.0;
+        cache.advance(5);
+        assert_eq!(cache.len(), 25);
+        assert_eq!(cache.layers[1].keys[4], 20.0);
+        let fork = cache.fork();
+        assert_eq!(fork.layers[1].offset, 16);
+        assert_eq!(fork.layers[1].keys.len(), 9);
     }
 }

@@ -47,10 +47,17 @@ impl Sequence {
         &self.cache
     }
 
-    /// Rolls back to the first `len` tokens.
+    /// Rolls back to the first `len` tokens. A compacted cache that cannot roll back that far
+    /// empties itself, and so does the sequence: check [`Sequence::tokens`] afterwards.
     pub fn truncate(&mut self, len: usize) {
-        self.tokens.truncate(len);
         self.cache.truncate(len);
+        self.tokens.truncate(self.cache.len());
+    }
+
+    /// Drops cached state sliding-window layers no longer need (see [`KvCache::compact`]).
+    /// Returns the bytes freed.
+    pub fn compact(&mut self, margin: usize) -> usize {
+        self.cache.compact(margin)
     }
 
     /// Makes the sequence equal `tokens` and returns the logits after its last token.
@@ -74,8 +81,8 @@ impl Sequence {
             .take_while(|(cached, new)| cached == new)
             .count();
         // The logits of the last token are not cached, so at least that token is always run again.
-        let reused = common.min(tokens.len() - 1);
-        self.truncate(reused);
+        self.truncate(common.min(tokens.len() - 1));
+        let reused = self.tokens.len();
         let mut logits = Vec::new();
         for chunk in tokens[reused..].chunks(PREFILL_CHUNK) {
             if cancelled() {
@@ -97,6 +104,18 @@ impl Sequence {
             .forward_to_vec(&[token], &mut self.cache, Which::Last)?
             .1;
         self.tokens.push(token);
+        Ok(logits)
+    }
+
+    /// Appends `tokens` in one forward pass and returns the logits after each of them, row-major
+    /// `[tokens.len(), vocab]`.
+    ///
+    /// Speculative decoding uses it to verify a draft: every row is what [`Sequence::push`] would
+    /// have returned after that token, because a quantized pass gives each position the same logits
+    /// however the sequence is split into passes. On error nothing is appended.
+    pub fn extend(&mut self, model: &Gemma3, tokens: &[u32]) -> Result<Vec<f32>> {
+        let logits = model.forward_to_vec(tokens, &mut self.cache, Which::All)?.1;
+        self.tokens.extend_from_slice(tokens);
         Ok(logits)
     }
 }

@@ -190,3 +190,57 @@ fn single_token_decoding_past_the_sliding_window_equals_prefill() {
         "single-token decode past the window differs from prefill: {diff}"
     );
 }
+
+#[test]
+fn a_compacted_cache_continues_and_rolls_back_like_a_full_one() {
+    let model = model();
+    let vocab = model.config().vocab_size;
+    let mut tokens = long_tokens();
+    let head = tokens[1..100].to_vec();
+    tokens.extend(head);
+    let total = tokens.len();
+    assert!(
+        total > 640,
+        "need more than window + margin tokens, got {total}"
+    );
+    let tail: Vec<usize> = (0..40).map(|i| total - 40 + i).collect();
+    let fresh = model
+        .forward_to_vec(&tokens, &mut model.new_cache(), Which::Positions(&tail))
+        .unwrap()
+        .1;
+
+    let mut cache = model.new_cache();
+    model
+        .forward_to_vec(&tokens[..total - 40], &mut cache, Which::Last)
+        .unwrap();
+    let full_bytes = cache.bytes();
+    let freed = cache.compact(32);
+    assert!(freed > 0, "compaction freed nothing");
+    assert!(cache.bytes() < full_bytes);
+    assert_eq!(cache.len(), total - 40);
+    let continued = model
+        .forward_to_vec(&tokens[total - 40..], &mut cache, Which::All)
+        .unwrap()
+        .1;
+    assert_bit_identical(&fresh, &continued, vocab);
+
+    // A rollback within the margin keeps the cache and gives the same logits again.
+    let rollback = total - 40;
+    assert!(rollback >= cache.min_rollback());
+    cache.truncate(rollback);
+    assert_eq!(cache.len(), rollback);
+    let again = model
+        .forward_to_vec(&tokens[rollback..], &mut cache, Which::All)
+        .unwrap()
+        .1;
+    assert_bit_identical(&fresh, &again, vocab);
+
+    // A deeper rollback cannot be served from a compacted layer: the cache starts over.
+    cache.truncate(100);
+    assert_eq!(cache.len(), 0);
+    let restarted = model
+        .forward_to_vec(&tokens, &mut cache, Which::Positions(&tail))
+        .unwrap()
+        .1;
+    assert_bit_identical(&fresh, &restarted, vocab);
+}
