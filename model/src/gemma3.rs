@@ -336,6 +336,11 @@ impl Gemma3 {
     }
 
     fn output_logits(&self, hidden_states: &[f32], selected: &[usize]) -> Result<Vec<f32>> {
+        if selected.is_empty() {
+            // A pass that only fills the cache (a prefill chunk before the last) needs no logits,
+            // and the output head is the most expensive matrix of a small model.
+            return Ok(Vec::new());
+        }
         let hidden = self.config.hidden_size;
         let mut rows = Vec::with_capacity(selected.len() * hidden);
         for &row in selected {

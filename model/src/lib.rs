@@ -17,6 +17,7 @@ mod quant;
 pub mod runtime;
 pub mod sampling;
 pub mod sequence;
+pub mod speculative;
 pub mod stop;
 pub mod tokenizer;
 
@@ -27,6 +28,7 @@ pub use generate::{generate, prepare_prompt, FinishReason, Generation, Generatio
 pub use gguf::GgufFile;
 pub use kv_cache::KvCache;
 pub use sequence::Sequence;
+pub use speculative::DraftParams;
 pub use tokenizer::Tokenizer;
 
 /// A model and its tokenizer, loaded together from one GGUF file.

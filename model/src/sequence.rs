@@ -71,24 +71,39 @@ impl Sequence {
         tokens: &[u32],
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<SyncOutcome>> {
+        self.sync_in_chunks(model, tokens, PREFILL_CHUNK, cancelled)
+    }
+
+    /// [`Sequence::sync`] with chunks of at most `chunk` tokens: background work uses small chunks
+    /// so that an interactive request never waits long for the next cancellation point.
+    pub fn sync_in_chunks(
+        &mut self,
+        model: &Gemma3,
+        tokens: &[u32],
+        chunk: usize,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<SyncOutcome>> {
         if tokens.is_empty() {
             return Err(crate::ModelError::EmptyInput);
         }
-        let common = self
-            .tokens
-            .iter()
-            .zip(tokens)
-            .take_while(|(cached, new)| cached == new)
-            .count();
+        let common = self.common_prefix(tokens);
         // The logits of the last token are not cached, so at least that token is always run again.
         self.truncate(common.min(tokens.len() - 1));
         let reused = self.tokens.len();
         let mut logits = Vec::new();
-        for chunk in tokens[reused..].chunks(PREFILL_CHUNK) {
+        let chunks = tokens[reused..].chunks(chunk.max(1));
+        let last = chunks.len().saturating_sub(1);
+        for (index, chunk) in chunks.enumerate() {
             if cancelled() {
                 return Ok(None);
             }
-            logits = model.forward_to_vec(chunk, &mut self.cache, Which::Last)?.1;
+            // Only the last token's logits are wanted; earlier chunks just fill the cache.
+            let which = if index == last {
+                Which::Last
+            } else {
+                Which::Positions(&[])
+            };
+            logits = model.forward_to_vec(chunk, &mut self.cache, which)?.1;
             self.tokens.extend_from_slice(chunk);
         }
         Ok(Some(SyncOutcome {
@@ -96,6 +111,15 @@ impl Sequence {
             computed: tokens.len() - reused,
             logits,
         }))
+    }
+
+    /// How many leading tokens of `tokens` are cached already.
+    pub fn common_prefix(&self, tokens: &[u32]) -> usize {
+        self.tokens
+            .iter()
+            .zip(tokens)
+            .take_while(|(cached, new)| cached == new)
+            .count()
     }
 
     /// Appends one token and returns the logits after it.

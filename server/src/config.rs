@@ -60,6 +60,12 @@ pub struct Config {
     pub model_path: Option<PathBuf>,
     /// `engine.threads`: compute threads, 1 to 256; `None` lets the engine choose.
     pub engine_threads: Option<usize>,
+    /// `engine.cacheBudgetMb`: memory for all documents' KV caches together, 16 to 65536 MiB.
+    pub cache_budget_mb: usize,
+    /// `engine.prewarm`: prefill a document's prompt in the background after it opens and when typing pauses.
+    pub prewarm: bool,
+    /// `engine.prewarmIdleMs`: how long typing must pause before the background prefill, 50 to 10000 ms.
+    pub prewarm_idle_ms: u64,
     /// `completion.maxTokens`: most tokens one completion generates, 1 to 1024.
     pub max_tokens: usize,
     /// `completion.temperature`: sampling temperature, 0 (greedy) to 2.
@@ -89,6 +95,9 @@ impl Default for Config {
         Self {
             model_path: None,
             engine_threads: None,
+            cache_budget_mb: 512,
+            prewarm: true,
+            prewarm_idle_ms: 300,
             max_tokens: 64,
             temperature: 0.0,
             top_p: 1.0,
@@ -138,9 +147,12 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 13] = [
+pub const KEYS: [&str; 16] = [
     "model.path",
     "engine.threads",
+    "engine.cacheBudgetMb",
+    "engine.prewarm",
+    "engine.prewarmIdleMs",
     "completion.maxTokens",
     "completion.temperature",
     "completion.topP",
@@ -155,6 +167,11 @@ pub const KEYS: [&str; 13] = [
 ];
 
 impl Config {
+    /// The memory budget for all documents' KV caches, in bytes.
+    pub fn cache_budget_bytes(&self) -> usize {
+        self.cache_budget_mb << 20
+    }
+
     /// Applies a settings object on top of `self`.
     ///
     /// Accepts the nested form `{"completion": {"maxTokens": 32}}`, dotted keys
@@ -238,6 +255,9 @@ impl Config {
                 };
             }
             "engine.threads" => self.engine_threads = Some(integer_in(value, 1, 256)? as usize),
+            "engine.cacheBudgetMb" => self.cache_budget_mb = integer_in(value, 16, 65536)? as usize,
+            "engine.prewarm" => self.prewarm = expect_bool(value)?,
+            "engine.prewarmIdleMs" => self.prewarm_idle_ms = integer_in(value, 50, 10000)?,
             "completion.maxTokens" => self.max_tokens = integer_in(value, 1, 1024)? as usize,
             "completion.temperature" => self.temperature = number_in(value, 0.0, 2.0, false)?,
             "completion.topP" => self.top_p = number_in(value, 0.0, 1.0, true)?,
@@ -276,6 +296,9 @@ impl Config {
         match key {
             "model.path" => self.model_path = defaults.model_path,
             "engine.threads" => self.engine_threads = defaults.engine_threads,
+            "engine.cacheBudgetMb" => self.cache_budget_mb = defaults.cache_budget_mb,
+            "engine.prewarm" => self.prewarm = defaults.prewarm,
+            "engine.prewarmIdleMs" => self.prewarm_idle_ms = defaults.prewarm_idle_ms,
             "completion.maxTokens" => self.max_tokens = defaults.max_tokens,
             "completion.temperature" => self.temperature = defaults.temperature,
             "completion.topP" => self.top_p = defaults.top_p,

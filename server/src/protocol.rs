@@ -335,6 +335,25 @@ pub struct StatusParams {
     pub tokens_per_second: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_tokens: Option<usize>,
+    /// How the last request was served: `model` (a new generation), `typedAhead` (a running
+    /// generation the typed text matched) or `cache` (a finished one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// For `typedAhead` and `cache`: characters of the suggestion the user typed, accepted without model work.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_chars: Option<usize>,
+    /// Documents whose KV cache the engine holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_documents: Option<usize>,
+    /// Tokens cached over all documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<usize>,
+    /// Bytes the KV caches hold over all documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_bytes: Option<usize>,
+    /// Bytes one more cached token costs in the document being edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes_per_cached_token: Option<usize>,
 }
 
 impl StatusParams {
@@ -348,6 +367,12 @@ impl StatusParams {
             time_to_first_token_ms: None,
             tokens_per_second: None,
             generated_tokens: None,
+            source: None,
+            accepted_chars: None,
+            cached_documents: None,
+            cached_tokens: None,
+            cached_bytes: None,
+            bytes_per_cached_token: None,
         }
     }
 

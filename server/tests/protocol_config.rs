@@ -492,7 +492,7 @@ fn defaults() {
 fn everything_nested() -> Value {
     json!({
         "model": { "path": "/models/tiny.gguf" },
-        "engine": { "threads": 4 },
+        "engine": { "threads": 4, "cacheBudgetMb": 256, "prewarm": false, "prewarmIdleMs": 500 },
         "completion": {
             "maxTokens": 32,
             "temperature": 0.2,
@@ -513,6 +513,9 @@ fn everything_expected() -> Config {
     Config {
         model_path: Some(PathBuf::from("/models/tiny.gguf")),
         engine_threads: Some(4),
+        cache_budget_mb: 256,
+        prewarm: false,
+        prewarm_idle_ms: 500,
         max_tokens: 32,
         temperature: 0.2,
         top_p: 0.9,
@@ -635,6 +638,12 @@ fn invalid_values_keep_the_previous_value_and_name_the_key() {
         ("engine.threads", json!(257)),
         ("engine.threads", json!("4")),
         ("engine.threads", json!(-1)),
+        ("engine.cacheBudgetMb", json!(15)),
+        ("engine.cacheBudgetMb", json!(65537)),
+        ("engine.cacheBudgetMb", json!("512")),
+        ("engine.prewarm", json!("yes")),
+        ("engine.prewarmIdleMs", json!(49)),
+        ("engine.prewarmIdleMs", json!(10001)),
         ("completion.maxTokens", json!(0)),
         ("completion.maxTokens", json!(1025)),
         ("completion.maxTokens", json!(32.5)),
@@ -708,6 +717,8 @@ fn valid_keys_apply_next_to_invalid_ones() {
 fn boundaries_and_whole_floats_are_accepted() {
     let (config, issues) = applied(json!({
         "engine.threads": 256,
+        "engine.cacheBudgetMb": 65536,
+        "engine.prewarmIdleMs": 50,
         "completion": {
             "maxTokens": 32.0,
             "temperature": 2,
@@ -722,6 +733,8 @@ fn boundaries_and_whole_floats_are_accepted() {
     }));
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(config.engine_threads, Some(256));
+    assert_eq!(config.cache_budget_mb, 65536);
+    assert_eq!(config.prewarm_idle_ms, 50);
     assert_eq!(config.max_tokens, 32);
     assert_eq!(config.temperature, 2.0);
     assert_eq!(config.top_p, 1.0);

@@ -117,36 +117,81 @@ fn inline_completion_streams_the_greedy_continuation() {
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
 
-/// Asking again at the same place reuses the document's cached prompt and gives the same suggestion.
+/// Asking again at the same place is answered from the completion cache with the same suggestion;
+/// typing the suggestion's first characters is answered with the rest of it; typing something else
+/// runs the model again on the document's cached prompt prefix.
 #[test]
-fn a_repeated_request_reuses_the_cached_prompt() {
-    let mut server = Server::start_ready(Profile::vscode());
+fn repeated_requests_reuse_the_cached_suggestion_and_prompt() {
+    let mut server = Server::spawn(Profile::vscode());
+    // A generous time budget: only a suggestion that ended on its own is reused, and this test
+    // must not depend on how fast a loaded machine decodes. The client's answer to the server's
+    // configuration pull at `initialized` carries it.
+    server
+        .set_settings(json!({ "rill": { "completion": { "timeoutMs": 30000, "maxTokens": 24 } } }));
+    server.initialize();
+    server.wait_until_ready();
     server.open(PRIME_URI, "python", PRIME_PY);
-    let mut answers = Vec::new();
-    let mut statuses = Vec::new();
-    for _ in 0..2 {
+    let ask = |server: &Server, character: u32| {
         let mark = server.mark();
-        let id = server.inline_completion(PRIME_URI, 3, 0);
+        let id = server.inline_completion(PRIME_URI, 3, character);
         let result = server
             .response(id, DEFAULT_TIMEOUT)
             .expect("inline completion");
-        answers.push(insert_text(only_item(&result)));
         let (_, status) = server.wait_for_notification_since(
             mark,
             "rill/status",
-            |params| params.get("promptTokens").is_some(),
+            |params| params.get("source").is_some(),
             DEFAULT_TIMEOUT,
         );
-        statuses.push(status);
-    }
-    eprintln!("statuses: {statuses:?}");
-    assert_eq!(answers[0], answers[1], "greedy decoding must repeat itself");
-    let reused = statuses[1]["reusedTokens"].as_u64().unwrap_or(0);
-    let prompt = statuses[1]["promptTokens"].as_u64().unwrap_or(0);
+        eprintln!("{result} {status}");
+        (result, status)
+    };
+    let insert = |server: &Server, version: i32, character: u32, text: &str| {
+        let at = json!({ "line": 3, "character": character });
+        server.change(
+            PRIME_URI,
+            version,
+            vec![json!({ "range": { "start": at, "end": at }, "text": text })],
+        );
+    };
+
+    let (first, status) = ask(&server, 0);
+    let suggestion = insert_text(only_item(&first));
+    assert_eq!(status["source"], "model", "{status}");
+
+    let (again, status) = ask(&server, 0);
+    assert_eq!(status["source"], "cache", "{status}");
+    assert_eq!(insert_text(only_item(&again)), suggestion);
+
+    // Type the suggestion's first characters: the rest comes without model work.
+    let typed: String = suggestion.chars().take(4).collect();
+    assert!(!typed.is_empty() && typed.len() < suggestion.len());
+    insert(&server, 2, 0, &typed);
+    let column = typed.chars().count() as u32;
+    let (rest, status) = ask(&server, column);
+    assert_eq!(status["source"], "cache", "{status}");
+    assert_eq!(status["acceptedChars"], column, "{status}");
+    assert_eq!(
+        insert_text(only_item(&rest)),
+        suggestion[typed.len()..],
+        "the rest of the suggestion"
+    );
+
+    // Type something else: the model runs again, on the cached prefix.
+    insert(&server, 3, column, "zq");
+    let (_, status) = ask(&server, column + 2);
+    assert_eq!(status["source"], "model", "{status}");
+    let reused = status["reusedTokens"].as_u64().unwrap_or(0);
+    let prompt = status["promptTokens"].as_u64().unwrap_or(0);
     assert!(
-        reused > 0 && reused <= prompt,
-        "the second request should reuse the cached prompt: {}",
-        statuses[1]
+        reused > 0 && reused < prompt,
+        "an edit at the cursor should reuse the cached prefix: {status}"
+    );
+    assert!(
+        status["cachedTokens"].as_u64().unwrap_or(0) > 0
+            && status["cachedBytes"].as_u64().unwrap_or(0) > 0
+            && status["cachedDocuments"] == 1,
+        "the status reports what the cache holds: {status}"
     );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }

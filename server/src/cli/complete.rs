@@ -77,6 +77,7 @@ pub fn run(args: CompleteArgs) -> anyhow::Result<()> {
             ..SamplingParams::greedy()
         },
         stop: args.stop.clone(),
+        ..GenerationParams::default()
     };
     params.validate()?;
 

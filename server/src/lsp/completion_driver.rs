@@ -11,9 +11,10 @@ use tower_lsp::jsonrpc;
 use tower_lsp::lsp_types::{NumberOrString, Position, Range, Url};
 
 use super::session::{lock, Session};
+use super::suggestions::{Finish, Generation, Source};
 use crate::config::Config;
 use crate::engine::{
-    CancelOnDrop, CancelToken, CompletionJob, CompletionStats, EngineEvent, EngineState,
+    CancelOnDrop, CancelToken, CompletionJob, EngineEvent, EngineHandle, EngineState,
 };
 use crate::postprocess::{choose_mode, postprocess, CursorContext};
 use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, StatusParams};
@@ -22,6 +23,8 @@ use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, Statu
 const FOLLOWING_LINES: usize = 20;
 /// Longest pause between two partial notifications while text keeps arriving.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(30);
+/// How long the status report waits for a generation's statistics.
+const STATUS_WAIT: Duration = Duration::from_secs(10);
 
 /// The document around the cursor, copied under the documents lock.
 pub struct Snapshot {
@@ -42,6 +45,7 @@ pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Re
     // Out-of-range positions are clamped, as the spec asks; report the clamped one back.
     let char_index = document.char_index(position, encoding);
     let position = document.position(char_index, encoding);
+    lock(&session.last_cursor).insert(uri.clone(), position);
     let line_index = rope.char_to_line(char_index);
     let line_start = rope.line_to_char(line_index);
     let line = rope.line(line_index).to_string();
@@ -119,65 +123,44 @@ async fn run(
         return Ok(None);
     }
     let mode = choose_mode(&snapshot.cursor, config.multiline);
-    let (events, mut receiver) = mpsc::unbounded_channel();
-    let job = CompletionJob {
-        document: uri.to_string(),
-        text_before_cursor: snapshot.text_before_cursor.clone(),
-        context_tokens: config.context_tokens,
-        params: generation_params(config),
-        cancel: token.clone(),
-        events,
+    let found = session.suggestions.find(uri, &snapshot.text_before_cursor);
+    let (generation, typed, source) = match found {
+        Some(found) => (found.generation, found.typed_bytes, found.source),
+        None => match start_generation(session, engine, uri, snapshot, config) {
+            Some(generation) => (generation, 0, Source::Model),
+            None => return Ok(None),
+        },
     };
-    if let Err(err) = engine.submit(job) {
-        tracing::warn!("completion for {uri} not queued: {err}");
-        return Ok(None);
-    }
+    let _listener = generation.attach();
+    let mut progress = generation.subscribe();
 
     let deadline = tokio::time::Instant::from_std(started + budget);
-    let mut raw = String::new();
     let mut shown: Option<String> = None;
-    let mut stopped_by_us = false;
     let mut suggestion_complete = false;
-    let mut stats = None;
+    let mut timed_out = false;
     let range = Range::new(snapshot.position, snapshot.position);
     let mut stream =
         partials.map(|target| PartialStream::new(target, uri.clone(), snapshot.version, range));
-    loop {
-        let event = tokio::select! {
-            event = receiver.recv() => event,
-            () = token.cancelled(), if !stopped_by_us => {
-                // Superseded or made stale: answer now; the engine stops within one forward pass.
-                return Ok(None);
+    let raw = loop {
+        let current = progress.borrow_and_update().clone();
+        // The generation's text begins with what the user typed since its prompt (that is how it
+        // was found), and it only grows, so the remainder starts right after the typed part.
+        let raw = current.raw[typed..].to_string();
+        if let Some(suggestion) = postprocess(&raw, &snapshot.cursor, mode) {
+            shown = Some(suggestion.text.clone());
+            if suggestion.complete {
+                generation.stop_complete();
+                suggestion_complete = true;
+                break raw;
             }
-            () = tokio::time::sleep_until(deadline) => {
-                token.cancel();
-                stopped_by_us = true;
-                break;
-            }
-        };
-        match event {
-            Some(EngineEvent::Text(text)) => {
-                raw.push_str(&text);
-                if let Some(suggestion) = postprocess(&raw, &snapshot.cursor, mode) {
-                    shown = Some(suggestion.text.clone());
-                    if suggestion.complete {
-                        token.cancel();
-                        stopped_by_us = true;
-                        suggestion_complete = true;
-                        break;
-                    }
-                    if let Some(stream) = stream.as_mut() {
-                        if !token.is_cancelled() {
-                            stream.maybe_flush(session, &suggestion.text).await;
-                        }
-                    }
+            if let Some(stream) = stream.as_mut() {
+                if !token.is_cancelled() {
+                    stream.maybe_flush(session, &suggestion.text).await;
                 }
             }
-            Some(EngineEvent::Done(done)) => {
-                stats = Some(done);
-                break;
-            }
-            Some(EngineEvent::Error(message)) => {
+        }
+        match current.finish {
+            Some(Finish::Error(message)) => {
                 send_status(session, StatusParams::error(message.clone())).await;
                 return Err(jsonrpc::Error {
                     code: jsonrpc::ErrorCode::InternalError,
@@ -185,12 +168,31 @@ async fn run(
                     data: None,
                 });
             }
-            None => break,
+            Some(Finish::Done(_)) => break raw,
+            None => {}
         }
-    }
-    if token.is_cancelled() && !stopped_by_us {
-        // Superseded by a newer request or made stale by an edit: answer empty at once.
+        tokio::select! {
+            changed = progress.changed() => {
+                if changed.is_err() {
+                    break raw;
+                }
+            }
+            () = token.cancelled() => {
+                // Superseded or made stale: answer now. The generation runs on a moment in case
+                // the next request can adopt it (see `suggestions`).
+                return Ok(None);
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                timed_out = true;
+                break raw;
+            }
+        }
+    };
+    if token.is_cancelled() {
         return Ok(None);
+    }
+    if timed_out && generation.listeners() == 1 {
+        generation.stop();
     }
     // When decoding ended for another reason than a complete suggestion (end of text, token limit,
     // time budget), the last line is final too: a newline lets post-processing release it.
@@ -206,8 +208,59 @@ async fn run(
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
-    report_status_when_done(session.clone(), stats, receiver);
+    report_status_when_done(session.clone(), generation, source, typed);
     Ok(final_text)
+}
+
+/// Queues a new engine job for the snapshot and records its generation; `None` when the engine
+/// cannot take it (busy or stopped).
+fn start_generation(
+    session: &Arc<Session>,
+    engine: &EngineHandle,
+    uri: &Url,
+    snapshot: &Snapshot,
+    config: &Config,
+) -> Option<Arc<Generation>> {
+    // Whatever still runs for this document belongs to a superseded request, and generations
+    // nobody listens to would only delay this one: the engine runs one job at a time.
+    session.suggestions.stop_running(uri);
+    session.suggestions.stop_orphans();
+    let job_token = CancelToken::new();
+    let generation = Generation::new(snapshot.text_before_cursor.clone(), job_token.clone());
+    let (events, receiver) = mpsc::unbounded_channel();
+    let job = CompletionJob {
+        document: uri.to_string(),
+        text_before_cursor: snapshot.text_before_cursor.clone(),
+        context_tokens: config.context_tokens,
+        params: generation_params(config),
+        cancel: job_token,
+        events,
+    };
+    if let Err(err) = engine.submit(job) {
+        tracing::warn!("completion for {uri} not queued: {err}");
+        return None;
+    }
+    session.suggestions.insert(uri, generation.clone());
+    tokio::spawn(pump(generation.clone(), receiver));
+    Some(generation)
+}
+
+/// Moves the engine's events into the generation, where every listening request sees them.
+async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<EngineEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            EngineEvent::Text(text) => generation.push_text(&text),
+            EngineEvent::Done(stats) => {
+                generation.finish(Finish::Done(stats));
+                return;
+            }
+            EngineEvent::Error(message) => {
+                generation.finish(Finish::Error(message));
+                return;
+            }
+        }
+    }
+    generation.finish(Finish::Error("the engine stopped".to_string()));
 }
 
 fn generation_params(config: &Config) -> GenerationParams {
@@ -221,6 +274,7 @@ fn generation_params(config: &Config) -> GenerationParams {
             ..SamplingParams::greedy()
         },
         stop: Vec::new(),
+        ..GenerationParams::default()
     }
 }
 
@@ -245,24 +299,46 @@ async fn wait_until_ready(
     ready.unwrap_or(false)
 }
 
-/// Sends `rill/status` once the engine has reported the job's statistics, without delaying the response.
+/// Sends `rill/status` for a finished request without delaying its response: for a new
+/// generation once the engine has reported its statistics, for a reused one at once.
 fn report_status_when_done(
     session: Arc<Session>,
-    stats: Option<CompletionStats>,
-    mut receiver: mpsc::UnboundedReceiver<EngineEvent>,
+    generation: Arc<Generation>,
+    source: Source,
+    typed_bytes: usize,
 ) {
     tokio::spawn(async move {
-        let mut stats = stats;
-        while stats.is_none() {
-            match receiver.recv().await {
-                Some(EngineEvent::Done(done)) => stats = Some(done),
-                Some(EngineEvent::Text(_)) => {}
-                Some(EngineEvent::Error(_)) | None => break,
+        let mut progress = generation.subscribe();
+        let stats = if source == Source::Model {
+            let finished = tokio::time::timeout(
+                STATUS_WAIT,
+                progress.wait_for(|progress| progress.finish.is_some()),
+            )
+            .await;
+            match finished.ok().and_then(Result::ok).map(|p| p.finish.clone()) {
+                Some(Some(Finish::Done(stats))) => Some(stats),
+                _ => return,
             }
+        } else {
+            None
+        };
+        let mut status = match &stats {
+            Some(stats) => StatusParams::ready(stats),
+            None => StatusParams::ready_idle(),
+        };
+        status.source = Some(source.as_str().to_string());
+        if source != Source::Model {
+            let raw = generation.progress().raw;
+            status.accepted_chars = Some(raw[..typed_bytes.min(raw.len())].chars().count());
         }
-        if let Some(stats) = stats {
-            send_status(&session, StatusParams::ready(&stats)).await;
+        if let Some(engine) = session.engine.get() {
+            let cache = engine.cache_report();
+            status.cached_documents = Some(cache.documents);
+            status.cached_tokens = Some(cache.tokens);
+            status.cached_bytes = Some(cache.bytes);
+            status.bytes_per_cached_token = Some(cache.bytes_per_token);
         }
+        send_status(&session, status).await;
     });
 }
 

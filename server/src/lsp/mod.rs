@@ -3,10 +3,12 @@
 mod capabilities;
 mod completion_driver;
 mod methods;
+mod prewarm;
 mod server;
 mod session;
 mod shim;
 mod stdin_filter;
+mod suggestions;
 
 use tower_lsp::{LspService, Server};
 
@@ -22,6 +24,7 @@ pub async fn serve_stdio() {
         server::Backend::inline_completion,
     )
     .custom_method("rill/documentText", server::Backend::document_text)
+    .custom_method("rill/cacheStatus", server::Backend::cache_status)
     .custom_method(
         stdin_filter::PARSE_ERROR_METHOD,
         server::Backend::parse_error,

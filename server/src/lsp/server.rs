@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::*;
 use tower_lsp::{Client, LanguageServer};
@@ -60,6 +60,23 @@ impl Backend {
         })
     }
 
+    /// `rill/cacheStatus`: what the engine's KV caches hold now (documents, tokens, bytes), for a
+    /// status display and for tests that wait for background pre-warming.
+    pub async fn cache_status(&self) -> Result<CacheStatus> {
+        let report = self
+            .session
+            .engine
+            .get()
+            .map(|engine| engine.cache_report())
+            .unwrap_or_default();
+        Ok(CacheStatus {
+            cached_documents: report.documents,
+            cached_tokens: report.tokens,
+            cached_bytes: report.bytes,
+            bytes_per_cached_token: report.bytes_per_token,
+        })
+    }
+
     /// `rill/documentText`: the server's copy of a document, so that clients and tests can check
     /// that the mirror equals what they sent.
     pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
@@ -75,6 +92,16 @@ impl Backend {
     }
 }
 
+/// The result of `rill/cacheStatus`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheStatus {
+    pub cached_documents: usize,
+    pub cached_tokens: usize,
+    pub cached_bytes: usize,
+    pub bytes_per_cached_token: usize,
+}
+
 /// Params of `rill/documentText`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,7 +110,7 @@ pub struct DocumentTextParams {
 }
 
 /// Result of `rill/documentText`: the server's mirror of a document.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Serialize)]
 pub struct DocumentText {
     pub version: i32,
     pub text: String,

@@ -6,10 +6,11 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use tower_lsp::lsp_types::Url;
+use tower_lsp::lsp_types::{Position, Url};
 use tower_lsp::Client;
 
 use super::capabilities::ClientFeatures;
+use super::suggestions::Suggestions;
 use crate::config::Config;
 use crate::documents::DocumentStore;
 use crate::engine::{CancelToken, EngineHandle};
@@ -25,6 +26,13 @@ pub struct Session {
     /// The completion request currently running for each document; a newer one cancels it.
     in_flight: Mutex<HashMap<Url, (u64, CancelToken)>>,
     next_ticket: std::sync::atomic::AtomicU64,
+    /// Recent generations by prompt, for typed-ahead and the completion cache.
+    pub suggestions: Suggestions,
+    /// Where each document's last completion was asked, so background pre-warming can prepare
+    /// the prompt the next one will most likely use.
+    pub last_cursor: Mutex<HashMap<Url, Position>>,
+    /// Counts edits per document; a pre-warm scheduled after an edit runs only if no later edit came.
+    pub edit_counts: Mutex<HashMap<Url, u64>>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
@@ -46,6 +54,9 @@ impl Session {
             pending_config_issues: Mutex::new(Vec::new()),
             in_flight: Mutex::new(HashMap::new()),
             next_ticket: std::sync::atomic::AtomicU64::new(0),
+            suggestions: Suggestions::default(),
+            last_cursor: Mutex::new(HashMap::new()),
+            edit_counts: Mutex::new(HashMap::new()),
         }
     }
 

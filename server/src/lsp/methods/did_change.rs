@@ -5,9 +5,12 @@
 
 use tower_lsp::lsp_types::DidChangeTextDocumentParams;
 
+use std::sync::Arc;
+
+use crate::lsp::prewarm;
 use crate::lsp::session::{lock, Session};
 
-pub fn handle(session: &Session, params: DidChangeTextDocumentParams) {
+pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
     let encoding = session.features().encoding;
     let uri = params.text_document.uri;
     let result = lock(&session.documents).change(
@@ -20,6 +23,8 @@ pub fn handle(session: &Session, params: DidChangeTextDocumentParams) {
         tracing::warn!("didChange ignored: {err}");
         return;
     }
-    // A completion computed for the old text is stale now.
+    // A completion request for the old text is stale now. Its generation runs on a moment: the
+    // next request adopts it if the user typed what it suggests (see `suggestions`).
     session.cancel_requests_for(&uri);
+    prewarm::schedule_after_edit(session, &uri);
 }

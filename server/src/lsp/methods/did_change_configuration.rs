@@ -33,7 +33,15 @@ async fn apply(session: &Session, settings: &Value) {
     if settings.is_null() {
         return;
     }
-    let issues = lock(&session.config).apply(settings);
+    let (issues, config) = {
+        let mut config = lock(&session.config);
+        (config.apply(settings), config.clone())
+    };
+    if let Some(engine) = session.engine.get() {
+        engine.set_cache_budget(config.cache_budget_bytes());
+    }
+    // Cached suggestions were made with the old settings (length, sampling): start afresh.
+    session.suggestions.clear();
     for issue in issues {
         tracing::warn!("configuration: {issue}");
         session

@@ -2,6 +2,7 @@
 
 use tower_lsp::lsp_types::DidCloseTextDocumentParams;
 
+use crate::lsp::prewarm;
 use crate::lsp::session::{lock, Session};
 
 pub fn handle(session: &Session, params: DidCloseTextDocumentParams) {
@@ -10,6 +11,8 @@ pub fn handle(session: &Session, params: DidCloseTextDocumentParams) {
         tracing::warn!("didClose ignored: {err}");
     }
     session.cancel_requests_for(&uri);
+    session.suggestions.forget(&uri);
+    prewarm::forget(session, &uri);
     if let Some(engine) = session.engine.get() {
         engine.forget(uri.as_str());
     }

@@ -34,7 +34,11 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
     if let Some(count) = config.engine_threads {
         threads.threads = count;
     }
-    let engine = EngineHandle::start(config.model_path.clone(), threads);
+    let engine = EngineHandle::start(
+        config.model_path.clone(),
+        threads,
+        config.cache_budget_bytes(),
+    );
     let mut state = engine.state();
     if session.engine.set(engine).is_err() {
         return;

@@ -1,0 +1,230 @@
+//! The engine thread's loop: loads the model, then takes work from the inbox in priority order and keeps every document's cache within the memory budget.
+
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use rill_model::generate::{generate, FinishReason};
+use rill_model::{LoadOptions, LoadedModel};
+use tokio::sync::watch;
+
+use super::inbox::{Inbox, Work};
+use super::store::{CacheReport, SequenceStore};
+use super::EngineState;
+use super::{prompt, BackgroundJob, BackgroundKind, CompletionJob, CompletionStats, EngineEvent};
+
+/// Tokens per forward pass of background prefill: an interactive request waits at most this long.
+pub const BACKGROUND_CHUNK: usize = 64;
+
+struct Engine {
+    loaded: LoadedModel,
+    store: SequenceStore,
+}
+
+pub(super) fn run(
+    model_path: Option<PathBuf>,
+    inbox: &Inbox,
+    state: watch::Sender<EngineState>,
+    report: &Mutex<CacheReport>,
+    cache_budget_bytes: usize,
+) {
+    let started = Instant::now();
+    let loaded = rill_model::paths::resolve_model_path(model_path.as_deref())
+        .and_then(|path| LoadedModel::load(&path, LoadOptions::default()));
+    let mut engine = match loaded {
+        Ok(loaded) => {
+            tracing::info!("model loaded in {:.2} s", started.elapsed().as_secs_f64());
+            let _ = state.send(EngineState::Ready);
+            Some(Engine {
+                loaded,
+                store: SequenceStore::new(cache_budget_bytes),
+            })
+        }
+        Err(err) => {
+            tracing::error!("cannot load the model: {err}");
+            let _ = state.send(EngineState::Failed(err.to_string()));
+            None
+        }
+    };
+    loop {
+        let work = inbox.next();
+        let Some(engine) = engine.as_mut() else {
+            match work {
+                Work::Shutdown => break,
+                Work::Complete(job) => {
+                    let message = match &*state.borrow() {
+                        EngineState::Failed(reason) => {
+                            format!("the model is not available: {reason}")
+                        }
+                        _ => "the model is not available".to_string(),
+                    };
+                    let _ = job.events.send(EngineEvent::Error(message));
+                }
+                Work::Background(_) => {
+                    inbox.take_forgotten();
+                    inbox.take_cache_budget();
+                }
+            }
+            continue;
+        };
+        for document in inbox.take_forgotten() {
+            engine.store.remove(&document);
+        }
+        if let Some(bytes) = inbox.take_cache_budget() {
+            engine.store.set_budget(bytes);
+        }
+        let (active, reply) = match work {
+            Work::Shutdown => break,
+            Work::Complete(job) => {
+                let event = engine.handle(&job);
+                (job.document.clone(), Some((job, event)))
+            }
+            Work::Background(job) => {
+                engine.background(job.clone(), inbox);
+                (job.document, None)
+            }
+        };
+        engine.store.enforce_budget(Some(active.as_str()));
+        if let Ok(mut shared) = report.lock() {
+            *shared = engine.store.report();
+        }
+        // The last event goes out after the report is updated, so a status sent on it is current.
+        if let Some((job, event)) = reply {
+            let _ = job.events.send(event);
+        }
+    }
+    tracing::debug!("engine thread stopped");
+}
+
+impl Engine {
+    /// Runs a completion job and returns its last event (done or failed).
+    fn handle(&mut self, job: &CompletionJob) -> EngineEvent {
+        if job.cancel.is_cancelled() {
+            return EngineEvent::Done(CompletionStats::cancelled());
+        }
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| self.complete(job)));
+        match outcome {
+            Ok(Ok(stats)) => EngineEvent::Done(stats),
+            Ok(Err(err)) => EngineEvent::Error(err.to_string()),
+            Err(panic) => {
+                // The sequence may hold a half-written cache: start that document afresh.
+                self.store.remove(&job.document);
+                let reason = panic_message(&*panic);
+                tracing::error!("engine panicked on a completion job: {reason}");
+                EngineEvent::Error(format!("internal error in the engine: {reason}"))
+            }
+        }
+    }
+
+    fn complete(&mut self, job: &CompletionJob) -> rill_model::Result<CompletionStats> {
+        let prompt = self.build_prompt(
+            &job.text_before_cursor,
+            job.context_tokens,
+            job.params.max_tokens,
+        )?;
+        let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
+        let sequence = self.store.sequence(&job.document, model);
+        let cancelled = || job.cancel.is_cancelled();
+        let generation = generate(
+            model,
+            tokenizer,
+            sequence,
+            &prompt,
+            &job.params,
+            &cancelled,
+            |text| {
+                // Text decoded after cancellation must never reach the client.
+                if !job.cancel.is_cancelled() {
+                    let _ = job.events.send(EngineEvent::Text(text.to_string()));
+                }
+            },
+        )?;
+        Ok(CompletionStats {
+            prompt_tokens: generation.prompt_tokens,
+            reused_tokens: generation.reused_tokens,
+            generated_tokens: generation.tokens.len(),
+            time_to_first_token: generation.time_to_first_token,
+            tokens_per_second: generation.tokens_per_second(),
+            cancelled: generation.finish == FinishReason::Cancelled || job.cancel.is_cancelled(),
+            forward_passes: generation.forward_passes,
+            accepted_draft_tokens: generation.accepted_tokens,
+        })
+    }
+
+    /// Runs background work until it is done or an interactive job arrives; interrupted work goes
+    /// back to the inbox and continues from where it stopped (its prefix stays cached).
+    fn background(&mut self, job: BackgroundJob, inbox: &Inbox) {
+        let BackgroundKind::Prewarm {
+            text_before_cursor,
+            context_tokens,
+            reserve_tokens,
+        } = &job.kind
+        else {
+            return;
+        };
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let prompt = self.build_prompt(text_before_cursor, *context_tokens, *reserve_tokens)?;
+            let model = &self.loaded.model;
+            if self
+                .store
+                .peek(&job.document)
+                .is_some_and(|sequence| sequence.common_prefix(&prompt) + 1 >= prompt.len())
+            {
+                return Ok(true);
+            }
+            let sequence = self.store.sequence(&job.document, model);
+            let interrupted = || inbox.interactive_waiting();
+            let synced = sequence.sync_in_chunks(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
+            Ok::<_, rill_model::ModelError>(synced.is_some())
+        }));
+        match outcome {
+            Ok(Ok(true)) => tracing::debug!("pre-warmed {}", job.document),
+            Ok(Ok(false)) => inbox.resume_background(job),
+            Ok(Err(err)) => tracing::warn!("pre-warming {} failed: {err}", job.document),
+            Err(panic) => {
+                self.store.remove(&job.document);
+                tracing::error!(
+                    "engine panicked while pre-warming {}: {}",
+                    job.document,
+                    panic_message(&*panic)
+                );
+            }
+        }
+    }
+
+    /// BOS and the tokens of the prompt window: the end of `text`, at most `context_tokens` tokens
+    /// and leaving `reserve` tokens of the context for the answer, starting at an anchored line
+    /// start (see [`prompt::window_start`]).
+    fn build_prompt(
+        &self,
+        text: &str,
+        context_tokens: usize,
+        reserve: usize,
+    ) -> rill_model::Result<Vec<u32>> {
+        let tokenizer = &self.loaded.tokenizer;
+        let context_length = self.loaded.model.config().context_length;
+        let budget = context_tokens
+            .min(context_length.saturating_sub(reserve))
+            .saturating_sub(1)
+            .max(1);
+        let tokens = tokenizer.encode(text)?;
+        let lengths = tokens
+            .iter()
+            .map(|&id| tokenizer.token_bytes(id).map(<[u8]>::len))
+            .collect::<rill_model::Result<Vec<_>>>()?;
+        let start = prompt::window_start(text, &lengths, budget);
+        let mut prompt = Vec::with_capacity(tokens.len() - start + 1);
+        prompt.push(tokenizer.bos_id());
+        prompt.extend_from_slice(&tokens[start..]);
+        Ok(prompt)
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}

@@ -1,0 +1,73 @@
+//! Background pre-warming: after a document opens and whenever typing pauses, the engine prefills the prompt the next completion will most likely use, so that completion finds its prefix cached.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_lsp::lsp_types::Url;
+
+use super::session::{lock, Session};
+use crate::engine::{BackgroundJob, BackgroundKind};
+
+/// Queues a pre-warm of `uri` at low priority. The prompt is the text before the position of the
+/// document's last completion request, or the whole document when there was none: every prompt
+/// inside the document is a prefix of the whole text, so its cache serves a first request anywhere.
+pub fn request(session: &Session, uri: &Url) {
+    let config = session.config();
+    if !config.prewarm || !config.enable {
+        return;
+    }
+    let Some(engine) = session.engine.get() else {
+        return;
+    };
+    let encoding = session.features().encoding;
+    let cursor = lock(&session.last_cursor).get(uri).copied();
+    let text = {
+        let documents = lock(&session.documents);
+        let Some(document) = documents.get(uri) else {
+            return;
+        };
+        let rope = document.rope();
+        match cursor {
+            Some(position) => rope
+                .slice(..document.char_index(position, encoding))
+                .to_string(),
+            None => rope.to_string(),
+        }
+    };
+    if text.is_empty() {
+        return;
+    }
+    engine.submit_background(BackgroundJob {
+        document: uri.to_string(),
+        kind: BackgroundKind::Prewarm {
+            text_before_cursor: text,
+            context_tokens: config.context_tokens,
+            reserve_tokens: config.max_tokens,
+        },
+    });
+}
+
+/// Pre-warms `uri` once typing has paused for `engine.prewarmIdleMs`: every edit restarts the wait.
+pub fn schedule_after_edit(session: &Arc<Session>, uri: &Url) {
+    let edit = {
+        let mut counts = lock(&session.edit_counts);
+        let count = counts.entry(uri.clone()).or_default();
+        *count += 1;
+        *count
+    };
+    let idle = Duration::from_millis(session.config().prewarm_idle_ms);
+    let (session, uri) = (session.clone(), uri.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(idle).await;
+        let latest = lock(&session.edit_counts).get(&uri).copied();
+        if latest == Some(edit) {
+            request(&session, &uri);
+        }
+    });
+}
+
+/// Forgets a closed document's pre-warm state.
+pub fn forget(session: &Session, uri: &Url) {
+    lock(&session.edit_counts).remove(uri);
+    lock(&session.last_cursor).remove(uri);
+}

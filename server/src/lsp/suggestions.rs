@@ -1,0 +1,406 @@
+//! Suggestions by prompt: every engine generation is kept with the text it continued, so a request whose text extends that prompt by what the suggestion begins with is served from it — while it is still being generated (typed-ahead) or after (the completion cache).
+//!
+//! The model's output depends only on the text before the cursor (the prompt), so a generation for
+//! prefix `P` that produced `G` also answers any request at `P + t` where `t` is a beginning of `G`:
+//! the remainder is `G[t..]`, with no model work. The lookup scans the document's recent
+//! generations for one whose prefix the new text extends by at most [`MAX_TYPED_CHARS`]
+//! characters, which is llama.vim's "nearby" cache lookup; backspacing back onto an earlier
+//! prefix finds that prefix's generation again.
+//!
+//! A generation outlives the request that started it: a request cancelled because the user typed
+//! leaves it running for [`ORPHAN_GRACE`], time for the next request to adopt it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tower_lsp::lsp_types::Url;
+
+use super::session::lock;
+use crate::engine::{CancelToken, CompletionStats};
+
+/// How far back (in characters) a request may be from a cached generation's prefix.
+pub const MAX_TYPED_CHARS: usize = 128;
+/// Generations kept per document; the oldest beyond this are dropped.
+const PER_DOCUMENT: usize = 16;
+/// How long a generation nobody listens to keeps running, waiting to be adopted.
+pub const ORPHAN_GRACE: Duration = Duration::from_millis(250);
+
+/// How a generation ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finish {
+    /// The engine finished (or was stopped); statistics attached.
+    Done(CompletionStats),
+    /// The engine reported an error.
+    Error(String),
+}
+
+/// What a generation has produced so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Raw model text, before post-processing.
+    pub raw: String,
+    pub finish: Option<Finish>,
+}
+
+/// One engine generation and everyone listening to it.
+pub struct Generation {
+    /// The text before the cursor the generation continues.
+    pub prefix: String,
+    progress: watch::Sender<Progress>,
+    /// Cancels the engine job.
+    job: CancelToken,
+    listeners: AtomicUsize,
+    /// Set when a request found the suggestion complete and stopped the engine on purpose: the
+    /// text then is a whole suggestion even though the engine reports a cancellation.
+    complete: AtomicBool,
+}
+
+/// How a request is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A new engine generation.
+    Model,
+    /// A generation still running for an earlier prefix that the typed text matches.
+    TypedAhead,
+    /// A finished generation for an earlier prefix.
+    Cache,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Model => "model",
+            Source::TypedAhead => "typedAhead",
+            Source::Cache => "cache",
+        }
+    }
+}
+
+impl Generation {
+    pub fn new(prefix: String, job: CancelToken) -> Arc<Self> {
+        Arc::new(Self {
+            prefix,
+            progress: watch::channel(Progress::default()).0,
+            job,
+            listeners: AtomicUsize::new(0),
+            complete: AtomicBool::new(false),
+        })
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    pub fn progress(&self) -> Progress {
+        self.progress.borrow().clone()
+    }
+
+    pub fn push_text(&self, text: &str) {
+        self.progress
+            .send_modify(|progress| progress.raw.push_str(text));
+    }
+
+    pub fn finish(&self, finish: Finish) {
+        self.progress.send_modify(|progress| {
+            progress.finish.get_or_insert(finish);
+        });
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.progress.borrow().finish.is_none()
+    }
+
+    /// Stops the engine because the suggestion is whole; the text stays reusable.
+    pub fn stop_complete(&self) {
+        self.complete.store(true, Ordering::Release);
+        self.job.cancel();
+    }
+
+    /// Stops the engine; the text so far stays usable only while... nothing more comes.
+    pub fn stop(&self) {
+        self.job.cancel();
+    }
+
+    /// Whether a finished generation's text is a whole suggestion (not cut short).
+    fn is_whole(&self) -> bool {
+        match &self.progress.borrow().finish {
+            None => false,
+            Some(Finish::Error(_)) => false,
+            Some(Finish::Done(stats)) => !stats.cancelled || self.complete.load(Ordering::Acquire),
+        }
+    }
+
+    pub fn listeners(&self) -> usize {
+        self.listeners.load(Ordering::Acquire)
+    }
+
+    /// Registers a listener; the generation keeps running while one is attached.
+    pub fn attach(self: &Arc<Self>) -> Listener {
+        self.listeners.fetch_add(1, Ordering::AcqRel);
+        Listener(self.clone())
+    }
+}
+
+/// A request's attachment to a generation; dropping it detaches.
+pub struct Listener(Arc<Generation>);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let left = self.0.listeners.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left == 0 && self.0.is_running() {
+            // Nobody listens: give the next keystroke's request a moment to adopt the generation,
+            // then stop the engine so it does not work for nobody.
+            let generation = self.0.clone();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    tokio::time::sleep(ORPHAN_GRACE).await;
+                    if generation.listeners() == 0 {
+                        generation.stop();
+                    }
+                });
+            } else {
+                generation.stop();
+            }
+        }
+    }
+}
+
+/// A match for a request: the generation and how many bytes of its text the user has typed.
+pub struct Match {
+    pub generation: Arc<Generation>,
+    pub typed_bytes: usize,
+    pub source: Source,
+}
+
+/// Every document's recent generations.
+#[derive(Default)]
+pub struct Suggestions {
+    by_document: Mutex<HashMap<Url, Vec<Arc<Generation>>>>,
+}
+
+impl Suggestions {
+    /// Finds a generation that answers a request at `text_before_cursor`: one whose prefix this
+    /// text extends by at most [`MAX_TYPED_CHARS`] characters that its text begins with, and which
+    /// still runs or left more than the typed part. The newest match wins.
+    pub fn find(&self, uri: &Url, text_before_cursor: &str) -> Option<Match> {
+        let by_document = lock(&self.by_document);
+        let generations = by_document.get(uri)?;
+        generations.iter().rev().find_map(|generation| {
+            let typed = text_before_cursor.strip_prefix(generation.prefix.as_str())?;
+            if typed.chars().count() > MAX_TYPED_CHARS {
+                return None;
+            }
+            let progress = generation.progress.borrow();
+            if !progress.raw.starts_with(typed) {
+                return None;
+            }
+            // A stopped generation that has not reported its end yet gets no more text.
+            let running = progress.finish.is_none() && !generation.job.is_cancelled();
+            drop(progress);
+            let source = if running {
+                Source::TypedAhead
+            } else if generation.is_whole() && generation.progress.borrow().raw.len() > typed.len()
+            {
+                Source::Cache
+            } else {
+                return None;
+            };
+            Some(Match {
+                generation: generation.clone(),
+                typed_bytes: typed.len(),
+                source,
+            })
+        })
+    }
+
+    /// Records a new generation for `uri`, dropping the oldest beyond the per-document limit.
+    pub fn insert(&self, uri: &Url, generation: Arc<Generation>) {
+        let mut by_document = lock(&self.by_document);
+        let generations = by_document.entry(uri.clone()).or_default();
+        generations.retain(|old| old.prefix != generation.prefix || old.is_running());
+        generations.push(generation);
+        if generations.len() > PER_DOCUMENT {
+            let excess = generations.len() - PER_DOCUMENT;
+            generations.drain(..excess);
+        }
+    }
+
+    /// Stops every running generation of `uri`.
+    pub fn stop_running(&self, uri: &Url) {
+        if let Some(generations) = lock(&self.by_document).get(uri) {
+            for generation in generations.iter().filter(|g| g.is_running()) {
+                generation.stop();
+            }
+        }
+    }
+
+    /// Stops every running generation nobody listens to: a new engine job is about to start and
+    /// must not wait behind them.
+    pub fn stop_orphans(&self) {
+        for generation in lock(&self.by_document).values().flatten() {
+            if generation.is_running() && generation.listeners() == 0 {
+                generation.stop();
+            }
+        }
+    }
+
+    /// Forgets a closed document's generations, stopping any still running.
+    pub fn forget(&self, uri: &Url) {
+        if let Some(generations) = lock(&self.by_document).remove(uri) {
+            for generation in generations {
+                generation.stop();
+            }
+        }
+    }
+
+    /// Forgets everything (the settings changed what a suggestion would be).
+    pub fn clear(&self) {
+        let all: Vec<_> = lock(&self.by_document).drain().collect();
+        for generation in all.into_iter().flat_map(|(_, generations)| generations) {
+            generation.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri() -> Url {
+        Url::parse("file:///a.py").unwrap()
+    }
+
+    fn stats(cancelled: bool) -> CompletionStats {
+        CompletionStats {
+            cancelled,
+            ..CompletionStats::cancelled()
+        }
+    }
+
+    fn generation(prefix: &str, raw: &str, finish: Option<Finish>) -> Arc<Generation> {
+        let generation = Generation::new(prefix.to_string(), CancelToken::new());
+        generation.push_text(raw);
+        if let Some(finish) = finish {
+            generation.finish(finish);
+        }
+        generation
+    }
+
+    fn check(suggestions: &Suggestions, text: &str, expect: Option<(&str, usize, Source)>) {
+        let found = suggestions
+            .find(&uri(), text)
+            .map(|m| (m.generation.prefix.clone(), m.typed_bytes, m.source));
+        assert_eq!(
+            found,
+            expect.map(|(prefix, typed, source)| (prefix.to_string(), typed, source)),
+            "request at {text:?}"
+        );
+    }
+
+    #[test]
+    fn typing_the_beginning_of_a_running_suggestion_adopts_it() {
+        let suggestions = Suggestions::default();
+        suggestions.insert(&uri(), generation("def f(", "x, y):", None));
+        check(
+            &suggestions,
+            "def f(",
+            Some(("def f(", 0, Source::TypedAhead)),
+        );
+        check(
+            &suggestions,
+            "def f(x, ",
+            Some(("def f(", 3, Source::TypedAhead)),
+        );
+        check(&suggestions, "def f(z", None);
+        check(&suggestions, "def f", None);
+    }
+
+    #[test]
+    fn a_finished_whole_suggestion_serves_the_rest_from_the_cache() {
+        let suggestions = Suggestions::default();
+        suggestions.insert(
+            &uri(),
+            generation("x = ", "compute()\n", Some(Finish::Done(stats(false)))),
+        );
+        check(&suggestions, "x = comp", Some(("x = ", 4, Source::Cache)));
+        // Everything typed: nothing left to suggest, so the model has to run.
+        check(&suggestions, "x = compute()\n", None);
+    }
+
+    #[test]
+    fn a_cut_short_suggestion_is_not_reused_once_finished_unless_it_was_whole() {
+        let suggestions = Suggestions::default();
+        let cut = generation("a", "bcd", Some(Finish::Done(stats(true))));
+        suggestions.insert(&uri(), cut);
+        check(&suggestions, "ab", None);
+        let whole = generation("q", "rst", None);
+        whole.stop_complete();
+        whole.finish(Finish::Done(stats(true)));
+        suggestions.insert(&uri(), whole);
+        check(&suggestions, "qr", Some(("q", 1, Source::Cache)));
+        let failed = generation("e", "rror", Some(Finish::Error("x".into())));
+        suggestions.insert(&uri(), failed);
+        check(&suggestions, "er", None);
+    }
+
+    #[test]
+    fn the_nearby_lookup_scans_back_at_most_128_characters() {
+        let suggestions = Suggestions::default();
+        let long = "é".repeat(200);
+        suggestions.insert(&uri(), generation("p", &long, None));
+        let within = format!("p{}", "é".repeat(128));
+        check(&suggestions, &within, Some(("p", 256, Source::TypedAhead)));
+        let beyond = format!("p{}", "é".repeat(129));
+        check(&suggestions, &beyond, None);
+    }
+
+    #[test]
+    fn backspace_finds_the_earlier_prefix_again_and_the_newest_match_wins() {
+        let suggestions = Suggestions::default();
+        let done = || Some(Finish::Done(stats(false)));
+        suggestions.insert(&uri(), generation("for i", " in range(n):", done()));
+        suggestions.insert(&uri(), generation("for i in", " range(n):", done()));
+        check(
+            &suggestions,
+            "for i in r",
+            Some(("for i in", 2, Source::Cache)),
+        );
+        check(&suggestions, "for i ", Some(("for i", 1, Source::Cache)));
+    }
+
+    #[test]
+    fn a_stopped_generation_is_not_adopted_before_it_reports_its_end() {
+        let suggestions = Suggestions::default();
+        let stopped = generation("a", "bcd", None);
+        stopped.stop();
+        suggestions.insert(&uri(), stopped);
+        check(&suggestions, "ab", None);
+    }
+
+    #[test]
+    fn forgetting_a_document_stops_its_generations() {
+        let suggestions = Suggestions::default();
+        let job = CancelToken::new();
+        suggestions.insert(&uri(), Generation::new("a".into(), job.clone()));
+        suggestions.forget(&uri());
+        assert!(job.is_cancelled());
+        check(&suggestions, "a", None);
+    }
+
+    #[test]
+    fn orphans_are_stopped_but_listened_generations_keep_running() {
+        let suggestions = Suggestions::default();
+        let (orphan_job, listened_job) = (CancelToken::new(), CancelToken::new());
+        let orphan = Generation::new("a".into(), orphan_job.clone());
+        let listened = Generation::new("b".into(), listened_job.clone());
+        suggestions.insert(&uri(), orphan);
+        suggestions.insert(&uri(), listened.clone());
+        let _listener = listened.attach();
+        suggestions.stop_orphans();
+        assert!(orphan_job.is_cancelled());
+        assert!(!listened_job.is_cancelled());
+    }
+}

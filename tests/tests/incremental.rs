@@ -1,0 +1,192 @@
+//! Incremental decoding over stdio: typing what a running suggestion begins with adopts it, a
+//! document is pre-warmed after it opens, closing a document frees its cache, and the memory
+//! budget evicts idle documents.
+
+use std::time::{Duration, Instant};
+
+use rill_e2e::{cli_complete, insert_text, Profile, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI};
+use serde_json::{json, Value};
+
+/// A real file of about 1,500 tokens (the first lines of CPython's textwrap.py).
+const LONG_FILE: &str = include_str!("../../benches/workloads/long_file.py");
+const LONG_URI: &str = "file:///e2e/long_file.py";
+/// Pre-warming 1,500 tokens takes seconds on two busy cores.
+const PREWARM_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn server_with(settings: Value) -> Server {
+    let server = Server::spawn(Profile::vscode());
+    server.set_settings(json!({ "rill": settings }));
+    server.initialize();
+    server.wait_until_ready();
+    server
+}
+
+fn cache_status(server: &Server) -> Value {
+    server.call("rill/cacheStatus", Value::Null)
+}
+
+/// Polls `rill/cacheStatus` until `done` holds, returning the last status.
+fn wait_for_cache(server: &Server, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let started = Instant::now();
+    loop {
+        let status = cache_status(server);
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            started.elapsed() < PREWARM_TIMEOUT,
+            "timed out waiting for {what}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn end_of(text: &str) -> (u32, u32) {
+    let line = text.lines().count() as u32;
+    // The files end with a newline, so the end is the start of the line after the last one.
+    assert!(text.ends_with('\n'));
+    (line, 0)
+}
+
+#[test]
+fn typing_the_start_of_a_streaming_suggestion_adopts_the_running_generation() {
+    let mut server = server_with(json!({ "completion": { "timeoutMs": 30000, "maxTokens": 64 } }));
+    server.open(PRIME_URI, "python", PRIME_PY);
+
+    let mark = server.mark();
+    let first = server.inline_completion(PRIME_URI, 3, 0);
+    // Wait for the first partial that holds at least a few characters, as a user sees ghost text.
+    let (_, partial) = server.wait_for_notification_since(
+        mark,
+        "rill/inlineCompletion/partial",
+        |params| {
+            params["requestId"] == json!(first)
+                && params["items"][0]["insertText"]
+                    .as_str()
+                    .is_some_and(|text| text.chars().count() >= 5)
+        },
+        DEFAULT_TIMEOUT,
+    );
+    let shown = insert_text(&partial["items"][0]);
+    let typed: String = shown.chars().take(5).collect();
+
+    // The user types those characters; VS Code cancels the old request and asks again.
+    let at = json!({ "line": 3, "character": 0 });
+    server.change(
+        PRIME_URI,
+        2,
+        vec![json!({ "range": { "start": at, "end": at }, "text": typed })],
+    );
+    server.cancel(first);
+    let mark = server.mark();
+    let second = server.inline_completion(PRIME_URI, 3, typed.chars().count() as u32);
+    let result = server
+        .response(second, DEFAULT_TIMEOUT)
+        .expect("the second request");
+    let (_, status) = server.wait_for_notification_since(
+        mark,
+        "rill/status",
+        |params| params.get("source").is_some(),
+        DEFAULT_TIMEOUT,
+    );
+    eprintln!("typed {typed:?}, then got {result} with {status}");
+    assert_eq!(status["source"], "typedAhead", "{status}");
+    let rest = insert_text(&result["items"][0]);
+    assert!(!rest.is_empty(), "{result}");
+
+    // Typed part and remainder together are where greedy decoding of the original text goes.
+    let greedy = cli_complete(PRIME_PY, 64);
+    let whole = format!("{typed}{rest}");
+    assert!(
+        greedy.starts_with(whole.trim_end()),
+        "{whole:?} is not a prefix of the greedy continuation {greedy:?}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn an_opened_document_is_prewarmed_so_the_first_completion_reuses_its_prompt() {
+    let mut server = server_with(json!({ "completion": { "timeoutMs": 30000, "maxTokens": 8 } }));
+    server.open(LONG_URI, "python", LONG_FILE);
+    let warmed = wait_for_cache(&server, "the pre-warm of the long file", |status| {
+        status["cachedTokens"].as_u64().unwrap_or(0) > 1000
+    });
+    eprintln!("pre-warmed: {warmed}");
+
+    let (line, character) = end_of(LONG_FILE);
+    let mark = server.mark();
+    let id = server.inline_completion(LONG_URI, line, character);
+    server.response(id, DEFAULT_TIMEOUT).expect("completion");
+    let (_, status) = server.wait_for_notification_since(
+        mark,
+        "rill/status",
+        |params| params.get("source").is_some(),
+        DEFAULT_TIMEOUT,
+    );
+    eprintln!("first completion: {status}");
+    let prompt = status["promptTokens"].as_u64().unwrap_or(0);
+    let reused = status["reusedTokens"].as_u64().unwrap_or(0);
+    assert!(prompt > 1000, "{status}");
+    assert_eq!(
+        reused,
+        prompt - 1,
+        "all but the last prompt token come from the pre-warmed cache: {status}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn closing_a_document_frees_its_cache() {
+    let mut server = server_with(json!({ "completion": { "timeoutMs": 30000, "maxTokens": 4 } }));
+    server.open(PRIME_URI, "python", PRIME_PY);
+    server.open(LONG_URI, "python", LONG_FILE);
+    wait_for_cache(&server, "both documents cached", |status| {
+        status["cachedDocuments"] == 2
+    });
+    server.close(LONG_URI);
+    let status = wait_for_cache(&server, "the closed document's cache freed", |status| {
+        status["cachedDocuments"] == 1
+    });
+    let per_token = status["bytesPerCachedToken"].as_u64().unwrap();
+    assert_eq!(per_token, 18 * 2 * 256 * 4, "{status}");
+    assert!(
+        status["cachedBytes"].as_u64().unwrap() < 300 * per_token,
+        "only the short document remains: {status}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn the_memory_budget_evicts_idle_documents_but_keeps_the_active_one() {
+    // 16 MiB holds about 450 tokens at full size: two documents of 1,500 tokens cannot both stay.
+    let mut server = server_with(json!({
+        "engine": { "cacheBudgetMb": 16 },
+        "completion": { "timeoutMs": 30000, "maxTokens": 4 }
+    }));
+    let budget = 16u64 << 20;
+    server.open("file:///e2e/a.py", "python", LONG_FILE);
+    wait_for_cache(&server, "the first document", |status| {
+        status["cachedTokens"].as_u64().unwrap_or(0) > 1000
+    });
+    let other = format!("# another file\n{LONG_FILE}");
+    server.open("file:///e2e/b.py", "python", &other);
+    let status = wait_for_cache(&server, "the second document", |status| {
+        status["cachedTokens"].as_u64().unwrap_or(0) > 1000 && status["cachedDocuments"] == 1
+    });
+    eprintln!("after the second document: {status}");
+    // The active document alone may exceed the budget (it is never evicted); nothing else stays.
+    assert_eq!(status["cachedDocuments"], 1, "{status}");
+
+    // A completion in the evicted document works (it is prefilled again), and now the other
+    // document is the idle one that goes.
+    let (line, character) = end_of(LONG_FILE);
+    let id = server.inline_completion("file:///e2e/a.py", line, character);
+    server.response(id, DEFAULT_TIMEOUT).expect("completion");
+    let status = cache_status(&server);
+    assert_eq!(status["cachedDocuments"], 1, "{status}");
+    assert!(
+        status["cachedBytes"].as_u64().unwrap() > budget / 2,
+        "{status}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
