@@ -244,3 +244,40 @@ fn a_compacted_cache_continues_and_rolls_back_like_a_full_one() {
         .1;
     assert_bit_identical(&fresh, &restarted, vocab);
 }
+
+/// A document edited in the middle of an identifier or a multi-byte character re-tokenizes a token
+/// or two before the edit; syncing the cached sequence must still give exactly the logits of a
+/// fresh prefill of the edited text.
+#[test]
+fn a_synced_sequence_after_edits_inside_words_equals_a_fresh_prefill() {
+    let model = model();
+    let tokenizer = common::tokenizer();
+    let vocab = model.config().vocab_size;
+    let original = "def résumé_naïve(über_value):\n    total = über_value * 2\n    return total\n";
+    let edits = [
+        // Inside an identifier.
+        original.replacen("total = ", "totXal = ", 1),
+        // Right after a multi-byte character.
+        original.replacen("über_value *", "üXber_value *", 1),
+        // Deleting a multi-byte character.
+        original.replacen("naïve", "naive", 1),
+        // Typing at the end.
+        format!("{original}print("),
+    ];
+    let mut sequence = rill_model::Sequence::new(model);
+    let never = || false;
+    let first = tokenizer.encode_with_bos(original).unwrap();
+    sequence.sync(model, &first, &never).unwrap().unwrap();
+    for edited in &edits {
+        let tokens = tokenizer.encode_with_bos(edited).unwrap();
+        let outcome = sequence.sync(model, &tokens, &never).unwrap().unwrap();
+        let fresh = model
+            .forward_to_vec(&tokens, &mut model.new_cache(), Which::Last)
+            .unwrap()
+            .1;
+        assert!(outcome.reused > 0, "{edited:?} reused nothing");
+        assert_eq!(outcome.reused + outcome.computed, tokens.len());
+        assert_bit_identical(&fresh, &outcome.logits, vocab);
+        assert_eq!(sequence.tokens(), &tokens[..]);
+    }
+}

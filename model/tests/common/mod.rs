@@ -67,3 +67,12 @@ pub fn greedy_cases() -> Vec<GreedyCase> {
         .map(|line| serde_json::from_str(line).expect("parse greedy.jsonl line"))
         .collect()
 }
+
+/// The default model's tokenizer, loaded once per test binary.
+pub fn tokenizer() -> &'static rill_model::Tokenizer {
+    static TOKENIZER: OnceLock<rill_model::Tokenizer> = OnceLock::new();
+    TOKENIZER.get_or_init(|| {
+        let file = rill_model::GgufFile::open(&default_model_path()).unwrap();
+        rill_model::Tokenizer::from_gguf(file.content()).unwrap()
+    })
+}

@@ -1,5 +1,33 @@
 //! Prompt windows: the tokens of the text before the cursor that fit the budget, cut at a whole line.
 
+use rill_model::Tokenizer;
+
+/// BOS and the tokens of the prompt window for a completion after `text`: the end of `text`, at
+/// most `context_tokens` tokens and leaving `reserve` tokens of the model's `context_length` for
+/// the answer, starting at an anchored line start (see [`window_start`]).
+pub fn prompt_tokens(
+    tokenizer: &Tokenizer,
+    text: &str,
+    context_tokens: usize,
+    reserve: usize,
+    context_length: usize,
+) -> rill_model::Result<Vec<u32>> {
+    let budget = context_tokens
+        .min(context_length.saturating_sub(reserve))
+        .saturating_sub(1)
+        .max(1);
+    let tokens = tokenizer.encode(text)?;
+    let lengths = tokens
+        .iter()
+        .map(|&id| tokenizer.token_bytes(id).map(<[u8]>::len))
+        .collect::<rill_model::Result<Vec<_>>>()?;
+    let start = window_start(text, &lengths, budget);
+    let mut prompt = Vec::with_capacity(tokens.len() - start + 1);
+    prompt.push(tokenizer.bos_id());
+    prompt.extend_from_slice(&tokens[start..]);
+    Ok(prompt)
+}
+
 /// Picks where the prompt starts. `tokens` is the tokenization of `text` (without BOS) and
 /// `token_lengths[i]` the number of bytes of `text` token `i` stands for. Returns the index of
 /// the first token to keep so that at most `budget` tokens remain, moved forward to the first

@@ -193,31 +193,19 @@ impl Engine {
         }
     }
 
-    /// BOS and the tokens of the prompt window: the end of `text`, at most `context_tokens` tokens
-    /// and leaving `reserve` tokens of the context for the answer, starting at an anchored line
-    /// start (see [`prompt::window_start`]).
     fn build_prompt(
         &self,
         text: &str,
         context_tokens: usize,
         reserve: usize,
     ) -> rill_model::Result<Vec<u32>> {
-        let tokenizer = &self.loaded.tokenizer;
-        let context_length = self.loaded.model.config().context_length;
-        let budget = context_tokens
-            .min(context_length.saturating_sub(reserve))
-            .saturating_sub(1)
-            .max(1);
-        let tokens = tokenizer.encode(text)?;
-        let lengths = tokens
-            .iter()
-            .map(|&id| tokenizer.token_bytes(id).map(<[u8]>::len))
-            .collect::<rill_model::Result<Vec<_>>>()?;
-        let start = prompt::window_start(text, &lengths, budget);
-        let mut prompt = Vec::with_capacity(tokens.len() - start + 1);
-        prompt.push(tokenizer.bos_id());
-        prompt.extend_from_slice(&tokens[start..]);
-        Ok(prompt)
+        prompt::prompt_tokens(
+            &self.loaded.tokenizer,
+            text,
+            context_tokens,
+            reserve,
+            self.loaded.model.config().context_length,
+        )
     }
 }
 
