@@ -33,6 +33,9 @@ pub struct SequenceStore {
     entries: HashMap<String, Entry>,
     budget_bytes: usize,
     clock: u64,
+    /// Documents whose caches stay whole: the one of the last completion (the user is editing it)
+    /// and the last one pre-warmed (just opened, or where typing paused).
+    protected: [Option<String>; 2],
 }
 
 impl SequenceStore {
@@ -41,6 +44,7 @@ impl SequenceStore {
             entries: HashMap::new(),
             budget_bytes,
             clock: 0,
+            protected: [None, None],
         }
     }
 
@@ -71,6 +75,27 @@ impl SequenceStore {
 
     pub fn remove(&mut self, document: &str) {
         self.entries.remove(document);
+        for slot in &mut self.protected {
+            if slot.as_deref() == Some(document) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Marks `document` as the one the user is editing.
+    pub fn set_editing(&mut self, document: &str) {
+        self.protected[0] = Some(document.to_string());
+    }
+
+    /// Marks `document` as the one last pre-warmed.
+    pub fn set_prewarmed(&mut self, document: &str) {
+        self.protected[1] = Some(document.to_string());
+    }
+
+    /// Applies the budget around the protected documents (see [`SequenceStore::enforce_budget`]).
+    pub fn enforce(&mut self) {
+        let [editing, prewarmed] = self.protected.clone();
+        self.enforce_budget(editing.as_deref(), prewarmed.as_deref());
     }
 
     pub fn report(&self) -> CacheReport {
@@ -97,30 +122,38 @@ impl SequenceStore {
             .sum()
     }
 
-    /// Brings the total under the budget: first compacts the least recently used documents other
-    /// than `active`, then drops them. The active document is never touched, because it is the one
-    /// the user is editing and its full cache is what makes rollback free.
-    pub fn enforce_budget(&mut self, active: Option<&str>) {
-        while self.bytes() > self.budget_bytes {
-            let mut idle: Vec<(&String, &Entry)> = self
-                .entries
-                .iter()
-                .filter(|(document, _)| Some(document.as_str()) != active)
-                .collect();
-            idle.sort_by_key(|(_, entry)| entry.last_used);
-            let compactable = idle
-                .iter()
-                .find(|(_, entry)| entry.compacted_at != Some(entry.sequence.tokens().len()))
-                .map(|(document, _)| (*document).clone());
-            if let Some(document) = compactable {
-                if let Some(entry) = self.entries.get_mut(&document) {
-                    let freed = entry.sequence.compact(COMPACTION_MARGIN);
-                    entry.compacted_at = Some(entry.sequence.tokens().len());
-                    tracing::debug!("compacted the cache of {document}: {freed} bytes freed");
-                }
+    /// Compacts every document but the one the user is `editing` and the one just `prewarmed`,
+    /// then, while the total is over the budget, drops the least recently used of them. The two
+    /// protected documents stay even when they alone exceed the budget: dropping the document
+    /// being edited or the one just pre-warmed would only make the next request pay to rebuild it.
+    ///
+    /// Compaction is eager because it costs little: an idle document keeps every global-layer
+    /// position and the sliding window plus [`COMPACTION_MARGIN`] positions, which is all that
+    /// continuing where the user left it needs; only a jump far back in an idle document pays a
+    /// fresh prefill. The protected documents are never touched: a full cache is what makes a
+    /// rollback anywhere free while the cursor moves around.
+    pub fn enforce_budget(&mut self, editing: Option<&str>, prewarmed: Option<&str>) {
+        let protected = [editing, prewarmed];
+        for (document, entry) in &mut self.entries {
+            if protected.contains(&Some(document.as_str()))
+                || entry.compacted_at == Some(entry.sequence.tokens().len())
+            {
                 continue;
             }
-            let Some(oldest) = idle.first().map(|(document, _)| (*document).clone()) else {
+            let freed = entry.sequence.compact(COMPACTION_MARGIN);
+            entry.compacted_at = Some(entry.sequence.tokens().len());
+            if freed > 0 {
+                tracing::debug!("compacted the cache of {document}: {freed} bytes freed");
+            }
+        }
+        while self.bytes() > self.budget_bytes {
+            let oldest = self
+                .entries
+                .iter()
+                .filter(|(document, _)| !protected.contains(&Some(document.as_str())))
+                .min_by_key(|(_, entry)| entry.last_used)
+                .map(|(document, _)| document.clone());
+            let Some(oldest) = oldest else {
                 break;
             };
             tracing::debug!("evicting the cache of {oldest} to stay within the memory budget");

@@ -74,18 +74,22 @@ pub(super) fn run(
         if let Some(bytes) = inbox.take_cache_budget() {
             engine.store.set_budget(bytes);
         }
-        let (active, reply) = match work {
+        let reply = match work {
             Work::Shutdown => break,
             Work::Complete(job) => {
+                engine.store.set_editing(&job.document);
                 let event = engine.handle(&job);
-                (job.document.clone(), Some((job, event)))
+                Some((job, event))
             }
             Work::Background(job) => {
-                engine.background(job.clone(), inbox);
-                (job.document, None)
+                if matches!(job.kind, BackgroundKind::Prewarm { .. }) {
+                    engine.store.set_prewarmed(&job.document);
+                }
+                engine.background(job, inbox);
+                None
             }
         };
-        engine.store.enforce_budget(Some(active.as_str()));
+        engine.store.enforce();
         if let Ok(mut shared) = report.lock() {
             *shared = engine.store.report();
         }
