@@ -15,9 +15,11 @@ use crate::config::Gemma3Config;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
+use crate::kv_kernels::KvKernels;
 use crate::ops;
 use crate::q8_matmul::Q8Matrix;
 use crate::quant::q5_0_to_q8_0;
+use half::slice::HalfFloatSliceExt;
 
 /// Which positions of a forward pass need logits. The output head is the most expensive
 /// matrix of the model (vocabulary × hidden), so callers ask only for what they use.
@@ -306,8 +308,8 @@ impl Gemma3 {
             let kv_dim = config.kv_dim();
             let slot = cache.layer_mut(index);
             let stored = start - slot.offset;
-            slot.keys[stored * kv_dim..(stored + count) * kv_dim].copy_from_slice(&k);
-            slot.values[stored * kv_dim..(stored + count) * kv_dim].copy_from_slice(&v);
+            slot.keys[stored * kv_dim..(stored + count) * kv_dim].convert_from_f32_slice(&k);
+            slot.values[stored * kv_dim..(stored + count) * kv_dim].convert_from_f32_slice(&v);
             let window = if layer.global {
                 usize::MAX
             } else {
@@ -442,6 +444,7 @@ fn attention(
     // A compacted layer stores positions from `kv.offset` on; the cache guarantees that every
     // position a query can see is still stored.
     let stored_from = kv.offset;
+    let kernels = KvKernels::detect();
     debug_assert!((start + 1).saturating_sub(window) >= stored_from);
     let mut out = vec![0.0f32; count * heads * head_dim];
     let writer = DisjointWrites(out.as_mut_ptr());
@@ -458,7 +461,7 @@ fn attention(
             scores.extend((first..=position).map(|key_pos| {
                 let key =
                     &kv.keys[(key_pos - stored_from) * kv_dim + kv_head * head_dim..][..head_dim];
-                ops::dot(query, key)
+                kernels.dot(query, key)
             }));
             ops::softmax(&mut scores);
             // SAFETY: item (t, head) owns exactly this head_dim-long slice of `out`, and `out`
@@ -473,7 +476,7 @@ fn attention(
                 let key_pos = first + index;
                 let value =
                     &kv.values[(key_pos - stored_from) * kv_dim + kv_head * head_dim..][..head_dim];
-                ops::axpy(weight, value, output);
+                kernels.axpy(weight, value, output);
             }
         }
     };

@@ -3,8 +3,9 @@
 //! The engine keeps one `KvCache` per document, so the cache lives outside the model (the weights are
 //! shared and immutable) and the model's `forward` borrows it mutably for one pass.
 //!
-//! Memory: a freshly filled cache keeps the keys and values of every position in every layer as f32,
-//! i.e. `layers × 2 × kv_heads × head_dim × 4` bytes per token (36,864 bytes for Gemma 3 270M). Keeping
+//! Memory: a freshly filled cache keeps the keys and values of every position in every layer as f16
+//! (as llama.cpp does by default), i.e. `layers × 2 × kv_heads × head_dim × 2` bytes per token
+//! (18,432 bytes for Gemma 3 270M). Keeping
 //! all positions is what makes `truncate` O(1) for any rollback distance, which the document being
 //! edited needs (the cursor jumps around). Documents the user is not editing can be
 //! [`KvCache::compact`]ed: a sliding-window layer only ever reads the last `window` positions, so it
@@ -12,12 +13,14 @@
 //! 512 positions, so a compacted 2,048-token cache takes about 40 % of the full size). A rollback
 //! deeper than the margin then needs a fresh prefill, which `truncate` reports by emptying the cache.
 
+use half::f16;
+
 /// Keys and values of one layer, position-major: position `p` occupies
 /// `[(p - offset) * kv_dim, (p - offset + 1) * kv_dim)`.
 #[derive(Clone, Default)]
 pub(crate) struct LayerKv {
-    pub(crate) keys: Vec<f32>,
-    pub(crate) values: Vec<f32>,
+    pub(crate) keys: Vec<f16>,
+    pub(crate) values: Vec<f16>,
     /// The first position still stored; positions before it were compacted away.
     pub(crate) offset: usize,
     /// How many positions back this layer attends (`None`: all of them).
@@ -169,14 +172,14 @@ impl KvCache {
         self.layers
             .iter()
             .map(|layer| {
-                (layer.keys.capacity() + layer.values.capacity()) * std::mem::size_of::<f32>()
+                (layer.keys.capacity() + layer.values.capacity()) * std::mem::size_of::<f16>()
             })
             .sum()
     }
 
     /// Bytes each position costs in a cache that keeps every position.
     pub fn bytes_per_token(&self) -> usize {
-        self.layers.len() * 2 * self.kv_dim * std::mem::size_of::<f32>()
+        self.layers.len() * 2 * self.kv_dim * std::mem::size_of::<f16>()
     }
 
     /// Makes room for `additional` positions after the live ones.
@@ -192,8 +195,8 @@ impl KvCache {
                 .max(capacity * 2)
                 .max(INITIAL_CAPACITY)
                 .min((self.max_len - layer.offset).max(needed));
-            layer.keys.resize(grown * kv_dim, 0.0);
-            layer.values.resize(grown * kv_dim, 0.0);
+            layer.keys.resize(grown * kv_dim, f16::ZERO);
+            layer.values.resize(grown * kv_dim, f16::ZERO);
         }
     }
 
@@ -231,12 +234,13 @@ mod tests {
     fn fork_copies_only_live_positions() {
         let mut cache = KvCache::new(1, 2, 100);
         cache.reserve(4);
-        cache.layer_mut(0).keys[..8].copy_from_slice(&[1., 2., 3., 4., 5., 6., 7., 8.]);
+        let numbers = [1., 2., 3., 4., 5., 6., 7., 8.].map(f16::from_f32);
+        cache.layer_mut(0).keys[..8].copy_from_slice(&numbers);
         cache.advance(4);
         cache.truncate(2);
         let fork = cache.fork();
         assert_eq!(fork.len(), 2);
-        assert_eq!(fork.layers[0].keys, vec![1., 2., 3., 4.]);
+        assert_eq!(fork.layers[0].keys, numbers[..4].to_vec());
         assert_eq!(fork.bytes(), 2 * fork.bytes_per_token());
     }
 
@@ -257,8 +261,8 @@ mod tests {
         cache.reserve(len);
         for layer in 0..2 {
             for p in 0..len {
-                cache.layer_mut(layer).keys[p] = p as f32;
-                cache.layer_mut(layer).values[p] = p as f32;
+                cache.layer_mut(layer).keys[p] = f16::from_f32(p as f32);
+                cache.layer_mut(layer).values[p] = f16::from_f32(p as f32);
             }
         }
         cache.advance(len);
@@ -278,7 +282,8 @@ mod tests {
         );
         let sliding = &cache.layers[1];
         assert_eq!(sliding.offset, 14);
-        assert_eq!(sliding.keys, (14..20).map(|p| p as f32).collect::<Vec<_>>());
+        let expected: Vec<f16> = (14..20).map(|p| f16::from_f32(p as f32)).collect();
+        assert_eq!(sliding.keys, expected);
         assert_eq!(sliding.values, sliding.keys);
         // Position 17 attends to 14..=17, all still there; position 16 would need 13.
         assert_eq!(cache.min_rollback(), 17);
@@ -309,10 +314,10 @@ mod tests {
         let mut cache = numbered(20);
         cache.compact(0);
         cache.reserve(5);
-        cache.layer_mut(1).keys[20 - 16] = 20.0;
+        cache.layer_mut(1).keys[20 - 16] = f16::from_f32(20.0);
         cache.advance(5);
         assert_eq!(cache.len(), 25);
-        assert_eq!(cache.layers[1].keys[4], 20.0);
+        assert_eq!(cache.layers[1].keys[4], f16::from_f32(20.0));
         let fork = cache.fork();
         assert_eq!(fork.layers[1].offset, 16);
         assert_eq!(fork.layers[1].keys.len(), 9);

@@ -10,6 +10,7 @@ pub mod gemma3;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
+mod kv_kernels;
 mod ops;
 pub mod paths;
 mod q8_matmul;

@@ -25,14 +25,6 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `out += weight * values`, the accumulation step of attention.
-#[inline]
-pub fn axpy(weight: f32, values: &[f32], out: &mut [f32]) {
-    for (o, v) in out.iter_mut().zip(values) {
-        *o = v.mul_add(weight, *o);
-    }
-}
-
 /// In-place RMS normalization of each `weight.len()`-wide row of `x`.
 /// The GGUF converter already folded Gemma's `1 + w` into the stored weights.
 pub fn rms_norm_rows(x: &mut [f32], weight: &[f32], eps: f32) {

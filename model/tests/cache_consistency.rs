@@ -149,7 +149,7 @@ fn forked_caches_are_independent() {
         .unwrap()
         .1;
     assert_eq!(a, again);
-    assert_eq!(cache.bytes_per_token(), 18 * 2 * 256 * 4);
+    assert_eq!(cache.bytes_per_token(), 18 * 2 * 256 * 2);
 }
 
 #[test]

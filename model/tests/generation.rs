@@ -104,8 +104,14 @@ fn stop_sequences_end_generation_before_the_stop() {
 #[test]
 fn cancellation_stops_within_one_token() {
     let case = &greedy_cases()[1];
+    // Plain decoding: one token per forward pass. With drafting, a pass may accept several tokens;
+    // tests/speculative.rs checks cancellation per forward pass there.
     let params = GenerationParams {
         max_tokens: 48,
+        draft: rill_model::speculative::DraftParams {
+            max_draft: 0,
+            ..Default::default()
+        },
         ..GenerationParams::default()
     };
     // The first two checks happen during prompt processing (one chunk) and before decode step 1.

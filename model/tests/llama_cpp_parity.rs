@@ -78,9 +78,13 @@ fn greedy_tokens_match_llama_cpp_until_the_first_close_call() {
         "greedy disagreements on clear steps:\n{}",
         failures.join("\n")
     );
-    // The llama.cpp cross-check agreed on 437 of 745 tokens.
+    // The llama.cpp cross-check agreed on 437 of 745 tokens. With the f16 KV cache (llama.cpp's own
+    // default) rill agrees on 346 of 727: every difference is at a step whose margin is below
+    // CLEAR_MARGIN, and one early near-tie ends a whole 48-token case, so this total swings by
+    // tens of tokens with rounding alone; the teacher-forced test is the precise check. The bound
+    // catches a broken decoder, which agrees on almost nothing.
     assert!(
-        total_agreed * 2 >= total_reference,
+        total_agreed * 5 >= total_reference * 2,
         "only {total_agreed}/{total_reference} tokens agree"
     );
 }

@@ -156,20 +156,40 @@ fn assert_same_output(plain: &Run, speculative: &Run, label: &str) {
     assert_eq!(plain.generation.drafted_tokens, 0, "{label}");
 }
 
-/// Runs `params` with its draft settings and with drafting off, from fresh sequences, and
-/// checks that the outputs are identical.
-fn compare(prompt: &[u32], params: &GenerationParams, label: &str) -> (Run, Run) {
-    let plain = run(
-        prompt,
-        &GenerationParams {
+/// One sequence per mode, reused between requests as the engine reuses a document's sequence:
+/// a repeated prompt then costs one token of prefill, and the comparison also covers what
+/// drafting leaves in the sequence for the next request.
+struct Pair {
+    plain: Sequence,
+    speculative: Sequence,
+}
+
+impl Pair {
+    fn new() -> Self {
+        let model = &loaded().model;
+        Self {
+            plain: Sequence::new(model),
+            speculative: Sequence::new(model),
+        }
+    }
+
+    /// Runs `params` with its draft settings and with drafting off and checks that the outputs
+    /// are identical.
+    fn compare(&mut self, prompt: &[u32], params: &GenerationParams, label: &str) -> (Run, Run) {
+        let plain_params = GenerationParams {
             draft: DraftParams::disabled(),
             ..params.clone()
-        },
-        None,
-    );
-    let speculative = run(prompt, params, None);
-    assert_same_output(&plain, &speculative, label);
-    (plain, speculative)
+        };
+        let plain = run_in(&mut self.plain, prompt, &plain_params, None);
+        let speculative = run_in(&mut self.speculative, prompt, params, None);
+        assert_same_output(&plain, &speculative, label);
+        (plain, speculative)
+    }
+}
+
+/// [`Pair::compare`] from fresh sequences.
+fn compare(prompt: &[u32], params: &GenerationParams, label: &str) -> (Run, Run) {
+    Pair::new().compare(prompt, params, label)
 }
 
 #[test]
@@ -213,26 +233,27 @@ fn every_reference_case_is_token_identical_with_and_without_drafts() {
 
 #[test]
 fn prompts_cut_from_real_files_are_token_identical() {
-    let files = [
-        ("bisect.py", workload_file("bisect.py")),
-        ("heapq.py", workload_file("heapq.py")),
-        ("functools.py", workload_file("functools.py")),
-        ("model/src/sequence.rs", repo_file("model/src/sequence.rs")),
-        ("model/src/stop.rs", repo_file("model/src/stop.rs")),
-    ];
+    let bisect = workload_file("bisect.py");
+    let sequence_rs = repo_file("model/src/sequence.rs");
+    let stop_rs = repo_file("model/src/stop.rs");
     let mut cases = Vec::new();
-    for (file, text) in &files {
-        // One cut in the middle of a line and one at a line end, at different depths of the file.
-        for (fraction, line_end) in [(0.35, false), (0.7, true)] {
-            let mut at = (text.len() as f64 * fraction) as usize;
-            while !text.is_char_boundary(at) {
-                at += 1;
-            }
-            if line_end {
-                at += text[at..].find('\n').map_or(0, |i| i + 1);
-            }
-            cases.push((format!("{file} at {fraction}"), text[..at].to_string()));
+    // Cuts in the middle of a line and at line ends, at different depths of the files.
+    for (file, text, fraction, line_end) in [
+        ("bisect.py", &bisect, 0.3, false),
+        ("bisect.py", &bisect, 0.6, true),
+        ("bisect.py", &bisect, 0.9, false),
+        ("model/src/sequence.rs", &sequence_rs, 0.4, true),
+        ("model/src/sequence.rs", &sequence_rs, 0.75, false),
+        ("model/src/stop.rs", &stop_rs, 0.5, false),
+    ] {
+        let mut at = (text.len() as f64 * fraction) as usize;
+        while !text.is_char_boundary(at) {
+            at += 1;
         }
+        if line_end {
+            at += text[at..].find('\n').map_or(0, |i| i + 1);
+        }
+        cases.push((format!("{file} at {fraction}"), text[..at].to_string()));
     }
     cases.push((
         "bisect_left".to_string(),
@@ -244,7 +265,7 @@ fn prompts_cut_from_real_files_are_token_identical() {
     ));
     let mut accepted = 0;
     for (label, text) in &cases {
-        let prompt = prompt_of(text, 512);
+        let prompt = prompt_of(text, 384);
         let (_, speculative) = compare(&prompt, &params(48, DraftParams::default()), label);
         accepted += speculative.generation.accepted_tokens;
     }
@@ -277,70 +298,77 @@ fn drafting_accepts_tokens_and_saves_forward_passes_on_a_repeated_function() {
 #[test]
 fn stop_strings_inside_accepted_drafts_end_generation_at_the_same_place() {
     let prompt = repetitive_prompt();
-    let (plain, _) = compare(&prompt, &params(48, DraftParams::default()), "no stop");
-    let text = &plain.generation.text;
-    // One sequence per mode, reused between requests as the engine reuses a document's
-    // sequence: this also checks that drafting leaves the sequence in a state that syncs the same.
-    let model = &loaded().model;
-    let mut plain_sequence = Sequence::new(model);
-    let mut speculative_sequence = Sequence::new(model);
+    let mut pair = Pair::new();
+    let (plain, speculative) =
+        pair.compare(&prompt, &params(32, DraftParams::default()), "no stop");
+    assert!(speculative.generation.accepted_tokens > 0);
+    let text = plain.generation.text;
     let mut checked = 0;
-    let mut at = 6;
-    while at + 3 <= text.len() && checked < 6 {
+    let mut at = 5;
+    while at + 3 <= text.len() && checked < 4 {
         if text.is_char_boundary(at) && text.is_char_boundary(at + 3) {
             let stop = text[at..at + 3].to_string();
             let label = format!("stop {stop:?}");
-            let with_stop = |draft| GenerationParams {
-                stop: vec![stop.clone(), "@@never@@".to_string()],
-                ..params(48, draft)
+            let params = GenerationParams {
+                stop: vec!["@@never@@".to_string(), stop],
+                ..params(32, DraftParams::default())
             };
-            let plain = run_in(
-                &mut plain_sequence,
-                &prompt,
-                &with_stop(DraftParams::disabled()),
-                None,
-            );
-            let speculative = run_in(
-                &mut speculative_sequence,
-                &prompt,
-                &with_stop(DraftParams::default()),
-                None,
-            );
-            assert_same_output(&plain, &speculative, &label);
+            let (_, speculative) = pair.compare(&prompt, &params, &label);
             assert_eq!(speculative.generation.finish, FinishReason::Stop, "{label}");
             checked += 1;
         }
-        at += 17;
+        at += 23;
     }
-    assert_eq!(checked, 6);
+    assert_eq!(checked, 4);
 }
 
 #[test]
 fn max_tokens_ends_generation_at_the_same_place_for_every_length() {
-    // Drafts never run past `max_tokens`, so every length ends on the last row of a pass or
-    // on a rejection; sweeping the lengths covers both, with accepted drafts right before.
+    // Drafts never run past `max_tokens`, so every length ends on the last row of a pass or on a
+    // rejection; sweeping the lengths covers both, with accepted drafts right before.
     let prompt = repetitive_prompt();
-    let model = &loaded().model;
-    let mut plain_sequence = Sequence::new(model);
-    let mut speculative_sequence = Sequence::new(model);
+    let tokenizer = &loaded().tokenizer;
+    let mut pair = Pair::new();
+    let (longest, _) = pair.compare(&prompt, &params(24, DraftParams::default()), "24 tokens");
     let mut accepted = 0;
-    for max_tokens in 1..=24 {
+    for max_tokens in 1..24 {
         let label = format!("max_tokens {max_tokens}");
-        let plain = run_in(
-            &mut plain_sequence,
-            &prompt,
-            &params(max_tokens, DraftParams::disabled()),
-            None,
-        );
         let speculative = run_in(
-            &mut speculative_sequence,
+            &mut pair.speculative,
             &prompt,
             &params(max_tokens, DraftParams::default()),
             None,
         );
-        assert_same_output(&plain, &speculative, &label);
-        assert_eq!(speculative.generation.tokens.len(), max_tokens, "{label}");
-        accepted += speculative.generation.accepted_tokens;
+        let generation = &speculative.generation;
+        // Greedy decoding is deterministic, so plain decoding with a lower `max_tokens` gives a
+        // prefix of the longest run, leaves all but its last token in the sequence and streams
+        // exactly the decoded prefix (no stop strings).
+        let expected = &longest.generation.tokens[..max_tokens];
+        assert_eq!(generation.tokens, expected, "{label}");
+        assert_eq!(generation.finish, FinishReason::Length, "{label}");
+        assert_eq!(
+            speculative.streamed,
+            tokenizer.decode(expected).unwrap(),
+            "{label}"
+        );
+        assert_eq!(generation.text, speculative.streamed, "{label}");
+        assert_eq!(speculative.sequence[..prompt.len()], prompt[..], "{label}");
+        assert_eq!(
+            speculative.sequence[prompt.len()..],
+            expected[..max_tokens - 1],
+            "{label}"
+        );
+        accepted += generation.accepted_tokens;
+        // And, for a few lengths, the real thing.
+        if [1, 6, 13].contains(&max_tokens) {
+            let plain = run_in(
+                &mut pair.plain,
+                &prompt,
+                &params(max_tokens, DraftParams::disabled()),
+                None,
+            );
+            assert_same_output(&plain, &speculative, &label);
+        }
     }
     assert!(accepted > 0);
 }
@@ -348,6 +376,7 @@ fn max_tokens_ends_generation_at_the_same_place_for_every_length() {
 #[test]
 fn the_repetition_penalty_is_applied_with_the_right_history_under_drafting() {
     let prompt = repetitive_prompt();
+    let mut pair = Pair::new();
     for repeat_penalty in [1.1, 1.5] {
         let params = GenerationParams {
             sampling: SamplingParams {
@@ -355,10 +384,11 @@ fn the_repetition_penalty_is_applied_with_the_right_history_under_drafting() {
                 repeat_last_n: 64,
                 ..SamplingParams::greedy()
             },
-            ..params(48, DraftParams::default())
+            ..params(32, DraftParams::default())
         };
-        let (_, speculative) = compare(&prompt, &params, &format!("penalty {repeat_penalty}"));
-        assert!(speculative.generation.drafted_tokens > 0);
+        let label = format!("penalty {repeat_penalty}");
+        let (_, speculative) = pair.compare(&prompt, &params, &label);
+        assert!(speculative.generation.drafted_tokens > 0, "{label}");
     }
 }
 
@@ -387,13 +417,14 @@ fn sampling_switches_drafting_off() {
 #[test]
 fn the_previous_suggestion_as_draft_source_is_accepted_and_changes_nothing() {
     let prompt = prompt_of(&cut_after_line("heapq.py", "def nlargest("), 700);
+    let mut pair = Pair::new();
     let (plain, without_source) =
-        compare(&prompt, &params(32, DraftParams::default()), "no source");
+        pair.compare(&prompt, &params(32, DraftParams::default()), "no source");
     let with_source = GenerationParams {
         draft_source: plain.generation.tokens.clone(),
         ..params(32, DraftParams::default())
     };
-    let speculative = run(&prompt, &with_source, None);
+    let speculative = run_in(&mut pair.speculative, &prompt, &with_source, None);
     assert_same_output(&plain, &speculative, "previous suggestion as source");
     assert!(
         speculative.generation.forward_passes < without_source.generation.forward_passes,
@@ -406,36 +437,45 @@ fn the_previous_suggestion_as_draft_source_is_accepted_and_changes_nothing() {
         draft_source: vec![u32::MAX, 5, u32::MAX - 1, 7, u32::MAX],
         ..params(32, DraftParams::default())
     };
-    assert_same_output(&plain, &run(&prompt, &garbage, None), "garbage source");
+    let speculative = run_in(&mut pair.speculative, &prompt, &garbage, None);
+    assert_same_output(&plain, &speculative, "garbage source");
 }
 
 #[test]
 fn cancellation_is_checked_before_every_forward_pass_and_silences_the_stream() {
     let prompt = repetitive_prompt();
-    let full = run(&prompt, &params(48, DraftParams::default()), None);
+    let mut sequence = Sequence::new(&loaded().model);
+    let full = run_in(
+        &mut sequence,
+        &prompt,
+        &params(48, DraftParams::default()),
+        None,
+    );
     // Nothing cancelled: one check per prompt chunk and one per forward pass after it.
-    let prompt_passes = prompt.len().div_ceil(PREFILL_CHUNK);
     assert_eq!(
         full.cancel_checks,
-        prompt_passes + full.generation.forward_passes
+        prompt.len().div_ceil(PREFILL_CHUNK) + full.generation.forward_passes
     );
-    assert!(full.generation.accepted_tokens > 0);
-    for passes in [0, 1, 2, 3, 5, 8] {
-        let label = format!("cancelled after {passes} passes");
-        // `run` fails if text arrives after the check that answered true.
-        let cancelled = run(
+    let passes = full.generation.forward_passes;
+    assert!(full.generation.accepted_tokens > 0 && passes >= 4);
+    // The sequence now holds the prompt, so later requests recompute only its last token: one
+    // prompt chunk, whose check comes first.
+    for cancel_before in [0, 1, 2, passes / 2, passes - 1] {
+        let label = format!("cancelled before pass {}", cancel_before + 1);
+        // `run_in` fails if text arrives after the check that answered true.
+        let cancelled = run_in(
+            &mut sequence,
             &prompt,
             &params(48, DraftParams::default()),
-            Some(prompt_passes + passes),
+            Some(1 + cancel_before),
         );
-        assert_eq!(
-            cancelled.generation.finish,
-            FinishReason::Cancelled,
-            "{label}"
-        );
-        assert_eq!(cancelled.generation.forward_passes, passes, "{label}");
-        assert_eq!(cancelled.streamed, cancelled.generation.text, "{label}");
-        let tokens = &cancelled.generation.tokens;
+        let generation = &cancelled.generation;
+        assert_eq!(generation.finish, FinishReason::Cancelled, "{label}");
+        assert_eq!(generation.forward_passes, cancel_before, "{label}");
+        assert_eq!(cancelled.cancel_checks, 2 + cancel_before, "{label}");
+        assert_eq!(cancelled.streamed, generation.text, "{label}");
+        let tokens = &generation.tokens;
+        assert!(!tokens.is_empty(), "{label}");
         assert_eq!(
             tokens[..],
             full.generation.tokens[..tokens.len()],

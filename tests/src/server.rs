@@ -242,6 +242,11 @@ impl Server {
         server
     }
 
+    /// The server process's id, so a benchmark can read its CPU time from `/proc/<pid>/stat`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn profile(&self) -> &Profile {
         &self.profile
     }

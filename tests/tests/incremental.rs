@@ -148,7 +148,7 @@ fn closing_a_document_frees_its_cache() {
         status["cachedDocuments"] == 1
     });
     let per_token = status["bytesPerCachedToken"].as_u64().unwrap();
-    assert_eq!(per_token, 18 * 2 * 256 * 4, "{status}");
+    assert_eq!(per_token, 18 * 2 * 256 * 2, "{status}");
     assert!(
         status["cachedBytes"].as_u64().unwrap() < 300 * per_token,
         "only the short document remains: {status}"

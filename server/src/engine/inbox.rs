@@ -10,7 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
-use super::{BackgroundJob, CompletionJob};
+use super::{BackgroundJob, CompletionJob, CompletionStats, EngineEvent};
 
 /// What the engine thread should do next.
 pub(super) enum Work {
@@ -69,9 +69,17 @@ impl Inbox {
             return Err(SubmitError::Stopped);
         }
         // Jobs already cancelled (superseded while queued) do not count against the bound.
-        state
-            .interactive
-            .retain(|queued| !queued.cancel.is_cancelled());
+        // Each dropped job still gets its last event, because its listener waits for one.
+        let (cancelled, waiting): (VecDeque<_>, VecDeque<_>) =
+            std::mem::take(&mut state.interactive)
+                .into_iter()
+                .partition(|queued| queued.cancel.is_cancelled());
+        state.interactive = waiting;
+        for job in cancelled {
+            let _ = job
+                .events
+                .send(EngineEvent::Done(CompletionStats::cancelled()));
+        }
         if state.interactive.len() >= self.capacity {
             return Err(SubmitError::Busy(self.capacity));
         }

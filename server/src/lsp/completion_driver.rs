@@ -23,6 +23,9 @@ use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, Statu
 const FOLLOWING_LINES: usize = 20;
 /// Longest pause between two partial notifications while text keeps arriving.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(30);
+/// tower-lsp writes notifications and responses from two queues: a pause this long lets queued
+/// partials leave before the response, which clients expect to come last.
+const PARTIAL_DRAIN: Duration = Duration::from_millis(5);
 /// How long the status report waits for a generation's statistics.
 const STATUS_WAIT: Duration = Duration::from_secs(10);
 
@@ -160,6 +163,7 @@ async fn run(
             }
         }
         match current.finish {
+            Some(Finish::Error(_)) if token.is_cancelled() => return Ok(None),
             Some(Finish::Error(message)) => {
                 send_status(session, StatusParams::error(message.clone())).await;
                 return Err(jsonrpc::Error {
@@ -180,7 +184,7 @@ async fn run(
             () = token.cancelled() => {
                 // Superseded or made stale: answer now. The generation runs on a moment in case
                 // the next request can adopt it (see `suggestions`).
-                return Ok(None);
+                break raw;
             }
             () = tokio::time::sleep_until(deadline) => {
                 timed_out = true;
@@ -189,6 +193,10 @@ async fn run(
         }
     };
     if token.is_cancelled() {
+        if stream.as_ref().is_some_and(|stream| stream.seq > 0) {
+            // Partials already queued must leave before the (empty) response, as below.
+            tokio::time::sleep(PARTIAL_DRAIN).await;
+        }
         return Ok(None);
     }
     if timed_out && generation.listeners() == 1 {
@@ -205,7 +213,7 @@ async fn run(
         if stream.seq > 0 {
             // tower-lsp writes notifications and responses from two queues; a short pause lets
             // the last partial leave before the response, which clients expect to come last.
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            tokio::time::sleep(PARTIAL_DRAIN).await;
         }
     }
     report_status_when_done(session.clone(), generation, source, typed);

@@ -1,0 +1,262 @@
+//! Measures incremental decoding on the default model: keystroke → first token with a warm cache, a cold 1.5k-token prompt, and memory with ten 2k-token documents cached.
+//!
+//! The keystroke replay is the same as `benches/llama_cpp_bench.py` runs on llama.cpp: the file
+//! `benches/workloads/long_file.py` plus eight spaces of indentation, then its real next line typed
+//! one character at a time. Each keystroke tokenizes the whole new prompt (as the server does),
+//! keeps the longest common token prefix of the cached sequence, runs the rest and picks the first
+//! token greedily; the time of all of that is the keystroke's time to first token.
+//!
+//! The memory figure goes through the server's own `SequenceStore`, so the eager compaction of
+//! idle documents and the memory budget count exactly as in `rill --stdio`.
+
+// The report on stdout is the point of this binary; progress goes to stderr.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use rill_model::runtime::{configure_threads, ThreadSettings};
+use rill_model::{LoadOptions, LoadedModel, Sequence};
+use rill_server::engine::prompt::prompt_tokens;
+use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
+
+/// The server's default prompt budget and answer reserve (`completion.contextTokens`, `maxTokens`).
+const CONTEXT_TOKENS: usize = 1536;
+const MAX_TOKENS: usize = 64;
+/// What an editor inserts after the file on Enter, before the first keystroke.
+const INDENT: &str = "        ";
+/// The file's real next line, typed one character a keystroke.
+const TYPED: &str = "self.break_on_hyphens = break_on_hyphens";
+
+#[derive(Parser, Debug)]
+#[command(about = "Benchmarks rill's incremental decoding and prints a table (or JSON)")]
+struct Args {
+    /// Matrix threads, including the calling thread.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Repetitions of the cold prompt (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    cold_reps: usize,
+    /// Documents cached for the memory figure.
+    #[arg(long, default_value_t = 10)]
+    docs: usize,
+    /// Tokens per document for the memory figure.
+    #[arg(long, default_value_t = 2048)]
+    doc_tokens: usize,
+    /// Measure memory only (skip the cold prompt and the keystrokes).
+    #[arg(long)]
+    memory_only: bool,
+    /// Print one flat JSON object instead of the Markdown table.
+    #[arg(long)]
+    json: bool,
+    /// Another GGUF file.
+    #[arg(long)]
+    model: Option<PathBuf>,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    configure_threads(ThreadSettings {
+        threads: args.threads,
+        ..ThreadSettings::default()
+    });
+    let path = rill_model::paths::resolve_model_path(args.model.as_deref())?;
+    eprintln!("loading {}", path.display());
+    let loaded = LoadedModel::load(&path, LoadOptions::default())?;
+    eprintln!(
+        "model loaded: RSS {:.0} MB, peak so far {:.0} MB",
+        proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
+        proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0
+    );
+    let context_length = loaded.model.config().context_length;
+    let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
+    let long_file = std::fs::read_to_string(workloads.join("long_file.py"))
+        .context("benches/workloads/long_file.py")?;
+
+    // Memory first, so the peak it reports is not someone else's.
+    eprintln!(
+        "memory: {} documents of {} tokens",
+        args.docs, args.doc_tokens
+    );
+    let memory = memory(&loaded, args.docs, args.doc_tokens)?;
+    if args.memory_only {
+        println!(
+            "peak RSS {:.0} MB, now {:.0} MB, model alone {:.0} MB, cache {:.0} MB",
+            memory.peak_rss_mb,
+            proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
+            memory.rss_before_mb,
+            memory.cached_bytes as f64 / 1e6
+        );
+        return Ok(());
+    }
+
+    let prompt = |text: &str| {
+        prompt_tokens(
+            &loaded.tokenizer,
+            text,
+            CONTEXT_TOKENS,
+            MAX_TOKENS,
+            context_length,
+        )
+    };
+    let first_token = |sequence: &mut Sequence, text: &str| -> Result<f64> {
+        let started = Instant::now();
+        let tokens = prompt(text)?;
+        let synced = sequence
+            .sync(&loaded.model, &tokens, &|| false)?
+            .context("never cancelled")?;
+        std::hint::black_box(rill_model::sampling::argmax(&synced.logits)?);
+        Ok(started.elapsed().as_secs_f64() * 1000.0)
+    };
+
+    let cold_tokens = prompt(&long_file)?.len();
+    eprintln!(
+        "cold prompt: {cold_tokens} tokens, {} repetitions",
+        args.cold_reps
+    );
+    let mut cold = Vec::new();
+    for _ in 0..args.cold_reps.max(1) {
+        let mut sequence = Sequence::new(&loaded.model);
+        cold.push(first_token(&mut sequence, &long_file)?);
+    }
+
+    eprintln!("keystrokes: typing {TYPED:?} after the file");
+    let mut sequence = Sequence::new(&loaded.model);
+    let mut text = format!("{long_file}{INDENT}");
+    first_token(&mut sequence, &text)?;
+    let mut keystrokes = Vec::new();
+    for c in TYPED.chars() {
+        text.push(c);
+        keystrokes.push(first_token(&mut sequence, &text)?);
+    }
+
+    let result = serde_json::json!({
+        "keystroke_ttft_ms_p50": round(nearest_rank(&keystrokes, 50.0)),
+        "keystroke_ttft_ms_p95": round(nearest_rank(&keystrokes, 95.0)),
+        "cold_prompt_ttft_ms": round(nearest_rank(&cold, 50.0)),
+        "cold_prompt_tokens": cold_tokens,
+        "rss_10_docs_mb": round(memory.peak_rss_mb),
+        "rss_before_docs_mb": round(memory.rss_before_mb),
+        "cached_mb_10_docs": round(memory.cached_bytes as f64 / 1e6),
+        "bytes_per_cached_token": memory.cached_bytes / memory.cached_tokens.max(1),
+        "bytes_per_token_full": memory.bytes_per_token,
+    });
+    if args.json {
+        println!("{result}");
+        return Ok(());
+    }
+    println!("| metric | rill |");
+    println!("|---|---|");
+    println!(
+        "| keystroke → first token, warm {cold_tokens}-token file, p50 / p95 | {:.1} / {:.1} ms |",
+        nearest_rank(&keystrokes, 50.0),
+        nearest_rank(&keystrokes, 95.0)
+    );
+    println!(
+        "| cold {cold_tokens}-token prompt → first token (median of {}) | {:.0} ms |",
+        cold.len(),
+        nearest_rank(&cold, 50.0)
+    );
+    println!(
+        "| peak RSS with {} cached documents of {} tokens | {:.0} MB (model alone {:.0} MB) |",
+        args.docs, args.doc_tokens, memory.peak_rss_mb, memory.rss_before_mb
+    );
+    println!(
+        "| KV cache held for them | {:.0} MB, {} bytes per cached token ({} for a whole cache) |",
+        memory.cached_bytes as f64 / 1e6,
+        memory.cached_bytes / memory.cached_tokens.max(1),
+        memory.bytes_per_token
+    );
+    Ok(())
+}
+
+struct Memory {
+    peak_rss_mb: f64,
+    rss_before_mb: f64,
+    cached_bytes: usize,
+    cached_tokens: usize,
+    bytes_per_token: usize,
+}
+
+/// Caches `docs` documents of `doc_tokens` tokens of real code through the server's store, each
+/// one edited in turn, and reports the peak resident memory.
+fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory> {
+    let rss_before_mb = proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0;
+    let corpus = corpus(loaded, docs * doc_tokens)?;
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    for (index, chunk) in corpus.chunks(doc_tokens - 1).take(docs).enumerate() {
+        let document = format!("file:///bench/{index}.rs");
+        let mut tokens = vec![loaded.tokenizer.bos_id()];
+        tokens.extend_from_slice(chunk);
+        store.set_editing(&document);
+        let sequence = store.sequence(&document, &loaded.model);
+        sequence.sync(&loaded.model, &tokens, &|| false)?;
+        store.enforce();
+        eprintln!("  document {index}: {:?}", store.report());
+    }
+    let report = store.report();
+    Ok(Memory {
+        peak_rss_mb: proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0,
+        rss_before_mb,
+        cached_bytes: report.bytes,
+        cached_tokens: report.tokens,
+        bytes_per_token: report.bytes_per_token,
+    })
+}
+
+/// Real code: this repository's Rust sources, tokenized as one text (repeated if too short).
+fn corpus(loaded: &LoadedModel, needed: usize) -> Result<Vec<u32>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in [
+        "model/src",
+        "server/src",
+        "server/src/lsp",
+        "server/src/engine",
+    ] {
+        for entry in std::fs::read_dir(root.join(dir))? {
+            let path = entry?.path();
+            if path.extension().is_some_and(|ext| ext == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut text = String::new();
+    for file in &files {
+        text.push_str(&std::fs::read_to_string(file)?);
+    }
+    let body = loaded.tokenizer.encode(&text)?;
+    let mut tokens = Vec::with_capacity(needed);
+    while tokens.len() < needed {
+        tokens.extend_from_slice(&body);
+    }
+    tokens.truncate(needed);
+    Ok(tokens)
+}
+
+/// Nearest-rank percentile, as the llama.cpp script computes it.
+fn nearest_rank(samples: &[f64], percent: f64) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((percent / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+/// A field of /proc/self/status in kB, e.g. `VmHWM` (peak resident memory).
+fn proc_status_kb(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status.lines().find_map(|line| {
+        let rest = line.strip_prefix(field)?.strip_prefix(':')?;
+        rest.trim().trim_end_matches("kB").trim().parse().ok()
+    })
+}
