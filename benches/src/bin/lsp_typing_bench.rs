@@ -10,9 +10,14 @@
 //! It drives the real release binary through `rill-e2e`'s harness rather than the engine directly,
 //! because supersession, streaming flushes and the per-document KV cache only show their cost when
 //! requests overlap the way an editor makes them overlap.
+//!
+//! Besides latency it measures how many completions the server answered without new model work
+//! (`rill/status` `source` `typedAhead` or `cache`), the server process's CPU time per keystroke,
+//! and, in a separate phase, the first completion in a long file that the server pre-warmed while
+//! it sat open. `--json` prints those headline figures as one flat JSON object instead of Markdown.
 
-// The Markdown report on stdout is the whole point of this binary, so printing there is intended;
-// progress messages go to stderr so that stdout can be pasted as it is.
+// The report on stdout (Markdown or JSON) is the whole point of this binary, so printing there is
+// intended; progress messages go to stderr so that stdout can be pasted or parsed as it is.
 #![allow(clippy::print_stdout)]
 
 use std::collections::HashMap;
@@ -20,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use clap::Parser;
 use rill_e2e::{Encoding, MessageKind, Profile, Server, TextModel};
 use serde_json::{json, Value};
@@ -35,9 +40,19 @@ const STATUS_TIMEOUT: Duration = Duration::from_secs(10);
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long the warm-up completion may take: it prefills the whole prompt window from scratch.
 const WARMUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long to wait, after the last answer, for the `rill/status` of every completed request. The
+/// server sends a new generation's status only when the engine reports the generation's end and
+/// gives up after 10 s, so this is a little longer than that.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long no new `rill/status` must arrive before the typing phase's statuses count as complete.
+/// A status for a reused suggestion follows its answer within milliseconds and one for a new
+/// generation follows the generation's end, which comes well within this once the answers are in.
+const SETTLE_QUIET: Duration = Duration::from_secs(1);
 
 #[derive(Parser, Debug)]
-#[command(about = "Replays typing a file through rill's LSP server and prints a Markdown table")]
+#[command(
+    about = "Replays typing a file through rill's LSP server and prints a Markdown table (or JSON)"
+)]
 struct Args {
     /// The file whose typing is replayed (default: model/src/sampling.rs of this repository).
     #[arg(long)]
@@ -48,8 +63,8 @@ struct Args {
     /// Characters typed after the opened lines, one keystroke each (a CRLF pair is one keystroke).
     #[arg(long, default_value_t = 300)]
     chars: usize,
-    /// Pause between keystrokes in milliseconds; 80 ms is a fast typist.
-    #[arg(long, default_value_t = 80)]
+    /// Pause between keystrokes in milliseconds; 100 ms is 10 characters per second, a brisk typist.
+    #[arg(long, default_value_t = 100)]
     delay_ms: u64,
     /// How many of the last completions' `rill/status` figures to list.
     #[arg(long, default_value_t = 8)]
@@ -65,6 +80,20 @@ struct Args {
     /// keystroke pays for prefilling the whole prompt window, as when typing starts at once.
     #[arg(long)]
     no_warmup: bool,
+    /// The file of the pre-warm phase, opened as a fresh document before the typing replay
+    /// (default: benches/workloads/long_file.py, about 1,500 tokens).
+    #[arg(long)]
+    prewarm_file: Option<PathBuf>,
+    /// How long the pre-warm phase's document sits open before its first completion is requested.
+    #[arg(long, default_value_t = 5000)]
+    prewarm_wait_ms: u64,
+    /// Print only one flat JSON object with the headline figures on stdout, instead of Markdown.
+    #[arg(long)]
+    json: bool,
+    /// Write the server's stderr (its log at debug level) to this file at the end, to see what
+    /// the engine did between the messages, e.g. when a pre-warm finished.
+    #[arg(long)]
+    server_log: Option<PathBuf>,
 }
 
 /// One keystroke and the request sent right after it.
@@ -100,12 +129,38 @@ struct Timeline {
     reply_at: Instant,
     reply_index: usize,
     suggestion: String,
+    /// The JSON-RPC error, for [`Outcome::Error`].
+    error: Option<String>,
 }
 
-/// One `rill/status` with measurements: the figures of a completion that ran to its end.
+/// One `rill/status` sent for a completion that ran to its end (not superseded).
 struct Status {
     index: usize,
     params: Value,
+}
+
+/// The pre-warm phase: a long file opened in a fresh document, left alone while the server
+/// prefills it in the background, then one completion at its end.
+struct Prewarm {
+    shown_path: String,
+    lines: usize,
+    waited: Duration,
+    /// Request → first `rill/inlineCompletion/partial`, if one came.
+    to_first_partial: Option<Duration>,
+    /// Request → response.
+    to_reply: Duration,
+    items: bool,
+    suggestion: String,
+    status: Option<Value>,
+    /// `rill/cacheStatus` right before the request and right after its status.
+    cache_before: Option<Value>,
+    cache_after: Option<Value>,
+}
+
+/// Whether a `rill/status` reports a finished completion rather than the engine's state: such a
+/// status carries `source` (or, from servers older than that field, `promptTokens`).
+fn is_completion_status(params: &Value) -> bool {
+    params.get("source").is_some() || params.get("promptTokens").is_some()
 }
 
 fn main() -> Result<()> {
@@ -133,18 +188,17 @@ fn main() -> Result<()> {
         "nothing left to type after line {open_lines} of {}",
         file.display()
     );
-    let shown_path = file
-        .strip_prefix(&workspace)
-        .unwrap_or(&file)
-        .display()
-        .to_string();
+    let shown_path = shown(&file, &workspace);
     let uri = format!("file://{}", file.display());
-    let language = match file.extension().and_then(|e| e.to_str()) {
-        Some("rs") => "rust",
-        Some("py") => "python",
-        Some("lua") => "lua",
-        _ => "plaintext",
-    };
+    let prewarm_file = args
+        .prewarm_file
+        .clone()
+        .unwrap_or_else(|| workspace.join("benches/workloads/long_file.py"));
+    let prewarm_file = prewarm_file
+        .canonicalize()
+        .with_context(|| format!("cannot find {}", prewarm_file.display()))?;
+    let prewarm_source = std::fs::read_to_string(&prewarm_file)
+        .with_context(|| format!("cannot read {}", prewarm_file.display()))?;
     let delay = Duration::from_millis(args.delay_ms);
     let binary = rill_e2e::rill_bin();
 
@@ -164,9 +218,20 @@ fn main() -> Result<()> {
     let ready_after = started.elapsed();
     eprintln!("model ready after {:.1} s", ready_after.as_secs_f64());
 
+    // The pre-warm phase runs first, on an idle engine: after the typing replay the engine would
+    // still be pre-warming the typed document when the long file opens, and the figure would
+    // measure that queue instead of the first completion in a file a user just opened.
+    let prewarm = prewarm_phase(
+        &server,
+        &prewarm_file,
+        &prewarm_source,
+        &workspace,
+        Duration::from_millis(args.prewarm_wait_ms),
+    )?;
+
     let mut model = TextModel::new(&prefix, Encoding::Utf16);
     let mut version = 1;
-    server.open(&uri, language, &prefix);
+    server.open(&uri, language(&file), &prefix);
 
     // The warm-up stands for the pause between opening a file and typing in it: one completion at
     // the cursor starts filling the document's KV cache, so the first keystrokes are not charged
@@ -189,6 +254,9 @@ fn main() -> Result<()> {
         keys.len(),
         args.delay_ms
     );
+    // The server's CPU time is read around the typing and its answers only, so neither loading
+    // the model nor the warm-up's prefill is charged to the keystrokes.
+    let cpu_before = cpu_seconds(server.pid());
     let typing_mark = server.mark();
     let typing_started = Instant::now();
     let mut sent = Vec::with_capacity(keys.len());
@@ -235,26 +303,53 @@ fn main() -> Result<()> {
             .count();
         (answered >= ids.len()).then_some(())
     });
-    // The last request is never superseded: it is the pause after typing stops, so its status
-    // comes too. Wait for it so the status table includes it.
-    let last_reply_index = server.reply(ids[ids.len() - 1], DRAIN_TIMEOUT).index;
-    let last_status = wait_for_status(&server, last_reply_index);
+    // Every request answered with items ran to its end, so its `rill/status` is due: at once for
+    // a reused suggestion, at the generation's end for a new one. The statuses carry no request
+    // id and may arrive after later answers, so they are counted, not matched, once they stopped
+    // coming; the CPU time is read only then, so the last generation's work is included.
+    let with_items = timelines(&server.messages(), &sent)
+        .iter()
+        .filter(|t| t.outcome == Outcome::Items)
+        .count();
+    settle_statuses(&server, typing_mark, with_items);
+    let cpu_after = cpu_seconds(server.pid());
+    let cpu_per_keystroke = cpu_before
+        .zip(cpu_after)
+        .map(|(before, after)| (after - before) / sent.len() as f64);
 
     // The mirror must equal what was typed, or the figures describe some other document.
     let mirror = server
         .document_text(&uri)
-        .map_err(|err| anyhow::anyhow!("rill/documentText failed: {err}"))?;
+        .map_err(|err| anyhow!("rill/documentText failed: {err}"))?;
     ensure!(
         mirror["text"].as_str() == Some(model.text()),
         "the server's copy of the document differs from the typed text"
     );
+    let statuses: Vec<Status> = server
+        .messages()
+        .iter()
+        .skip(typing_mark)
+        .filter_map(|m| {
+            m.notification("rill/status")
+                .filter(|params| is_completion_status(params))
+                .map(|params| Status {
+                    index: m.index,
+                    params: params.clone(),
+                })
+        })
+        .collect();
+
     let messages = server.messages();
+    if let Some(path) = &args.server_log {
+        std::fs::write(path, server.stderr())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     // Not `shutdown_and_exit`: its invariant check panics on a late partial, and a benchmark
     // should report such a protocol violation next to its figures rather than lose them.
     let shutdown = server.request("shutdown", Value::Null);
     server
         .response(shutdown, DRAIN_TIMEOUT)
-        .map_err(|err| anyhow::anyhow!("shutdown failed: {err}"))?;
+        .map_err(|err| anyhow!("shutdown failed: {err}"))?;
     server.notify("exit", Value::Null);
     let status = server
         .wait_for_exit(EXIT_TIMEOUT)
@@ -280,18 +375,6 @@ fn main() -> Result<()> {
             );
         }
     }
-    let statuses: Vec<Status> = messages
-        .iter()
-        .skip(typing_mark)
-        .filter_map(|m| {
-            m.notification("rill/status")
-                .filter(|params| params.get("promptTokens").is_some())
-                .map(|params| Status {
-                    index: m.index,
-                    params: params.clone(),
-                })
-        })
-        .collect();
 
     let late = late_partials(&messages);
     let report = Report {
@@ -304,15 +387,109 @@ fn main() -> Result<()> {
         timelines: &timelines,
         statuses: &statuses,
         warmup: warmup.as_ref(),
-        last_status: last_status.as_ref(),
+        prewarm: &prewarm,
+        cpu_per_keystroke,
         ready_after,
         typed_for,
         load_before: &load_before,
         load_after: &load_after,
         late_partials: &late,
     };
-    report.print();
+    if args.json {
+        eprintln!("load average (1/5/15 min) before / after: {load_before} / {load_after}");
+        println!("{}", report.json());
+    } else {
+        report.print();
+    }
     Ok(())
+}
+
+/// `file` relative to the workspace when it lies inside it, for the report.
+fn shown(file: &Path, workspace: &Path) -> String {
+    file.strip_prefix(workspace)
+        .unwrap_or(file)
+        .display()
+        .to_string()
+}
+
+/// The LSP language id for a file, from its extension.
+fn language(file: &Path) -> &'static str {
+    match file.extension().and_then(|e| e.to_str()) {
+        Some("rs") => "rust",
+        Some("py") => "python",
+        Some("lua") => "lua",
+        _ => "plaintext",
+    }
+}
+
+/// Opens `source` as a fresh document, waits `wait` while the server pre-warms it in the
+/// background, then times one completion at its end: the first completion a user gets after
+/// opening a file and reading it for a moment. The document is closed afterwards, so that no
+/// pre-warm left over from it runs during the typing replay and its CPU time.
+fn prewarm_phase(
+    server: &Server,
+    file: &Path,
+    source: &str,
+    workspace: &Path,
+    wait: Duration,
+) -> Result<Prewarm> {
+    let uri = format!("file://{}", file.display());
+    let shown_path = shown(file, workspace);
+    let lines = source.split_inclusive('\n').count();
+    eprintln!(
+        "pre-warm phase: opening {shown_path} ({lines} lines), completing at its end after {:.1} s",
+        wait.as_secs_f64()
+    );
+    server.open(&uri, language(file), source);
+    thread::sleep(wait);
+    let (line, character) = TextModel::new(source, Encoding::Utf16).end_position();
+    // The engine publishes its cache report after each piece of work, a pre-warm that finished
+    // or yielded included, so this shows whether the pre-warm was done when the request came.
+    let cache_before = cache_status(server);
+    let mark = server.mark();
+    let id = server.inline_completion(&uri, line, character);
+    let reply = server.reply(id, WARMUP_TIMEOUT);
+    let sent = server.sent_at(id);
+    let status = wait_for_status(server, mark);
+    let first_partial = server.messages().iter().skip(mark).find_map(|m| {
+        m.notification("rill/inlineCompletion/partial")
+            .filter(|params| params["requestId"] == json!(id))
+            .map(|_| m.at)
+    });
+    let items = reply
+        .outcome
+        .as_ref()
+        .ok()
+        .and_then(|result| result["items"].as_array())
+        .is_some_and(|items| !items.is_empty());
+    let suggestion = reply
+        .outcome
+        .as_ref()
+        .ok()
+        .and_then(|result| result["items"].as_array())
+        .and_then(|items| items.first())
+        .map(rill_e2e::insert_text)
+        .unwrap_or_default();
+    let cache_after = cache_status(server);
+    server.close(&uri);
+    Ok(Prewarm {
+        shown_path,
+        lines,
+        waited: wait,
+        to_first_partial: first_partial.map(|at| at.duration_since(sent)),
+        to_reply: reply.at.duration_since(sent),
+        items,
+        suggestion,
+        status,
+        cache_before,
+        cache_after,
+    })
+}
+
+/// The answer to `rill/cacheStatus`, or `None` from a server that does not know the request.
+fn cache_status(server: &Server) -> Option<Value> {
+    let id = server.request("rill/cacheStatus", Value::Null);
+    server.response(id, DRAIN_TIMEOUT).ok()
 }
 
 /// The first `count` keystrokes of `rest`: one character each, except that a CRLF pair is one
@@ -367,6 +544,7 @@ fn timelines(messages: &[rill_e2e::Message], keys: &[Keystroke]) -> Vec<Timeline
                 .and_then(|items| items.first())
                 .map(rill_e2e::insert_text)
                 .unwrap_or_default();
+            let error = outcome.as_ref().err().map(ToString::to_string);
             let next_keystroke = keys.get(index + 1).map(|next| next.at);
             let outcome = match &outcome {
                 Err(_) => Outcome::Error,
@@ -388,6 +566,7 @@ fn timelines(messages: &[rill_e2e::Message], keys: &[Keystroke]) -> Vec<Timeline
                 reply_at,
                 reply_index,
                 suggestion,
+                error,
             }
         })
         .collect()
@@ -417,7 +596,7 @@ fn late_partials(messages: &[rill_e2e::Message]) -> Vec<(i64, u64)> {
     late
 }
 
-/// Waits for the first `rill/status` with measurements after log index `mark`, or gives up
+/// Waits for the first `rill/status` of a finished completion after log index `mark`, or gives up
 /// quietly: a completion stopped by its time budget may end without one, and the report then
 /// says so instead of failing the run.
 fn wait_for_status(server: &Server, mark: usize) -> Option<Value> {
@@ -425,7 +604,7 @@ fn wait_for_status(server: &Server, mark: usize) -> Option<Value> {
     loop {
         let found = server.messages().into_iter().skip(mark).find_map(|m| {
             m.notification("rill/status")
-                .filter(|params| params.get("promptTokens").is_some())
+                .filter(|params| is_completion_status(params))
                 .cloned()
         });
         if found.is_some() || Instant::now() >= deadline {
@@ -433,6 +612,63 @@ fn wait_for_status(server: &Server, mark: usize) -> Option<Value> {
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits until at least `expected` completion statuses arrived after log index `mark` and then no
+/// new one for [`SETTLE_QUIET`], or [`SETTLE_TIMEOUT`] passed. `expected` is a lower bound (the
+/// answers with items); completed requests that answered empty send one too, which the quiet
+/// period lets arrive.
+fn settle_statuses(server: &Server, mark: usize, expected: usize) {
+    let deadline = Instant::now() + SETTLE_TIMEOUT;
+    let mut seen = usize::MAX;
+    let mut changed = Instant::now();
+    loop {
+        let count = server
+            .messages()
+            .iter()
+            .skip(mark)
+            .filter(|m| {
+                m.notification("rill/status")
+                    .is_some_and(is_completion_status)
+            })
+            .count();
+        if count != seen {
+            seen = count;
+            changed = Instant::now();
+        }
+        if (count >= expected && changed.elapsed() >= SETTLE_QUIET) || Instant::now() >= deadline {
+            if count < expected {
+                eprintln!("only {count} of at least {expected} completion statuses arrived");
+            }
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The CPU time (user + system, all threads) process `pid` has used so far, in seconds, from
+/// fields 14 and 15 of `/proc/<pid>/stat`; `None` where that file cannot be read (not Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces, so the fields are counted
+    // from after its closing parenthesis, where field 3 (the state) begins.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some((utime + stime) as f64 / clock_ticks_per_second())
+}
+
+/// The unit of the `/proc` CPU times (`sysconf(_SC_CLK_TCK)`), asked of `getconf` because the
+/// crate does not link libc; 100, the value on every common Linux architecture, if that fails.
+fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
 }
 
 /// The first three fields of /proc/loadavg (1, 5 and 15 minutes), to judge whether other work
@@ -499,7 +735,9 @@ struct Report<'a> {
     timelines: &'a [Timeline],
     statuses: &'a [Status],
     warmup: Option<&'a (Duration, Option<Value>)>,
-    last_status: Option<&'a Value>,
+    prewarm: &'a Prewarm,
+    /// Server CPU seconds per keystroke over the typing and its answers.
+    cpu_per_keystroke: Option<f64>,
     ready_after: Duration,
     typed_for: Duration,
     load_before: &'a str,
@@ -513,6 +751,64 @@ impl Report<'_> {
             .iter()
             .filter(|t| t.outcome == outcome)
             .count()
+    }
+
+    /// Keystroke → first partial in milliseconds, sorted, for every request that sent a partial.
+    /// Superseded requests count too: their partials were shown as ghost text before the next
+    /// keystroke replaced them, which is what streaming is for.
+    fn to_any_partial(&self) -> Vec<f64> {
+        let mut samples: Vec<f64> = self
+            .keys
+            .iter()
+            .zip(self.timelines)
+            .filter_map(|(k, t)| t.first_partial.map(|at| millis(at.duration_since(k.at))))
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples
+    }
+
+    /// How many completed requests of the typing phase each `source` served, as (typed-ahead,
+    /// cache, model, statuses with a source). Each completed request sends exactly one status, so
+    /// counting statuses counts requests without having to match them to their answers.
+    fn sources(&self) -> (usize, usize, usize, usize) {
+        let of = |name: &str| {
+            self.statuses
+                .iter()
+                .filter(|s| s.params["source"] == json!(name))
+                .count()
+        };
+        let with_source = self
+            .statuses
+            .iter()
+            .filter(|s| s.params.get("source").is_some())
+            .count();
+        (of("typedAhead"), of("cache"), of("model"), with_source)
+    }
+
+    /// The share of completed requests served without new model work; `None` when no status
+    /// carried a `source` (a server older than that field).
+    fn served_without_model(&self) -> Option<f64> {
+        let (typed_ahead, cache, _, with_source) = self.sources();
+        (with_source > 0).then(|| (typed_ahead + cache) as f64 / with_source as f64)
+    }
+
+    /// The pre-warmed first completion: to its first partial if it sent one, else to its answer.
+    fn prewarmed_first_completion(&self) -> Duration {
+        self.prewarm
+            .to_first_partial
+            .unwrap_or(self.prewarm.to_reply)
+    }
+
+    /// The headline figures as one flat JSON object, for scripts that fill the performance table.
+    fn json(&self) -> Value {
+        let partials = self.to_any_partial();
+        json!({
+            "first_partial_ms_p50": percentile(&partials, 0.5),
+            "first_partial_ms_p95": percentile(&partials, 0.95),
+            "prewarmed_first_completion_ms": millis(self.prewarmed_first_completion()),
+            "served_without_model_fraction": self.served_without_model(),
+            "cpu_seconds_per_keystroke": self.cpu_per_keystroke,
+        })
     }
 
     fn print(&self) {
@@ -531,13 +827,6 @@ impl Report<'_> {
         let to_final = with_items
             .iter()
             .map(|(k, t)| millis(t.reply_at.duration_since(k.at)))
-            .collect();
-        // Superseded requests count here too: their partials were shown as ghost text before
-        // the next keystroke replaced them, which is what streaming is for.
-        let to_any_partial = keys
-            .iter()
-            .zip(timelines)
-            .filter_map(|(k, t)| t.first_partial.map(|at| millis(at.duration_since(k.at))))
             .collect();
         // How fast abandoned work is answered once the next keystroke arrives: the time the
         // server's old request still holds the engine.
@@ -586,14 +875,30 @@ impl Report<'_> {
             "| empty responses before the next keystroke (no suggestion) | {} |",
             self.count(Outcome::NoSuggestion)
         );
-        println!("| error responses | {} |", self.count(Outcome::Error));
+        // The distinct messages are listed because an error during typing is a server bug to
+        // chase, and the count alone does not say which.
+        let mut errors: Vec<&str> = timelines
+            .iter()
+            .filter_map(|t| t.error.as_deref())
+            .collect();
+        errors.sort_unstable();
+        errors.dedup();
+        println!(
+            "| error responses | {}{} |",
+            self.count(Outcome::Error),
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", errors.join("; ").replace('|', "\\|"))
+            }
+        );
         println!(
             "| keystroke → first partial, p50 / p95 (responses with items) | {} |",
             spread(to_first_partial)
         );
         println!(
             "| keystroke → first partial, p50 / p95 (every request that sent one) | {} |",
-            spread(to_any_partial)
+            spread(self.to_any_partial())
         );
         println!(
             "| keystroke → final response, p50 / p95 (responses with items) | {} |",
@@ -602,6 +907,33 @@ impl Report<'_> {
         println!(
             "| next keystroke → superseded empty answer, p50 / p95 | {} |",
             spread(supersede_delay)
+        );
+        let (typed_ahead, cache, from_model, with_source) = self.sources();
+        let accepted: u64 = self
+            .statuses
+            .iter()
+            .filter_map(|s| s.params["acceptedChars"].as_u64())
+            .sum();
+        println!(
+            "| completed requests served without new model work (`source` typedAhead / cache / model) | {} of {} = {} ({typed_ahead} / {cache} / {from_model}; {} of {} keystrokes; {accepted} characters accepted) |",
+            typed_ahead + cache,
+            with_source,
+            self.served_without_model()
+                .map_or_else(|| "–".to_string(), |f| format!("{:.1}%", f * 100.0)),
+            typed_ahead + cache,
+            keys.len()
+        );
+        println!(
+            "| server CPU time per keystroke (utime + stime, typing until the last status) | {} |",
+            self.cpu_per_keystroke.map_or_else(
+                || "– (no /proc)".to_string(),
+                |cpu| format!(
+                    "{:.3} s ({:.1} s over {} keystrokes)",
+                    cpu,
+                    cpu * keys.len() as f64,
+                    keys.len()
+                )
+            )
         );
         let (last_key, last) = (&keys[keys.len() - 1], &timelines[timelines.len() - 1]);
         let pause_partial = last.first_partial.map_or_else(
@@ -620,9 +952,13 @@ impl Report<'_> {
             last.partials,
             preview(&last.suggestion)
         );
-        if let Some(status) = self.last_status {
+        // Statuses carry no request id and a new generation's status follows the generation's
+        // end, so the last status is the pause's only as a rule: a generation it adopted may end
+        // after it.
+        if let Some(status) = self.statuses.last().map(|s| &s.params) {
             println!(
-                "| pause: promptTokens / reusedTokens / TTFT / tokens/s / generated | {} / {} / {} ms / {} / {} |",
+                "| last `rill/status`: source / promptTokens / reusedTokens / TTFT / tokens/s / generated | {} / {} / {} / {} ms / {} / {} |",
+                status["source"].as_str().unwrap_or("–"),
                 field(status, "promptTokens"),
                 field(status, "reusedTokens"),
                 field(status, "timeToFirstTokenMs"),
@@ -645,7 +981,7 @@ impl Report<'_> {
                     },
                 );
                 println!(
-                    "| warm-up completion after opening (empty cache), request → answer | {:.0} ms ({status}) |",
+                    "| warm-up completion right after opening, request → answer | {:.0} ms ({status}) |",
                     millis(*took)
                 );
             }
@@ -662,10 +998,11 @@ impl Report<'_> {
             .collect();
         reuse.sort_by(f64::total_cmp);
         println!(
-            "| completions not superseded, typing and pause (`rill/status` with figures) | {} (median reused share of the prompt {}) |",
+            "| completions not superseded, typing and pause (`rill/status` sent) | {} (median reused share of the prompt over new generations {}) |",
             self.statuses.len(),
             percentile(&reuse, 0.5).map_or_else(|| "–".to_string(), |p| format!("{p:.1}%"))
         );
+        self.print_prewarm();
         let late = self
             .late_partials
             .iter()
@@ -674,7 +1011,7 @@ impl Report<'_> {
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "| partials after their request's response (protocol violation; warm-up included) | {}{} |",
+            "| partials after their request's response (protocol violation; warm-up and pre-warm phase included) | {}{} |",
             self.late_partials.len(),
             if late.is_empty() { String::new() } else { format!(": {late}") }
         );
@@ -692,11 +1029,12 @@ impl Report<'_> {
         let rows = self.statuses.len().min(self.args.status_rows);
         println!(
             "Last {rows} `rill/status` figures (one per completion that was not superseded; \
-             \"after request\" is the last answer before it, with how many keystrokes in it was sent):"
+             \"after request\" is the last answer before it, with how many keystrokes in it was sent; \
+             a new generation's status follows the generation's end, so this pairing is approximate):"
         );
         println!();
-        println!("| after request | keystroke | promptTokens | reusedTokens | TTFT ms | tokens/s | generated | suggestion |");
-        println!("|---|---|---|---|---|---|---|---|");
+        println!("| after request | keystroke | source | acceptedChars | promptTokens | reusedTokens | TTFT ms | tokens/s | generated | suggestion |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
         for status in &self.statuses[self.statuses.len() - rows..] {
             // The status follows its completion's response, so the completion is the request
             // with items (or a completed empty one) answered last before it.
@@ -716,7 +1054,9 @@ impl Report<'_> {
                 },
             );
             println!(
-                "| {request} | {keystroke} | {} | {} | {} | {} | {} | {suggestion} |",
+                "| {request} | {keystroke} | {} | {} | {} | {} | {} | {} | {} | {suggestion} |",
+                status.params["source"].as_str().unwrap_or("–"),
+                field(&status.params, "acceptedChars"),
                 field(&status.params, "promptTokens"),
                 field(&status.params, "reusedTokens"),
                 field(&status.params, "timeToFirstTokenMs"),
@@ -741,5 +1081,61 @@ impl Report<'_> {
         }
         println!();
         println!("rill binary: `{}`", self.binary.display());
+    }
+
+    /// The pre-warm phase's rows of the main table.
+    fn print_prewarm(&self) {
+        let prewarm = self.prewarm;
+        let opened = format!(
+            "`{}`, {} lines, opened {:.1} s before",
+            prewarm.shown_path,
+            prewarm.lines,
+            prewarm.waited.as_secs_f64()
+        );
+        println!(
+            "| pre-warmed first completion ({opened}): request → first partial | {} |",
+            prewarm.to_first_partial.map_or_else(
+                || "– (no partial)".to_string(),
+                |took| format!("{:.0} ms", millis(took))
+            )
+        );
+        let status = prewarm.status.as_ref().map_or_else(
+            || "no status".to_string(),
+            |s| {
+                format!(
+                    "source {}, promptTokens {}, reusedTokens {}, TTFT {} ms, generated {}",
+                    s["source"].as_str().unwrap_or("–"),
+                    field(s, "promptTokens"),
+                    field(s, "reusedTokens"),
+                    field(s, "timeToFirstTokenMs"),
+                    field(s, "generatedTokens")
+                )
+            },
+        );
+        println!(
+            "| pre-warmed first completion: request → response | {:.0} ms ({}, {}; {status}) |",
+            millis(prewarm.to_reply),
+            if prewarm.items { "items" } else { "empty" },
+            preview(&prewarm.suggestion)
+        );
+        let cache = |status: &Option<Value>| {
+            status.as_ref().map_or_else(
+                || "–".to_string(),
+                |cache| {
+                    format!(
+                        "{} / {} / {:.1} / {}",
+                        field(cache, "cachedDocuments"),
+                        field(cache, "cachedTokens"),
+                        cache["cachedBytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
+                        field(cache, "bytesPerCachedToken")
+                    )
+                },
+            )
+        };
+        println!(
+            "| pre-warm phase `rill/cacheStatus` before the request → after it: documents / tokens / MB / bytes per token | {} → {} |",
+            cache(&prewarm.cache_before),
+            cache(&prewarm.cache_after)
+        );
     }
 }
