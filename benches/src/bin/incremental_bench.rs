@@ -58,6 +58,8 @@ struct Args {
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    // As `rill` does at start, so the memory figure is the server's.
+    rill_model::runtime::return_large_blocks_to_the_system();
     configure_threads(ThreadSettings {
         threads: args.threads,
         ..ThreadSettings::default()

@@ -42,6 +42,8 @@ pub struct ModelArgs {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before the model loads, so every KV-cache block is allocated under this policy.
+    rill_model::runtime::return_large_blocks_to_the_system();
     match cli.command {
         None | Some(Command::Serve) => serve(),
         Some(Command::Complete(args)) => complete::run(args),
