@@ -17,6 +17,7 @@ mod q8_matmul;
 mod quant;
 pub mod runtime;
 pub mod sampling;
+pub mod score;
 pub mod sequence;
 pub mod speculative;
 pub mod stop;

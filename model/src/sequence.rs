@@ -138,7 +138,19 @@ impl Sequence {
     /// have returned after that token, because a quantized pass gives each position the same logits
     /// however the sequence is split into passes. On error nothing is appended.
     pub fn extend(&mut self, model: &Gemma3, tokens: &[u32]) -> Result<Vec<f32>> {
-        let logits = model.forward_to_vec(tokens, &mut self.cache, Which::All)?.1;
+        self.extend_selected(model, tokens, Which::All)
+    }
+
+    /// Appends `tokens` in one forward pass and returns the logits of the positions `which`
+    /// selects, row-major. Scoring uses it to pay for the output head only where it is needed.
+    /// On error nothing is appended.
+    pub fn extend_selected(
+        &mut self,
+        model: &Gemma3,
+        tokens: &[u32],
+        which: Which<'_>,
+    ) -> Result<Vec<f32>> {
+        let logits = model.forward_to_vec(tokens, &mut self.cache, which)?.1;
         self.tokens.extend_from_slice(tokens);
         Ok(logits)
     }

@@ -88,6 +88,20 @@ pub struct Config {
     pub streaming: Option<bool>,
     /// `enable`: answer completions at all (lets an editor toggle rill without restarting it).
     pub enable: bool,
+    /// `diagnostics.enable`: publish spans the model finds very unlikely.
+    pub diagnostics_enable: bool,
+    /// `diagnostics.minSurprise`: flag a token whose probability is below e^-minSurprise (nats), 1 to 30.
+    pub diagnostics_min_surprise: f32,
+    /// `diagnostics.minAlternative`: and only when the model's own choice there has at least this probability, 0 to 1.
+    pub diagnostics_min_alternative: f32,
+    /// `diagnostics.debounceMs`: how long typing must pause before the edited region is rescored, 0 to 10000 ms.
+    pub diagnostics_debounce_ms: u64,
+    /// `diagnostics.lookaheadLines`: lines after an edit rescored with it (the rest waits for idle time), 0 to 1000.
+    pub diagnostics_lookahead_lines: usize,
+    /// `reasoning.timeoutMs`: time limit of one reasoning chain, 1000 to 600000 ms.
+    pub reasoning_timeout_ms: u64,
+    /// `reasoning.maxSteps`: most steps a chain may have, 1 to 20.
+    pub reasoning_max_steps: usize,
 }
 
 impl Default for Config {
@@ -109,6 +123,13 @@ impl Default for Config {
             multiline: Multiline::Auto,
             streaming: None,
             enable: true,
+            diagnostics_enable: true,
+            diagnostics_min_surprise: DEFAULT_MIN_SURPRISE,
+            diagnostics_min_alternative: DEFAULT_MIN_ALTERNATIVE,
+            diagnostics_debounce_ms: 150,
+            diagnostics_lookahead_lines: 20,
+            reasoning_timeout_ms: 30_000,
+            reasoning_max_steps: 6,
         }
     }
 }
@@ -147,7 +168,7 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 16] = [
+pub const KEYS: [&str; 23] = [
     "model.path",
     "engine.threads",
     "engine.cacheBudgetMb",
@@ -164,7 +185,19 @@ pub const KEYS: [&str; 16] = [
     "completion.multiline",
     "streaming",
     "enable",
+    "diagnostics.enable",
+    "diagnostics.minSurprise",
+    "diagnostics.minAlternative",
+    "diagnostics.debounceMs",
+    "diagnostics.lookaheadLines",
+    "reasoning.timeoutMs",
+    "reasoning.maxSteps",
 ];
+
+/// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
+pub const DEFAULT_MIN_SURPRISE: f32 = 8.0;
+/// Default `diagnostics.minAlternative`, chosen from the same benchmark.
+pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.5;
 
 impl Config {
     /// The memory budget for all documents' KV caches, in bytes.
@@ -283,6 +316,19 @@ impl Config {
             }
             "streaming" => self.streaming = Some(expect_bool(value)?),
             "enable" => self.enable = expect_bool(value)?,
+            "diagnostics.enable" => self.diagnostics_enable = expect_bool(value)?,
+            "diagnostics.minSurprise" => {
+                self.diagnostics_min_surprise = number_in(value, 1.0, 30.0, false)?
+            }
+            "diagnostics.minAlternative" => {
+                self.diagnostics_min_alternative = number_in(value, 0.0, 1.0, false)?
+            }
+            "diagnostics.debounceMs" => self.diagnostics_debounce_ms = integer_in(value, 0, 10000)?,
+            "diagnostics.lookaheadLines" => {
+                self.diagnostics_lookahead_lines = integer_in(value, 0, 1000)? as usize
+            }
+            "reasoning.timeoutMs" => self.reasoning_timeout_ms = integer_in(value, 1000, 600_000)?,
+            "reasoning.maxSteps" => self.reasoning_max_steps = integer_in(value, 1, 20)? as usize,
             // Unreachable through `apply_object`, which only passes keys from `KEYS`; ignoring is the
             // safe answer should that ever change.
             _ => {}
@@ -310,6 +356,21 @@ impl Config {
             "completion.multiline" => self.multiline = defaults.multiline,
             "streaming" => self.streaming = defaults.streaming,
             "enable" => self.enable = defaults.enable,
+            "diagnostics.enable" => self.diagnostics_enable = defaults.diagnostics_enable,
+            "diagnostics.minSurprise" => {
+                self.diagnostics_min_surprise = defaults.diagnostics_min_surprise
+            }
+            "diagnostics.minAlternative" => {
+                self.diagnostics_min_alternative = defaults.diagnostics_min_alternative
+            }
+            "diagnostics.debounceMs" => {
+                self.diagnostics_debounce_ms = defaults.diagnostics_debounce_ms
+            }
+            "diagnostics.lookaheadLines" => {
+                self.diagnostics_lookahead_lines = defaults.diagnostics_lookahead_lines
+            }
+            "reasoning.timeoutMs" => self.reasoning_timeout_ms = defaults.reasoning_timeout_ms,
+            "reasoning.maxSteps" => self.reasoning_max_steps = defaults.reasoning_max_steps,
             _ => {}
         }
     }

@@ -5,8 +5,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod diagnostics;
 pub mod documents;
 pub mod engine;
 pub mod lsp;
 pub mod postprocess;
 pub mod protocol;
+pub mod reasoning;

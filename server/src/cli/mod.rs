@@ -2,6 +2,7 @@
 
 mod complete;
 mod cursor;
+mod diagnose;
 mod model_cmd;
 
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ pub enum Command {
     Serve,
     /// Complete code at a position of a file (or of stdin), streaming the completion to stdout.
     Complete(complete::CompleteArgs),
+    /// Print the spans of a file the model finds very unlikely, with its suggestion for each.
+    Diagnose(diagnose::DiagnoseArgs),
     /// Manage the model file.
     #[command(subcommand)]
     Model(model_cmd::ModelCommand),
@@ -47,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None | Some(Command::Serve) => serve(),
         Some(Command::Complete(args)) => complete::run(args),
+        Some(Command::Diagnose(args)) => diagnose::run(args),
         Some(Command::Model(command)) => model_cmd::run(command),
     }
 }

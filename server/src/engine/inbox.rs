@@ -31,8 +31,8 @@ pub enum SubmitError {
 #[derive(Default)]
 struct State {
     interactive: VecDeque<Box<CompletionJob>>,
-    /// Pending background work by document, with an arrival number for oldest-first order.
-    background: HashMap<String, (u64, BackgroundJob)>,
+    /// Pending background work by document and kind, with an arrival number for oldest-first order.
+    background: HashMap<(String, u8), (u64, BackgroundJob)>,
     arrivals: u64,
     forgotten: Vec<String>,
     cache_budget_bytes: Option<usize>,
@@ -88,7 +88,7 @@ impl Inbox {
         Ok(())
     }
 
-    /// Queues background work, replacing any still pending for the same document.
+    /// Queues background work, replacing any of the same kind still pending for the same document.
     pub(super) fn submit_background(&self, job: BackgroundJob) {
         let mut state = self.lock();
         if state.stopped {
@@ -96,24 +96,24 @@ impl Inbox {
         }
         state.arrivals += 1;
         let arrival = state.arrivals;
-        state
-            .background
-            .insert(job.document.clone(), (arrival, job));
+        state.background.insert(job.key(), (arrival, job));
         self.wake.notify_one();
     }
 
     /// Puts back background work that was interrupted, unless newer work for its document arrived.
     pub(super) fn resume_background(&self, job: BackgroundJob) {
         let mut state = self.lock();
-        if !state.background.contains_key(&job.document) && !state.stopped {
+        if !state.background.contains_key(&job.key()) && !state.stopped {
             // Arrival 0 sorts first: interrupted work continues before work that came later.
-            state.background.insert(job.document.clone(), (0, job));
+            state.background.insert(job.key(), (0, job));
         }
     }
 
     pub(super) fn forget(&self, document: &str) {
         let mut state = self.lock();
-        state.background.remove(document);
+        state
+            .background
+            .retain(|(pending, _), _| pending != document);
         state.forgotten.push(document.to_string());
         self.wake.notify_one();
     }
@@ -166,9 +166,9 @@ impl Inbox {
                 .background
                 .iter()
                 .min_by_key(|(_, (arrival, _))| *arrival)
-                .map(|(document, _)| document.clone());
-            if let Some(document) = oldest {
-                if let Some((_, job)) = state.background.remove(&document) {
+                .map(|(key, _)| key.clone());
+            if let Some(key) = oldest {
+                if let Some((_, job)) = state.background.remove(&key) {
                     return Work::Background(job);
                 }
             }

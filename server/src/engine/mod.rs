@@ -7,6 +7,7 @@
 //! engine drops that document's sequence (whose cache may be half-written) and serves the next job.
 
 mod cancel;
+pub mod diagnose;
 mod inbox;
 pub mod prompt;
 pub mod store;
@@ -51,15 +52,17 @@ pub struct CompletionJob {
 }
 
 /// Low-priority work for one document, run in small chunks between interactive jobs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct BackgroundJob {
     pub document: String,
     pub kind: BackgroundKind,
 }
 
-/// The kinds of background work, most urgent first.
-#[derive(Debug, Clone, PartialEq)]
+/// The kinds of background work. A document has at most one pending job of each kind.
+#[derive(Debug, Clone)]
 pub enum BackgroundKind {
+    /// Score the document's text and report the spans the model finds unlikely.
+    Diagnose(Box<diagnose::DiagnoseJob>),
     /// Bring the document's cache up to date with the prompt a completion at the cursor would use.
     Prewarm {
         text_before_cursor: String,
@@ -73,6 +76,16 @@ pub enum BackgroundKind {
 }
 
 impl BackgroundJob {
+    /// The inbox keeps one pending job per document and kind.
+    fn key(&self) -> (String, u8) {
+        let kind = match self.kind {
+            BackgroundKind::Diagnose(_) => 0,
+            BackgroundKind::Prewarm { .. } => 1,
+            BackgroundKind::Housekeeping => 2,
+        };
+        (self.document.clone(), kind)
+    }
+
     fn housekeeping() -> Self {
         Self {
             document: String::new(),

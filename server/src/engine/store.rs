@@ -33,9 +33,10 @@ pub struct SequenceStore {
     entries: HashMap<String, Entry>,
     budget_bytes: usize,
     clock: u64,
-    /// Documents whose caches stay whole: the one of the last completion (the user is editing it)
-    /// and the last one pre-warmed (just opened, or where typing paused).
-    protected: [Option<String>; 2],
+    /// Sequences that stay whole: the one of the last completion (the user is editing it), the
+    /// last one pre-warmed (just opened, or where typing paused) and the last one scored for
+    /// diagnostics (a rescore after the next edit rolls back into it).
+    protected: [Option<String>; 3],
 }
 
 impl SequenceStore {
@@ -44,7 +45,7 @@ impl SequenceStore {
             entries: HashMap::new(),
             budget_bytes,
             clock: 0,
-            protected: [None, None],
+            protected: [None, None, None],
         }
     }
 
@@ -73,10 +74,15 @@ impl SequenceStore {
         self.entries.get(document).map(|entry| &entry.sequence)
     }
 
+    /// Drops the document's sequences (its own and its diagnostics scan, see
+    /// [`super::diagnose::scan_key`]).
     pub fn remove(&mut self, document: &str) {
-        self.entries.remove(document);
+        let belongs = |key: &str| {
+            key == document || key.strip_prefix(document) == Some(super::diagnose::SCAN_SUFFIX)
+        };
+        self.entries.retain(|key, _| !belongs(key));
         for slot in &mut self.protected {
-            if slot.as_deref() == Some(document) {
+            if slot.as_deref().is_some_and(belongs) {
                 *slot = None;
             }
         }
@@ -92,10 +98,16 @@ impl SequenceStore {
         self.protected[1] = Some(document.to_string());
     }
 
-    /// Applies the budget around the protected documents (see [`SequenceStore::enforce_budget`]).
+    /// Marks the sequence `key` as the one last scored for diagnostics.
+    pub fn set_diagnosed(&mut self, key: &str) {
+        self.protected[2] = Some(key.to_string());
+    }
+
+    /// Applies the budget around the protected sequences (see [`SequenceStore::enforce_budget`]).
     pub fn enforce(&mut self) {
-        let [editing, prewarmed] = self.protected.clone();
-        self.enforce_budget(editing.as_deref(), prewarmed.as_deref());
+        let protected = self.protected.clone();
+        let keys: Vec<&str> = protected.iter().flatten().map(String::as_str).collect();
+        self.enforce_budget(&keys);
     }
 
     pub fn report(&self) -> CacheReport {
@@ -122,20 +134,19 @@ impl SequenceStore {
             .sum()
     }
 
-    /// Compacts every document but the one the user is `editing` and the one just `prewarmed`,
-    /// then, while the total is over the budget, drops the least recently used of them. The two
-    /// protected documents stay even when they alone exceed the budget: dropping the document
-    /// being edited or the one just pre-warmed would only make the next request pay to rebuild it.
+    /// Compacts every sequence but the `protected` ones (the document being edited, the one just
+    /// pre-warmed, the one just scored), then, while the total is over the budget, drops the least
+    /// recently used of the others. Protected sequences stay even when they alone exceed the
+    /// budget: dropping them would only make the next request pay to rebuild them.
     ///
     /// Compaction is eager because it costs little: an idle document keeps every global-layer
     /// position and the sliding window plus [`COMPACTION_MARGIN`] positions, which is all that
     /// continuing where the user left it needs; only a jump far back in an idle document pays a
     /// fresh prefill. The protected documents are never touched: a full cache is what makes a
     /// rollback anywhere free while the cursor moves around.
-    pub fn enforce_budget(&mut self, editing: Option<&str>, prewarmed: Option<&str>) {
-        let protected = [editing, prewarmed];
+    pub fn enforce_budget(&mut self, protected: &[&str]) {
         for (document, entry) in &mut self.entries {
-            if protected.contains(&Some(document.as_str()))
+            if protected.contains(&document.as_str())
                 || entry.compacted_at == Some(entry.sequence.tokens().len())
             {
                 continue;
@@ -150,7 +161,7 @@ impl SequenceStore {
             let oldest = self
                 .entries
                 .iter()
-                .filter(|(document, _)| !protected.contains(&Some(document.as_str())))
+                .filter(|(document, _)| !protected.contains(&document.as_str()))
                 .min_by_key(|(_, entry)| entry.last_used)
                 .map(|(document, _)| document.clone());
             let Some(oldest) = oldest else {

@@ -9,6 +9,7 @@ use rill_model::generate::{generate, FinishReason};
 use rill_model::{LoadOptions, LoadedModel};
 use tokio::sync::watch;
 
+use super::diagnose::{self, DiagnoseEvent, DiagnoseJob, Progress};
 use super::inbox::{Inbox, Work};
 use super::store::{CacheReport, SequenceStore};
 use super::EngineState;
@@ -159,6 +160,10 @@ impl Engine {
     /// Runs background work until it is done or an interactive job arrives; interrupted work goes
     /// back to the inbox and continues from where it stopped (its prefix stays cached).
     fn background(&mut self, job: BackgroundJob, inbox: &Inbox) {
+        if let BackgroundKind::Diagnose(diagnose) = job.kind {
+            self.diagnose(job.document, diagnose, inbox);
+            return;
+        }
         let BackgroundKind::Prewarm {
             text_before_cursor,
             context_tokens,
@@ -193,6 +198,39 @@ impl Engine {
                     job.document,
                     panic_message(&*panic)
                 );
+            }
+        }
+    }
+
+    /// Scores a document for diagnostics until done, cancelled or interrupted by interactive work.
+    fn diagnose(&mut self, document: String, mut job: Box<DiagnoseJob>, inbox: &Inbox) {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let interrupted = || inbox.interactive_waiting();
+            diagnose::run(
+                &self.loaded,
+                &mut self.store,
+                &document,
+                &mut job,
+                &interrupted,
+            )
+        }));
+        match outcome {
+            Ok(Ok(Progress::Finished | Progress::Cancelled)) => {}
+            Ok(Ok(Progress::Interrupted)) => inbox.resume_background(BackgroundJob {
+                document,
+                kind: BackgroundKind::Diagnose(job),
+            }),
+            Ok(Err(err)) => {
+                tracing::warn!("scoring {document} failed: {err}");
+                let _ = job.events.send(DiagnoseEvent::Failed(err.to_string()));
+            }
+            Err(panic) => {
+                self.store.remove(&document);
+                let reason = panic_message(&*panic);
+                tracing::error!("engine panicked while scoring {document}: {reason}");
+                let _ = job
+                    .events
+                    .send(DiagnoseEvent::Failed(format!("internal error: {reason}")));
             }
         }
     }

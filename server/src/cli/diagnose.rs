@@ -1,0 +1,120 @@
+//! `rill diagnose`: prints the spans of a file the model finds very unlikely, with its own suggestion for each, as the language server would publish them.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use rill_model::runtime::{configure_threads, ThreadSettings};
+use rill_model::{LoadOptions, LoadedModel};
+
+use super::ModelArgs;
+use crate::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_SURPRISE};
+use crate::diagnostics::{Flag, Thresholds};
+use crate::engine::diagnose::{self, DiagnoseEvent, DiagnoseJob};
+use crate::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
+use crate::engine::CancelToken;
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// File to check.
+    pub file: PathBuf,
+    /// Flag tokens whose log probability is below minus this (nats).
+    #[arg(long, default_value_t = DEFAULT_MIN_SURPRISE)]
+    pub min_surprise: f32,
+    /// ...when the model's own choice there is at least this likely.
+    #[arg(long, default_value_t = DEFAULT_MIN_ALTERNATIVE)]
+    pub min_alternative: f32,
+    /// Print one JSON object per flag instead of `file:line:column: message`.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
+    let mut threads = ThreadSettings::default();
+    if let Some(count) = args.model.threads {
+        threads.threads = usize::from(count);
+    }
+    configure_threads(threads);
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("cannot read {} as UTF-8 text", args.file.display()))?;
+    let path = rill_model::paths::resolve_model_path(args.model.model.as_deref())?;
+    let loaded = LoadedModel::load(&path, LoadOptions::default())?;
+    let started = Instant::now();
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let mut job = DiagnoseJob {
+        text: Arc::from(text.as_str()),
+        regions: vec![0..text.len()],
+        context_tokens: usize::MAX,
+        reserve_tokens: 0,
+        thresholds: Thresholds {
+            min_surprise: args.min_surprise,
+            min_alternative: args.min_alternative,
+        },
+        cancel: CancelToken::new(),
+        events,
+    };
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    diagnose::run(&loaded, &mut store, "file", &mut job, &|| false)?;
+    let mut stdout = std::io::stdout().lock();
+    let mut count = 0;
+    while let Ok(event) = received.try_recv() {
+        match event {
+            DiagnoseEvent::Scored { flags, .. } => {
+                for flag in flags {
+                    count += 1;
+                    print_flag(&mut stdout, &args, &text, &flag)?;
+                }
+            }
+            DiagnoseEvent::Failed(reason) => anyhow::bail!("scoring failed: {reason}"),
+            DiagnoseEvent::Done => {}
+        }
+    }
+    eprintln!(
+        "rill: {count} flags in {} lines, scored in {:.1} s",
+        text.lines().count(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn print_flag(
+    out: &mut impl Write,
+    args: &DiagnoseArgs,
+    text: &str,
+    flag: &Flag,
+) -> anyhow::Result<()> {
+    let before = &text[..flag.range.start];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    if args.json {
+        let fix = flag.fix.as_ref().map(|fix| {
+            serde_json::json!({"start": fix.replace.start, "end": fix.replace.end, "text": fix.text})
+        });
+        let value = serde_json::json!({
+            "line": line,
+            "column": column,
+            "start": flag.range.start,
+            "end": flag.range.end,
+            "text": flag.text,
+            "surprise": flag.surprise,
+            "expected": flag.expected,
+            "expectedProb": flag.expected_prob,
+            "message": flag.message(),
+            "fix": fix,
+        });
+        writeln!(out, "{value}")?;
+    } else {
+        writeln!(
+            out,
+            "{}:{line}:{column}: {}",
+            args.file.display(),
+            flag.message()
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,377 @@
+//! The engine's side of model diagnostics: scores regions of a document, turns the tokens the model disputes into flags and decodes the model's own rewrite of each.
+//!
+//! A job carries the document's text and the byte regions to score, in order. Each finished region
+//! is reported at once, so the edited region is published before its look-ahead and the rest of the
+//! document. Scoring yields to interactive work between passes of [`SCORE_CHUNK`] tokens; an
+//! interrupted job reports the whole lines it finished and goes back to the inbox for the rest.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rill_model::score::{rewrite_span, score_tokens, TokenScore};
+use rill_model::LoadedModel;
+use tokio::sync::mpsc;
+
+use super::prompt::window_start;
+use super::store::SequenceStore;
+use super::CancelToken;
+use crate::diagnostics::spans::worth_scoring;
+use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
+
+/// Tokens per forward pass while scoring: with the output head applied to most of them, a pass
+/// of 16 costs about as much as a prefill pass of 64, the most an interactive request should wait.
+pub const SCORE_CHUNK: usize = 16;
+
+/// Most tokens of context a scan keeps before the region it scores. Documents up to this size are
+/// scored with all of their text as context.
+pub const SCAN_CONTEXT: usize = 8192;
+
+/// Most rewrites decoded per region: each costs a few full forward passes.
+const MAX_FIXES_PER_REGION: usize = 8;
+
+/// Appended to a document's key for the sequence that scores a document too long to share the
+/// completion's prompt window.
+pub const SCAN_SUFFIX: &str = "\u{0}scan";
+
+/// Scoring work for one document version.
+#[derive(Debug, Clone)]
+pub struct DiagnoseJob {
+    pub text: Arc<str>,
+    /// Byte ranges of `text` to score, most urgent first.
+    pub regions: Vec<Range<usize>>,
+    /// `completion.contextTokens` and `completion.maxTokens`: when the whole document fits the
+    /// completion's prompt window, scoring shares the completion's cached sequence.
+    pub context_tokens: usize,
+    pub reserve_tokens: usize,
+    pub thresholds: Thresholds,
+    pub cancel: CancelToken,
+    pub events: mpsc::UnboundedSender<DiagnoseEvent>,
+}
+
+/// What the engine reports about a diagnostics job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiagnoseEvent {
+    /// `region` was scored; `flags` are all the flags that start inside it.
+    Scored {
+        region: Range<usize>,
+        flags: Vec<Flag>,
+    },
+    /// Every region was scored.
+    Done,
+    /// The job failed; nothing more follows.
+    Failed(String),
+}
+
+/// How far a job got.
+pub enum Progress {
+    Finished,
+    /// An interactive job is waiting: the regions left are in the job.
+    Interrupted,
+    Cancelled,
+}
+
+/// The key of the sequence a document is scored in: its own (shared with completions) when the
+/// whole document fits the completion's prompt window, so both see the same tokens, else a
+/// separate one, because the scan's window (from the top) differs from the cursor's.
+pub fn scan_key(document: &str, document_tokens: usize, completion_budget: usize) -> String {
+    if document_tokens <= completion_budget {
+        document.to_string()
+    } else {
+        format!("{document}{SCAN_SUFFIX}")
+    }
+}
+
+/// The document's tokens with their byte offsets.
+struct Tokenized {
+    ids: Vec<u32>,
+    lengths: Vec<usize>,
+    starts: Vec<usize>,
+}
+
+impl Tokenized {
+    fn new(loaded: &LoadedModel, text: &str) -> rill_model::Result<Self> {
+        let ids = loaded.tokenizer.encode(text)?;
+        let lengths = ids
+            .iter()
+            .map(|&id| loaded.tokenizer.token_bytes(id).map(<[u8]>::len))
+            .collect::<rill_model::Result<Vec<_>>>()?;
+        let mut starts = Vec::with_capacity(ids.len());
+        let mut offset = 0;
+        for length in &lengths {
+            starts.push(offset);
+            offset += length;
+        }
+        Ok(Self {
+            ids,
+            lengths,
+            starts,
+        })
+    }
+
+    fn end(&self, index: usize) -> usize {
+        self.starts[index] + self.lengths[index]
+    }
+
+    /// Token indices covering the byte range: from the token containing its start to the last
+    /// token starting before its end.
+    fn covering(&self, bytes: &Range<usize>) -> Range<usize> {
+        if bytes.is_empty() {
+            return 0..0;
+        }
+        let first = self
+            .starts
+            .partition_point(|&start| start <= bytes.start)
+            .saturating_sub(1);
+        let last = self.starts.partition_point(|&start| start < bytes.end);
+        first.min(last)..last
+    }
+}
+
+/// Runs `job` until it is finished, cancelled or interrupted (then `job.regions` holds what is left).
+pub fn run(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    document: &str,
+    job: &mut DiagnoseJob,
+    interrupted: &dyn Fn() -> bool,
+) -> rill_model::Result<Progress> {
+    let text = job.text.clone();
+    let tokenized = Tokenized::new(loaded, &text)?;
+    let context_length = loaded.model.config().context_length;
+    let completion_budget = job
+        .context_tokens
+        .min(context_length.saturating_sub(job.reserve_tokens))
+        .saturating_sub(1);
+    let key = scan_key(document, tokenized.ids.len(), completion_budget);
+    store.set_diagnosed(&key);
+    let cancel = job.cancel.clone();
+    let stop = || cancel.is_cancelled() || interrupted();
+    while let Some(region) = job.regions.first().cloned() {
+        if cancel.is_cancelled() {
+            return Ok(Progress::Cancelled);
+        }
+        let region = region.start.min(text.len())..region.end.min(text.len());
+        let covered = tokenized.covering(&region);
+        if covered.is_empty() {
+            job.regions.remove(0);
+            let _ = job.events.send(DiagnoseEvent::Scored {
+                region,
+                flags: Vec::new(),
+            });
+            continue;
+        }
+        let scan = score_region(
+            loaded,
+            store,
+            &key,
+            &text,
+            &tokenized,
+            covered.clone(),
+            &stop,
+        )?;
+        if cancel.is_cancelled() {
+            return Ok(Progress::Cancelled);
+        }
+        let (window, tokens, scored) = (scan.window, scan.tokens, scan.scored);
+        let complete = scan.reached >= covered.end;
+        let done_until = if complete {
+            region.end
+        } else {
+            // Report whole lines only: a flag's span may reach to the end of its word.
+            let reached = tokenized.starts[scan.reached];
+            text[..reached].rfind('\n').map_or(0, |newline| newline + 1)
+        };
+        if done_until > region.start {
+            let finished = region.start..done_until;
+            let mut flags: Vec<Flag> = find_flags(&text, &scored, job.thresholds)
+                .into_iter()
+                .filter(|flag| finished.contains(&flag.range.start))
+                .collect();
+            add_fixes(
+                loaded, store, &key, &tokens, &tokenized, window, &text, &mut flags, &cancel,
+            )?;
+            if cancel.is_cancelled() {
+                return Ok(Progress::Cancelled);
+            }
+            let _ = job.events.send(DiagnoseEvent::Scored {
+                region: finished,
+                flags,
+            });
+        }
+        if complete {
+            job.regions.remove(0);
+        } else {
+            job.regions[0].start = done_until.max(region.start);
+            return Ok(Progress::Interrupted);
+        }
+    }
+    let _ = job.events.send(DiagnoseEvent::Done);
+    Ok(Progress::Finished)
+}
+
+/// One region's scores.
+struct RegionScan {
+    /// The first document token of the window (the sequence holds BOS and the tokens from here).
+    window: usize,
+    /// BOS and the window's tokens up to the region's end.
+    tokens: Vec<u32>,
+    scored: Vec<ScoredToken>,
+    /// The first document token not yet scored (the region's end when it is complete).
+    reached: usize,
+}
+
+/// Scores the document tokens `covered` in the sequence `key`, with as much of the text before
+/// them as context as [`SCAN_CONTEXT`] allows.
+fn score_region(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    text: &str,
+    tokenized: &Tokenized,
+    covered: Range<usize>,
+    stop: &dyn Fn() -> bool,
+) -> rill_model::Result<RegionScan> {
+    let context_length = loaded.model.config().context_length;
+    let scan_budget = SCAN_CONTEXT.min(context_length).saturating_sub(1);
+    let window = if covered.end <= scan_budget {
+        0
+    } else {
+        // Long documents: the region keeps half the scan budget of anchored context before it.
+        let before = &tokenized.lengths[..covered.start];
+        window_start(
+            &text[..tokenized.starts[covered.start]],
+            before,
+            scan_budget / 2,
+        )
+    };
+    let mut tokens = Vec::with_capacity(covered.end - window + 1);
+    tokens.push(loaded.tokenizer.bos_id());
+    tokens.extend_from_slice(&tokenized.ids[window..covered.end]);
+    // Index `w` of `tokens` is document token `window + w - 1`.
+    let to_window = |index: usize| index - window + 1;
+    let wanted = |w: usize| {
+        loaded
+            .tokenizer
+            .token_bytes(tokens[w])
+            .is_ok_and(worth_scoring)
+    };
+    let sequence = store.sequence(key, &loaded.model);
+    let outcome = score_tokens(
+        &loaded.model,
+        sequence,
+        &tokens,
+        to_window(covered.start)..to_window(covered.end),
+        &wanted,
+        SCORE_CHUNK,
+        stop,
+    )?;
+    let scored = outcome
+        .scores
+        .iter()
+        .map(|score| scored_token(loaded, tokenized, window, score))
+        .collect::<rill_model::Result<_>>()?;
+    Ok(RegionScan {
+        window,
+        tokens,
+        scored,
+        reached: window + outcome.reached - 1,
+    })
+}
+
+/// Scores every token of `text` worth scoring (no flags, no fixes): what benchmarks sweep
+/// thresholds over. Uses the sequence `key` of `store`.
+pub fn score_document(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    text: &str,
+) -> rill_model::Result<Vec<ScoredToken>> {
+    let tokenized = Tokenized::new(loaded, text)?;
+    let mut scored = Vec::new();
+    // Regions of half the scan budget keep every token's context between a half and a whole budget.
+    let step = SCAN_CONTEXT / 2;
+    let mut start = 0;
+    while start < tokenized.ids.len() {
+        let end = (start + step).min(tokenized.ids.len());
+        let scan = score_region(loaded, store, key, text, &tokenized, start..end, &|| false)?;
+        scored.extend(scan.scored);
+        start = end;
+    }
+    Ok(scored)
+}
+
+fn scored_token(
+    loaded: &LoadedModel,
+    tokenized: &Tokenized,
+    window: usize,
+    score: &TokenScore,
+) -> rill_model::Result<ScoredToken> {
+    let index = window + score.index - 1;
+    let best = loaded.tokenizer.token_bytes(score.best)?;
+    Ok(ScoredToken {
+        range: tokenized.starts[index]..tokenized.end(index),
+        logprob: score.logprob,
+        best_text: String::from_utf8_lossy(best).into_owned(),
+        best_prob: score.best_logprob.exp(),
+    })
+}
+
+/// Decodes the model's rewrite of each flag (at most [`MAX_FIXES_PER_REGION`]) and attaches it
+/// as the flag's fix, unless it changes nothing.
+#[allow(clippy::too_many_arguments)]
+fn add_fixes(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    tokens: &[u32],
+    tokenized: &Tokenized,
+    window: usize,
+    text: &str,
+    flags: &mut [Flag],
+    cancel: &CancelToken,
+) -> rill_model::Result<()> {
+    let cancelled = || cancel.is_cancelled();
+    for flag in flags.iter_mut().take(MAX_FIXES_PER_REGION) {
+        // Decode from the token holding the span's first byte: the model writes whole tokens.
+        let first = tokenized.covering(&(flag.range.start..flag.range.start + 1));
+        if first.start < window || first.start >= window + tokens.len() - 1 {
+            continue;
+        }
+        let token_start = tokenized.starts[first.start];
+        let sequence = store.sequence(key, &loaded.model);
+        let Some(rewrite) = rewrite_span(
+            &loaded.model,
+            &loaded.tokenizer,
+            sequence,
+            tokens,
+            first.start - window + 1,
+            &text[token_start..],
+            flag.range.end - token_start,
+            &cancelled,
+        )?
+        else {
+            continue;
+        };
+        flag.fix = minimal_fix(text, token_start, rewrite.replaces, &rewrite.text);
+    }
+    Ok(())
+}
+
+/// The fix replacing `text[start..start + replaces]` with `new_text`, without the leading
+/// whitespace both share (a token's leading space is not part of the word it fixes); `None` when
+/// it changes nothing.
+fn minimal_fix(text: &str, start: usize, replaces: usize, new_text: &str) -> Option<Fix> {
+    let old = text.get(start..start + replaces)?;
+    if old == new_text {
+        return None;
+    }
+    let shared = old
+        .bytes()
+        .zip(new_text.bytes())
+        .take_while(|(a, b)| a == b && a.is_ascii_whitespace())
+        .count();
+    Some(Fix {
+        replace: start + shared..start + replaces,
+        text: new_text[shared..].to_string(),
+    })
+}
