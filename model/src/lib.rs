@@ -37,6 +37,8 @@ pub use tokenizer::Tokenizer;
 pub struct LoadedModel {
     pub model: Gemma3,
     pub tokenizer: Tokenizer,
+    /// The GGUF's `tokenizer.chat_template` (Jinja), which instruct models have and base models lack.
+    pub chat_template: Option<String>,
 }
 
 impl LoadedModel {
@@ -44,6 +46,10 @@ impl LoadedModel {
     pub fn load(path: &std::path::Path, options: LoadOptions) -> Result<Self> {
         let mut file = GgufFile::open(path)?;
         let tokenizer = Tokenizer::from_gguf(file.content())?;
+        let chat_template = file
+            .has("tokenizer.chat_template")
+            .then(|| file.string("tokenizer.chat_template").map(str::to_string))
+            .transpose()?;
         let model = Gemma3::from_gguf(&mut file, options)?;
         if tokenizer.vocab_size() != model.config().vocab_size {
             return Err(ModelError::BadMetadata {
@@ -55,6 +61,10 @@ impl LoadedModel {
                 ),
             });
         }
-        Ok(Self { model, tokenizer })
+        Ok(Self {
+            model,
+            tokenizer,
+            chat_template,
+        })
     }
 }

@@ -111,6 +111,9 @@ pub struct Tokenizer {
     eos_id: u32,
     add_bos: bool,
     end_of_generation: Vec<u32>,
+    /// The text of each control token that has one (`<start_of_turn>`, `<bos>`…), longest first:
+    /// prompts built from chat templates spell them out.
+    control_texts: Vec<(String, u32)>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -242,6 +245,12 @@ impl Tokenizer {
             }
         }
 
+        let mut control_texts: Vec<(String, u32)> = (0..n)
+            .filter(|&id| kinds[id] == TokenKind::Control && tokens[id].starts_with('<'))
+            .map(|id| (tokens[id].to_string(), id as u32))
+            .collect();
+        control_texts.sort_by_key(|(text, _)| std::cmp::Reverse(text.len()));
+
         Ok(Self {
             inner,
             bytes,
@@ -251,6 +260,7 @@ impl Tokenizer {
             eos_id,
             add_bos,
             end_of_generation,
+            control_texts,
         })
     }
 
@@ -259,6 +269,45 @@ impl Tokenizer {
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         let encoding = self.inner.encode_fast(text, false).map_err(hf_error)?;
         Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Prompt text that spells out control tokens (a rendered chat template) -> ids: every
+    /// control token's text becomes that token, the rest is encoded as document text. No BOS is
+    /// added; a template that wants one writes it.
+    pub fn encode_with_control(&self, text: &str) -> Result<Vec<u32>> {
+        let mut ids = Vec::new();
+        let mut plain_start = 0;
+        let mut at = 0;
+        while let Some(found) = text[at..].find('<') {
+            let position = at + found;
+            let control = self
+                .control_texts
+                .iter()
+                .find(|(spelling, _)| text[position..].starts_with(spelling.as_str()));
+            match control {
+                Some((spelling, id)) => {
+                    if plain_start < position {
+                        ids.extend(self.encode(&text[plain_start..position])?);
+                    }
+                    ids.push(*id);
+                    at = position + spelling.len();
+                    plain_start = at;
+                }
+                None => at = position + 1,
+            }
+        }
+        if plain_start < text.len() {
+            ids.extend(self.encode(&text[plain_start..])?);
+        }
+        Ok(ids)
+    }
+
+    /// The text of a control token as templates spell it (`<bos>`), empty for other tokens.
+    pub fn control_text(&self, id: u32) -> &str {
+        self.control_texts
+            .iter()
+            .find(|(_, control)| *control == id)
+            .map_or("", |(spelling, _)| spelling.as_str())
     }
 
     /// Same with BOS in front (when add_bos_token is true in the metadata).

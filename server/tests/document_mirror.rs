@@ -488,7 +488,16 @@ fn run_edits(
             changes.push(change);
         }
         edits.fetch_add(changes.len(), Ordering::Relaxed);
-        doc.apply_changes(changes, version, encoding);
+        // The byte edits the mirror reports must replay the same change on the old text, because
+        // published diagnostics follow the text through them.
+        let mut replayed = doc.text();
+        let texts: Vec<String> = changes.iter().map(|change| change.text.clone()).collect();
+        let byte_edits = doc.apply_changes(changes, version, encoding);
+        for (edit, text) in byte_edits.iter().zip(&texts) {
+            prop_assert_eq!(edit.new_len, text.len());
+            replayed.replace_range(edit.old.clone(), text);
+        }
+        prop_assert_eq!(replayed.as_str(), model.as_str());
         prop_assert_eq!(doc.text(), model.as_str());
         prop_assert_eq!(doc.version(), version);
         prop_assert_eq!(doc.rope().len_lines(), model_lines(&model).len());

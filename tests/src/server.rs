@@ -773,6 +773,10 @@ fn answer(
                 .collect();
             json!({ "jsonrpc": "2.0", "id": id, "result": values })
         }
+        // The test applies edits itself (with didChange), as an editor does after accepting.
+        "workspace/applyEdit" => {
+            json!({ "jsonrpc": "2.0", "id": id, "result": { "applied": true } })
+        }
         "window/workDoneProgress/create"
         | "client/registerCapability"
         | "client/unregisterCapability"

@@ -29,6 +29,9 @@ pub struct DiagnoseArgs {
     /// ...when the model's own choice there is at least this likely.
     #[arg(long, default_value_t = DEFAULT_MIN_ALTERNATIVE)]
     pub min_alternative: f32,
+    /// Language id (comments and strings are not scored); default: from the file's extension.
+    #[arg(long)]
+    pub language: Option<String>,
     /// Print one JSON object per flag instead of `file:line:column: message`.
     #[arg(long)]
     pub json: bool,
@@ -48,6 +51,10 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
     let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
     let mut job = DiagnoseJob {
         text: Arc::from(text.as_str()),
+        language_id: args
+            .language
+            .clone()
+            .unwrap_or_else(|| language_of(&args.file).to_string()),
         regions: vec![0..text.len()],
         context_tokens: usize::MAX,
         reserve_tokens: 0,
@@ -117,4 +124,22 @@ fn print_flag(
         )?;
     }
     Ok(())
+}
+
+/// The LSP language id editors give files with this extension (the common ones).
+fn language_of(path: &std::path::Path) -> &'static str {
+    match path.extension().and_then(|extension| extension.to_str()) {
+        Some("py") => "python",
+        Some("rs") => "rust",
+        Some("js" | "mjs" | "cjs") => "javascript",
+        Some("ts") => "typescript",
+        Some("go") => "go",
+        Some("c" | "h") => "c",
+        Some("cc" | "cpp" | "hpp") => "cpp",
+        Some("java") => "java",
+        Some("rb") => "ruby",
+        Some("sh") => "shellscript",
+        Some("lua") => "lua",
+        _ => "",
+    }
 }

@@ -4,6 +4,7 @@
 //! turn them into [`Flag`]s, and the LSP layer publishes them.
 
 pub mod edits;
+pub mod prose;
 pub mod spans;
 
 pub use edits::{ByteEdit, FlagSet};

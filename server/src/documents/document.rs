@@ -4,6 +4,7 @@ use ropey::Rope;
 use tower_lsp::lsp_types::{Position, TextDocumentContentChangeEvent};
 
 use super::encoding::{self, PositionEncoding};
+use crate::diagnostics::ByteEdit;
 
 /// The server's mirror of a document the client has open.
 #[derive(Debug, Clone)]
@@ -46,19 +47,33 @@ impl Document {
     /// swapped, so no input can panic. The deprecated `rangeLength` is ignored because the range alone is
     /// authoritative. Versions are recorded, not validated: rejecting an out-of-order version would leave
     /// the mirror out of sync for good, which is worse than trusting the client's order.
+    ///
+    /// Returns each change as a [`ByteEdit`] against the text it applied to, so that state keyed by
+    /// byte offsets (published diagnostics) can follow the text.
     pub fn apply_changes(
         &mut self,
         changes: Vec<TextDocumentContentChangeEvent>,
         version: i32,
         encoding: PositionEncoding,
-    ) {
+    ) -> Vec<ByteEdit> {
+        let mut edits = Vec::with_capacity(changes.len());
         for change in changes {
             match change.range {
-                None => self.rope = Rope::from_str(&change.text),
+                None => {
+                    edits.push(ByteEdit {
+                        old: 0..self.rope.len_bytes(),
+                        new_len: change.text.len(),
+                    });
+                    self.rope = Rope::from_str(&change.text);
+                }
                 Some(range) => {
                     let a = self.char_index(range.start, encoding);
                     let b = self.char_index(range.end, encoding);
                     let (start, end) = if a <= b { (a, b) } else { (b, a) };
+                    edits.push(ByteEdit {
+                        old: self.rope.char_to_byte(start)..self.rope.char_to_byte(end),
+                        new_len: change.text.len(),
+                    });
                     // Both indices are clamped to the rope, so these cost O(log n + edit size) and cannot fail.
                     self.rope.remove(start..end);
                     self.rope.insert(start, &change.text);
@@ -66,6 +81,13 @@ impl Document {
             }
         }
         self.version = version;
+        edits
+    }
+
+    /// LSP position of a byte offset of [`Document::text`], clamped (for diagnostics).
+    pub fn position_of_byte(&self, byte: usize, encoding: PositionEncoding) -> Position {
+        let byte = byte.min(self.rope.len_bytes());
+        self.position(self.rope.byte_to_char(byte), encoding)
     }
 
     /// Char index (ropey char index) of an LSP position, clamped.

@@ -6,6 +6,7 @@ use tower_lsp::lsp_types::{TextDocumentContentChangeEvent, Url};
 
 use super::document::Document;
 use super::encoding::PositionEncoding;
+use crate::diagnostics::ByteEdit;
 
 /// Why a document operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -30,20 +31,19 @@ impl DocumentStore {
             .insert(uri, Document::new(text, version, language_id));
     }
 
-    /// Applies a `didChange` notification's changes in order.
+    /// Applies a `didChange` notification's changes in order and returns them in byte offsets.
     pub fn change(
         &mut self,
         uri: &Url,
         changes: Vec<TextDocumentContentChangeEvent>,
         version: i32,
         encoding: PositionEncoding,
-    ) -> Result<(), DocumentError> {
+    ) -> Result<Vec<ByteEdit>, DocumentError> {
         let document = self
             .documents
             .get_mut(uri)
             .ok_or_else(|| DocumentError::NotOpen(uri.to_string()))?;
-        document.apply_changes(changes, version, encoding);
-        Ok(())
+        Ok(document.apply_changes(changes, version, encoding))
     }
 
     /// Stops mirroring a document and frees its rope.
@@ -56,6 +56,11 @@ impl DocumentStore {
 
     pub fn get(&self, uri: &Url) -> Option<&Document> {
         self.documents.get(uri)
+    }
+
+    /// The URIs of every open document.
+    pub fn uris(&self) -> Vec<Url> {
+        self.documents.keys().cloned().collect()
     }
 
     /// The number of open documents.

@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 use super::prompt::window_start;
 use super::store::SequenceStore;
 use super::CancelToken;
+use crate::diagnostics::prose::{inside, prose_ranges};
 use crate::diagnostics::spans::worth_scoring;
 use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
 
@@ -37,6 +38,8 @@ pub const SCAN_SUFFIX: &str = "\u{0}scan";
 #[derive(Debug, Clone)]
 pub struct DiagnoseJob {
     pub text: Arc<str>,
+    /// The LSP language id, which says where comments and strings are (they are not scored).
+    pub language_id: String,
     /// Byte ranges of `text` to score, most urgent first.
     pub regions: Vec<Range<usize>>,
     /// `completion.contextTokens` and `completion.maxTokens`: when the whole document fits the
@@ -143,6 +146,7 @@ pub fn run(
         .min(context_length.saturating_sub(job.reserve_tokens))
         .saturating_sub(1);
     let key = scan_key(document, tokenized.ids.len(), completion_budget);
+    let prose = prose_ranges(&text, &job.language_id);
     store.set_diagnosed(&key);
     let cancel = job.cancel.clone();
     let stop = || cancel.is_cancelled() || interrupted();
@@ -166,6 +170,7 @@ pub fn run(
             &key,
             &text,
             &tokenized,
+            &prose,
             covered.clone(),
             &stop,
         )?;
@@ -222,12 +227,14 @@ struct RegionScan {
 
 /// Scores the document tokens `covered` in the sequence `key`, with as much of the text before
 /// them as context as [`SCAN_CONTEXT`] allows.
+#[allow(clippy::too_many_arguments)]
 fn score_region(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
     key: &str,
     text: &str,
     tokenized: &Tokenized,
+    prose: &[Range<usize>],
     covered: Range<usize>,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<RegionScan> {
@@ -250,10 +257,12 @@ fn score_region(
     // Index `w` of `tokens` is document token `window + w - 1`.
     let to_window = |index: usize| index - window + 1;
     let wanted = |w: usize| {
-        loaded
-            .tokenizer
-            .token_bytes(tokens[w])
-            .is_ok_and(worth_scoring)
+        let start = tokenized.starts[window + w - 1];
+        !inside(prose, start)
+            && loaded
+                .tokenizer
+                .token_bytes(tokens[w])
+                .is_ok_and(worth_scoring)
     };
     let sequence = store.sequence(key, &loaded.model);
     let outcome = score_tokens(
@@ -285,15 +294,26 @@ pub fn score_document(
     store: &mut SequenceStore,
     key: &str,
     text: &str,
+    language_id: &str,
 ) -> rill_model::Result<Vec<ScoredToken>> {
     let tokenized = Tokenized::new(loaded, text)?;
+    let prose = prose_ranges(text, language_id);
     let mut scored = Vec::new();
     // Regions of half the scan budget keep every token's context between a half and a whole budget.
     let step = SCAN_CONTEXT / 2;
     let mut start = 0;
     while start < tokenized.ids.len() {
         let end = (start + step).min(tokenized.ids.len());
-        let scan = score_region(loaded, store, key, text, &tokenized, start..end, &|| false)?;
+        let scan = score_region(
+            loaded,
+            store,
+            key,
+            text,
+            &tokenized,
+            &prose,
+            start..end,
+            &|| false,
+        )?;
         scored.extend(scan.scored);
         start = end;
     }

@@ -194,6 +194,7 @@ mod tests {
                 document: document.to_string(),
                 text_before_cursor: String::new(),
                 context_tokens: 100,
+                raw_prompt: false,
                 params: GenerationParams::default(),
                 cancel: cancel.clone(),
                 events,

@@ -46,6 +46,10 @@ pub struct CompletionJob {
     pub text_before_cursor: String,
     /// Prompt tokens at most, BOS included.
     pub context_tokens: usize,
+    /// `text_before_cursor` is a prompt written for the model (a rendered chat template or a
+    /// few-shot prompt) rather than document text: control tokens spelled in it become control
+    /// tokens, and it is never cut to a window.
+    pub raw_prompt: bool,
     pub params: GenerationParams,
     pub cancel: CancelToken,
     pub events: mpsc::UnboundedSender<EngineEvent>,
@@ -119,11 +123,20 @@ pub struct CompletionStats {
     pub accepted_draft_tokens: usize,
 }
 
+/// What the LSP side needs to know about the loaded model to write prompts for it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelInfo {
+    pub chat_template: Option<String>,
+    pub bos_text: String,
+    pub eos_text: String,
+}
+
 /// The async side's handle on the engine thread.
 pub struct EngineHandle {
     inbox: Arc<Inbox>,
     state: watch::Receiver<EngineState>,
     report: Arc<Mutex<CacheReport>>,
+    model_info: Arc<std::sync::OnceLock<ModelInfo>>,
 }
 
 impl EngineHandle {
@@ -136,7 +149,9 @@ impl EngineHandle {
         let inbox = Arc::new(Inbox::new(QUEUE_CAPACITY));
         let (state_sender, state) = watch::channel(EngineState::Loading);
         let report = Arc::new(Mutex::new(CacheReport::default()));
+        let model_info = Arc::new(std::sync::OnceLock::new());
         let (engine_inbox, engine_report) = (inbox.clone(), report.clone());
+        let engine_model_info = model_info.clone();
         let spawned = std::thread::Builder::new()
             .name("rill-engine".to_string())
             .spawn(move || {
@@ -146,6 +161,7 @@ impl EngineHandle {
                     &engine_inbox,
                     state_sender,
                     &engine_report,
+                    &engine_model_info,
                     cache_budget_bytes,
                 )
             });
@@ -157,7 +173,13 @@ impl EngineHandle {
             inbox,
             state,
             report,
+            model_info,
         }
+    }
+
+    /// The loaded model's prompt facts; `None` until the model has loaded.
+    pub fn model_info(&self) -> Option<ModelInfo> {
+        self.model_info.get().cloned()
     }
 
     /// Queues a completion without waiting.

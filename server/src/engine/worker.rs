@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use super::diagnose::{self, DiagnoseEvent, DiagnoseJob, Progress};
 use super::inbox::{Inbox, Work};
 use super::store::{CacheReport, SequenceStore};
-use super::EngineState;
 use super::{prompt, BackgroundJob, BackgroundKind, CompletionJob, CompletionStats, EngineEvent};
+use super::{EngineState, ModelInfo};
 
 /// Tokens per forward pass of background prefill: an interactive request waits at most this long.
 pub const BACKGROUND_CHUNK: usize = 64;
@@ -28,6 +28,7 @@ pub(super) fn run(
     inbox: &Inbox,
     state: watch::Sender<EngineState>,
     report: &Mutex<CacheReport>,
+    model_info: &std::sync::OnceLock<ModelInfo>,
     cache_budget_bytes: usize,
 ) {
     let started = Instant::now();
@@ -36,6 +37,12 @@ pub(super) fn run(
     let mut engine = match loaded {
         Ok(loaded) => {
             tracing::info!("model loaded in {:.2} s", started.elapsed().as_secs_f64());
+            let tokenizer = &loaded.tokenizer;
+            let _ = model_info.set(ModelInfo {
+                chat_template: loaded.chat_template.clone(),
+                bos_text: tokenizer.control_text(tokenizer.bos_id()).to_string(),
+                eos_text: tokenizer.control_text(tokenizer.eos_id()).to_string(),
+            });
             let _ = state.send(EngineState::Ready);
             Some(Engine {
                 loaded,
@@ -123,11 +130,15 @@ impl Engine {
     }
 
     fn complete(&mut self, job: &CompletionJob) -> rill_model::Result<CompletionStats> {
-        let prompt = self.build_prompt(
-            &job.text_before_cursor,
-            job.context_tokens,
-            job.params.max_tokens,
-        )?;
+        let prompt = if job.raw_prompt {
+            self.build_raw_prompt(&job.text_before_cursor, job.params.max_tokens)?
+        } else {
+            self.build_prompt(
+                &job.text_before_cursor,
+                job.context_tokens,
+                job.params.max_tokens,
+            )?
+        };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(&job.document, model);
         let cancelled = || job.cancel.is_cancelled();
@@ -233,6 +244,28 @@ impl Engine {
                     .send(DiagnoseEvent::Failed(format!("internal error: {reason}")));
             }
         }
+    }
+
+    /// A prompt written for the model: control tokens as spelled, BOS in front unless the text
+    /// starts with it, and its start dropped if it would leave no room for `reserve` tokens.
+    fn build_raw_prompt(&self, text: &str, reserve: usize) -> rill_model::Result<Vec<u32>> {
+        let tokenizer = &self.loaded.tokenizer;
+        let mut tokens = tokenizer.encode_with_control(text)?;
+        if tokens.first() != Some(&tokenizer.bos_id()) {
+            tokens.insert(0, tokenizer.bos_id());
+        }
+        let room = self
+            .loaded
+            .model
+            .config()
+            .context_length
+            .saturating_sub(reserve)
+            .max(2);
+        if tokens.len() > room {
+            let excess = tokens.len() - room;
+            tokens.drain(1..1 + excess);
+        }
+        Ok(tokens)
     }
 
     fn build_prompt(

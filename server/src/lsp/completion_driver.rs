@@ -240,6 +240,7 @@ fn start_generation(
         document: uri.to_string(),
         text_before_cursor: snapshot.text_before_cursor.clone(),
         context_tokens: config.context_tokens,
+        raw_prompt: false,
         params: generation_params(config),
         cancel: job_token,
         events,

@@ -2,8 +2,10 @@
 
 mod capabilities;
 mod completion_driver;
+pub mod diagnostics;
 mod methods;
 mod prewarm;
+pub mod reasoning;
 mod server;
 mod session;
 mod shim;
@@ -25,6 +27,10 @@ pub async fn serve_stdio() {
     )
     .custom_method("rill/documentText", server::Backend::document_text)
     .custom_method("rill/cacheStatus", server::Backend::cache_status)
+    .custom_method(
+        "window/workDoneProgress/cancel",
+        server::Backend::work_done_progress_cancel,
+    )
     .custom_method(
         stdin_filter::PARSE_ERROR_METHOD,
         server::Backend::parse_error,

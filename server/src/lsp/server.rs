@@ -77,6 +77,11 @@ impl Backend {
         })
     }
 
+    /// `window/workDoneProgress/cancel`: the user pressed cancel on a reasoning chain's progress.
+    pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
+        super::reasoning::cancel_progress(&self.session, &params.token);
+    }
+
     /// `rill/documentText`: the server's copy of a document, so that clients and tests can check
     /// that the mirror equals what they sent.
     pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
@@ -161,5 +166,16 @@ impl LanguageServer for Backend {
 
     async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
         methods::completion::handle(&self.session, params).await
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        methods::code_action::handle(&self.session, params)
+    }
+
+    async fn execute_command(
+        &self,
+        params: ExecuteCommandParams,
+    ) -> Result<Option<serde_json::Value>> {
+        methods::execute_command::handle(&self.session, params).await
     }
 }

@@ -33,6 +33,10 @@ pub struct Session {
     pub last_cursor: Mutex<HashMap<Url, Position>>,
     /// Counts edits per document; a pre-warm scheduled after an edit runs only if no later edit came.
     pub edit_counts: Mutex<HashMap<Url, u64>>,
+    /// Model diagnostics: flags per document and their scheduling.
+    pub diagnostics: super::diagnostics::Diagnostics,
+    /// Reasoning chains: the last one per document and the running ones.
+    pub chains: super::reasoning::Chains,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
@@ -57,6 +61,8 @@ impl Session {
             suggestions: Suggestions::default(),
             last_cursor: Mutex::new(HashMap::new()),
             edit_counts: Mutex::new(HashMap::new()),
+            diagnostics: Default::default(),
+            chains: Default::default(),
         }
     }
 

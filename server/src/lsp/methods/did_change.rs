@@ -7,8 +7,8 @@ use tower_lsp::lsp_types::DidChangeTextDocumentParams;
 
 use std::sync::Arc;
 
-use crate::lsp::prewarm;
 use crate::lsp::session::{lock, Session};
+use crate::lsp::{diagnostics, prewarm};
 
 pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
     let encoding = session.features().encoding;
@@ -19,10 +19,14 @@ pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
         params.text_document.version,
         encoding,
     );
-    if let Err(err) = result {
-        tracing::warn!("didChange ignored: {err}");
-        return;
-    }
+    let edits = match result {
+        Ok(edits) => edits,
+        Err(err) => {
+            tracing::warn!("didChange ignored: {err}");
+            return;
+        }
+    };
+    diagnostics::on_change(session, &uri, &edits);
     // A completion request for the old text is stale now. Its generation runs on a moment: the
     // next request adopts it if the user typed what it suggests (see `suggestions`).
     session.cancel_requests_for(&uri);

@@ -3,9 +3,11 @@
 use serde_json::Value;
 use tower_lsp::lsp_types::{ConfigurationItem, DidChangeConfigurationParams, MessageType};
 
+use std::sync::Arc;
+
 use crate::lsp::session::{lock, Session};
 
-pub async fn handle(session: &Session, params: DidChangeConfigurationParams) {
+pub async fn handle(session: &Arc<Session>, params: DidChangeConfigurationParams) {
     if session.features().configuration_pull {
         pull_configuration(session).await;
     } else {
@@ -14,7 +16,7 @@ pub async fn handle(session: &Session, params: DidChangeConfigurationParams) {
 }
 
 /// Asks the client for the `rill` section and applies it.
-pub async fn pull_configuration(session: &Session) {
+pub async fn pull_configuration(session: &Arc<Session>) {
     let items = vec![ConfigurationItem {
         scope_uri: None,
         section: Some("rill".to_string()),
@@ -29,14 +31,16 @@ pub async fn pull_configuration(session: &Session) {
     }
 }
 
-async fn apply(session: &Session, settings: &Value) {
+async fn apply(session: &Arc<Session>, settings: &Value) {
     if settings.is_null() {
         return;
     }
-    let (issues, config) = {
+    let (issues, old, config) = {
         let mut config = lock(&session.config);
-        (config.apply(settings), config.clone())
+        let old = config.clone();
+        (config.apply(settings), old, config.clone())
     };
+    crate::lsp::diagnostics::on_config_change(session, &old, &config);
     if let Some(engine) = session.engine.get() {
         engine.set_cache_budget(config.cache_budget_bytes());
     }

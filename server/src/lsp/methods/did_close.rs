@@ -2,10 +2,12 @@
 
 use tower_lsp::lsp_types::DidCloseTextDocumentParams;
 
-use crate::lsp::prewarm;
-use crate::lsp::session::{lock, Session};
+use std::sync::Arc;
 
-pub fn handle(session: &Session, params: DidCloseTextDocumentParams) {
+use crate::lsp::session::{lock, Session};
+use crate::lsp::{diagnostics, prewarm};
+
+pub fn handle(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri;
     if let Err(err) = lock(&session.documents).close(&uri) {
         tracing::warn!("didClose ignored: {err}");
@@ -13,6 +15,7 @@ pub fn handle(session: &Session, params: DidCloseTextDocumentParams) {
     session.cancel_requests_for(&uri);
     session.suggestions.forget(&uri);
     prewarm::forget(session, &uri);
+    diagnostics::on_close(session, &uri);
     if let Some(engine) = session.engine.get() {
         engine.forget(uri.as_str());
     }

@@ -2,10 +2,12 @@
 
 use tower_lsp::lsp_types::DidOpenTextDocumentParams;
 
-use crate::lsp::prewarm;
-use crate::lsp::session::{lock, Session};
+use std::sync::Arc;
 
-pub fn handle(session: &Session, params: DidOpenTextDocumentParams) {
+use crate::lsp::session::{lock, Session};
+use crate::lsp::{diagnostics, prewarm};
+
+pub fn handle(session: &Arc<Session>, params: DidOpenTextDocumentParams) {
     let document = params.text_document;
     let uri = document.uri.clone();
     lock(&session.documents).open(
@@ -16,4 +18,5 @@ pub fn handle(session: &Session, params: DidOpenTextDocumentParams) {
     );
     // Prefill the new document's prompt while the user reads it, so the first completion is fast.
     prewarm::request(session, &uri);
+    diagnostics::on_open(session, &uri);
 }

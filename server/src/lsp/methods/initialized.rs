@@ -43,6 +43,12 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
     if session.engine.set(engine).is_err() {
         return;
     }
+    // Documents opened before the engine existed are scored now; later ones on `didOpen`.
+    crate::lsp::diagnostics::Diagnostics::start_publisher(session);
+    let open = crate::lsp::session::lock(&session.documents).uris();
+    for uri in open {
+        crate::lsp::diagnostics::on_open(session, &uri);
+    }
     let session = session.clone();
     tokio::spawn(async move {
         let token = NumberOrString::String(PROGRESS_TOKEN.to_string());

@@ -1,0 +1,483 @@
+//! Model diagnostics in the editor: when to score which region of a document, the flags kept per document as the text changes, and publishing them in order.
+//!
+//! After `didOpen` the whole document is scored in blocks. After an edit the flags the edit touched
+//! are dropped at once, later ones move with the text, and once typing pauses for
+//! `diagnostics.debounceMs` the edited lines and `diagnostics.lookaheadLines` after them are scored
+//! again (published as soon as they are done). The rest of the document, whose context changed
+//! but whose flags rarely do, is rescored only after [`REFRESH_IDLE`] of further quiet. Every edit
+//! cancels the document's running job, so no flag computed for old text is ever published.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tower_lsp::lsp_types::{
+    Diagnostic, DiagnosticSeverity, NumberOrString, Range as LspRange, Url,
+};
+
+use super::session::{lock, Session};
+use crate::config::Config;
+use crate::diagnostics::{ByteEdit, Fix, Flag, FlagSet, Thresholds};
+use crate::documents::{Document, PositionEncoding};
+use crate::engine::diagnose::{DiagnoseEvent, DiagnoseJob};
+use crate::engine::{BackgroundJob, BackgroundKind, CancelToken};
+
+/// Quiet time after the edited region was rescored before the rest of the document is.
+pub const REFRESH_IDLE: Duration = Duration::from_millis(1500);
+
+/// Lines per region when a whole document is scored, so results appear block by block.
+const BLOCK_LINES: usize = 40;
+
+/// The diagnostic code of a model flag.
+pub const CODE: &str = "unlikely-token";
+
+/// Per-document flags and scheduling.
+#[derive(Default)]
+pub struct Diagnostics {
+    documents: Mutex<HashMap<Url, DocumentFlags>>,
+    publisher: std::sync::OnceLock<mpsc::UnboundedSender<Url>>,
+}
+
+#[derive(Default)]
+struct DocumentFlags {
+    flags: FlagSet,
+    /// Bumped by every edit: work scheduled for an older count is stale.
+    edits: u64,
+    /// Bytes of the current text edited since the last rescoring started.
+    dirty: Option<Range<usize>>,
+    /// The running or pending job's cancel token.
+    job: Option<CancelToken>,
+}
+
+impl Diagnostics {
+    /// Starts the task that publishes in order (call once the client can receive notifications).
+    pub fn start_publisher(session: &Arc<Session>) {
+        let (sender, mut receiver) = mpsc::unbounded_channel::<Url>();
+        if session.diagnostics.publisher.set(sender).is_err() {
+            return;
+        }
+        let session = Arc::downgrade(session);
+        tokio::spawn(async move {
+            while let Some(uri) = receiver.recv().await {
+                let Some(session) = session.upgrade() else {
+                    break;
+                };
+                // Publishing the latest state (not a queued snapshot) keeps stale flags from flashing.
+                let (diagnostics, version) = current_diagnostics(&session, &uri);
+                session
+                    .client
+                    .publish_diagnostics(uri, diagnostics, version)
+                    .await;
+            }
+        });
+    }
+
+    fn publish(&self, uri: &Url) {
+        if let Some(publisher) = self.publisher.get() {
+            let _ = publisher.send(uri.clone());
+        }
+    }
+
+    /// The flags of `uri` now, in the current text's byte offsets.
+    pub fn flags(&self, uri: &Url) -> Vec<Flag> {
+        lock(&self.documents)
+            .get(uri)
+            .map(|document| document.flags.flags().to_vec())
+            .unwrap_or_default()
+    }
+}
+
+/// Scores a newly opened document from the top.
+pub fn on_open(session: &Arc<Session>, uri: &Url) {
+    let config = session.config();
+    if !config.diagnostics_enable || !config.enable {
+        return;
+    }
+    let Some((text, _)) = snapshot(session, uri) else {
+        return;
+    };
+    let edits = {
+        let mut documents = lock(&session.diagnostics.documents);
+        let state = documents.entry(uri.clone()).or_default();
+        cancel_job(state);
+        state.flags.clear();
+        state.edits
+    };
+    let regions = blocks(&text, 0..text.len());
+    submit(session, uri, text, regions, edits, &config, None);
+}
+
+/// Follows an edit: drops the flags it touched, moves the rest, and schedules rescoring.
+pub fn on_change(session: &Arc<Session>, uri: &Url, edits: &[ByteEdit]) {
+    let count = {
+        let mut documents = lock(&session.diagnostics.documents);
+        let state = documents.entry(uri.clone()).or_default();
+        cancel_job(state);
+        let had_flags = !state.flags.flags().is_empty();
+        for edit in edits {
+            state.flags.apply_edit(edit);
+            state.dirty = Some(follow_dirty(state.dirty.take(), edit));
+        }
+        state.edits += 1;
+        if had_flags {
+            session.diagnostics.publish(uri);
+        }
+        state.edits
+    };
+    let config = session.config();
+    if !config.diagnostics_enable || !config.enable {
+        return;
+    }
+    let debounce = Duration::from_millis(config.diagnostics_debounce_ms);
+    let (session, uri) = (session.clone(), uri.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(debounce).await;
+        rescore_after_edit(&session, &uri, count).await;
+    });
+}
+
+/// Forgets a closed document and clears its diagnostics in the editor.
+pub fn on_close(session: &Arc<Session>, uri: &Url) {
+    if let Some(mut state) = lock(&session.diagnostics.documents).remove(uri) {
+        cancel_job(&mut state);
+    }
+    let (session, uri) = (session.clone(), uri.clone());
+    tokio::spawn(async move {
+        session
+            .client
+            .publish_diagnostics(uri, Vec::new(), None)
+            .await;
+    });
+}
+
+/// Applies new settings: turning diagnostics off clears them, other changes rescore every document.
+pub fn on_config_change(session: &Arc<Session>, old: &Config, new: &Config) {
+    let relevant = |config: &Config| {
+        (
+            config.diagnostics_enable && config.enable,
+            config.diagnostics_min_surprise.to_bits(),
+            config.diagnostics_min_alternative.to_bits(),
+        )
+    };
+    if relevant(old) == relevant(new) {
+        return;
+    }
+    let uris: Vec<Url> = lock(&session.diagnostics.documents)
+        .keys()
+        .cloned()
+        .collect();
+    let open: Vec<Url> = {
+        let documents = lock(&session.documents);
+        uris.into_iter()
+            .filter(|uri| documents.get(uri).is_some())
+            .collect()
+    };
+    for uri in open {
+        if new.diagnostics_enable && new.enable {
+            on_open(session, &uri);
+        } else {
+            if let Some(state) = lock(&session.diagnostics.documents).get_mut(&uri) {
+                cancel_job(state);
+                state.flags.clear();
+            }
+            session.diagnostics.publish(&uri);
+        }
+    }
+}
+
+async fn rescore_after_edit(session: &Arc<Session>, uri: &Url, count: u64) {
+    let config = session.config();
+    let Some((text, _)) = snapshot(session, uri) else {
+        return;
+    };
+    let dirty = {
+        let mut documents = lock(&session.diagnostics.documents);
+        let Some(state) = documents.get_mut(uri) else {
+            return;
+        };
+        if state.edits != count {
+            return;
+        }
+        state.dirty.take().unwrap_or(0..0)
+    };
+    let edited = whole_lines(&text, dirty);
+    let lookahead_end = line_offset_after(&text, edited.end, config.diagnostics_lookahead_lines);
+    let regions = vec![edited.clone(), edited.end..lookahead_end];
+    let (finished_sender, finished) = tokio::sync::oneshot::channel();
+    submit(
+        session,
+        uri,
+        text.clone(),
+        regions,
+        count,
+        &config,
+        Some(finished_sender),
+    );
+    if finished.await.is_err() {
+        return;
+    }
+    tokio::time::sleep(REFRESH_IDLE).await;
+    let still_current = lock(&session.diagnostics.documents)
+        .get(uri)
+        .is_some_and(|state| state.edits == count);
+    if still_current && lookahead_end < text.len() {
+        let rest = blocks(&text, lookahead_end..text.len());
+        submit(session, uri, text, rest, count, &config, None);
+    }
+}
+
+/// Queues a job scoring `regions` of `text` (the document after `edits` edits) and a task that
+/// applies its results while the document is unchanged; `finished` fires when every region is done.
+fn submit(
+    session: &Arc<Session>,
+    uri: &Url,
+    text: Arc<str>,
+    regions: Vec<Range<usize>>,
+    edits: u64,
+    config: &Config,
+    finished: Option<tokio::sync::oneshot::Sender<()>>,
+) {
+    let Some(engine) = session.engine.get() else {
+        return;
+    };
+    let language_id = lock(&session.documents)
+        .get(uri)
+        .map(|document| document.language_id().to_string())
+        .unwrap_or_default();
+    let cancel = CancelToken::new();
+    {
+        let mut documents = lock(&session.diagnostics.documents);
+        let state = documents.entry(uri.clone()).or_default();
+        if state.edits != edits {
+            return;
+        }
+        cancel_job(state);
+        state.job = Some(cancel.clone());
+    }
+    let (events, mut received) = mpsc::unbounded_channel();
+    engine.submit_background(BackgroundJob {
+        document: uri.to_string(),
+        kind: BackgroundKind::Diagnose(Box::new(DiagnoseJob {
+            text,
+            language_id,
+            regions,
+            context_tokens: config.context_tokens,
+            reserve_tokens: config.max_tokens,
+            thresholds: Thresholds {
+                min_surprise: config.diagnostics_min_surprise,
+                min_alternative: config.diagnostics_min_alternative,
+            },
+            cancel: cancel.clone(),
+            events,
+        })),
+    });
+    let (session, uri) = (session.clone(), uri.clone());
+    tokio::spawn(async move {
+        let mut finished = finished;
+        while let Some(event) = received.recv().await {
+            match event {
+                DiagnoseEvent::Scored { region, flags } => {
+                    let mut documents = lock(&session.diagnostics.documents);
+                    let Some(state) = documents.get_mut(&uri) else {
+                        return;
+                    };
+                    // An edit since the snapshot makes these offsets wrong: drop them.
+                    if state.edits != edits || cancel.is_cancelled() {
+                        return;
+                    }
+                    state.flags.replace_region(region, flags);
+                    session.diagnostics.publish(&uri);
+                }
+                DiagnoseEvent::Done => {
+                    if let Some(finished) = finished.take() {
+                        let _ = finished.send(());
+                    }
+                }
+                DiagnoseEvent::Failed(reason) => {
+                    tracing::warn!("diagnostics for {uri} failed: {reason}");
+                    return;
+                }
+            }
+        }
+    });
+}
+
+fn cancel_job(state: &mut DocumentFlags) {
+    if let Some(job) = state.job.take() {
+        job.cancel();
+    }
+}
+
+/// The document's text and version.
+fn snapshot(session: &Session, uri: &Url) -> Option<(Arc<str>, i32)> {
+    let documents = lock(&session.documents);
+    let document = documents.get(uri)?;
+    Some((Arc::from(document.text().as_str()), document.version()))
+}
+
+/// The current flags of `uri` as LSP diagnostics, with the document version they belong to.
+fn current_diagnostics(session: &Session, uri: &Url) -> (Vec<Diagnostic>, Option<i32>) {
+    let encoding = session.features().encoding;
+    let flags = session.diagnostics.flags(uri);
+    let documents = lock(&session.documents);
+    let Some(document) = documents.get(uri) else {
+        return (Vec::new(), None);
+    };
+    let diagnostics = flags
+        .iter()
+        .map(|flag| to_diagnostic(document, flag, encoding))
+        .collect();
+    (diagnostics, Some(document.version()))
+}
+
+/// The LSP diagnostic of a flag; its `data` carries the model's fix for the quick fix action.
+pub fn to_diagnostic(document: &Document, flag: &Flag, encoding: PositionEncoding) -> Diagnostic {
+    let data = flag.fix.as_ref().map(|fix| {
+        serde_json::json!({
+            "fix": {
+                "range": lsp_range(document, &fix.replace, encoding),
+                "newText": fix.text,
+            }
+        })
+    });
+    Diagnostic {
+        range: lsp_range(document, &flag.range, encoding),
+        severity: Some(DiagnosticSeverity::INFORMATION),
+        code: Some(NumberOrString::String(CODE.to_string())),
+        source: Some("rill".to_string()),
+        message: flag.message(),
+        data,
+        ..Diagnostic::default()
+    }
+}
+
+pub fn lsp_range(
+    document: &Document,
+    bytes: &Range<usize>,
+    encoding: PositionEncoding,
+) -> LspRange {
+    LspRange::new(
+        document.position_of_byte(bytes.start, encoding),
+        document.position_of_byte(bytes.end, encoding),
+    )
+}
+
+/// The title of a flag's quick fix.
+pub fn fix_title(flag: &Flag, fix: &Fix, text: &str) -> String {
+    let old = text.get(fix.replace.clone()).unwrap_or(&flag.text);
+    if old.is_empty() {
+        format!("rill: insert `{}`", fix.text)
+    } else {
+        format!("rill: replace `{old}` with `{}`", fix.text)
+    }
+}
+
+/// Where the edited byte range lies after `edit`, given where it lay before.
+fn follow_dirty(dirty: Option<Range<usize>>, edit: &ByteEdit) -> Range<usize> {
+    let new_end = edit.old.start + edit.new_len;
+    let Some(dirty) = dirty else {
+        return edit.old.start..new_end;
+    };
+    let delta = edit.new_len as isize - edit.old.len() as isize;
+    // Offsets after the edit shift with it; offsets inside it collapse onto its start.
+    let moved = |offset: usize| {
+        if offset >= edit.old.end {
+            (offset as isize + delta) as usize
+        } else {
+            offset.min(edit.old.start)
+        }
+    };
+    dirty.start.min(edit.old.start).min(moved(dirty.start))..moved(dirty.end).max(new_end)
+}
+
+/// `range` widened to whole lines of `text`.
+fn whole_lines(text: &str, range: Range<usize>) -> Range<usize> {
+    let start = range.start.min(text.len());
+    let end = range.end.clamp(start, text.len());
+    let start = text[..start].rfind('\n').map_or(0, |newline| newline + 1);
+    let end = text[end..]
+        .find('\n')
+        .map_or(text.len(), |newline| end + newline + 1);
+    start..end
+}
+
+/// The offset `lines` line starts after `from` (or the end of the text).
+fn line_offset_after(text: &str, from: usize, lines: usize) -> usize {
+    let mut offset = from.min(text.len());
+    for _ in 0..lines {
+        match text[offset..].find('\n') {
+            Some(newline) => offset += newline + 1,
+            None => return text.len(),
+        }
+    }
+    offset
+}
+
+/// `range` (line-aligned) cut into regions of [`BLOCK_LINES`] lines.
+fn blocks(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
+    let mut regions = Vec::new();
+    let mut start = range.start;
+    while start < range.end {
+        let end = line_offset_after(text, start, BLOCK_LINES).min(range.end);
+        regions.push(start..end.max(start + 1).min(range.end));
+        start = end.max(start + 1);
+    }
+    regions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_lines_cover_the_edit() {
+        let text = "ab\ncd\nef\n";
+        assert_eq!(whole_lines(text, 4..4), 3..6);
+        assert_eq!(whole_lines(text, 1..4), 0..6);
+        assert_eq!(whole_lines(text, 9..9), 9..9);
+    }
+
+    #[test]
+    fn blocks_cut_at_line_starts() {
+        let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        let regions = blocks(&text, 0..text.len());
+        assert_eq!(regions.len(), 3);
+        assert_eq!(regions[0].start, 0);
+        assert_eq!(regions.last().map(|r| r.end), Some(text.len()));
+        for pair in regions.windows(2) {
+            assert_eq!(pair[0].end, pair[1].start);
+            assert_eq!(&text[pair[1].start - 1..pair[1].start], "\n");
+        }
+    }
+
+    #[test]
+    fn the_dirty_range_follows_edits() {
+        // Typing "x" at 10, then "y" at 11: dirty 10..12.
+        let first = follow_dirty(
+            None,
+            &ByteEdit {
+                old: 10..10,
+                new_len: 1,
+            },
+        );
+        let second = follow_dirty(
+            Some(first),
+            &ByteEdit {
+                old: 11..11,
+                new_len: 1,
+            },
+        );
+        assert_eq!(second, 10..12);
+        // An insertion before the dirty range moves it.
+        let moved = follow_dirty(
+            Some(10..12),
+            &ByteEdit {
+                old: 0..0,
+                new_len: 3,
+            },
+        );
+        assert_eq!(moved, 0..15);
+    }
+}

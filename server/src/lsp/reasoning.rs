@@ -1,0 +1,611 @@
+//! Reasoning chains as code actions: offering them (no model work), running one with streamed work-done progress and a real cancel, applying the result, and offering each kept step afterwards as its own action.
+//!
+//! A chain asks the model to plan a change as numbered steps (see `crate::reasoning::prompt`). While
+//! it streams, every step title that completes is reported as progress; the user's cancel button
+//! (`window/workDoneProgress/cancel`), `$/cancelRequest` and `reasoning.timeoutMs` all stop the
+//! engine at its next forward pass. Afterwards the steps are checked (`crate::reasoning::steps`):
+//! the combined edit of the kept steps is applied with `workspace/applyEdit`, and each step stays
+//! available as a code action carrying only its own edit, offered only while the document holds
+//! exactly the code that step starts from.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rill_model::generate::GenerationParams;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tower_lsp::jsonrpc::{Error, Result};
+use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
+use tower_lsp::lsp_types::{
+    ApplyWorkspaceEditParams, CodeAction, CodeActionDisabled, CodeActionKind, CodeActionOrCommand,
+    Command, MessageType, NumberOrString, ProgressParams, ProgressParamsValue, Range as LspRange,
+    TextEdit, Url, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressCreateParams,
+    WorkDoneProgressEnd, WorkDoneProgressReport, WorkspaceEdit,
+};
+
+use super::completion_driver::invalid_params;
+use super::diagnostics::lsp_range;
+use super::session::{lock, Session};
+use crate::documents::Document;
+use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, EngineEvent};
+use crate::reasoning::parse::{completed_titles, parse_steps};
+use crate::reasoning::prompt::{build_prompt, ReasoningRequest, ReasoningTask};
+use crate::reasoning::steps::{
+    applies_to, combined, plan_for_language, reasoning_as_comments, Plan,
+};
+
+/// The command every reasoning action runs.
+pub const REASON_COMMAND: &str = "rill.reason";
+
+/// Lines before the selection given to the model to understand it.
+const CONTEXT_LINES: usize = 30;
+
+/// Tokens a chain may write per step at most (title, rationale and the code after the step).
+const TOKENS_PER_STEP: usize = 192;
+
+/// The arguments of [`REASON_COMMAND`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasonArguments {
+    pub uri: Url,
+    pub range: LspRange,
+    /// `fix`, `explain` or `improve`.
+    pub task: String,
+    /// The diagnostic the action was asked on, if any.
+    #[serde(default)]
+    pub problem: Option<String>,
+}
+
+/// The last chain of each document and the cancel tokens of running chains by progress token.
+#[derive(Default)]
+pub struct Chains {
+    last: Mutex<HashMap<Url, Chain>>,
+    running: Mutex<HashMap<String, CancelToken>>,
+    next: AtomicU64,
+}
+
+/// A finished chain, kept to offer its steps.
+#[derive(Debug, Clone)]
+struct Chain {
+    task: ReasoningTask,
+    language_id: String,
+    /// Byte offset of the selection's start in the document when the chain ran.
+    start: usize,
+    original: String,
+    plan: Plan,
+    /// Every parsed step's title and rationale, for "insert the reasoning as comments".
+    reasoning: Vec<(String, String)>,
+}
+
+/// The reasoning actions for a selection or a diagnostic, plus the last chain's steps.
+pub fn actions(
+    session: &Session,
+    uri: &Url,
+    range: LspRange,
+    problem: Option<&str>,
+) -> Vec<CodeActionOrCommand> {
+    let mut actions = Vec::new();
+    if range.start != range.end || problem.is_some() {
+        for task in ReasoningTask::ALL {
+            let kind = if task == ReasoningTask::Fix && problem.is_some() {
+                CodeActionKind::QUICKFIX
+            } else {
+                CodeActionKind::REFACTOR_REWRITE
+            };
+            let arguments = ReasonArguments {
+                uri: uri.clone(),
+                range,
+                task: task.command_name().to_string(),
+                problem: problem.map(str::to_string),
+            };
+            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: task.title().to_string(),
+                kind: Some(kind),
+                command: Some(Command {
+                    title: task.title().to_string(),
+                    command: REASON_COMMAND.to_string(),
+                    arguments: Some(vec![json!(arguments)]),
+                }),
+                ..CodeAction::default()
+            }));
+        }
+    }
+    actions.extend(step_actions(session, uri, range));
+    actions
+}
+
+/// "Step k/n: …" for each kept step of the document's last chain (disabled, with the reason, when
+/// the document does not hold the code it starts from), the dropped steps with their reasons, and
+/// "insert the reasoning as comments".
+fn step_actions(session: &Session, uri: &Url, range: LspRange) -> Vec<CodeActionOrCommand> {
+    let Some(chain) = lock(&session.chains.last).get(uri).cloned() else {
+        return Vec::new();
+    };
+    let encoding = session.features().encoding;
+    let documents = lock(&session.documents);
+    let Some(document) = documents.get(uri) else {
+        return Vec::new();
+    };
+    let text = document.text();
+    let longest = chain
+        .plan
+        .steps
+        .iter()
+        .map(|step| step.before.len().max(step.after.len()))
+        .max()
+        .unwrap_or(chain.original.len());
+    let (asked_start, asked_end) = (
+        document.byte_offset(range.start, encoding),
+        document.byte_offset(range.end, encoding),
+    );
+    if asked_end < chain.start || asked_start > chain.start + longest {
+        return Vec::new();
+    }
+    let mut actions = Vec::new();
+    let total = chain.plan.steps.len();
+    for (index, step) in chain.plan.steps.iter().enumerate() {
+        let end = (chain.start + step.before.len()).min(text.len());
+        let current = text.get(chain.start.min(end)..end).unwrap_or("");
+        let title = format!("rill: step {}/{total}: {}", index + 1, step.title);
+        let mut action = CodeAction {
+            title,
+            kind: Some(CodeActionKind::REFACTOR_REWRITE),
+            ..CodeAction::default()
+        };
+        match applies_to(&chain.plan, index, current) {
+            Ok(()) => {
+                let bytes = chain.start + step.edit.start..chain.start + step.edit.end;
+                action.edit = Some(single_edit(
+                    uri,
+                    TextEdit {
+                        range: lsp_range(document, &bytes, encoding),
+                        new_text: step.edit.new_text.clone(),
+                    },
+                ));
+            }
+            Err(reason) => action.disabled = Some(CodeActionDisabled { reason }),
+        }
+        actions.push(CodeActionOrCommand::CodeAction(action));
+    }
+    for dropped in &chain.plan.dropped {
+        actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+            title: format!("rill: dropped step: {}", dropped.title),
+            kind: Some(CodeActionKind::REFACTOR_REWRITE),
+            disabled: Some(CodeActionDisabled {
+                reason: dropped.reason.clone(),
+            }),
+            ..CodeAction::default()
+        }));
+    }
+    if !chain.reasoning.is_empty() {
+        let line_start = text[..chain.start.min(text.len())]
+            .rfind('\n')
+            .map_or(0, |newline| newline + 1);
+        let indentation: String = text[line_start..]
+            .chars()
+            .take_while(|c| *c == ' ' || *c == '\t')
+            .collect();
+        let comments = reasoning_as_comments(&chain.reasoning, &chain.language_id, &indentation);
+        actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+            title: format!(
+                "rill: insert the reasoning ({}) as comments",
+                chain.task.command_name()
+            ),
+            kind: Some(CodeActionKind::REFACTOR_REWRITE),
+            edit: Some(single_edit(
+                uri,
+                TextEdit {
+                    range: lsp_range(document, &(line_start..line_start), encoding),
+                    new_text: comments,
+                },
+            )),
+            ..CodeAction::default()
+        }));
+    }
+    actions
+}
+
+fn single_edit(uri: &Url, edit: TextEdit) -> WorkspaceEdit {
+    WorkspaceEdit {
+        changes: Some([(uri.clone(), vec![edit])].into_iter().collect()),
+        ..WorkspaceEdit::default()
+    }
+}
+
+/// Stops the chain reporting progress under `token` (the client's cancel button).
+pub fn cancel_progress(session: &Session, token: &NumberOrString) {
+    let key = match token {
+        NumberOrString::String(text) => text.clone(),
+        NumberOrString::Number(number) => number.to_string(),
+    };
+    if let Some(cancel) = lock(&session.chains.running).get(&key) {
+        cancel.cancel();
+    }
+}
+
+/// What a selection asks the model about.
+struct Selection {
+    bytes: Range<usize>,
+    code: String,
+    context_before: String,
+    language_id: String,
+    version: i32,
+}
+
+fn selection(document: &Document, range: LspRange, session: &Session) -> Selection {
+    let encoding = session.features().encoding;
+    let text = document.text();
+    let start = document.byte_offset(range.start, encoding);
+    let mut end = document.byte_offset(range.end, encoding);
+    // A selection ending at the start of a line does not include that line.
+    if end > start && text.as_bytes()[end - 1] == b'\n' {
+        end -= 1;
+    }
+    let start = text[..start].rfind('\n').map_or(0, |newline| newline + 1);
+    let end = text[end..]
+        .find('\n')
+        .map_or(text.len(), |newline| end + newline + 1);
+    let context_start = text[..start]
+        .match_indices('\n')
+        .rev()
+        .nth(CONTEXT_LINES)
+        .map_or(0, |(newline, _)| newline + 1);
+    Selection {
+        bytes: start..end,
+        code: text[start..end].to_string(),
+        context_before: text[context_start..start].to_string(),
+        language_id: document.language_id().to_string(),
+        version: document.version(),
+    }
+}
+
+/// Runs a chain for `workspace/executeCommand` and answers with its summary.
+pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Result<Value> {
+    let task = ReasoningTask::from_name(&arguments.task).ok_or_else(|| {
+        invalid_params(format!(
+            "unknown reasoning task \"{}\" (expected fix, explain or improve)",
+            arguments.task
+        ))
+    })?;
+    let config = session.config();
+    let engine = session
+        .engine
+        .get()
+        .ok_or_else(|| internal("the engine has not started"))?;
+    let info = engine
+        .model_info()
+        .ok_or_else(|| internal("the model is still loading; try again in a moment"))?;
+    let selection = {
+        let documents = lock(&session.documents);
+        let document = documents
+            .get(&arguments.uri)
+            .ok_or_else(|| invalid_params(format!("document {} is not open", arguments.uri)))?;
+        selection(document, arguments.range, session)
+    };
+    let request = ReasoningRequest {
+        task,
+        language_id: &selection.language_id,
+        code: &selection.code,
+        context_before: &selection.context_before,
+        problem: arguments.problem.as_deref(),
+        max_steps: config.reasoning_max_steps,
+    };
+    let prompt = build_prompt(
+        &request,
+        info.chat_template.as_deref(),
+        &info.bos_text,
+        &info.eos_text,
+    )
+    .map_err(|err| internal(&err.to_string()))?;
+
+    let cancel = CancelToken::new();
+    // Dropping this future ($/cancelRequest) must stop the engine too.
+    let _stop_on_drop = CancelOnDrop(cancel.clone());
+    let key = format!(
+        "rill/reason/{}",
+        session.chains.next.fetch_add(1, Ordering::Relaxed)
+    );
+    lock(&session.chains.running).insert(key.clone(), cancel.clone());
+    let progress = ChainProgress::start(session, &key, task.title()).await;
+
+    let (events, mut received) = mpsc::unbounded_channel();
+    let job = CompletionJob {
+        document: format!("{}\u{0}reason", arguments.uri),
+        text_before_cursor: prompt.text.clone(),
+        context_tokens: usize::MAX,
+        raw_prompt: true,
+        params: GenerationParams {
+            max_tokens: TOKENS_PER_STEP * config.reasoning_max_steps,
+            stop: prompt.stop.clone(),
+            ..GenerationParams::default()
+        },
+        cancel: cancel.clone(),
+        events,
+    };
+    if let Err(err) = engine.submit(job) {
+        lock(&session.chains.running).remove(&key);
+        progress.end(session, &format!("not started: {err}")).await;
+        return Err(internal(&err.to_string()));
+    }
+    let deadline = tokio::time::sleep(Duration::from_millis(config.reasoning_timeout_ms));
+    tokio::pin!(deadline);
+    let mut output = prompt.output_prefix.clone();
+    let mut reported = 0;
+    let mut timed_out = false;
+    let mut failure = None;
+    loop {
+        tokio::select! {
+            event = received.recv() => match event {
+                Some(EngineEvent::Text(piece)) => {
+                    output.push_str(&piece);
+                    let titles = completed_titles(&output);
+                    for (index, title) in titles.iter().enumerate().skip(reported) {
+                        progress.report(session, index + 1, config.reasoning_max_steps, title).await;
+                    }
+                    reported = reported.max(titles.len());
+                    // Enough steps: the rest would be thrown away.
+                    if reported > config.reasoning_max_steps {
+                        cancel.cancel();
+                    }
+                }
+                Some(EngineEvent::Error(reason)) => {
+                    failure = Some(reason);
+                    break;
+                }
+                Some(EngineEvent::Done(_)) | None => break,
+            },
+            () = &mut deadline => {
+                timed_out = true;
+                cancel.cancel();
+                break;
+            }
+            () = cancel.cancelled(), if reported <= config.reasoning_max_steps => break,
+        }
+    }
+    lock(&session.chains.running).remove(&key);
+    let user_cancelled =
+        cancel.is_cancelled() && !timed_out && reported <= config.reasoning_max_steps;
+    if user_cancelled {
+        progress.end(session, "cancelled").await;
+        return Ok(json!({ "cancelled": true }));
+    }
+    if let Some(reason) = failure {
+        progress.end(session, &format!("failed: {reason}")).await;
+        return Err(internal(&reason));
+    }
+    let parsed = parse_steps(&output, config.reasoning_max_steps);
+    for problem in &parsed.problems {
+        tracing::info!("reasoning output: {problem}");
+    }
+    let plan = if task.edits_code() {
+        plan_for_language(&selection.code, &parsed.steps, &selection.language_id)
+    } else {
+        Plan::default()
+    };
+    let chain = Chain {
+        task,
+        language_id: selection.language_id.clone(),
+        start: selection.bytes.start,
+        original: selection.code.clone(),
+        plan: plan.clone(),
+        reasoning: parsed
+            .steps
+            .iter()
+            .map(|step| (step.title.clone(), step.rationale.clone()))
+            .collect(),
+    };
+    lock(&session.chains.last).insert(arguments.uri.clone(), chain);
+    let applied = apply_combined(session, &arguments.uri, &selection, &plan).await;
+    let summary = summary_message(
+        task,
+        &parsed.steps.len(),
+        &plan,
+        timed_out,
+        applied.as_ref(),
+    );
+    progress.end(session, &summary).await;
+    if !plan.dropped.is_empty() || (task == ReasoningTask::Explain && !parsed.steps.is_empty()) {
+        session
+            .client
+            .show_message(MessageType::INFO, explanation(task, &parsed, &plan))
+            .await;
+    }
+    Ok(json!({
+        "cancelled": false,
+        "timedOut": timed_out,
+        "steps": parsed.steps.iter().map(|step| json!({
+            "title": step.title,
+            "rationale": step.rationale,
+            "hasCode": step.code.is_some(),
+        })).collect::<Vec<_>>(),
+        "kept": plan.steps.iter().map(|step| json!({
+            "number": step.number,
+            "title": step.title,
+            "before": step.before,
+            "after": step.after,
+        })).collect::<Vec<_>>(),
+        "dropped": plan.dropped.iter().map(|dropped| json!({
+            "title": dropped.title,
+            "reason": dropped.reason,
+        })).collect::<Vec<_>>(),
+        "problems": parsed.problems,
+        "applied": applied.as_ref().is_ok_and(|applied| *applied),
+        "notApplied": applied.err(),
+        "output": output,
+    }))
+}
+
+/// Applies the kept steps as one edit if the document still holds the selection the chain read.
+/// Ok(false) when there was nothing to apply; Err(reason) when it could not be applied.
+async fn apply_combined(
+    session: &Session,
+    uri: &Url,
+    selection: &Selection,
+    plan: &Plan,
+) -> std::result::Result<bool, String> {
+    let Some(change) = combined(plan, &selection.code) else {
+        return Ok(false);
+    };
+    let edit = {
+        let documents = lock(&session.documents);
+        let document = documents
+            .get(uri)
+            .ok_or_else(|| "the document was closed".to_string())?;
+        if document.version() != selection.version {
+            return Err("the document changed while the model was reasoning".to_string());
+        }
+        let encoding = session.features().encoding;
+        let bytes = selection.bytes.start + change.start..selection.bytes.start + change.end;
+        single_edit(
+            uri,
+            TextEdit {
+                range: lsp_range(document, &bytes, encoding),
+                new_text: change.new_text.clone(),
+            },
+        )
+    };
+    let response = session
+        .client
+        .send_request::<tower_lsp::lsp_types::request::ApplyWorkspaceEdit>(
+            ApplyWorkspaceEditParams {
+                label: Some("rill: reasoning steps".to_string()),
+                edit,
+            },
+        )
+        .await
+        .map_err(|err| format!("workspace/applyEdit failed: {err}"))?;
+    if response.applied {
+        Ok(true)
+    } else {
+        Err(response
+            .failure_reason
+            .unwrap_or_else(|| "the editor declined the edit".to_string()))
+    }
+}
+
+fn summary_message(
+    task: ReasoningTask,
+    parsed_steps: &usize,
+    plan: &Plan,
+    timed_out: bool,
+    applied: std::result::Result<&bool, &String>,
+) -> String {
+    let mut message = if task.edits_code() {
+        format!(
+            "{} step(s), {} kept, {} dropped",
+            parsed_steps,
+            plan.steps.len(),
+            plan.dropped.len()
+        )
+    } else {
+        format!("{parsed_steps} step(s)")
+    };
+    if timed_out {
+        message.push_str("; stopped at reasoning.timeoutMs, offering the steps so far");
+    }
+    match applied {
+        Ok(true) => message.push_str("; applied"),
+        Ok(false) => {}
+        Err(reason) => message.push_str(&format!("; not applied: {reason}")),
+    }
+    message
+}
+
+fn explanation(
+    task: ReasoningTask,
+    parsed: &crate::reasoning::parse::ParsedChain,
+    plan: &Plan,
+) -> String {
+    let mut lines = vec![format!("{}:", task.title())];
+    for step in &parsed.steps {
+        lines.push(format!(
+            "{}. {} — {}",
+            step.number, step.title, step.rationale
+        ));
+    }
+    for dropped in &plan.dropped {
+        lines.push(format!("dropped \"{}\": {}", dropped.title, dropped.reason));
+    }
+    lines.join("\n")
+}
+
+fn internal(message: &str) -> Error {
+    Error {
+        code: tower_lsp::jsonrpc::ErrorCode::InternalError,
+        message: message.to_string().into(),
+        data: None,
+    }
+}
+
+/// Work-done progress of one chain; does nothing when the client has no progress support.
+struct ChainProgress {
+    token: Option<NumberOrString>,
+}
+
+impl ChainProgress {
+    async fn start(session: &Session, key: &str, title: &str) -> Self {
+        let token = NumberOrString::String(key.to_string());
+        let supported = session.features().work_done_progress
+            && session
+                .client
+                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
+                    token: token.clone(),
+                })
+                .await
+                .is_ok();
+        let progress = Self {
+            token: supported.then_some(token),
+        };
+        progress
+            .send(
+                session,
+                WorkDoneProgress::Begin(WorkDoneProgressBegin {
+                    title: title.to_string(),
+                    cancellable: Some(true),
+                    message: Some("planning the steps…".to_string()),
+                    percentage: Some(0),
+                }),
+            )
+            .await;
+        progress
+    }
+
+    async fn report(&self, session: &Session, step: usize, max_steps: usize, title: &str) {
+        let percentage = (step * 100 / max_steps.max(1)).min(100) as u32;
+        self.send(
+            session,
+            WorkDoneProgress::Report(WorkDoneProgressReport {
+                cancellable: Some(true),
+                message: Some(format!("step {step}: {title}")),
+                percentage: Some(percentage),
+            }),
+        )
+        .await;
+    }
+
+    async fn end(&self, session: &Session, message: &str) {
+        self.send(
+            session,
+            WorkDoneProgress::End(WorkDoneProgressEnd {
+                message: Some(message.to_string()),
+            }),
+        )
+        .await;
+    }
+
+    async fn send(&self, session: &Session, value: WorkDoneProgress) {
+        if let Some(token) = &self.token {
+            session
+                .client
+                .send_notification::<tower_lsp::lsp_types::notification::Progress>(ProgressParams {
+                    token: token.clone(),
+                    value: ProgressParamsValue::WorkDone(value),
+                })
+                .await;
+        }
+    }
+}
