@@ -505,7 +505,15 @@ fn everything_nested() -> Value {
             "multiline": "never"
         },
         "streaming": true,
-        "enable": false
+        "enable": false,
+        "diagnostics": {
+            "enable": false,
+            "minSurprise": 6.5,
+            "minAlternative": 0.25,
+            "debounceMs": 200,
+            "lookaheadLines": 10
+        },
+        "reasoning": { "timeoutMs": 5000, "maxSteps": 4 }
     })
 }
 
@@ -527,6 +535,13 @@ fn everything_expected() -> Config {
         multiline: Multiline::Never,
         streaming: Some(true),
         enable: false,
+        diagnostics_enable: false,
+        diagnostics_min_surprise: 6.5,
+        diagnostics_min_alternative: 0.25,
+        diagnostics_debounce_ms: 200,
+        diagnostics_lookahead_lines: 10,
+        reasoning_timeout_ms: 5000,
+        reasoning_max_steps: 4,
     }
 }
 

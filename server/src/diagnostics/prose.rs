@@ -12,6 +12,8 @@ struct Syntax {
     slash_comments: bool,
     dash_comments: bool,
     triple_quotes: bool,
+    /// Rust's `'a` lifetimes and labels, which are not strings.
+    lifetimes: bool,
 }
 
 impl Syntax {
@@ -43,6 +45,7 @@ impl Syntax {
                 language_id,
                 "python" | "julia" | "kotlin" | "swift" | "scala"
             ),
+            lifetimes: language_id == "rust",
         }
     }
 }
@@ -65,7 +68,9 @@ pub fn prose_ranges(text: &str, language_id: &str) -> Vec<Range<usize>> {
         } else if syntax.triple_quotes && (rest.starts_with(b"\"\"\"") || rest.starts_with(b"'''"))
         {
             find(bytes, at + 3, &rest[..3]).map_or(bytes.len(), |close| close + 3)
-        } else if rest[0] == b'"' || (rest[0] == b'\'' && !is_lifetime(bytes, at)) {
+        } else if rest[0] == b'"'
+            || (rest[0] == b'\'' && !(syntax.lifetimes && is_lifetime(bytes, at)))
+        {
             string_end(bytes, at)
         } else {
             at += 1;

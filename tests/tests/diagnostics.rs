@@ -1,0 +1,297 @@
+//! Model diagnostics and reasoning chains over stdio with the real default model: a misspelling is flagged with a quick fix and the flag goes once it is fixed, an edit changes only its region's diagnostics, and a reasoning chain reports progress, offers step actions whose edits apply, and stops when cancelled.
+
+use std::time::Duration;
+
+use rill_e2e::{Profile, Server};
+use serde_json::{json, Value};
+
+/// Real-looking code with `retrun` injected twice, 32 lines apart.
+const SIZES: &str = include_str!("../fixtures/sizes.py");
+const SIZES_URI: &str = "file:///e2e/sizes.py";
+/// Scoring a 42-line file takes seconds on two busy cores.
+const SCORING_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn server_with(settings: Value) -> Server {
+    let server = Server::spawn(Profile::vscode());
+    server.set_settings(json!({ "rill": settings }));
+    server.initialize();
+    server.wait_until_ready();
+    server
+}
+
+/// Waits (from log index `mark` on) for a publishDiagnostics of `uri` at `version` satisfying `pred`.
+fn wait_for_diagnostics(
+    server: &Server,
+    mark: usize,
+    version: i64,
+    mut pred: impl FnMut(&[Value]) -> bool,
+) -> Vec<Value> {
+    let (_, params) = server.wait_for_notification_since(
+        mark,
+        "textDocument/publishDiagnostics",
+        |params| {
+            params["uri"] == SIZES_URI
+                && params["version"] == version
+                && pred(
+                    params["diagnostics"]
+                        .as_array()
+                        .map_or(&[][..], Vec::as_slice),
+                )
+        },
+        SCORING_TIMEOUT,
+    );
+    params["diagnostics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn on_line(diagnostics: &[Value], line: u64) -> Option<&Value> {
+    diagnostics
+        .iter()
+        .find(|diagnostic| diagnostic["range"]["start"]["line"] == line)
+}
+
+/// Applies one LSP text edit to `text` (UTF-16 positions; the fixture is ASCII).
+fn apply_edit(text: &str, edit: &Value) -> String {
+    let offset = |position: &Value| {
+        let line = position["line"].as_u64().unwrap() as usize;
+        let character = position["character"].as_u64().unwrap() as usize;
+        let line_start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
+        line_start + character
+    };
+    let (start, end) = (
+        offset(&edit["range"]["start"]),
+        offset(&edit["range"]["end"]),
+    );
+    format!(
+        "{}{}{}",
+        &text[..start],
+        edit["newText"].as_str().unwrap(),
+        &text[end..]
+    )
+}
+
+#[test]
+fn a_misspelling_is_flagged_with_a_quick_fix_and_the_flag_goes_once_fixed() {
+    let server = server_with(json!({ "diagnostics": { "lookaheadLines": 5 } }));
+    let mark = server.mark();
+    server.open(SIZES_URI, "python", SIZES);
+    let diagnostics = wait_for_diagnostics(&server, mark, 1, |diagnostics| {
+        on_line(diagnostics, 9).is_some() && on_line(diagnostics, 41).is_some()
+    });
+    let first = on_line(&diagnostics, 9).unwrap().clone();
+    assert_eq!(first["source"], "rill");
+    assert_eq!(first["code"], "unlikely-token");
+    assert_eq!(first["range"]["start"]["character"], 4);
+    assert_eq!(first["range"]["end"]["character"], 10);
+    let message = first["message"].as_str().unwrap();
+    assert!(
+        message.contains("`retrun`") && message.contains("`return`"),
+        "{message}"
+    );
+    // Clean lines are not flagged: everything flagged is one of the two injected faults.
+    assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+
+    // The quick fix replaces exactly the misspelling.
+    let actions = server.call(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": SIZES_URI },
+            "range": first["range"],
+            "context": { "diagnostics": [first] }
+        }),
+    );
+    let quick_fix = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "quickfix" && action["edit"].is_object())
+        .unwrap_or_else(|| panic!("no quick fix in {actions}"))
+        .clone();
+    let edits = quick_fix["edit"]["changes"][SIZES_URI].as_array().unwrap();
+    assert_eq!(edits.len(), 1);
+    let fixed = apply_edit(SIZES, &edits[0]);
+    assert_eq!(fixed, SIZES.replacen("retrun total", "return total", 1));
+
+    // Apply it as the editor would; the first flag goes, the other one stays exactly as it was.
+    let mark = server.mark();
+    server.change(
+        SIZES_URI,
+        2,
+        vec![json!({ "range": edits[0]["range"], "text": edits[0]["newText"] })],
+    );
+    let after = wait_for_diagnostics(&server, mark, 2, |diagnostics| {
+        on_line(diagnostics, 9).is_none() && on_line(diagnostics, 41).is_some()
+    });
+    assert_eq!(on_line(&after, 41), on_line(&diagnostics, 41));
+    let text = server.document_text(SIZES_URI).unwrap();
+    assert_eq!(text["text"], fixed);
+}
+
+#[test]
+fn an_edit_rescores_only_its_region_and_reintroducing_the_fault_flags_it_again() {
+    let server = server_with(json!({ "diagnostics": { "lookaheadLines": 3, "debounceMs": 100 } }));
+    let mark = server.mark();
+    server.open(SIZES_URI, "python", SIZES);
+    let before = wait_for_diagnostics(&server, mark, 1, |diagnostics| diagnostics.len() >= 2);
+
+    // Misspell `sort` on line 15 (0-based) and fix nothing else.
+    let mark = server.mark();
+    server.change(
+        SIZES_URI,
+        2,
+        vec![json!({
+            "range": { "start": { "line": 15, "character": 10 }, "end": { "line": 15, "character": 14 } },
+            "text": "srot"
+        })],
+    );
+    let after = wait_for_diagnostics(&server, mark, 2, |diagnostics| {
+        on_line(diagnostics, 15).is_some()
+    });
+    let flagged = on_line(&after, 15).unwrap();
+    assert!(
+        flagged["message"].as_str().unwrap().contains("srot"),
+        "{flagged}"
+    );
+    // Flags outside the edited region are the same objects as before the edit.
+    for line in [9, 41] {
+        assert_eq!(on_line(&after, line), on_line(&before, line), "line {line}");
+    }
+}
+
+#[test]
+fn a_reasoning_chain_reports_progress_offers_steps_and_stops_when_cancelled() {
+    let server = server_with(json!({ "reasoning": { "timeoutMs": 120000, "maxSteps": 3 } }));
+    server.open(SIZES_URI, "python", SIZES);
+    let selection =
+        json!({ "start": { "line": 3, "character": 0 }, "end": { "line": 10, "character": 0 } });
+    let actions = server.call(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": SIZES_URI }, "range": selection, "context": { "diagnostics": [] } }),
+    );
+    let titles: Vec<&str> = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|action| action["title"].as_str())
+        .collect();
+    for wanted in [
+        "rill: fix this step by step",
+        "rill: explain step by step",
+        "rill: improve step by step",
+    ] {
+        assert!(titles.contains(&wanted), "{titles:?}");
+    }
+    let fix = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["title"] == "rill: fix this step by step")
+        .unwrap();
+    let command = &fix["command"];
+    assert_eq!(command["command"], "rill.reason");
+
+    // Run it to the end: progress begins, reports steps and ends.
+    let mark = server.mark();
+    let id = server.request(
+        "workspace/executeCommand",
+        json!({ "command": command["command"], "arguments": command["arguments"] }),
+    );
+    let result = server
+        .response(id, Duration::from_secs(300))
+        .expect("the chain answers");
+    let progress: Vec<Value> = server
+        .notifications("$/progress")
+        .into_iter()
+        .map(|(_, params)| params)
+        .filter(|params| {
+            params["token"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("rill/reason/"))
+        })
+        .collect();
+    assert_eq!(
+        progress.first().map(|p| &p["value"]["kind"]),
+        Some(&json!("begin"))
+    );
+    assert_eq!(
+        progress.first().map(|p| &p["value"]["cancellable"]),
+        Some(&json!(true))
+    );
+    assert_eq!(
+        progress.last().map(|p| &p["value"]["kind"]),
+        Some(&json!("end"))
+    );
+    eprintln!("chain result: {result}");
+    let steps = result["steps"].as_array().unwrap();
+    let reports = progress
+        .iter()
+        .filter(|p| p["value"]["kind"] == "report")
+        .count();
+    assert_eq!(reports, steps.len().min(3), "{result}");
+    let _ = mark;
+
+    // Every kept step is offered afterwards with an edit that applies to the document's text, and
+    // applying them in order gives the last kept step's code.
+    let kept = result["kept"].as_array().unwrap();
+    if !kept.is_empty() {
+        assert!(result["applied"] == true, "{result}");
+        let original_code: String = SIZES.split_inclusive('\n').skip(3).take(7).collect();
+        let mut code = original_code.clone();
+        for step in kept {
+            assert_eq!(step["before"].as_str().unwrap(), code);
+            code = step["after"].as_str().unwrap().to_string();
+        }
+        let actions = server.call(
+            "textDocument/codeAction",
+            json!({ "textDocument": { "uri": SIZES_URI }, "range": selection, "context": { "diagnostics": [] } }),
+        );
+        let first_step = actions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|action| {
+                action["title"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("rill: step 1/"))
+            })
+            .unwrap_or_else(|| panic!("no step action in {actions}"));
+        let edit = &first_step["edit"]["changes"][SIZES_URI][0];
+        let applied = apply_edit(SIZES, edit);
+        let expected = SIZES.replacen(&original_code, kept[0]["after"].as_str().unwrap(), 1);
+        assert_eq!(applied, expected);
+    }
+    for dropped in result["dropped"].as_array().unwrap() {
+        assert!(!dropped["reason"].as_str().unwrap().is_empty());
+    }
+
+    // A second chain, cancelled from the progress UI: it ends at once with "cancelled".
+    let mark = server.mark();
+    let id = server.request(
+        "workspace/executeCommand",
+        json!({ "command": "rill.reason", "arguments": [{ "uri": SIZES_URI, "range": selection, "task": "improve" }] }),
+    );
+    let (_, begin) = server.wait_for_notification_since(
+        mark,
+        "$/progress",
+        |params| params["value"]["kind"] == "begin",
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    server.notify(
+        "window/workDoneProgress/cancel",
+        json!({ "token": begin["token"] }),
+    );
+    let cancelled = server
+        .response(id, Duration::from_secs(10))
+        .expect("answers");
+    assert_eq!(cancelled["cancelled"], true, "{cancelled}");
+    let (_, end) = server.wait_for_notification_since(
+        mark,
+        "$/progress",
+        |params| params["token"] == begin["token"] && params["value"]["kind"] == "end",
+        Duration::from_secs(10),
+    );
+    assert_eq!(end["value"]["message"], "cancelled");
+}
