@@ -148,8 +148,21 @@ fn few_shot_prompt_uses_a_longer_fence_for_code_that_contains_one() {
     };
     let built = build_prompt(&request, None, "", "").unwrap();
     assert!(built.text.contains(&format!("````python\n{code}````\n")));
-    assert!(!built.text.contains("Context (read only)"));
-    assert!(!built.text.contains("Problem:"));
+    let task_section = &built.text[built.text.rfind(TASK_MARKER).unwrap()..];
+    assert!(!task_section.contains("Context (read only)"));
+    assert!(!task_section.contains("Problem:"));
+}
+
+#[test]
+fn crlf_selections_are_shown_to_the_model_with_lf() {
+    let request = ReasoningRequest {
+        code: "a = 1\r\nb = 2\r\n",
+        language_id: "python",
+        ..request(ReasoningTask::Fix)
+    };
+    let built = build_prompt(&request, None, "", "").unwrap();
+    assert!(built.text.contains("```python\na = 1\nb = 2\n```\n"));
+    assert!(!built.text.contains('\r'));
 }
 
 const GEMMA3_TEMPLATE: &str = r#"{{ bos_token }}
@@ -660,6 +673,64 @@ fn numbered_lines_and_short_fences_inside_code_stay_code() {
     );
 }
 
+#[test]
+fn instruct_style_bold_titles_with_colon_rationales() {
+    let output = "Here's how to fix it:
+
+1. **Fix the typo**: `totl` should be `total`.
+```python
+return total
+```
+
+2. **Handle empty input (no items)**
+   ```python
+   if not items:
+       return 0
+   return total
+   ```
+";
+    let chain = parse_steps(output, 5);
+    assert_eq!(
+        titles(&chain),
+        ["Fix the typo", "Handle empty input (no items)"]
+    );
+    assert_eq!(chain.steps[0].rationale, "`totl` should be `total`.");
+    assert_eq!(
+        chain.steps[1].code.as_deref(),
+        Some("if not items:\n    return 0\nreturn total")
+    );
+}
+
+#[test]
+fn a_title_with_parentheses_on_the_line_after_a_bare_header_is_used() {
+    let output = "## Step 1\nHandle None (empty input)\nWhy: callers pass None.\n```\nreturn total or 0\n```\n";
+    let chain = parse_steps(output, 5);
+    assert_eq!(titles(&chain), ["Handle None (empty input)"]);
+    assert_eq!(chain.steps[0].rationale, "callers pass None.");
+}
+
+/// Small base models often repeat a step verbatim under new numbers.
+#[test]
+fn a_base_model_repeating_itself_yields_one_planned_step() {
+    let repeated = "Fix the variable name
+Why: The variable name is wrong.
+```python
+def total_price(items):
+    total = 0
+    for item in items:
+        total += item.price * item.quantity
+    return total
+```
+";
+    let output = format!("1. {repeated}2. {repeated}3. {repeated}");
+    let chain = parse_steps(&output, 5);
+    assert_eq!(chain.steps.len(), 3);
+    let plan = plan(ORIGINAL_PYTHON, &chain.steps);
+    assert_eq!(plan.steps.len(), 1);
+    assert_eq!(plan.dropped.len(), 2);
+    assert!(plan.dropped.iter().all(|d| d.reason == "changes nothing"));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Streaming titles
 // ---------------------------------------------------------------------------------------------
@@ -770,6 +841,13 @@ fn steps_that_change_nothing_or_have_no_code_are_dropped() {
     assert_eq!(plan.steps[0].number, 1);
     assert_eq!(plan.steps[0].title, "Name it better");
     assert_eq!(plan.steps[0].after, "result = compute()\n");
+}
+
+#[test]
+fn an_empty_code_block_is_no_code_rather_than_a_deletion() {
+    let plan = plan("x = 1\n", &[step(1, "Think", Some("  \n"))]);
+    assert!(plan.steps.is_empty());
+    assert_eq!(plan.dropped[0].reason, "no code");
 }
 
 #[test]

@@ -55,13 +55,14 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
             .language
             .clone()
             .unwrap_or_else(|| language_of(&args.file).to_string()),
-        regions: vec![0..text.len()],
+        regions: std::iter::once(0..text.len()).collect(),
         context_tokens: usize::MAX,
         reserve_tokens: 0,
         thresholds: Thresholds {
             min_surprise: args.min_surprise,
             min_alternative: args.min_alternative,
         },
+        urgent: true,
         cancel: CancelToken::new(),
         events,
     };

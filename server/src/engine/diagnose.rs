@@ -47,6 +47,9 @@ pub struct DiagnoseJob {
     pub context_tokens: usize,
     pub reserve_tokens: usize,
     pub thresholds: Thresholds,
+    /// The edited region (the user waits for it) rather than a refresh while idle: urgent jobs
+    /// run before pre-warming, the others after it.
+    pub urgent: bool,
     pub cancel: CancelToken,
     pub events: mpsc::UnboundedSender<DiagnoseEvent>,
 }

@@ -136,6 +136,15 @@ impl Inbox {
             .any(|job| !job.cancel.is_cancelled())
     }
 
+    /// True when background work more urgent than `priority` (lower is more urgent) is pending:
+    /// pre-warming yields to the rescoring of an edited region, which the user waits to see.
+    pub(super) fn urgent_background_waiting(&self, priority: u8) -> bool {
+        self.lock()
+            .background
+            .values()
+            .any(|(_, job)| job.priority() < priority)
+    }
+
     /// Documents closed since the last call.
     pub(super) fn take_forgotten(&self) -> Vec<String> {
         std::mem::take(&mut self.lock().forgotten)
@@ -165,7 +174,7 @@ impl Inbox {
             let oldest = state
                 .background
                 .iter()
-                .min_by_key(|(_, (arrival, _))| *arrival)
+                .min_by_key(|(_, (arrival, job))| (job.priority(), *arrival))
                 .map(|(key, _)| key.clone());
             if let Some(key) = oldest {
                 if let Some((_, job)) = state.background.remove(&key) {

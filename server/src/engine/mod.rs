@@ -82,12 +82,24 @@ pub enum BackgroundKind {
 impl BackgroundJob {
     /// The inbox keeps one pending job per document and kind.
     fn key(&self) -> (String, u8) {
-        let kind = match self.kind {
-            BackgroundKind::Diagnose(_) => 0,
-            BackgroundKind::Prewarm { .. } => 1,
-            BackgroundKind::Housekeeping => 2,
+        let kind = match &self.kind {
+            BackgroundKind::Diagnose(job) if job.urgent => 0,
+            BackgroundKind::Diagnose(_) => 1,
+            BackgroundKind::Prewarm { .. } => 2,
+            BackgroundKind::Housekeeping => 3,
         };
         (self.document.clone(), kind)
+    }
+
+    /// Lower runs first: the rescoring of an edited region, then pre-warming, then rescoring the
+    /// rest of a document while the user is idle.
+    pub(crate) fn priority(&self) -> u8 {
+        match &self.kind {
+            BackgroundKind::Housekeeping => 0,
+            BackgroundKind::Diagnose(job) if job.urgent => 0,
+            BackgroundKind::Prewarm { .. } => 1,
+            BackgroundKind::Diagnose(_) => 2,
+        }
     }
 
     fn housekeeping() -> Self {

@@ -194,7 +194,7 @@ impl Engine {
                 return Ok(true);
             }
             let sequence = self.store.sequence(&job.document, model);
-            let interrupted = || inbox.interactive_waiting();
+            let interrupted = || inbox.interactive_waiting() || inbox.urgent_background_waiting(1);
             let synced = sequence.sync_in_chunks(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
             Ok::<_, rill_model::ModelError>(synced.is_some())
         }));
@@ -215,8 +215,10 @@ impl Engine {
 
     /// Scores a document for diagnostics until done, cancelled or interrupted by interactive work.
     fn diagnose(&mut self, document: String, mut job: Box<DiagnoseJob>, inbox: &Inbox) {
+        let priority = if job.urgent { 0 } else { 2 };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let interrupted = || inbox.interactive_waiting();
+            let interrupted =
+                || inbox.interactive_waiting() || inbox.urgent_background_waiting(priority);
             diagnose::run(
                 &self.loaded,
                 &mut self.store,

@@ -106,7 +106,7 @@ pub fn on_open(session: &Arc<Session>, uri: &Url) {
         state.edits
     };
     let regions = blocks(&text, 0..text.len());
-    submit(session, uri, text, regions, edits, &config, None);
+    submit(session, uri, text, regions, edits, &config, false, None);
 }
 
 /// Follows an edit: drops the flags it touched, moves the rest, and schedules rescoring.
@@ -213,6 +213,7 @@ async fn rescore_after_edit(session: &Arc<Session>, uri: &Url, count: u64) {
         regions,
         count,
         &config,
+        true,
         Some(finished_sender),
     );
     if finished.await.is_err() {
@@ -224,12 +225,14 @@ async fn rescore_after_edit(session: &Arc<Session>, uri: &Url, count: u64) {
         .is_some_and(|state| state.edits == count);
     if still_current && lookahead_end < text.len() {
         let rest = blocks(&text, lookahead_end..text.len());
-        submit(session, uri, text, rest, count, &config, None);
+        submit(session, uri, text, rest, count, &config, false, None);
     }
 }
 
 /// Queues a job scoring `regions` of `text` (the document after `edits` edits) and a task that
 /// applies its results while the document is unchanged; `finished` fires when every region is done.
+/// `urgent` jobs (the edited region) run before pre-warming, others after it.
+#[allow(clippy::too_many_arguments)]
 fn submit(
     session: &Arc<Session>,
     uri: &Url,
@@ -237,6 +240,7 @@ fn submit(
     regions: Vec<Range<usize>>,
     edits: u64,
     config: &Config,
+    urgent: bool,
     finished: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
     let Some(engine) = session.engine.get() else {
@@ -269,6 +273,7 @@ fn submit(
                 min_surprise: config.diagnostics_min_surprise,
                 min_alternative: config.diagnostics_min_alternative,
             },
+            urgent,
             cancel: cancel.clone(),
             events,
         })),

@@ -168,7 +168,7 @@ fn add_body_line(step: &mut RawStep, line: &str, terminated: bool) {
         }
         return;
     }
-    if step.title.is_empty() && !line.trim().is_empty() && !looks_like_code(line) {
+    if step.title.is_empty() && could_be_title(line) {
         // "### Step 1" alone on its line: the title follows on the next one.
         let (title, inline_rationale) = split_title(line);
         step.title = title;
@@ -181,6 +181,17 @@ fn add_body_line(step: &mut RawStep, line: &str, terminated: bool) {
         return;
     }
     step.loose_lines.push(line.to_string());
+}
+
+/// Whether a line after a bare "### Step 1" header can be its title rather than code.
+fn could_be_title(line: &str) -> bool {
+    let trimmed = line.trim();
+    let first_word = trimmed.split_whitespace().next().unwrap_or_default();
+    !trimmed.is_empty()
+        && !line.starts_with([' ', '\t'])
+        && !trimmed.ends_with([';', '{', '}'])
+        && !trimmed.starts_with(['#', '/', '@'])
+        && !CODE_KEYWORDS.contains(&first_word)
 }
 
 /// A recognised step header line.
@@ -268,6 +279,9 @@ const INLINE_SEPARATORS: [&str; 4] = [" — ", " – ", ": because ", " - "];
 
 /// Splits a header's text into its title and an optional rationale written on the same line.
 fn split_title(text: &str) -> (String, Option<String>) {
+    if let Some(split) = split_bold_title(text) {
+        return split;
+    }
     for separator in INLINE_SEPARATORS {
         if let Some(at) = find_outside_backticks(text, separator) {
             let title = clean_title(&text[..at]);
@@ -276,6 +290,18 @@ fn split_title(text: &str) -> (String, Option<String>) {
         }
     }
     (clean_title(text), None)
+}
+
+/// Splits "**Title**: rationale", the way instruct models like to write headers.
+fn split_bold_title(text: &str) -> Option<(String, Option<String>)> {
+    let inner = text.trim_start().strip_prefix("**")?;
+    let close = inner.find("**")?;
+    let title = clean_title(&inner[..close]);
+    let rest = inner[close + 2..]
+        .trim_start()
+        .trim_start_matches([':', '-', '—', '–', '.']);
+    let rationale = clean_rationale(rest);
+    Some((title, (!rationale.is_empty()).then_some(rationale)))
 }
 
 /// Finds `needle` in `text` outside `inline code`, so "Use `a - b`" is not split at its minus sign.

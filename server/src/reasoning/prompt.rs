@@ -173,7 +173,8 @@ fn fence_for(code: &str) -> String {
 /// `code` in a fenced block, ending with a line break.
 fn fenced(code: &str, language_id: &str) -> String {
     let fence = fence_for(code);
-    let body = code.trim_end_matches(['\r', '\n']);
+    let unified = code.replace("\r\n", "\n");
+    let body = unified.trim_end_matches('\n');
     format!("{fence}{}\n{body}\n{fence}\n", fence_language(language_id))
 }
 
@@ -468,7 +469,7 @@ fn python_dict_method(
     match method {
         "items" => {
             let _: () = from_args(args)?;
-            state.apply_filter("items", &[value.clone()])
+            state.apply_filter("items", std::slice::from_ref(value))
         }
         "keys" => {
             let _: () = from_args(args)?;

@@ -100,7 +100,12 @@ fn checked_after(
     original: &str,
     syntax: &CodeSyntax,
 ) -> Result<String, &'static str> {
-    let code = step.code.as_deref().ok_or(NO_CODE)?;
+    // An empty block is a step with nothing to show, not a request to delete the selection.
+    let code = step
+        .code
+        .as_deref()
+        .filter(|code| !code.trim().is_empty())
+        .ok_or(NO_CODE)?;
     let after = normalise_code(code, original);
     if after == before {
         return Err(CHANGES_NOTHING);
@@ -376,14 +381,10 @@ impl CodeSyntax {
                 at = skip_to;
                 continue;
             }
-            match c {
-                '(' | '[' | '{' => open.push(c),
-                ')' | ']' | '}' => {
-                    if open.pop() != Some(matching_open(c)) {
-                        return false;
-                    }
-                }
-                _ => {}
+            if matches!(c, '(' | '[' | '{') {
+                open.push(c);
+            } else if matches!(c, ')' | ']' | '}') && open.pop() != Some(matching_open(c)) {
+                return false;
             }
             at += c.len_utf8();
         }

@@ -1,0 +1,187 @@
+//! Measures how soon rescored diagnostics reach the editor after an edit: from the end of the debounce to the `publishDiagnostics` of the new version, in a ~500-line real file with a warm cache.
+//!
+//! The file (CPython's textwrap.py, 491 lines) is opened and scored from the top; once the scan is
+//! quiet, keywords at sites spread over the file are misspelled (`return` → `retrun`) and fixed
+//! again, as a user would, one site at a time from the bottom up. Going up keeps the cache warm the
+//! way real editing does: everything above an edit is unchanged, so its cached state stays valid.
+//! Each edit is timed on the client side of the pipe, through the real `rill --stdio`: the figure
+//! is the time from the end of the debounce to the first publish for the new version that arrives
+//! after it, which is what the user waits for once they stop typing.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context, Result};
+use clap::Parser;
+use rill_e2e::{Profile, Server};
+use serde_json::{json, Value};
+
+#[derive(Debug, Parser)]
+#[command(about = "Latency of diagnostics after an edit, through rill --stdio")]
+struct Args {
+    /// The file to edit (default: benches/workloads/diagnostics/textwrap.py).
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// Edit sites (lines holding `return`), spread over the file.
+    #[arg(long, default_value_t = 8)]
+    sites: usize,
+    /// `diagnostics.debounceMs`.
+    #[arg(long, default_value_t = 150)]
+    debounce_ms: u64,
+    /// How long the initial scan must be quiet (no publish) before editing starts.
+    #[arg(long, default_value_t = 8000)]
+    quiet_ms: u64,
+    /// Print one flat JSON object instead of Markdown.
+    #[arg(long)]
+    json: bool,
+}
+
+const URI: &str = "file:///bench/textwrap.py";
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let path = args.file.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workloads/diagnostics/textwrap.py")
+    });
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let server = Server::spawn(Profile::vscode());
+    server.set_settings(json!({ "rill": { "diagnostics": { "debounceMs": args.debounce_ms } } }));
+    server.initialize();
+    server.wait_until_ready();
+
+    let opened = Instant::now();
+    server.open(URI, "python", &text);
+    let scan_done = wait_for_quiet(&server, Duration::from_millis(args.quiet_ms))?;
+    let initial = last_diagnostics(&server);
+    let scan_seconds = scan_done.duration_since(opened).as_secs_f64();
+
+    let sites = edit_sites(&text, args.sites);
+    ensure!(
+        !sites.is_empty(),
+        "no `return` lines to edit in {}",
+        path.display()
+    );
+    let mut version = 1;
+    let mut latencies = Vec::new();
+    let mut flagged = 0;
+    for &(line, column) in sites.iter().rev() {
+        for (old, new) in [("return", "retrun"), ("retrun", "return")] {
+            version += 1;
+            let mark = server.mark();
+            let range = json!({
+                "start": { "line": line, "character": column },
+                "end": { "line": line, "character": column + old.len() }
+            });
+            server.change(URI, version, vec![json!({ "range": range, "text": new })]);
+            let edited = Instant::now();
+            let debounce_end = edited + Duration::from_millis(args.debounce_ms);
+            let (at, params) = server.wait_for_notification_since(
+                mark,
+                "textDocument/publishDiagnostics",
+                |params| params["version"] == version && Instant::now() >= debounce_end,
+                Duration::from_secs(120),
+            );
+            let latency = at.saturating_duration_since(debounce_end);
+            latencies.push(latency.as_secs_f64() * 1000.0);
+            if new == "retrun" && flags_line(&params, line) {
+                flagged += 1;
+            }
+            // A short pause, as between two edits of a user who looks at the result.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    let (p50, p95, max) = (
+        percentile(0.5),
+        percentile(0.95),
+        latencies[latencies.len() - 1],
+    );
+    let lines = text.lines().count();
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "lines": lines,
+                "initialScanSeconds": scan_seconds,
+                "initialFlags": initial,
+                "edits": latencies.len(),
+                "p50Ms": p50,
+                "p95Ms": p95,
+                "maxMs": max,
+                "typosFlagged": flagged,
+                "typos": sites.len(),
+            })
+        );
+    } else {
+        println!("| file | lines | initial scan | flags | edits | after debounce p50 | p95 | max | typos flagged |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+        println!(
+            "| {} | {lines} | {scan_seconds:.1} s | {initial} | {} | {p50:.0} ms | {p95:.0} ms | {max:.0} ms | {flagged}/{} |",
+            path.file_name().and_then(|name| name.to_str()).unwrap_or("?"),
+            latencies.len(),
+            sites.len()
+        );
+    }
+    Ok(())
+}
+
+/// Waits until no publishDiagnostics arrived for `quiet`, after at least one did.
+fn wait_for_quiet(server: &Server, quiet: Duration) -> Result<Instant> {
+    server.wait_for_notification(
+        "textDocument/publishDiagnostics",
+        |_| true,
+        Duration::from_secs(600),
+    );
+    let deadline = Instant::now() + Duration::from_secs(1200);
+    loop {
+        let last = server
+            .notifications("textDocument/publishDiagnostics")
+            .last()
+            .map(|(at, _)| *at)
+            .context("no diagnostics")?;
+        if last.elapsed() >= quiet {
+            return Ok(last);
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "the initial scan never went quiet"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn last_diagnostics(server: &Server) -> usize {
+    server
+        .notifications("textDocument/publishDiagnostics")
+        .last()
+        .and_then(|(_, params)| params["diagnostics"].as_array().map(Vec::len))
+        .unwrap_or(0)
+}
+
+fn flags_line(params: &Value, line: usize) -> bool {
+    params["diagnostics"]
+        .as_array()
+        .is_some_and(|all| all.iter().any(|d| d["range"]["start"]["line"] == line))
+}
+
+/// `count` lines holding `return ` (0-based line, column), evenly spread over the file.
+fn edit_sites(text: &str, count: usize) -> Vec<(usize, usize)> {
+    let all: Vec<(usize, usize)> = text
+        .lines()
+        .enumerate()
+        .filter_map(|(line, content)| {
+            let column = content.find("return ")?;
+            // Only code: not inside a comment or a docstring line that starts with prose.
+            let before = &content[..column];
+            (before.trim().is_empty()).then_some((line, column))
+        })
+        .collect();
+    if all.len() <= count {
+        return all;
+    }
+    (0..count)
+        .map(|index| all[index * all.len() / count])
+        .collect()
+}
