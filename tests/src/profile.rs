@@ -52,7 +52,14 @@ impl Profile {
                     "completion": {
                         "completionItem": { "snippetSupport": true, "insertReplaceSupport": true },
                         "completionItemKind": {}
-                    }
+                    },
+                    "codeAction": {
+                        "codeActionLiteralSupport": { "codeActionKind": { "valueSet": ["", "quickfix", "refactor", "refactor.rewrite", "source"] } },
+                        "dataSupport": true,
+                        "disabledSupport": true,
+                        "isPreferredSupport": true
+                    },
+                    "publishDiagnostics": { "versionSupport": true, "dataSupport": true }
                 },
                 "window": { "workDoneProgress": true },
                 "workspace": { "configuration": true, "didChangeConfiguration": { "dynamicRegistration": false } }
