@@ -195,9 +195,9 @@ pub const KEYS: [&str; 23] = [
 ];
 
 /// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
-pub const DEFAULT_MIN_SURPRISE: f32 = 8.0;
+pub const DEFAULT_MIN_SURPRISE: f32 = 12.0;
 /// Default `diagnostics.minAlternative`, chosen from the same benchmark.
-pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.5;
+pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.7;
 
 impl Config {
     /// The memory budget for all documents' KV caches, in bytes.

@@ -77,8 +77,10 @@ fn a_misspelling_is_flagged_with_a_quick_fix_and_the_flag_goes_once_fixed() {
     let server = server_with(json!({ "diagnostics": { "lookaheadLines": 5 } }));
     let mark = server.mark();
     server.open(SIZES_URI, "python", SIZES);
+    // Flags are published as soon as a region is scored, and again once their fixes are decoded.
     let diagnostics = wait_for_diagnostics(&server, mark, 1, |diagnostics| {
-        on_line(diagnostics, 9).is_some() && on_line(diagnostics, 41).is_some()
+        on_line(diagnostics, 9).is_some_and(|d| d["data"]["fix"].is_object())
+            && on_line(diagnostics, 41).is_some_and(|d| d["data"]["fix"].is_object())
     });
     let first = on_line(&diagnostics, 9).unwrap().clone();
     assert_eq!(first["source"], "rill");
@@ -124,6 +126,11 @@ fn a_misspelling_is_flagged_with_a_quick_fix_and_the_flag_goes_once_fixed() {
     let after = wait_for_diagnostics(&server, mark, 2, |diagnostics| {
         on_line(diagnostics, 9).is_none() && on_line(diagnostics, 41).is_some()
     });
+    let status = server.call(
+        "rill/diagnosticsStatus",
+        json!({ "textDocument": { "uri": SIZES_URI } }),
+    );
+    assert_eq!(status["version"], 2, "{status}");
     assert_eq!(on_line(&after, 41), on_line(&diagnostics, 41));
     let text = server.document_text(SIZES_URI).unwrap();
     assert_eq!(text["text"], fixed);
@@ -134,7 +141,9 @@ fn an_edit_rescores_only_its_region_and_reintroducing_the_fault_flags_it_again()
     let server = server_with(json!({ "diagnostics": { "lookaheadLines": 3, "debounceMs": 100 } }));
     let mark = server.mark();
     server.open(SIZES_URI, "python", SIZES);
-    let before = wait_for_diagnostics(&server, mark, 1, |diagnostics| diagnostics.len() >= 2);
+    let before = wait_for_diagnostics(&server, mark, 1, |diagnostics| {
+        diagnostics.len() >= 2 && diagnostics.iter().all(|d| d["data"]["fix"].is_object())
+    });
 
     // Misspell `sort` on line 15 (0-based) and fix nothing else.
     let mark = server.mark();

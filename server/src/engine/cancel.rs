@@ -26,6 +26,11 @@ impl CancelToken {
         self.0.notify.notify_waiters();
     }
 
+    /// Whether both are the same token (clones of one another).
+    pub fn same_as(&self, other: &CancelToken) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.0.flag.load(Ordering::Acquire)
     }

@@ -57,7 +57,8 @@ pub struct DiagnoseJob {
 /// What the engine reports about a diagnostics job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiagnoseEvent {
-    /// `region` was scored; `flags` are all the flags that start inside it.
+    /// `region` was scored; `flags` are all the flags that start inside it. A region with flags is
+    /// reported twice: first without fixes, then with the fixes decoded.
     Scored {
         region: Range<usize>,
         flags: Vec<Flag>,
@@ -195,6 +196,14 @@ pub fn run(
                 .into_iter()
                 .filter(|flag| finished.contains(&flag.range.start))
                 .collect();
+            // The squiggles go out before the fixes are decoded (a few full passes each), so the
+            // user sees them as soon as the region is scored; the fixes follow in a second report.
+            if !flags.is_empty() {
+                let _ = job.events.send(DiagnoseEvent::Scored {
+                    region: finished.clone(),
+                    flags: flags.clone(),
+                });
+            }
             add_fixes(
                 loaded, store, &key, &tokens, &tokenized, window, &text, &mut flags, &cancel,
             )?;

@@ -80,6 +80,13 @@ impl Diagnostics {
         }
     }
 
+    /// Whether `uri` has scoring work scheduled or running (edits not yet rescored, or a job).
+    pub fn pending(&self, uri: &Url) -> bool {
+        lock(&self.documents)
+            .get(uri)
+            .is_some_and(|document| document.job.is_some() || document.dirty.is_some())
+    }
+
     /// The flags of `uri` now, in the current text's byte offsets.
     pub fn flags(&self, uri: &Url) -> Vec<Flag> {
         lock(&self.documents)
@@ -296,6 +303,12 @@ fn submit(
                     session.diagnostics.publish(&uri);
                 }
                 DiagnoseEvent::Done => {
+                    if let Some(state) = lock(&session.diagnostics.documents).get_mut(&uri) {
+                        // This job is over: the document has nothing pending unless a newer job runs.
+                        if state.job.as_ref().is_some_and(|job| job.same_as(&cancel)) {
+                            state.job = None;
+                        }
+                    }
                     if let Some(finished) = finished.take() {
                         let _ = finished.send(());
                     }

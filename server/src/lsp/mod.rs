@@ -28,6 +28,10 @@ pub async fn serve_stdio() {
     .custom_method("rill/documentText", server::Backend::document_text)
     .custom_method("rill/cacheStatus", server::Backend::cache_status)
     .custom_method(
+        "rill/diagnosticsStatus",
+        server::Backend::diagnostics_status,
+    )
+    .custom_method(
         "window/workDoneProgress/cancel",
         server::Backend::work_done_progress_cancel,
     )

@@ -82,6 +82,26 @@ impl Backend {
         super::reasoning::cancel_progress(&self.session, &params.token);
     }
 
+    /// `rill/diagnosticsStatus`: whether a document's model diagnostics are up to date, and how
+    /// many there are; tests and benchmarks wait on it instead of guessing from silence.
+    pub async fn diagnostics_status(
+        &self,
+        params: DocumentTextParams,
+    ) -> Result<serde_json::Value> {
+        let uri = params.text_document.uri;
+        let version = super::session::lock(&self.session.documents)
+            .get(&uri)
+            .map(|document| document.version())
+            .ok_or_else(|| {
+                super::completion_driver::invalid_params(format!("document {uri} is not open"))
+            })?;
+        Ok(serde_json::json!({
+            "version": version,
+            "pending": self.session.diagnostics.pending(&uri),
+            "flags": self.session.diagnostics.flags(&uri).len(),
+        }))
+    }
+
     /// `rill/documentText`: the server's copy of a document, so that clients and tests can check
     /// that the mirror equals what they sent.
     pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
