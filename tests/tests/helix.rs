@@ -34,40 +34,77 @@ fn helix_gets_diagnostics_and_quick_fixes_in_utf8_and_a_chain_within_its_timeout
     );
     server.open(URI, "python", &text);
 
+    let is_typo = |d: &Value| {
+        d["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`retrun`"))
+    };
     let (_, published) = server.wait_for_notification(
         "textDocument/publishDiagnostics",
         |params| {
             params["uri"] == URI
                 && params["diagnostics"].as_array().is_some_and(|all| {
-                    all.iter().any(|d| {
-                        d["message"]
-                            .as_str()
-                            .is_some_and(|m| m.contains("`retrun`"))
-                    })
+                    all.iter()
+                        .any(|d| is_typo(d) && d["range"]["start"]["line"] == 9)
+                        && all.iter().any(|d| d["data"]["fix"].is_object())
                 })
         },
         SCORING_TIMEOUT,
     );
-    let diagnostic = published["diagnostics"]
-        .as_array()
-        .unwrap()
+    let all = published["diagnostics"].as_array().unwrap().clone();
+    // Every range is in UTF-8 bytes: the flagged text starts exactly at its column's byte.
+    for d in &all {
+        let line = text
+            .lines()
+            .nth(d["range"]["start"]["line"].as_u64().unwrap() as usize)
+            .unwrap();
+        let column = d["range"]["start"]["character"].as_u64().unwrap() as usize;
+        let message = d["message"].as_str().unwrap();
+        let flagged = message.split('`').nth(1).unwrap();
+        assert!(
+            line.get(column..)
+                .is_some_and(|rest| rest.starts_with(flagged)),
+            "{d} on {line:?}"
+        );
+    }
+    // `    size = "größe" if total else ` is 33 characters but 35 bytes.
+    let diagnostic = all
         .iter()
-        .find(|d| {
-            d["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("`retrun`"))
-        })
+        .find(|d| is_typo(d) && d["range"]["start"]["line"] == 9)
         .unwrap()
         .clone();
-    // Column in UTF-8 bytes: `    size = "größe" if total else ` is 33 characters but 35 bytes.
-    let line = text.lines().nth(9).unwrap();
-    let byte_column = line.find("retrun").unwrap();
-    assert_eq!(diagnostic["range"]["start"]["line"], 9, "{diagnostic}");
+    let byte_column = text.lines().nth(9).unwrap().find("retrun").unwrap();
+    assert_eq!(byte_column, 35);
     assert_eq!(diagnostic["range"]["start"]["character"], byte_column);
     assert_eq!(
         diagnostic["range"]["end"]["character"],
         byte_column + "retrun".len()
     );
+
+    // The quick fix of a diagnostic with a fix carries exactly that edit.
+    let with_fix = all
+        .iter()
+        .find(|d| d["data"]["fix"].is_object())
+        .unwrap()
+        .clone();
+    let id = server.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": URI },
+            "range": with_fix["range"],
+            "context": { "diagnostics": [with_fix] }
+        }),
+    );
+    let actions = server.response(id, HELIX_TIMEOUT).expect("code actions");
+    let fix = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| action["kind"] == "quickfix" && action["edit"].is_object())
+        .unwrap_or_else(|| panic!("no quick fix: {actions}"));
+    let edit = &fix["edit"]["changes"][URI][0];
+    assert_eq!(edit["range"], with_fix["data"]["fix"]["range"]);
+    assert_eq!(edit["newText"], with_fix["data"]["fix"]["newText"]);
 
     // Helix asks for code actions with the diagnostics under the cursor.
     let id = server.request(
@@ -80,18 +117,6 @@ fn helix_gets_diagnostics_and_quick_fixes_in_utf8_and_a_chain_within_its_timeout
     );
     let actions = server.response(id, HELIX_TIMEOUT).expect("code actions");
     let actions = actions.as_array().unwrap();
-    let fix = actions
-        .iter()
-        .find(|action| action["kind"] == "quickfix" && action["edit"].is_object())
-        .unwrap_or_else(|| panic!("no quick fix: {actions:?}"));
-    let edit = &fix["edit"]["changes"][URI][0];
-    assert!(!edit["newText"].as_str().unwrap().is_empty(), "{edit}");
-    assert_eq!(edit["range"]["start"]["line"], 9);
-    assert_eq!(edit["range"]["start"]["character"], byte_column);
-    assert_eq!(
-        edit["range"]["end"]["character"],
-        byte_column + "retrun".len()
-    );
     // On a diagnostic, the chain's "fix" is offered as a quick fix too.
     let reason = actions
         .iter()
