@@ -144,6 +144,44 @@ impl KvCache {
         before.saturating_sub(self.bytes())
     }
 
+    /// An independent copy of the first `len` positions (at most the cache's length), holding only
+    /// what continuing from there can read: every position of global layers, the last window of
+    /// sliding-window layers. Scoring uses it to decode a side branch without losing the rest of
+    /// the cache. `None` when the cache cannot roll back to `len` (it was compacted past it).
+    pub fn fork_prefix(&self, len: usize) -> Option<Self> {
+        let len = len.min(self.len);
+        if len < self.min_rollback() {
+            return None;
+        }
+        let kv_dim = self.kv_dim;
+        let layers = self
+            .layers
+            .iter()
+            .map(|layer| {
+                let keep_from = match layer.window {
+                    Some(window) => len.saturating_sub(window).max(layer.offset),
+                    None => layer.offset,
+                };
+                let (from, to) = (
+                    (keep_from - layer.offset) * kv_dim,
+                    (len - layer.offset) * kv_dim,
+                );
+                LayerKv {
+                    keys: layer.keys[from..to].to_vec(),
+                    values: layer.values[from..to].to_vec(),
+                    offset: keep_from,
+                    window: layer.window,
+                }
+            })
+            .collect();
+        Some(Self {
+            layers,
+            kv_dim,
+            len,
+            max_len: self.max_len,
+        })
+    }
+
     /// An independent copy of the live positions, e.g. to try a draft continuation and keep the original.
     pub fn fork(&self) -> Self {
         let kv_dim = self.kv_dim;
@@ -321,5 +359,22 @@ mod tests {
         let fork = cache.fork();
         assert_eq!(fork.layers[1].offset, 16);
         assert_eq!(fork.layers[1].keys.len(), 9);
+    }
+
+    #[test]
+    fn a_prefix_fork_keeps_what_continuing_reads() {
+        let cache = numbered(20);
+        let fork = cache
+            .fork_prefix(12)
+            .expect("a full cache rolls back anywhere");
+        assert_eq!(fork.len(), 12);
+        for (mine, theirs) in fork.layers.iter().zip(&cache.layers) {
+            let start = mine.offset * cache.kv_dim;
+            assert_eq!(mine.keys[..], theirs.keys[start..12 * cache.kv_dim]);
+            assert_eq!(mine.values[..], theirs.values[start..12 * cache.kv_dim]);
+        }
+        let mut compacted = numbered(20);
+        compacted.compact(0);
+        assert!(compacted.fork_prefix(2).is_none());
     }
 }

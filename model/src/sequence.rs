@@ -113,6 +113,17 @@ impl Sequence {
         }))
     }
 
+    /// An independent sequence holding the first `len` tokens, to decode a side branch (the model's
+    /// rewrite of a span) while this one keeps its whole cache. `None` when this cache was
+    /// compacted past `len`.
+    pub fn fork(&self, len: usize) -> Option<Sequence> {
+        let cache = self.cache.fork_prefix(len)?;
+        Some(Sequence {
+            tokens: self.tokens[..cache.len()].to_vec(),
+            cache,
+        })
+    }
+
     /// How many leading tokens of `tokens` are cached already.
     pub fn common_prefix(&self, tokens: &[u32]) -> usize {
         self.tokens

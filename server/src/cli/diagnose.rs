@@ -13,7 +13,7 @@ use rill_model::{LoadOptions, LoadedModel};
 use super::ModelArgs;
 use crate::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_SURPRISE};
 use crate::diagnostics::{Flag, Thresholds};
-use crate::engine::diagnose::{self, DiagnoseEvent, DiagnoseJob};
+use crate::engine::diagnose::{self, DiagnoseEvent, DiagnoseJob, DiagnoseKind};
 use crate::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
 use crate::engine::CancelToken;
 
@@ -62,7 +62,7 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
             min_surprise: args.min_surprise,
             min_alternative: args.min_alternative,
         },
-        urgent: true,
+        kind: DiagnoseKind::Opened,
         cancel: CancelToken::new(),
         events,
     };

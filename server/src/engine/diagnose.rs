@@ -47,11 +47,22 @@ pub struct DiagnoseJob {
     pub context_tokens: usize,
     pub reserve_tokens: usize,
     pub thresholds: Thresholds,
-    /// The edited region (the user waits for it) rather than a refresh while idle: urgent jobs
-    /// run before pre-warming, the others after it.
-    pub urgent: bool,
+    pub kind: DiagnoseKind,
     pub cancel: CancelToken,
     pub events: mpsc::UnboundedSender<DiagnoseEvent>,
+}
+
+/// Why a document is scored, which decides when the job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnoseKind {
+    /// The lines just edited: the user waits for them, so this runs before pre-warming.
+    EditedRegion,
+    /// A newly opened document, scored from the top. It runs with pre-warming, first when queued
+    /// first: a document that fits the completion window is scored in the completion's own
+    /// sequence, and scoring fills that cache as pre-warming would (the head is the only extra).
+    Opened,
+    /// The rest of a document after an edit, while the user is idle: after everything else.
+    Refresh,
 }
 
 /// What the engine reports about a diagnostics job.
@@ -370,13 +381,18 @@ fn add_fixes(
             continue;
         }
         let token_start = tokenized.starts[first.start];
-        let sequence = store.sequence(key, &loaded.model);
+        let branch_at = first.start - window + 1;
+        // Decode on a copy of the prefix: the sequence itself keeps the whole region cached, for
+        // the next region and for completions.
+        let Some(mut branch) = store.sequence(key, &loaded.model).fork(branch_at) else {
+            continue;
+        };
         let Some(rewrite) = rewrite_span(
             &loaded.model,
             &loaded.tokenizer,
-            sequence,
+            &mut branch,
             tokens,
-            first.start - window + 1,
+            branch_at,
             &text[token_start..],
             flag.range.end - token_start,
             &cancelled,

@@ -83,22 +83,25 @@ impl BackgroundJob {
     /// The inbox keeps one pending job per document and kind.
     fn key(&self) -> (String, u8) {
         let kind = match &self.kind {
-            BackgroundKind::Diagnose(job) if job.urgent => 0,
-            BackgroundKind::Diagnose(_) => 1,
-            BackgroundKind::Prewarm { .. } => 2,
-            BackgroundKind::Housekeeping => 3,
+            BackgroundKind::Diagnose(job) => job.kind as u8,
+            BackgroundKind::Prewarm { .. } => 3,
+            BackgroundKind::Housekeeping => 4,
         };
         (self.document.clone(), kind)
     }
 
-    /// Lower runs first: the rescoring of an edited region, then pre-warming, then rescoring the
-    /// rest of a document while the user is idle.
+    /// Lower runs first: the rescoring of an edited region, then pre-warming and the first scoring
+    /// of opened documents (in arrival order), then rescoring the rest of a document while the
+    /// user is idle.
     pub(crate) fn priority(&self) -> u8 {
         match &self.kind {
             BackgroundKind::Housekeeping => 0,
-            BackgroundKind::Diagnose(job) if job.urgent => 0,
+            BackgroundKind::Diagnose(job) => match job.kind {
+                diagnose::DiagnoseKind::EditedRegion => 0,
+                diagnose::DiagnoseKind::Opened => 1,
+                diagnose::DiagnoseKind::Refresh => 2,
+            },
             BackgroundKind::Prewarm { .. } => 1,
-            BackgroundKind::Diagnose(_) => 2,
         }
     }
 

@@ -216,7 +216,11 @@ impl Engine {
 
     /// Scores a document for diagnostics until done, cancelled or interrupted by interactive work.
     fn diagnose(&mut self, document: String, mut job: Box<DiagnoseJob>, inbox: &Inbox) {
-        let priority = if job.urgent { 0 } else { 2 };
+        let priority = BackgroundJob {
+            document: String::new(),
+            kind: BackgroundKind::Diagnose(job.clone()),
+        }
+        .priority();
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let interrupted =
                 || inbox.interactive_waiting() || inbox.urgent_background_waiting(priority);

@@ -21,7 +21,7 @@ use super::session::{lock, Session};
 use crate::config::Config;
 use crate::diagnostics::{ByteEdit, Fix, Flag, FlagSet, Thresholds};
 use crate::documents::{Document, PositionEncoding};
-use crate::engine::diagnose::{DiagnoseEvent, DiagnoseJob};
+use crate::engine::diagnose::{DiagnoseEvent, DiagnoseJob, DiagnoseKind};
 use crate::engine::{BackgroundJob, BackgroundKind, CancelToken};
 
 /// Quiet time after the edited region was rescored before the rest of the document is.
@@ -113,7 +113,16 @@ pub fn on_open(session: &Arc<Session>, uri: &Url) {
         state.edits
     };
     let regions = blocks(&text, 0..text.len());
-    submit(session, uri, text, regions, edits, &config, false, None);
+    submit(
+        session,
+        uri,
+        text,
+        regions,
+        edits,
+        &config,
+        DiagnoseKind::Opened,
+        None,
+    );
 }
 
 /// Follows an edit: drops the flags it touched, moves the rest, and schedules rescoring.
@@ -220,7 +229,7 @@ async fn rescore_after_edit(session: &Arc<Session>, uri: &Url, count: u64) {
         regions,
         count,
         &config,
-        true,
+        DiagnoseKind::EditedRegion,
         Some(finished_sender),
     );
     if finished.await.is_err() {
@@ -232,13 +241,22 @@ async fn rescore_after_edit(session: &Arc<Session>, uri: &Url, count: u64) {
         .is_some_and(|state| state.edits == count);
     if still_current && lookahead_end < text.len() {
         let rest = blocks(&text, lookahead_end..text.len());
-        submit(session, uri, text, rest, count, &config, false, None);
+        submit(
+            session,
+            uri,
+            text,
+            rest,
+            count,
+            &config,
+            DiagnoseKind::Refresh,
+            None,
+        );
     }
 }
 
 /// Queues a job scoring `regions` of `text` (the document after `edits` edits) and a task that
 /// applies its results while the document is unchanged; `finished` fires when every region is done.
-/// `urgent` jobs (the edited region) run before pre-warming, others after it.
+/// `kind` decides its priority against pre-warming (see [`DiagnoseKind`]).
 #[allow(clippy::too_many_arguments)]
 fn submit(
     session: &Arc<Session>,
@@ -247,7 +265,7 @@ fn submit(
     regions: Vec<Range<usize>>,
     edits: u64,
     config: &Config,
-    urgent: bool,
+    kind: DiagnoseKind,
     finished: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
     let Some(engine) = session.engine.get() else {
@@ -280,7 +298,7 @@ fn submit(
                 min_surprise: config.diagnostics_min_surprise,
                 min_alternative: config.diagnostics_min_alternative,
             },
-            urgent,
+            kind,
             cancel: cancel.clone(),
             events,
         })),

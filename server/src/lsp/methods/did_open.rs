@@ -17,6 +17,8 @@ pub fn handle(session: &Arc<Session>, params: DidOpenTextDocumentParams) {
         document.language_id,
     );
     // Prefill the new document's prompt while the user reads it, so the first completion is fast.
-    prewarm::request(session, &uri);
+    // Scoring is queued first: for a document that fits the completion window it fills the same
+    // cache pre-warming would, so the pre-warm that follows finds its prompt cached.
     diagnostics::on_open(session, &uri);
+    prewarm::request(session, &uri);
 }
