@@ -304,3 +304,28 @@ fn a_reasoning_chain_reports_progress_offers_steps_and_stops_when_cancelled() {
     );
     assert_eq!(end["value"]["message"], "cancelled");
 }
+
+#[test]
+fn turning_diagnostics_on_scores_documents_opened_while_they_were_off() {
+    let server = server_with(json!({ "diagnostics": { "enable": false } }));
+    server.open(SIZES_URI, "python", SIZES);
+    std::thread::sleep(Duration::from_secs(2));
+    let status = server.call(
+        "rill/diagnosticsStatus",
+        json!({ "textDocument": { "uri": SIZES_URI } }),
+    );
+    assert_eq!(status["flags"], 0, "{status}");
+    let mark = server.mark();
+    server.change_settings(json!({ "rill": { "diagnostics": { "enable": true } } }));
+    let diagnostics = wait_for_diagnostics(&server, mark, 1, |diagnostics| {
+        on_line(diagnostics, 9).is_some()
+    });
+    assert!(on_line(&diagnostics, 9).unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .contains("retrun"));
+    // And off again clears them.
+    let mark = server.mark();
+    server.change_settings(json!({ "rill": { "diagnostics": { "enable": false } } }));
+    wait_for_diagnostics(&server, mark, 1, <[Value]>::is_empty);
+}

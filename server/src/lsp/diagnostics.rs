@@ -180,16 +180,8 @@ pub fn on_config_change(session: &Arc<Session>, old: &Config, new: &Config) {
     if relevant(old) == relevant(new) {
         return;
     }
-    let uris: Vec<Url> = lock(&session.diagnostics.documents)
-        .keys()
-        .cloned()
-        .collect();
-    let open: Vec<Url> = {
-        let documents = lock(&session.documents);
-        uris.into_iter()
-            .filter(|uri| documents.get(uri).is_some())
-            .collect()
-    };
+    // Every open document, including those opened while diagnostics were off.
+    let open = lock(&session.documents).uris();
     for uri in open {
         if new.diagnostics_enable && new.enable {
             on_open(session, &uri);
