@@ -6,6 +6,7 @@
 pub mod config;
 pub mod detokenizer;
 pub mod error;
+pub mod fim;
 pub mod gemma3;
 pub mod generate;
 pub mod gguf;
