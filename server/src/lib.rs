@@ -12,3 +12,4 @@ pub mod lsp;
 pub mod postprocess;
 pub mod protocol;
 pub mod reasoning;
+pub mod remote;
