@@ -88,11 +88,18 @@ pub enum Progress {
     Cancelled,
 }
 
-/// The key of the sequence a document is scored in: its own (shared with completions) when the
-/// whole document fits the completion's prompt window, so both see the same tokens, else a
-/// separate one, because the scan's window (from the top) differs from the cursor's.
-pub fn scan_key(document: &str, document_tokens: usize, completion_budget: usize) -> String {
-    if document_tokens <= completion_budget {
+/// The key of the sequence a document is scored in. The edited region of a document that fits the
+/// completion's prompt window is scored in the completion's own sequence: its prefix is what
+/// completions and pre-warming keep cached, so only the region is computed. Everything else
+/// (whole-document scans, idle refreshes, documents longer than the window) uses a separate scan
+/// sequence, because scoring from the top would roll the completion's cache back to the start.
+pub fn scan_key(
+    document: &str,
+    document_tokens: usize,
+    completion_budget: usize,
+    kind: DiagnoseKind,
+) -> String {
+    if kind == DiagnoseKind::EditedRegion && document_tokens <= completion_budget {
         document.to_string()
     } else {
         format!("{document}{SCAN_SUFFIX}")
@@ -160,7 +167,7 @@ pub fn run(
         .context_tokens
         .min(context_length.saturating_sub(job.reserve_tokens))
         .saturating_sub(1);
-    let key = scan_key(document, tokenized.ids.len(), completion_budget);
+    let key = scan_key(document, tokenized.ids.len(), completion_budget, job.kind);
     let prose = prose_ranges(&text, &job.language_id);
     store.set_diagnosed(&key);
     let cancel = job.cancel.clone();

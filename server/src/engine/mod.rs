@@ -98,8 +98,7 @@ impl BackgroundJob {
             BackgroundKind::Housekeeping => 0,
             BackgroundKind::Diagnose(job) => match job.kind {
                 diagnose::DiagnoseKind::EditedRegion => 0,
-                diagnose::DiagnoseKind::Opened => 1,
-                diagnose::DiagnoseKind::Refresh => 2,
+                diagnose::DiagnoseKind::Opened | diagnose::DiagnoseKind::Refresh => 2,
             },
             BackgroundKind::Prewarm { .. } => 1,
         }

@@ -112,7 +112,13 @@ impl SequenceStore {
 
     pub fn report(&self) -> CacheReport {
         CacheReport {
-            documents: self.entries.len(),
+            // A document's scan sequence (diagnostics) is part of the same document.
+            documents: self
+                .entries
+                .keys()
+                .map(|key| key.trim_end_matches(super::diagnose::SCAN_SUFFIX))
+                .collect::<std::collections::HashSet<_>>()
+                .len(),
             tokens: self
                 .entries
                 .values()

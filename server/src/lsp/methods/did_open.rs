@@ -19,6 +19,6 @@ pub fn handle(session: &Arc<Session>, params: DidOpenTextDocumentParams) {
     // Prefill the new document's prompt while the user reads it, so the first completion is fast.
     // Scoring is queued first: for a document that fits the completion window it fills the same
     // cache pre-warming would, so the pre-warm that follows finds its prompt cached.
-    diagnostics::on_open(session, &uri);
     prewarm::request(session, &uri);
+    diagnostics::on_open(session, &uri);
 }
