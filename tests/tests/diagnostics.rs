@@ -202,7 +202,6 @@ fn a_reasoning_chain_reports_progress_offers_steps_and_stops_when_cancelled() {
     assert_eq!(command["command"], "rill.reason");
 
     // Run it to the end: progress begins, reports steps and ends.
-    let mark = server.mark();
     let id = server.request(
         "workspace/executeCommand",
         json!({ "command": command["command"], "arguments": command["arguments"] }),
@@ -239,7 +238,6 @@ fn a_reasoning_chain_reports_progress_offers_steps_and_stops_when_cancelled() {
         .filter(|p| p["value"]["kind"] == "report")
         .count();
     assert_eq!(reports, steps.len().min(3), "{result}");
-    let _ = mark;
 
     // Every kept step is offered afterwards with an edit that applies to the document's text, and
     // applying them in order gives the last kept step's code.

@@ -63,7 +63,7 @@ impl FlagSet {
         self.flags = kept;
     }
 
-    /// Drops flags outside a document of `len` bytes (after a full-text replacement).
+    /// Drops every flag (a full rescoring follows: after `didOpen` or a settings change).
     pub fn clear(&mut self) {
         self.flags.clear();
     }
