@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs llama-cpp-python (llama.cpp's Python bindings, which bundle and compile llama.cpp itself)
+# Installs llama-cpp-python (llama.cpp's Python bindings, which bundle and compile llama.cpp itself,
+# with the `server` extra: `python -m llama_cpp.server`, an OpenAI-compatible HTTP server)
 # into a virtualenv OUTSIDE the repository, for benches/llama_cpp_bench.py and benches/compare.py:
 #
 #     ${XDG_CACHE_HOME:-$HOME/.cache}/rill/llama-cpp-venv
@@ -28,7 +29,8 @@ log() { printf 'install-llama-cpp: %s\n' "$*" >&2; }
 
 installed_version() {
     [ -x "$VPY" ] || return 1
-    "$VPY" -c 'import llama_cpp, sys; sys.stdout.write(llama_cpp.__version__)' 2>/dev/null
+    # The OpenAI-compatible server (the `server` extra) is part of what the tests need.
+    "$VPY" -c 'import llama_cpp, llama_cpp.server.app, sys; sys.stdout.write(llama_cpp.__version__)' 2>/dev/null
 }
 
 if have="$(installed_version)" && [ "$have" = "$VERSION" ]; then
@@ -59,7 +61,7 @@ start=$(date +%s)
 # --no-binary only for llama-cpp-python itself: its build tools (cmake, ninja, scikit-build-core)
 # come as wheels. --no-cache-dir keeps pip from caching a wheel built for this CPU.
 "$VPY" -m pip install --no-cache-dir --no-binary llama-cpp-python --verbose \
-    "llama-cpp-python==$VERSION" >&2
+    "llama-cpp-python[server]==$VERSION" >&2
 log "built and installed in $(( $(date +%s) - start )) s"
 
 have="$(installed_version)" || { log "error: llama_cpp still cannot be imported from $VPY"; exit 1; }

@@ -8,7 +8,7 @@ pub const SUPPORTED_ARCHITECTURES: &[&str] = &["gemma3"];
 
 /// The shape of a Gemma 3 model.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Gemma3Config {
+pub struct ModelConfig {
     pub hidden_size: usize,
     pub num_layers: usize,
     pub num_heads: usize,
@@ -32,7 +32,7 @@ pub struct Gemma3Config {
     pub vocab_size: usize,
 }
 
-impl Gemma3Config {
+impl ModelConfig {
     /// Reads the configuration, rejecting architectures other than Gemma 3.
     pub fn from_gguf(file: &GgufFile) -> Result<Self> {
         let arch = file.architecture()?;

@@ -4,12 +4,12 @@ use std::time::{Duration, Instant};
 
 use crate::detokenizer::StreamingDetokenizer;
 use crate::error::{ModelError, Result};
-use crate::gemma3::Gemma3;
 use crate::sampling::{Sampler, SamplingParams};
 use crate::sequence::Sequence;
 use crate::speculative::{DraftParams, Drafter, MAX_DRAFT_SOURCE_LEN};
 use crate::stop::StopMatcher;
 use crate::tokenizer::Tokenizer;
+use crate::transformer::Model;
 
 /// Upper bound on `max_tokens`; longer requests are almost certainly a configuration mistake.
 pub const MAX_NEW_TOKENS_LIMIT: usize = 8192;
@@ -191,7 +191,7 @@ impl Generation {
 /// i.e. all but the last generated token (all of them when generation ended with an
 /// end-of-generation token), whether or not drafts were verified.
 pub fn generate(
-    model: &Gemma3,
+    model: &Model,
     tokenizer: &Tokenizer,
     sequence: &mut Sequence,
     prompt: &[u32],

@@ -7,7 +7,6 @@ pub mod config;
 pub mod detokenizer;
 pub mod error;
 pub mod fim;
-pub mod gemma3;
 pub mod generate;
 pub mod gguf;
 pub mod kv_cache;
@@ -23,20 +22,21 @@ pub mod sequence;
 pub mod speculative;
 pub mod stop;
 pub mod tokenizer;
+pub mod transformer;
 
-pub use config::Gemma3Config;
+pub use config::ModelConfig;
 pub use error::{ModelError, Result};
-pub use gemma3::{Gemma3, LoadOptions, Which};
 pub use generate::{generate, prepare_prompt, FinishReason, Generation, GenerationParams, Prompt};
 pub use gguf::GgufFile;
 pub use kv_cache::KvCache;
 pub use sequence::Sequence;
 pub use speculative::DraftParams;
 pub use tokenizer::Tokenizer;
+pub use transformer::{LoadOptions, Model, Which};
 
 /// A model and its tokenizer, loaded together from one GGUF file.
 pub struct LoadedModel {
-    pub model: Gemma3,
+    pub model: Model,
     pub tokenizer: Tokenizer,
     /// The GGUF's `tokenizer.chat_template` (Jinja), which instruct models have and base models lack.
     pub chat_template: Option<String>,
@@ -51,7 +51,7 @@ impl LoadedModel {
             .has("tokenizer.chat_template")
             .then(|| file.string("tokenizer.chat_template").map(str::to_string))
             .transpose()?;
-        let model = Gemma3::from_gguf(&mut file, options)?;
+        let model = Model::from_gguf(&mut file, options)?;
         if tokenizer.vocab_size() != model.config().vocab_size {
             return Err(ModelError::BadMetadata {
                 key: "tokenizer.ggml.tokens".to_string(),

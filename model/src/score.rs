@@ -8,10 +8,10 @@
 use std::ops::Range;
 
 use crate::error::{ModelError, Result};
-use crate::gemma3::{Gemma3, Which};
 use crate::sampling::{argmax, log_prob};
 use crate::sequence::Sequence;
 use crate::tokenizer::Tokenizer;
+use crate::transformer::{Model, Which};
 
 /// How the model saw one token of the text.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -43,7 +43,7 @@ pub struct ScoreOutcome {
 /// context and cannot be scored, so `range.start` must be at least 1. The range is processed in
 /// passes of `chunk` tokens and `interrupted` is asked before each pass.
 pub fn score_tokens(
-    model: &Gemma3,
+    model: &Model,
     sequence: &mut Sequence,
     tokens: &[u32],
     range: Range<usize>,
@@ -141,7 +141,7 @@ pub struct Rewrite {
 /// tokens; callers that continue must sync it again.
 #[allow(clippy::too_many_arguments)]
 pub fn rewrite_span(
-    model: &Gemma3,
+    model: &Model,
     tokenizer: &Tokenizer,
     sequence: &mut Sequence,
     tokens: &[u32],

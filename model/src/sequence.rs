@@ -4,8 +4,8 @@
 //! so only the tokens after the first difference are run through the model again.
 
 use crate::error::Result;
-use crate::gemma3::{Gemma3, Which};
 use crate::kv_cache::KvCache;
+use crate::transformer::{Model, Which};
 
 /// Tokens per forward pass during prompt processing. Bounds the memory of intermediate
 /// activations and gives the caller a cancellation point between chunks.
@@ -30,7 +30,7 @@ pub struct SyncOutcome {
 
 impl Sequence {
     /// An empty sequence for `model`.
-    pub fn new(model: &Gemma3) -> Self {
+    pub fn new(model: &Model) -> Self {
         Self {
             tokens: Vec::new(),
             cache: model.new_cache(),
@@ -67,7 +67,7 @@ impl Sequence {
     /// chunk; when it answers true, the work done so far stays cached and `Ok(None)` is returned.
     pub fn sync(
         &mut self,
-        model: &Gemma3,
+        model: &Model,
         tokens: &[u32],
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<SyncOutcome>> {
@@ -78,7 +78,7 @@ impl Sequence {
     /// so that an interactive request never waits long for the next cancellation point.
     pub fn sync_in_chunks(
         &mut self,
-        model: &Gemma3,
+        model: &Model,
         tokens: &[u32],
         chunk: usize,
         cancelled: &dyn Fn() -> bool,
@@ -134,7 +134,7 @@ impl Sequence {
     }
 
     /// Appends one token and returns the logits after it.
-    pub fn push(&mut self, model: &Gemma3, token: u32) -> Result<Vec<f32>> {
+    pub fn push(&mut self, model: &Model, token: u32) -> Result<Vec<f32>> {
         let logits = model
             .forward_to_vec(&[token], &mut self.cache, Which::Last)?
             .1;
@@ -148,7 +148,7 @@ impl Sequence {
     /// Speculative decoding uses it to verify a draft: every row is what [`Sequence::push`] would
     /// have returned after that token, because a quantized pass gives each position the same logits
     /// however the sequence is split into passes. On error nothing is appended.
-    pub fn extend(&mut self, model: &Gemma3, tokens: &[u32]) -> Result<Vec<f32>> {
+    pub fn extend(&mut self, model: &Model, tokens: &[u32]) -> Result<Vec<f32>> {
         self.extend_selected(model, tokens, Which::All)
     }
 
@@ -157,7 +157,7 @@ impl Sequence {
     /// On error nothing is appended.
     pub fn extend_selected(
         &mut self,
-        model: &Gemma3,
+        model: &Model,
         tokens: &[u32],
         which: Which<'_>,
     ) -> Result<Vec<f32>> {

@@ -33,6 +33,7 @@ use tokenizers::normalizers::Replace;
 use tokenizers::AddedToken;
 
 use crate::error::{ModelError, Result};
+use crate::fim::FimTokens;
 
 /// The character SentencePiece writes in place of a space inside normal tokens.
 const SPACE_MARKER: &str = "\u{2581}";
@@ -114,6 +115,8 @@ pub struct Tokenizer {
     /// The text of each control token that has one (`<start_of_turn>`, `<bos>`…), longest first:
     /// prompts built from chat templates spell them out.
     control_texts: Vec<(String, u32)>,
+    /// The fill-in-the-middle tokens, for models that have them.
+    fim: Option<FimTokens>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -251,6 +254,19 @@ impl Tokenizer {
             .collect();
         control_texts.sort_by_key(|(text, _)| std::cmp::Reverse(text.len()));
 
+        let by_text: HashMap<&str, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(id, text)| (*text, id as u32))
+            .collect();
+        let metadata_id = |key: &str| {
+            metadata
+                .get(key)
+                .and_then(integer)
+                .and_then(|id| u32::try_from(id).ok())
+        };
+        let fim = crate::fim::detect(&metadata_id, &by_text, n);
+
         Ok(Self {
             inner,
             bytes,
@@ -261,6 +277,7 @@ impl Tokenizer {
             add_bos,
             end_of_generation,
             control_texts,
+            fim,
         })
     }
 
@@ -367,6 +384,21 @@ impl Tokenizer {
     /// unused slot); false for ids outside the vocabulary.
     pub fn is_control(&self, id: u32) -> bool {
         self.control.get(id as usize).copied().unwrap_or(false)
+    }
+
+    /// Whether prompts start with BOS (`tokenizer.ggml.add_bos_token`).
+    pub fn adds_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// The id of the token spelled exactly `text` (control tokens included), if the vocabulary has one.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.inner.token_to_id(text)
+    }
+
+    /// The model's fill-in-the-middle tokens, `None` for models without them (Gemma 3).
+    pub fn fim(&self) -> Option<FimTokens> {
+        self.fim
     }
 
     /// Tokens that end generation: eos, and <end_of_turn> when present in the vocab.

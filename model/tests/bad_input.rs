@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use common::{default_model_path, model};
-use rill_model::{Gemma3, LoadOptions, ModelError, Which};
+use rill_model::{LoadOptions, Model, ModelError, Which};
 
 fn temp_file(name: &str, bytes: &[u8]) -> PathBuf {
     let path = std::env::temp_dir().join(format!("rill-test-{}-{name}", std::process::id()));
@@ -29,7 +29,7 @@ fn prefix_of_model(len: usize) -> Vec<u8> {
 
 #[test]
 fn missing_file_names_the_fetch_command() {
-    let err = Gemma3::load(
+    let err = Model::load(
         std::path::Path::new("/nonexistent/rill.gguf"),
         LoadOptions::default(),
     )
@@ -41,7 +41,7 @@ fn missing_file_names_the_fetch_command() {
 #[test]
 fn garbage_is_not_gguf() {
     let path = temp_file("garbage.gguf", b"this is certainly not a gguf file at all");
-    let err = Gemma3::load(&path, LoadOptions::default()).unwrap_err();
+    let err = Model::load(&path, LoadOptions::default()).unwrap_err();
     assert!(matches!(err, ModelError::CorruptFile { .. }), "{err}");
     assert!(err.to_string().contains("garbage.gguf"), "{err}");
 }
@@ -50,7 +50,7 @@ fn garbage_is_not_gguf() {
 fn truncated_header_and_truncated_tensors_are_reported() {
     for (len, expected) in [(1 << 20, "header"), (20 << 20, "truncated")] {
         let path = temp_file(&format!("cut-{len}.gguf"), &prefix_of_model(len));
-        let err = Gemma3::load(&path, LoadOptions::default()).unwrap_err();
+        let err = Model::load(&path, LoadOptions::default()).unwrap_err();
         assert!(matches!(err, ModelError::CorruptFile { .. }), "{err}");
         assert!(err.to_string().contains(expected), "{len}: {err}");
         std::fs::remove_file(path).ok();
@@ -77,7 +77,7 @@ fn other_architectures_are_rejected_with_the_supported_list() {
     )
     .unwrap();
     drop(file);
-    let err = Gemma3::load(&path, LoadOptions::default()).unwrap_err();
+    let err = Model::load(&path, LoadOptions::default()).unwrap_err();
     assert!(
         matches!(err, ModelError::UnsupportedArchitecture { .. }),
         "{err}"

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{greedy_cases, model, model_f32};
-use rill_model::{Gemma3, Which};
+use rill_model::{Model, Which};
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
@@ -43,7 +43,7 @@ fn long_tokens() -> Vec<u32> {
 }
 
 /// Logits of every position of `tokens`, fed in chunks of the given sizes (cycled).
-fn chunked_logits(model: &Gemma3, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<f32> {
+fn chunked_logits(model: &Model, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<f32> {
     let mut cache = model.new_cache();
     let mut logits = Vec::new();
     let mut start = 0;

@@ -20,7 +20,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::sequence::PREFILL_CHUNK;
-use rill_model::{Gemma3, GgufFile, KvCache, LoadOptions, Tokenizer, Which};
+use rill_model::{GgufFile, KvCache, LoadOptions, Model, Tokenizer, Which};
 
 /// llama.cpp figures measured on the same machine kind (2 cores) with the same GGUF file, so that
 /// the table says how far rill is from the engine it replaces.
@@ -150,7 +150,7 @@ fn argmax(logits: &[f32]) -> u32 {
 
 /// Runs `tokens` after what `cache` holds, in chunks of the size the engine uses for prompts, and
 /// returns the logits after the last token.
-fn prefill(model: &Gemma3, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<f32>> {
+fn prefill(model: &Model, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<f32>> {
     let mut logits = Vec::new();
     for chunk in tokens.chunks(PREFILL_CHUNK) {
         logits = model.forward_to_vec(chunk, cache, Which::Last)?.1;
@@ -248,7 +248,7 @@ fn main() -> Result<()> {
     let path = rill_model::paths::resolve_model_path(args.model.as_deref())?;
     eprintln!("loading {}", path.display());
     let started = Instant::now();
-    let model = Gemma3::load(&path, LoadOptions::default())?;
+    let model = Model::load(&path, LoadOptions::default())?;
     let load_s = started.elapsed().as_secs_f64();
     let rss_after_load_kb = proc_status_kb("VmRSS").unwrap_or(0);
 
@@ -265,7 +265,7 @@ fn main() -> Result<()> {
     prefill(&model, &mut model.new_cache(), &tokens[..16])?;
 
     let mut rows = vec![
-        Row::new("load weights, `Gemma3::load` (s)", load_s, 2),
+        Row::new("load weights, `Model::load` (s)", load_s, 2),
         Row::new("build tokenizer (s)", tokenizer_s, 2),
     ];
 

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use rill_model::{Gemma3, LoadOptions};
+pub mod llama_cpp;
+
+use rill_model::{LoadOptions, Model};
 
 /// The default model, found the way `rill` finds it (`RILL_MODEL`, then the user cache). Tests
 /// that claim model behaviour need the real file, so a missing model fails the test with the
@@ -15,18 +17,18 @@ pub fn default_model_path() -> PathBuf {
 }
 
 /// The quantized default model, loaded once per test binary.
-pub fn model() -> &'static Gemma3 {
-    static MODEL: OnceLock<Gemma3> = OnceLock::new();
+pub fn model() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| {
-        Gemma3::load(&default_model_path(), LoadOptions::default()).expect("load the default model")
+        Model::load(&default_model_path(), LoadOptions::default()).expect("load the default model")
     })
 }
 
 /// The default model with every matrix dequantized to f32, loaded once per test binary.
-pub fn model_f32() -> &'static Gemma3 {
-    static MODEL: OnceLock<Gemma3> = OnceLock::new();
+pub fn model_f32() -> &'static Model {
+    static MODEL: OnceLock<Model> = OnceLock::new();
     MODEL.get_or_init(|| {
-        Gemma3::load(&default_model_path(), LoadOptions { dequantize: true })
+        Model::load(&default_model_path(), LoadOptions { dequantize: true })
             .expect("load the default model as f32")
     })
 }

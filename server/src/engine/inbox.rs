@@ -202,6 +202,7 @@ mod tests {
             CompletionJob {
                 document: document.to_string(),
                 text_before_cursor: String::new(),
+                text_after_cursor: String::new(),
                 context_tokens: 100,
                 raw_prompt: false,
                 params: GenerationParams::default(),

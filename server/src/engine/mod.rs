@@ -44,6 +44,9 @@ pub struct CompletionJob {
     pub document: String,
     /// The document text before the cursor.
     pub text_before_cursor: String,
+    /// The document text after the cursor: models with fill-in-the-middle tokens see it, others
+    /// do not. Empty for raw prompts.
+    pub text_after_cursor: String,
     /// Prompt tokens at most, BOS included.
     pub context_tokens: usize,
     /// `text_before_cursor` is a prompt written for the model (a rendered chat template or a

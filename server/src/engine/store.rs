@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rill_model::{Gemma3, Sequence};
+use rill_model::{Model, Sequence};
 
 /// Positions beyond the sliding window that a compacted document keeps, so that re-typing near its
 /// end (the usual way back into a document) still rolls back without a fresh prefill.
@@ -54,7 +54,7 @@ impl SequenceStore {
     }
 
     /// The document's sequence, created empty on first use; marks it most recently used.
-    pub fn sequence(&mut self, document: &str, model: &Gemma3) -> &mut Sequence {
+    pub fn sequence(&mut self, document: &str, model: &Model) -> &mut Sequence {
         self.clock += 1;
         let clock = self.clock;
         let entry = self

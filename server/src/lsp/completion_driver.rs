@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub version: i32,
     pub position: Position,
     pub text_before_cursor: String,
+    /// The document text after the cursor, which fill-in-the-middle prompts show the model.
+    pub text_after_cursor: String,
     pub cursor: CursorContext,
 }
 
@@ -69,6 +71,7 @@ pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Re
         version: document.version(),
         position,
         text_before_cursor: rope.slice(..char_index).to_string(),
+        text_after_cursor: rope.slice(char_index..).to_string(),
         cursor: CursorContext {
             line_prefix: line[..split].to_string(),
             line_suffix: line[split..].to_string(),
@@ -239,6 +242,7 @@ fn start_generation(
     let job = CompletionJob {
         document: uri.to_string(),
         text_before_cursor: snapshot.text_before_cursor.clone(),
+        text_after_cursor: snapshot.text_after_cursor.clone(),
         context_tokens: config.context_tokens,
         raw_prompt: false,
         params: generation_params(config),

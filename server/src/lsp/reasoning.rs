@@ -316,6 +316,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
     let job = CompletionJob {
         document: format!("{}\u{0}reason", arguments.uri),
         text_before_cursor: prompt.text.clone(),
+        text_after_cursor: String::new(),
         context_tokens: usize::MAX,
         raw_prompt: true,
         params: GenerationParams {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 
-use crate::config::Gemma3Config;
+use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
@@ -94,8 +94,8 @@ struct Layer {
 }
 
 /// A loaded Gemma 3 model. Immutable after loading: share it between threads with `Arc`.
-pub struct Gemma3 {
-    config: Gemma3Config,
+pub struct Model {
+    config: ModelConfig,
     embedding: Embedding,
     output_head: Linear,
     output_norm: Vec<f32>,
@@ -103,15 +103,15 @@ pub struct Gemma3 {
     embedding_scale: f32,
 }
 
-impl std::fmt::Debug for Gemma3 {
+impl std::fmt::Debug for Model {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gemma3")
+        f.debug_struct("Model")
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
 }
 
-impl Gemma3 {
+impl Model {
     /// Loads a Gemma 3 GGUF file.
     pub fn load(path: &Path, options: LoadOptions) -> Result<Self> {
         let mut file = GgufFile::open(path)?;
@@ -120,7 +120,7 @@ impl Gemma3 {
 
     /// Builds the model from an already opened file (the tokenizer reads the same file's metadata).
     pub fn from_gguf(file: &mut GgufFile, options: LoadOptions) -> Result<Self> {
-        let config = Gemma3Config::from_gguf(file)?;
+        let config = ModelConfig::from_gguf(file)?;
         let hidden = config.hidden_size;
         let q_width = config.num_heads * config.head_dim;
         let kv_width = config.kv_dim();
@@ -180,7 +180,7 @@ impl Gemma3 {
     }
 
     /// The model's hyper-parameters.
-    pub fn config(&self) -> &Gemma3Config {
+    pub fn config(&self) -> &ModelConfig {
         &self.config
     }
 
@@ -207,7 +207,7 @@ impl Gemma3 {
         )?)
     }
 
-    /// Like [`Gemma3::forward`], returning the logits as a flat row-major vector with its row count.
+    /// Like [`Model::forward`], returning the logits as a flat row-major vector with its row count.
     pub fn forward_to_vec(
         &self,
         tokens: &[u32],
@@ -430,7 +430,7 @@ unsafe impl Sync for DisjointWrites {}
 /// over the cached keys and values. A key at position `k` is visible to a query at `p` when
 /// `k <= p` and `p - k < window`, which is llama.cpp's sliding-window rule.
 fn attention(
-    config: &Gemma3Config,
+    config: &ModelConfig,
     q: &[f32],
     kv: &crate::kv_cache::LayerKv,
     start: usize,
