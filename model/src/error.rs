@@ -28,6 +28,11 @@ pub enum ModelError {
     #[error("model architecture `{found}` is not supported; supported architectures: {supported}")]
     UnsupportedArchitecture { found: String, supported: String },
 
+    /// The metadata asks for a feature of a supported architecture that rill does not implement
+    /// (e.g. an unknown RoPE scaling type).
+    #[error("model metadata `{key}` asks for something rill does not support: {reason}")]
+    Unsupported { key: String, reason: String },
+
     /// A metadata key the architecture needs is missing or has the wrong type.
     #[error("model metadata key `{key}` is missing or invalid: {reason}")]
     BadMetadata { key: String, reason: String },

@@ -1,8 +1,9 @@
-//! rill-model: in-process inference for rill — GGUF loading, the Gemma 3 forward pass, caller-owned KV caches, tokenizer and sampling.
+//! rill-model: in-process inference for rill — GGUF loading, the transformer forward pass (Gemma 3, Llama, Qwen2), caller-owned KV caches, tokenizer and sampling.
 //!
 //! Nothing in this crate knows about LSP, URIs or ropey: the server crate turns documents into text and
 //! positions, this crate turns text into tokens and tokens into more tokens.
 
+pub mod architecture;
 pub mod config;
 pub mod detokenizer;
 pub mod error;
@@ -15,6 +16,7 @@ mod ops;
 pub mod paths;
 mod q8_matmul;
 mod quant;
+pub mod rope;
 pub mod runtime;
 pub mod sampling;
 pub mod score;
@@ -24,6 +26,7 @@ pub mod stop;
 pub mod tokenizer;
 pub mod transformer;
 
+pub use architecture::Architecture;
 pub use config::ModelConfig;
 pub use error::{ModelError, Result};
 pub use generate::{generate, prepare_prompt, FinishReason, Generation, GenerationParams, Prompt};

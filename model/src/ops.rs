@@ -1,4 +1,4 @@
-//! Small numeric kernels on f32 slices used by the forward pass: RMS norm, RoPE, GELU, dot products, softmax.
+//! Small numeric kernels on f32 slices used by the forward pass: RMS norm, RoPE rotations, gated activations (GELU, SiLU), dot products, softmax.
 //!
 //! They work on plain slices rather than candle tensors because the per-op tensor overhead would
 //! dominate at this model size during single-token decoding.
@@ -25,6 +25,8 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
+pub use crate::architecture::Activation;
+
 /// In-place RMS normalization of each `weight.len()`-wide row of `x`.
 /// The GGUF converter already folded Gemma's `1 + w` into the stored weights.
 pub fn rms_norm_rows(x: &mut [f32], weight: &[f32], eps: f32) {
@@ -39,7 +41,7 @@ pub fn rms_norm_rows(x: &mut [f32], weight: &[f32], eps: f32) {
 }
 
 /// Rotates one head vector in place with NeoX-style RoPE (pairs `i` and `i + d/2`), which is
-/// the layout llama.cpp uses for Gemma 3. `cos`/`sin` hold `d/2` precomputed values.
+/// the layout llama.cpp uses for Gemma 3 and Qwen2. `cos`/`sin` hold `d/2` precomputed values.
 #[inline]
 pub fn rope_neox(head: &mut [f32], cos: &[f32], sin: &[f32]) {
     let half = head.len() / 2;
@@ -51,16 +53,14 @@ pub fn rope_neox(head: &mut [f32], cos: &[f32], sin: &[f32]) {
     }
 }
 
-/// Fills `cos`/`sin` (each `head_dim/2` long) for one position. Computed in f64 so that angles at
-/// large positions keep their precision.
-pub fn rope_angles(position: usize, base: f32, scale: f32, cos: &mut [f32], sin: &mut [f32]) {
-    let half = cos.len();
-    let dims = (2 * half) as f64;
-    for i in 0..half {
-        let inv_freq = (base as f64).powf(-((2 * i) as f64) / dims);
-        let angle = position as f64 * scale as f64 * inv_freq;
-        cos[i] = angle.cos() as f32;
-        sin[i] = angle.sin() as f32;
+/// Rotates one head vector in place with the original RoPE layout (pairs `2i` and `2i + 1`),
+/// which llama.cpp calls "normal" and uses for Llama. `cos`/`sin` hold `d/2` precomputed values.
+#[inline]
+pub fn rope_adjacent(head: &mut [f32], cos: &[f32], sin: &[f32]) {
+    for (i, pair) in head.chunks_exact_mut(2).enumerate() {
+        let (a, b) = (pair[0], pair[1]);
+        pair[0] = a * cos[i] - b * sin[i];
+        pair[1] = a * sin[i] + b * cos[i];
     }
 }
 
@@ -71,9 +71,24 @@ pub fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044_715 * x * x * x)).tanh())
 }
 
-/// `gate = gelu(gate) * up`, element-wise, spread over the worker pool: with a 2,048-wide
-/// feed-forward layer the `tanh` calls are a visible share of prompt processing.
-pub fn gelu_gate(gate: &mut [f32], up: &[f32]) {
+/// SiLU (`x · sigmoid(x)`), the activation of Llama's and Qwen2's gated feed-forward layers.
+#[inline]
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
+/// `gate = activation(gate) * up`, element-wise.
+pub fn gated_activation(gate: &mut [f32], up: &[f32], activation: Activation) {
+    match activation {
+        Activation::GeluTanh => gate_in_parallel(gate, up, gelu_tanh),
+        Activation::Silu => gate_in_parallel(gate, up, silu),
+    }
+}
+
+/// `gate = f(gate) * up`, spread over the worker pool: with a 2,048-wide feed-forward layer the
+/// `tanh` (or `exp`) calls are a visible share of prompt processing. Generic so that `f` is
+/// inlined into the loop.
+fn gate_in_parallel(gate: &mut [f32], up: &[f32], f: impl Fn(f32) -> f32 + Sync) {
     const CHUNK: usize = 4096;
     let chunks = gate.len().div_ceil(CHUNK);
     let gate_ptr = SharedSlice(gate.as_mut_ptr(), gate.len());
@@ -86,14 +101,14 @@ pub fn gelu_gate(gate: &mut [f32], up: &[f32]) {
             let gate =
                 unsafe { std::slice::from_raw_parts_mut(gate_ptr.0.add(start), end - start) };
             for (g, u) in gate.iter_mut().zip(&up[start..end]) {
-                *g = gelu_tanh(*g) * u;
+                *g = f(*g) * u;
             }
         }
     });
 }
 
 struct SharedSlice(*mut f32, usize);
-// SAFETY: workers write disjoint chunks (see `gelu_gate`).
+// SAFETY: workers write disjoint chunks (see `gate_in_parallel`).
 unsafe impl Sync for SharedSlice {}
 
 /// In-place softmax.
@@ -131,24 +146,22 @@ mod tests {
     }
 
     #[test]
-    fn rope_preserves_norm_and_is_identity_at_zero() {
-        let mut head: Vec<f32> = (0..8).map(|i| i as f32 - 3.5).collect();
-        let original = head.clone();
-        let (mut cos, mut sin) = (vec![0.0; 4], vec![0.0; 4]);
-        rope_angles(0, 10_000.0, 1.0, &mut cos, &mut sin);
-        rope_neox(&mut head, &cos, &sin);
-        assert_eq!(head, original);
-        rope_angles(17, 10_000.0, 1.0, &mut cos, &mut sin);
-        rope_neox(&mut head, &cos, &sin);
-        assert_ne!(head, original);
-        assert!((dot(&head, &head) - dot(&original, &original)).abs() < 1e-3);
-    }
-
-    #[test]
     fn gelu_tanh_known_values() {
         assert_eq!(gelu_tanh(0.0), 0.0);
         assert!((gelu_tanh(1.0) - 0.841_192).abs() < 1e-5);
         assert!((gelu_tanh(-1.0) + 0.158_808).abs() < 1e-5);
+    }
+
+    #[test]
+    fn silu_known_values_and_gating() {
+        assert_eq!(silu(0.0), 0.0);
+        assert!((silu(1.0) - 0.731_058_6).abs() < 1e-6);
+        assert!((silu(-2.0) + 0.238_405_8).abs() < 1e-6);
+        let mut gate = vec![1.0, -2.0, 0.0];
+        gated_activation(&mut gate, &[2.0, 1.0, 5.0], Activation::Silu);
+        assert!((gate[0] - 2.0 * 0.731_058_6).abs() < 1e-6);
+        assert!((gate[1] + 0.238_405_8).abs() < 1e-6);
+        assert_eq!(gate[2], 0.0);
     }
 
     #[test]

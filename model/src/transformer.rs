@@ -1,7 +1,9 @@
-//! The Gemma 3 forward pass: immutable shared weights, `forward(&self, tokens, &mut KvCache, which)`.
+//! The decoder-only transformer forward pass of every supported architecture (Gemma 3, Llama, Qwen2): immutable shared weights, `forward(&self, tokens, &mut KvCache, which)`.
 //!
-//! Written for this project after reading llama.cpp's `gemma3` graph (the ground truth our tests
-//! compare against) and candle's quantized models. The matrix products run on candle's quantized
+//! Written for this project after reading llama.cpp's `gemma3`, `llama` and `qwen2` graphs (the
+//! ground truth our tests compare against) and candle's quantized models. What differs between
+//! the architectures (norms, activation, RoPE layout, embedding scale, biases) is decided once at
+//! load time, from [`crate::architecture::Traits`] and the tensors present in the file. The matrix products run on candle's quantized
 //! kernels; the glue between them (norms, RoPE, attention) runs on plain slices, because candle's
 //! per-op overhead would dominate a single-token decode step at this model size.
 
@@ -16,9 +18,10 @@ use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
 use crate::kv_kernels::KvKernels;
-use crate::ops;
+use crate::ops::{self, Activation};
 use crate::q8_matmul::Q8Matrix;
 use crate::quant::q5_0_to_q8_0;
+use crate::rope::{Rope, RopeConfig, RopeScaling};
 use half::slice::HalfFloatSliceExt;
 
 /// Which positions of a forward pass need logits. The output head is the most expensive
@@ -41,7 +44,7 @@ pub struct LoadOptions {
     pub dequantize: bool,
 }
 
-/// The token embedding table (shared with the output head in Gemma).
+/// The token embedding table (shared with the output head when the file has no `output.weight`).
 struct Embedding(Arc<QTensor>);
 
 impl Embedding {
@@ -76,31 +79,62 @@ impl Linear {
     }
 }
 
+/// A weight matrix with its optional bias (`<name>.bias`, e.g. Qwen2's query, key and value
+/// projections), which is added to every output row.
+struct Projection {
+    weight: Linear,
+    bias: Option<Vec<f32>>,
+}
+
+impl Projection {
+    /// `input [rows, in] · Wᵀ + b` as a flat `[rows, out]` vector.
+    fn forward(&self, input: &[f32], rows: usize) -> Result<Vec<f32>> {
+        let mut out = self.weight.forward(input, rows)?;
+        if let Some(bias) = &self.bias {
+            for row in out.chunks_exact_mut(bias.len()) {
+                for (value, b) in row.iter_mut().zip(bias) {
+                    *value += b;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 struct Layer {
     attn_norm: Vec<f32>,
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    q_norm: Vec<f32>,
-    k_norm: Vec<f32>,
-    o: Linear,
-    post_attn_norm: Vec<f32>,
+    q: Projection,
+    k: Projection,
+    v: Projection,
+    /// Per-head RMS norms of queries and keys (Gemma 3 only).
+    q_norm: Option<Vec<f32>>,
+    k_norm: Option<Vec<f32>>,
+    o: Projection,
+    /// Norm of the attention output before the residual addition (Gemma 3 only).
+    post_attn_norm: Option<Vec<f32>>,
     ffn_norm: Vec<f32>,
-    gate: Linear,
-    up: Linear,
-    down: Linear,
-    post_ffn_norm: Vec<f32>,
+    gate: Projection,
+    up: Projection,
+    down: Projection,
+    /// Norm of the feed-forward output before the residual addition (Gemma 3 only).
+    post_ffn_norm: Option<Vec<f32>>,
     global: bool,
 }
 
-/// A loaded Gemma 3 model. Immutable after loading: share it between threads with `Arc`.
+/// A loaded model. Immutable after loading: share it between threads with `Arc`.
 pub struct Model {
     config: ModelConfig,
     embedding: Embedding,
-    output_head: Linear,
+    output_head: Projection,
     output_norm: Vec<f32>,
     layers: Vec<Layer>,
-    embedding_scale: f32,
+    /// Factor the embeddings are multiplied by (Gemma's `sqrt(hidden)`); `None` for none.
+    embedding_scale: Option<f32>,
+    activation: Activation,
+    /// RoPE of the global layers (all layers of models without a sliding window).
+    rope_global: Rope,
+    /// RoPE of the sliding-window layers, when the model has any.
+    rope_local: Option<Rope>,
 }
 
 impl std::fmt::Debug for Model {
@@ -112,7 +146,7 @@ impl std::fmt::Debug for Model {
 }
 
 impl Model {
-    /// Loads a Gemma 3 GGUF file.
+    /// Loads a GGUF file of any supported architecture.
     pub fn load(path: &Path, options: LoadOptions) -> Result<Self> {
         let mut file = GgufFile::open(path)?;
         Self::from_gguf(&mut file, options)
@@ -121,6 +155,7 @@ impl Model {
     /// Builds the model from an already opened file (the tokenizer reads the same file's metadata).
     pub fn from_gguf(file: &mut GgufFile, options: LoadOptions) -> Result<Self> {
         let config = ModelConfig::from_gguf(file)?;
+        let traits = config.architecture.traits();
         let hidden = config.hidden_size;
         let q_width = config.num_heads * config.head_dim;
         let kv_width = config.kv_dim();
@@ -131,46 +166,73 @@ impl Model {
             "token_embd.weight",
             &[config.vocab_size, hidden],
         )?);
-        let output_head = if file.content().tensor_infos.contains_key("output.weight") {
+        let output_weight = if file.content().tensor_infos.contains_key("output.weight") {
             matrix(file, "output.weight", &[config.vocab_size, hidden], options)?
         } else if options.dequantize {
             Linear::Candle(QMatMul::Tensor(table.dequantize(&Device::Cpu)?))
         } else {
-            // Gemma ties the output head to the embedding table: both read the same bytes.
+            // A tied output head reads the same bytes as the embedding table.
             match Q8Matrix::from_qtensor(table.clone()) {
                 Some(matrix) => Linear::Q8(Arc::new(matrix)),
                 None => Linear::Candle(QMatMul::from_arc(table.clone())?),
             }
+        };
+        let output_head = Projection {
+            weight: output_weight,
+            bias: optional_vector(file, "output.bias", config.vocab_size)?,
         };
         let embedding = Embedding(table);
         let output_norm = vector(file, "output_norm.weight", hidden)?;
         let mut layers = Vec::with_capacity(config.num_layers);
         for index in 0..config.num_layers {
             let name = |suffix: &str| format!("blk.{index}.{suffix}");
+            let norm = |file: &mut GgufFile, suffix: &str, len: usize, present: bool| {
+                present
+                    .then(|| vector(file, &name(suffix), len))
+                    .transpose()
+            };
             layers.push(Layer {
                 attn_norm: vector(file, &name("attn_norm.weight"), hidden)?,
-                q: matrix(file, &name("attn_q.weight"), &[q_width, hidden], options)?,
-                k: matrix(file, &name("attn_k.weight"), &[kv_width, hidden], options)?,
-                v: matrix(file, &name("attn_v.weight"), &[kv_width, hidden], options)?,
-                q_norm: vector(file, &name("attn_q_norm.weight"), config.head_dim)?,
-                k_norm: vector(file, &name("attn_k_norm.weight"), config.head_dim)?,
-                o: matrix(
+                q: projection(file, &name("attn_q"), [q_width, hidden], options)?,
+                k: projection(file, &name("attn_k"), [kv_width, hidden], options)?,
+                v: projection(file, &name("attn_v"), [kv_width, hidden], options)?,
+                q_norm: norm(file, "attn_q_norm.weight", config.head_dim, traits.qk_norm)?,
+                k_norm: norm(file, "attn_k_norm.weight", config.head_dim, traits.qk_norm)?,
+                o: projection(file, &name("attn_output"), [hidden, q_width], options)?,
+                post_attn_norm: norm(
                     file,
-                    &name("attn_output.weight"),
-                    &[hidden, q_width],
-                    options,
+                    "post_attention_norm.weight",
+                    hidden,
+                    traits.post_norms,
                 )?,
-                post_attn_norm: vector(file, &name("post_attention_norm.weight"), hidden)?,
                 ffn_norm: vector(file, &name("ffn_norm.weight"), hidden)?,
-                gate: matrix(file, &name("ffn_gate.weight"), &[ffn, hidden], options)?,
-                up: matrix(file, &name("ffn_up.weight"), &[ffn, hidden], options)?,
-                down: matrix(file, &name("ffn_down.weight"), &[hidden, ffn], options)?,
-                post_ffn_norm: vector(file, &name("post_ffw_norm.weight"), hidden)?,
+                gate: projection(file, &name("ffn_gate"), [ffn, hidden], options)?,
+                up: projection(file, &name("ffn_up"), [ffn, hidden], options)?,
+                down: projection(file, &name("ffn_down"), [hidden, ffn], options)?,
+                post_ffn_norm: norm(file, "post_ffw_norm.weight", hidden, traits.post_norms)?,
                 global: config.is_global_layer(index),
             });
         }
+        // Llama 3.1 and later divide each RoPE frequency by a factor stored once for all layers.
+        let frequency_factors = if traits.rope_frequency_factors {
+            optional_vector(file, "rope_freqs.weight", config.head_dim / 2)?
+        } else {
+            None
+        };
+        let rope_global = Rope::new(&config.rope, config.head_dim, frequency_factors.as_deref());
+        let rope_local = layers.iter().any(|layer| !layer.global).then(|| {
+            let local = RopeConfig {
+                base: config.rope_base_local,
+                scaling: RopeScaling::None,
+                ..config.rope.clone()
+            };
+            Rope::new(&local, config.head_dim, None)
+        });
         Ok(Self {
-            embedding_scale: (hidden as f32).sqrt(),
+            embedding_scale: traits.scales_embeddings.then(|| (hidden as f32).sqrt()),
+            activation: traits.activation,
+            rope_global,
+            rope_local,
             config,
             embedding,
             output_head,
@@ -271,18 +333,17 @@ impl Model {
         let mut x = self.embedding.rows(tokens)?;
         // Gemma multiplies embeddings by sqrt(hidden) because the table is shared with the
         // output head and therefore stored at the output's scale.
-        for value in &mut x {
-            *value *= self.embedding_scale;
+        if let Some(scale) = self.embedding_scale {
+            for value in &mut x {
+                *value *= scale;
+            }
         }
 
-        let rope_local = RopeTable::new(start, count, config.head_dim, config.rope_base_local, 1.0);
-        let rope_global = RopeTable::new(
-            start,
-            count,
-            config.head_dim,
-            config.rope_base_global,
-            1.0 / config.rope_scale_global,
-        );
+        let rope_global = self.rope_global.table(start, count);
+        let rope_local = self
+            .rope_local
+            .as_ref()
+            .map(|rope| rope.table(start, count));
 
         let mut normed = vec![0.0f32; count * hidden];
         for (index, layer) in self.layers.iter().enumerate() {
@@ -292,13 +353,14 @@ impl Model {
             let mut k = layer.k.forward(&normed, count)?;
             let v = layer.v.forward(&normed, count)?;
 
-            let rope = if layer.global {
-                &rope_global
-            } else {
-                &rope_local
+            let rope = match &rope_local {
+                Some(local) if !layer.global => local,
+                _ => &rope_global,
             };
-            ops::rms_norm_rows(&mut q, &layer.q_norm, config.rms_norm_eps);
-            ops::rms_norm_rows(&mut k, &layer.k_norm, config.rms_norm_eps);
+            if let (Some(q_norm), Some(k_norm)) = (&layer.q_norm, &layer.k_norm) {
+                ops::rms_norm_rows(&mut q, q_norm, config.rms_norm_eps);
+                ops::rms_norm_rows(&mut k, k_norm, config.rms_norm_eps);
+            }
             rope.apply(&mut q, config.num_heads, config.head_dim);
             rope.apply(&mut k, config.num_kv_heads, config.head_dim);
             for value in &mut q {
@@ -318,7 +380,9 @@ impl Model {
             let attended = attention(config, &q, slot, start, count, window);
 
             let mut projected = layer.o.forward(&attended, count)?;
-            ops::rms_norm_rows(&mut projected, &layer.post_attn_norm, config.rms_norm_eps);
+            if let Some(norm) = &layer.post_attn_norm {
+                ops::rms_norm_rows(&mut projected, norm, config.rms_norm_eps);
+            }
             for (residual, update) in x.iter_mut().zip(&projected) {
                 *residual += update;
             }
@@ -327,9 +391,11 @@ impl Model {
             ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
             let mut gate = layer.gate.forward(&normed, count)?;
             let up = layer.up.forward(&normed, count)?;
-            ops::gelu_gate(&mut gate, &up);
+            ops::gated_activation(&mut gate, &up, self.activation);
             let mut down = layer.down.forward(&gate, count)?;
-            ops::rms_norm_rows(&mut down, &layer.post_ffn_norm, config.rms_norm_eps);
+            if let Some(norm) = &layer.post_ffn_norm {
+                ops::rms_norm_rows(&mut down, norm, config.rms_norm_eps);
+            }
             for (residual, update) in x.iter_mut().zip(&down) {
                 *residual += update;
             }
@@ -383,42 +449,6 @@ fn matmul(weight: &QMatMul, input: &Tensor) -> Result<Vec<f32>> {
         }
     }
     Ok(weight.forward(input)?.flatten_all()?.to_vec1::<f32>()?)
-}
-
-/// cos/sin of every (position, frequency) pair of one forward pass.
-struct RopeTable {
-    half: usize,
-    cos: Vec<f32>,
-    sin: Vec<f32>,
-}
-
-impl RopeTable {
-    fn new(start: usize, count: usize, head_dim: usize, base: f32, scale: f32) -> Self {
-        let half = head_dim / 2;
-        let mut cos = vec![0.0; count * half];
-        let mut sin = vec![0.0; count * half];
-        for t in 0..count {
-            let range = t * half..(t + 1) * half;
-            ops::rope_angles(
-                start + t,
-                base,
-                scale,
-                &mut cos[range.clone()],
-                &mut sin[range],
-            );
-        }
-        Self { half, cos, sin }
-    }
-
-    /// Rotates every head of every row of `x` (`[count, heads * head_dim]`).
-    fn apply(&self, x: &mut [f32], heads: usize, head_dim: usize) {
-        for (t, row) in x.chunks_exact_mut(heads * head_dim).enumerate() {
-            let range = t * self.half..(t + 1) * self.half;
-            for head in row.chunks_exact_mut(head_dim) {
-                ops::rope_neox(head, &self.cos[range.clone()], &self.sin[range.clone()]);
-            }
-        }
-    }
 }
 
 /// A raw pointer that worker threads may share because each writes a disjoint range.
@@ -526,7 +556,29 @@ fn matrix(
     Ok(Linear::Candle(QMatMul::from_arc(tensor)?))
 }
 
+/// `<name>.weight` of shape `[out, in]` and, when the file has it, `<name>.bias` of `[out]`.
+fn projection(
+    file: &mut GgufFile,
+    name: &str,
+    [out, input]: [usize; 2],
+    options: LoadOptions,
+) -> Result<Projection> {
+    Ok(Projection {
+        weight: matrix(file, &format!("{name}.weight"), &[out, input], options)?,
+        bias: optional_vector(file, &format!("{name}.bias"), out)?,
+    })
+}
+
 fn vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Vec<f32>> {
     let tensor = read(file, name, &[len])?;
     Ok(tensor.dequantize(&Device::Cpu)?.to_vec1::<f32>()?)
+}
+
+/// A vector the file may or may not have (biases, RoPE frequency factors).
+fn optional_vector(file: &mut GgufFile, name: &str, len: usize) -> Result<Option<Vec<f32>>> {
+    if file.content().tensor_infos.contains_key(name) {
+        vector(file, name, len).map(Some)
+    } else {
+        Ok(None)
+    }
 }

@@ -67,9 +67,9 @@ fn other_architectures_are_rejected_with_the_supported_list() {
         GgmlDType::F32,
     )
     .unwrap();
-    let path = std::env::temp_dir().join(format!("rill-test-{}-llama.gguf", std::process::id()));
+    let path = std::env::temp_dir().join(format!("rill-test-{}-mamba.gguf", std::process::id()));
     let mut file = std::fs::File::create(&path).unwrap();
-    let arch = Value::String("llama".to_string());
+    let arch = Value::String("mamba".to_string());
     gguf_file::write(
         &mut file,
         &[("general.architecture", &arch)],

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 pub mod llama_cpp;
+pub mod tiny_gguf;
 
 use rill_model::{LoadOptions, Model};
 
