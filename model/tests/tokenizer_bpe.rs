@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 
 use candle_core::quantized::gguf_file::Value;
 use common::bpe_gguf::{
-    self, content_of, scratch_dir, to_byte_level, BpeVocabulary, GgufSpec, CONTROL, NORMAL,
-    UNUSED, USER_DEFINED,
+    self, content_of, scratch_dir, to_byte_level, BpeVocabulary, GgufSpec, CONTROL, NORMAL, UNUSED,
+    USER_DEFINED,
 };
 use rill_model::detokenizer::StreamingDetokenizer;
 use rill_model::tokenizer::Tokenizer;
@@ -29,6 +29,8 @@ const TRAINING_CORPUS: &[&str] = &[
     "const PORT = 8080; const TIMEOUT_MS = 30000; let total = 1234567890 + 9876543210;\n",
     "// the quick brown fox jumps over the lazy dog; it's what we're told they've done\n",
     "if err != nil {\n\t\treturn nil, fmt.Errorf(\"read %s: %w\", path, err)\n\t}\n",
+    "// 注释\u{3000}中文\u{3000}注释。변수\u{3000}이름 — 日本語のコメント\n",
+    "x = 1234567890; y = 42; it's we're they've I'll\r\n\r\n",
 ];
 
 /// Texts compared with llama.cpp: code in several languages, Unicode (CJK, Hangul, emoji and
@@ -71,10 +73,68 @@ const PARITY_TEXTS: &[&str] = &[
     "\u{0}\u{1}\u{7f}\u{80}\u{9f}\u{ad}\u{fffd}\u{feff}\u{e000}\u{10ffff}",
 ];
 
-/// The trained part of the test vocabulary, learned once per test binary.
+/// Texts that straddle places where some pre-tokenizer cuts and others do not: digits against
+/// digits, letters and spaces; contractions; whitespace against newlines and letters;
+/// punctuation runs; CJK against ideographic spaces and punctuation; non-ASCII whitespace. The
+/// test vocabulary merges each into one token (see `BpeVocabulary::prepend_merge_chains`).
+const BOUNDARY_TEXTS: &[&str] = &[
+    "1234567",
+    " 12345",
+    "x12",
+    "12x",
+    "it's",
+    " we're",
+    "'re",
+    "'ll",
+    "'ve",
+    "'d",
+    "'Sab",
+    "'sab",
+    "THEY'VE",
+    ";\n",
+    ");\r\n",
+    "\r\n\r\n",
+    "  \n  ",
+    "\n\n\n",
+    "    let",
+    "\t\tfor",
+    " \t x",
+    "   ",
+    "=>",
+    " == ",
+    "::new",
+    "a.b",
+    "?.",
+    "$x",
+    "+=",
+    "`x`",
+    "</",
+    "<|",
+    "中文\u{3000}注释",
+    "\u{3000}中文",
+    "\u{3000}注释",
+    "！\u{3000}！",
+    "注释。",
+    "변수\u{3000}",
+    "日本語の",
+    "\u{a0}and",
+    " 🦀🦀",
+    "²+",
+    "½",
+    "e\u{301}",
+    "Ελληνικά",
+    "ＦＵＬＬ！",
+];
+
+/// The trained part of the test vocabulary, learned once per test binary, with merge chains
+/// across pre-tokenizer boundaries in front.
 fn trained() -> &'static BpeVocabulary {
     static TRAINED: OnceLock<BpeVocabulary> = OnceLock::new();
-    TRAINED.get_or_init(|| bpe_gguf::train(&TRAINING_CORPUS.concat(), 500))
+    TRAINED.get_or_init(|| {
+        let mut vocabulary = bpe_gguf::train(&TRAINING_CORPUS.concat(), 500);
+        vocabulary.prepend_merge_chains(BOUNDARY_TEXTS);
+        vocabulary
+    })
 }
 
 /// Whole words that are vocabulary entries no merge produces: only a tokenizer that ignores
@@ -170,10 +230,7 @@ const GPT2: Family = Family {
 };
 
 /// A file without `tokenizer.ggml.pre`: llama.cpp falls back to its default regexes.
-const NO_PRE: Family = Family {
-    pre: None,
-    ..GPT2
-};
+const NO_PRE: Family = Family { pre: None, ..GPT2 };
 
 const STARCODER: Family = Family {
     architecture: "starcoder",
@@ -232,11 +289,17 @@ impl Family {
     }
 }
 
-/// Texts for round trips: the parity texts plus pseudo-random strings over an alphabet of
+/// Texts for round trips and parity: the texts above plus pseudo-random strings over an alphabet of
 /// characters that sit on the pre-tokenizers' boundaries.
 fn round_trip_texts() -> Vec<String> {
-    let mut texts: Vec<String> = PARITY_TEXTS.iter().map(|s| s.to_string()).collect();
-    let alphabet: Vec<char> = "ab Z_09'sre\n\r\t .,<|>中文🦀é\u{3000}\u{a0}+-=".chars().collect();
+    let mut texts: Vec<String> = PARITY_TEXTS
+        .iter()
+        .chain(BOUNDARY_TEXTS)
+        .map(|s| s.to_string())
+        .collect();
+    let alphabet: Vec<char> = "ab Z_09'sre\n\r\t .,<|>中文🦀é\u{3000}\u{a0}+-="
+        .chars()
+        .collect();
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
     for _ in 0..200 {
         let mut text = String::new();
@@ -256,7 +319,7 @@ fn round_trip_texts() -> Vec<String> {
 // Parity with llama.cpp
 // ---------------------------------------------------------------------------------------------
 
-/// What `tokenize.py` reports for one file.
+/// What `bpe_tokenize.py` reports for one file.
 #[derive(serde::Deserialize)]
 struct LlamaCppReport {
     cases: Vec<LlamaCppCase>,
@@ -299,7 +362,7 @@ fn assert_matches_llama_cpp(family: &Family, name: &str) {
     std::fs::write(&texts_path, serde_json::to_string(&texts).unwrap()).unwrap();
     let report = common::llama_cpp::run_script(
         &python,
-        "tokenize.py",
+        "bpe_tokenize.py",
         &[model.to_str().unwrap(), texts_path.to_str().unwrap()],
     );
     std::fs::remove_dir_all(&dir).ok();
@@ -485,7 +548,10 @@ fn digits_split_as_each_pre_tokenizer_says() {
     let (_, llama) = LLAMA_BPE.tokenizer();
     // Llama 3 cuts digit runs into groups of at most three.
     let cuts = boundaries(&llama, text);
-    assert!([3, 6, 9, 10].iter().all(|cut| cuts.contains(cut)), "{cuts:?}");
+    assert!(
+        [3, 6, 9, 10].iter().all(|cut| cuts.contains(cut)),
+        "{cuts:?}"
+    );
     let (_, gpt2) = GPT2.tokenizer();
     // GPT-2 keeps the run as one word, so merges may cross those group boundaries.
     assert!(boundaries(&gpt2, text).len() < cuts.len());
@@ -693,7 +759,10 @@ fn strings(items: &[&str]) -> Value {
 #[test]
 fn missing_merges_are_an_error() {
     let error = load_error(&qwen2_metadata_with("tokenizer.ggml.merges", None));
-    assert!(error.contains("tokenizer.ggml.merges") && error.contains("missing"), "{error}");
+    assert!(
+        error.contains("tokenizer.ggml.merges") && error.contains("missing"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -729,10 +798,11 @@ fn unknown_pre_tokenizers_are_an_error() {
 
 #[test]
 fn an_empty_vocabulary_is_an_error() {
-    let metadata: Vec<(String, Value)> = qwen2_metadata_with("tokenizer.ggml.tokens", Some(strings(&[])))
-        .into_iter()
-        .filter(|(k, _)| !k.ends_with("_token_id"))
-        .collect();
+    let metadata: Vec<(String, Value)> =
+        qwen2_metadata_with("tokenizer.ggml.tokens", Some(strings(&[])))
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("_token_id"))
+            .collect();
     let error = load_error(&metadata);
     assert!(error.contains("tokenizer.ggml.tokens"), "{error}");
 }

@@ -274,7 +274,9 @@ fn token_bytes_table(tokens: &[&str], kinds: &[TokenKind]) -> Result<TokenBytes>
                 table.push(&[byte.ok_or_else(|| {
                     bad(
                         KEY_TOKENS,
-                        &format!("byte token `{text}` is neither <0xXX> nor one byte-level character"),
+                        &format!(
+                            "byte token `{text}` is neither <0xXX> nor one byte-level character"
+                        ),
                     )
                 })?]);
             }

@@ -276,4 +276,3 @@ pub(super) fn parse_byte_token(text: &str) -> Option<u8> {
     }
     u8::from_str_radix(hex, 16).ok()
 }
-

@@ -46,6 +46,53 @@ impl BpeVocabulary {
         self.types.push(kind);
         (self.tokens.len() - 1) as u32
     }
+
+    /// Puts merges that build each of `texts` into one token in front of the existing ones,
+    /// adding the intermediate tokens: first every multi-byte character from its bytes, then
+    /// each text from its characters, left to right.
+    ///
+    /// Learned merges rarely cross the places where a pre-tokenizer cuts text (an ideographic
+    /// space before a CJK word, the fourth digit of a number), so a pre-tokenizer that cuts in
+    /// the wrong place would often still give the right ids. With a chain across such a place,
+    /// the text merges into one token only if the pre-tokenizer leaves it in one piece, so every
+    /// misplaced cut changes the ids. Ranked first, the chains are not blocked by learned merges,
+    /// and building characters before texts keeps one text's chain from splitting another's
+    /// characters differently.
+    pub fn prepend_merge_chains(&mut self, texts: &[&str]) {
+        let mut chains = Vec::new();
+        let characters = texts.iter().flat_map(|text| text.chars()).map(String::from);
+        let mut add_chain = |vocabulary: &mut Self, pieces: Vec<String>| {
+            let mut prefix = pieces[0].clone();
+            for piece in &pieces[1..] {
+                let merge = format!("{prefix} {piece}");
+                prefix.push_str(piece);
+                if !chains.contains(&merge) {
+                    chains.push(merge);
+                }
+                if !vocabulary.tokens.contains(&prefix) {
+                    vocabulary.tokens.push(prefix.clone());
+                    vocabulary.types.push(NORMAL);
+                }
+            }
+        };
+        for character in characters.collect::<Vec<_>>() {
+            let bytes = to_byte_level(&character)
+                .chars()
+                .map(String::from)
+                .collect();
+            add_chain(self, bytes);
+        }
+        for text in texts {
+            let characters = text
+                .chars()
+                .map(|c| to_byte_level(&c.to_string()))
+                .collect();
+            add_chain(self, characters);
+        }
+        self.merges.retain(|merge| !chains.contains(merge));
+        chains.append(&mut self.merges);
+        self.merges = chains;
+    }
 }
 
 /// GPT-2's byte-to-character mapping: printable Latin-1 bytes stand for themselves, the other 68
@@ -149,15 +196,13 @@ pub fn train(corpus: &str, merge_count: usize) -> BpeVocabulary {
             }
         }
         // The first maximum in the map's order is the smallest pair among the most frequent.
-        let Some(((left, right), _)) = pairs
-            .into_iter()
-            .fold(None, |best: Option<((&str, &str), usize)>, (pair, count)| {
-                match best {
-                    Some((_, best_count)) if best_count >= count => best,
-                    _ => Some((pair, count)),
-                }
-            })
-        else {
+        let Some(((left, right), _)) = pairs.into_iter().fold(
+            None,
+            |best: Option<((&str, &str), usize)>, (pair, count)| match best {
+                Some((_, best_count)) if best_count >= count => best,
+                _ => Some((pair, count)),
+            },
+        ) else {
             break;
         };
         let (left, right) = (left.to_owned(), right.to_owned());
@@ -220,7 +265,13 @@ impl GgufSpec<'_> {
             ),
             (
                 "tokenizer.ggml.token_type".to_owned(),
-                Value::Array(self.vocabulary.types.iter().map(|&t| Value::I32(t)).collect()),
+                Value::Array(
+                    self.vocabulary
+                        .types
+                        .iter()
+                        .map(|&t| Value::I32(t))
+                        .collect(),
+                ),
             ),
             (
                 "tokenizer.ggml.merges".to_owned(),

@@ -1,6 +1,9 @@
 """Tokenizes texts with llama.cpp (through llama-cpp-python) for the byte-level BPE parity tests.
 
-Usage: tokenize.py MODEL.gguf TEXTS.json
+Usage: bpe_tokenize.py MODEL.gguf TEXTS.json
+
+(Not named tokenize.py: that would shadow the standard library module of the same name, which
+llama_cpp imports indirectly.)
 
 MODEL.gguf only needs a vocabulary: it is loaded with `vocab_only`. TEXTS.json is a JSON list of
 strings. Prints one JSON object with, for every text, the ids of `llama_tokenize` without BOS
