@@ -28,13 +28,21 @@ pub const KEY_PAD: &str = "tokenizer.ggml.fim_pad_token_id";
 
 /// Token texts of the families that predate the metadata keys: (prefix, suffix, middle, end,
 /// suffix-first).
-const KNOWN_FAMILIES: [(&str, &str, &str, Option<&str>, bool); 4] = [
-    // Qwen2.5-Coder, StarCoder 2 (no SPM training).
+const KNOWN_FAMILIES: [(&str, &str, &str, Option<&str>, bool); 5] = [
+    // Qwen2.5-Coder (no SPM training).
     (
         "<|fim_prefix|>",
         "<|fim_suffix|>",
         "<|fim_middle|>",
         Some("<|fim_pad|>"),
+        false,
+    ),
+    // StarCoder and StarCoder 2, Granite Code.
+    (
+        "<fim_prefix>",
+        "<fim_suffix>",
+        "<fim_middle>",
+        Some("<fim_pad>"),
         false,
     ),
     // DeepSeek-Coder.
@@ -162,6 +170,9 @@ mod tests {
             detect(&|_| None, &deepseek, 100).map(|t| t.middle),
             Some(12)
         );
+        let starcoder = vocabulary(&["<fim_prefix>", "<fim_suffix>", "<fim_middle>", "<fim_pad>"]);
+        let found = detect(&|_| None, &starcoder, 100).unwrap();
+        assert_eq!((found.prefix, found.end), (10, Some(13)));
         let codellama = vocabulary(&["▁<PRE>", "▁<SUF>", "▁<MID>", "▁<EOT>"]);
         let found = detect(&|_| None, &codellama, 100).unwrap();
         assert!(found.suffix_first);

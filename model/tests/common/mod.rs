@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+pub mod bpe_gguf;
 pub mod llama_cpp;
 pub mod tiny_gguf;
 
