@@ -105,14 +105,8 @@ pub enum FimTemplate {
 
 impl FimTemplate {
     /// Every value, in the spelling the settings use.
-    pub const NAMES: [&'static str; 6] = [
-        "auto",
-        "none",
-        "qwen",
-        "starcoder",
-        "deepseek",
-        "codellama",
-    ];
+    pub const NAMES: [&'static str; 6] =
+        ["auto", "none", "qwen", "starcoder", "deepseek", "codellama"];
 
     /// The spelling the settings use for this value.
     pub fn as_str(self) -> &'static str {
@@ -410,8 +404,8 @@ impl Config {
             "engine.prewarmIdleMs" => self.prewarm_idle_ms = integer_in(value, 50, 10000)?,
             "engine.backend" => {
                 let name = expect_string(value)?;
-                self.engine_backend = Backend::from_name(name)
-                    .ok_or_else(|| one_of(&Backend::NAMES, name))?;
+                self.engine_backend =
+                    Backend::from_name(name).ok_or_else(|| one_of(&Backend::NAMES, name))?;
             }
             "engine.baseUrl" => self.engine_base_url = base_url(expect_string(value)?)?,
             "engine.model" => {
@@ -559,9 +553,7 @@ fn environment_variable_name(text: &str) -> Result<Option<String>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let valid = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let valid = text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !text.starts_with(|c: char| c.is_ascii_digit());
     if valid {
         Ok(Some(text.to_string()))

@@ -21,7 +21,10 @@ const JOB_LIMIT: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 enum Behaviour {
     /// 200 with these SSE `data:` payloads, each after `delay`, then `[DONE]`.
-    Stream { pieces: Vec<String>, delay: Duration },
+    Stream {
+        pieces: Vec<String>,
+        delay: Duration,
+    },
     /// 200 with these pieces, then nothing more while the connection stays open.
     StallAfter(Vec<String>),
     /// An error status with a body.
@@ -30,6 +33,9 @@ enum Behaviour {
     Garbage,
     /// No answer at all for this long.
     SilentFor(Duration),
+    /// Plain HTTP the moment a client connects, before it says anything (a TLS client's hello
+    /// gets this instead of a server hello).
+    PlainAtOnce,
 }
 
 /// One request as the fake server saw it.
@@ -78,6 +84,13 @@ impl FakeServer {
 
 /// Reads one request (head and `Content-Length` body), then answers as `behaviour` says.
 async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<Seen>>>) {
+    if let Behaviour::PlainAtOnce = behaviour {
+        let _ = socket
+            .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            .await;
+        let _ = socket.shutdown().await;
+        return;
+    }
     let mut buffer = Vec::new();
     let head_end = loop {
         let mut chunk = [0u8; 4096];
@@ -176,6 +189,7 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<
             tokio::time::sleep(Duration::from_secs(30)).await;
         }
         Behaviour::SilentFor(duration) => tokio::time::sleep(duration).await,
+        Behaviour::PlainAtOnce => {}
     }
     if let Ok(at) = tokio::time::timeout(Duration::from_secs(5), closed).await {
         seen.lock().unwrap()[index].closed_early = at.ok();
@@ -430,7 +444,9 @@ async fn an_http_500_is_reported_once_then_backed_off_until_a_success_clears_it(
     assert_eq!(texts, ["ok"]);
     assert_eq!(notices.try_recv(), Ok(RemoteNotice::Recovered));
     let (completion, mut handle) = job("def i():\n    ");
-    engine.submit(completion).expect("no backoff after a success");
+    engine
+        .submit(completion)
+        .expect("no backoff after a success");
     finish(&mut handle).await;
 }
 
@@ -499,10 +515,7 @@ async fn a_stream_that_stalls_times_out_instead_of_hanging() {
     let EngineEvent::Error(message) = last else {
         panic!("expected an error, got {last:?}");
     };
-    assert!(
-        message.contains("sent nothing for 600 ms"),
-        "{message}"
-    );
+    assert!(message.contains("sent nothing for 600 ms"), "{message}");
     assert!(took >= TIMEOUT && took < TIMEOUT * 4, "{took:?}");
 }
 
@@ -527,13 +540,17 @@ async fn a_cancelled_request_answers_at_once_but_still_finds_a_hung_server() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let cancelled_at = Instant::now();
     handle.cancel.cancel();
-    let (_, last) = finish(&mut handle).await;
+    let last = tokio::time::timeout(JOB_LIMIT, handle.events.recv())
+        .await
+        .expect("the last event in time");
+    let latency = cancelled_at.elapsed();
     assert!(
-        matches!(&last, EngineEvent::Done(stats) if stats.cancelled),
+        matches!(&last, Some(EngineEvent::Done(stats)) if stats.cancelled),
         "{last:?}"
     );
-    assert!(cancelled_at.elapsed() < Duration::from_millis(300));
-    // The answer the server never gives is still noticed, once the timeout passes.
+    assert!(latency < Duration::from_millis(300), "{latency:?}");
+    // The answer the server never gives is still noticed, once the timeout passes, and the job
+    // sends nothing more.
     let notice = tokio::time::timeout(JOB_LIMIT, notices.recv())
         .await
         .expect("a notice in time");
@@ -541,4 +558,20 @@ async fn a_cancelled_request_answers_at_once_but_still_finds_a_hung_server() {
         matches!(&notice, Some(RemoteNotice::Failed(m)) if m.contains("did not answer")),
         "{notice:?}"
     );
+    assert!(
+        cancelled_at.elapsed() >= TIMEOUT / 2,
+        "{:?}",
+        cancelled_at.elapsed()
+    );
+    assert_eq!(handle.events.recv().await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_url_to_a_plain_http_server_is_a_tls_error() {
+    let server = FakeServer::start(Behaviour::PlainAtOnce).await;
+    let https = server.base_url.replace("http://", "https://");
+    let (engine, _notices) = engine(&https);
+    let (message, took) = error_of(&engine).await;
+    assert!(message.starts_with("TLS with https://"), "{message}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
 }

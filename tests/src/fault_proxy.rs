@@ -76,7 +76,11 @@ impl FaultProxy {
     }
 
     pub fn set_fault(&self, fault: Fault) {
-        *self.shared.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
+        *self
+            .shared
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = fault;
     }
 
     /// Every connection so far, in the order they were accepted.
@@ -171,7 +175,8 @@ fn handle(client: TcpStream, upstream_port: u16, shared: &Arc<Shared>) {
         let _ = client.shutdown(Shutdown::Both);
         return;
     };
-    let (Ok(mut client_reader), Ok(mut upstream_writer)) = (client.try_clone(), upstream.try_clone())
+    let (Ok(mut client_reader), Ok(mut upstream_writer)) =
+        (client.try_clone(), upstream.try_clone())
     else {
         return;
     };

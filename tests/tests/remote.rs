@@ -1,5 +1,6 @@
 //! The remote engine end to end: `rill --stdio` with `engine.backend = "openai"` completing through llama.cpp's OpenAI-compatible server (`llama_cpp.server`, the default model) behind a fault-injecting proxy. Streaming, cancellation that closes the upstream connection, and failures (server down, HTTP 500, garbage events) that answer empty, show one message and recover.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rill_e2e::fault_proxy::{Fault, FaultProxy};
@@ -9,8 +10,9 @@ use rill_e2e::{
 };
 use serde_json::{json, Value};
 
-/// `engine.timeoutMs` in these tests.
-const REMOTE_TIMEOUT_MS: u64 = 5000;
+/// `engine.timeoutMs` in these tests: llama_cpp.server sends its headers only with the first
+/// token, which takes seconds on a busy two-core machine.
+const REMOTE_TIMEOUT_MS: u64 = 15000;
 /// `completion.maxTokens` in these tests.
 const MAX_TOKENS: usize = 48;
 /// LSP `MessageType.Error`.
@@ -57,9 +59,21 @@ fn error_messages_since(server: &Server, mark: usize) -> Vec<String> {
         .collect()
 }
 
+/// Opens a document no earlier request has seen (so rill's suggestion cache cannot answer for the
+/// server) and requests an inline completion at its end.
+fn request_in_a_new_document(server: &Server) -> i64 {
+    static DOCUMENTS: AtomicUsize = AtomicUsize::new(0);
+    let n = DOCUMENTS.fetch_add(1, Ordering::Relaxed);
+    let uri = format!("file:///e2e/remote_{n}.py");
+    let text =
+        format!("def scale_{n}(values):\n    return [value * {n} for value in values]\n\n\ndef ");
+    server.open(&uri, "python", &text);
+    server.inline_completion(&uri, 4, 4)
+}
+
 /// Requests a completion and checks it answers empty, at once, while the backend fails.
 fn assert_answers_empty(server: &Server, what: &str) -> Duration {
-    let id = server.inline_completion(PRIME_URI, 3, 0);
+    let id = request_in_a_new_document(server);
     let reply = server.reply(id, DEFAULT_TIMEOUT);
     let took = reply.at.duration_since(server.sent_at(id));
     assert_eq!(
@@ -93,7 +107,7 @@ fn wait_for_error_message(server: &Server, mark: usize, needle: &str) -> String 
 /// Waits out the backoff (1 s after a first failure) and checks a completion works again.
 fn assert_recovers(server: &Server) -> String {
     std::thread::sleep(Duration::from_millis(1200));
-    let id = server.inline_completion(PRIME_URI, 3, 0);
+    let id = request_in_a_new_document(server);
     let reply = server.reply(id, DEFAULT_TIMEOUT);
     let found = items(&reply);
     assert_eq!(found.len(), 1, "a completion after recovery: {found:?}");
@@ -107,6 +121,8 @@ fn completions_stream_from_an_openai_compatible_server_and_survive_its_failures(
     let Some(llama) = LlamaServer::start(1) else {
         return;
     };
+    // The first request to a fresh server is slower (allocation, warm-up); make it here.
+    llama.complete("def", 1);
     let mut proxy = FaultProxy::start(llama.port);
     // Start on the local engine and switch at runtime, as a user changing the setting does.
     let mut server = Server::start_ready(Profile::vscode().with_settings(json!({
@@ -147,7 +163,11 @@ fn completions_stream_from_an_openai_compatible_server_and_survive_its_failures(
             pair[0]
         );
     }
-    assert_eq!(partials.last(), Some(&answer), "the last partial is the answer");
+    assert_eq!(
+        partials.last(),
+        Some(&answer),
+        "the last partial is the answer"
+    );
     let direct: String = llama
         .complete(PRIME_PY, MAX_TOKENS)
         .into_iter()
@@ -168,15 +188,12 @@ fn completions_stream_from_an_openai_compatible_server_and_survive_its_failures(
         delay: Duration::from_millis(150),
     });
     let before = proxy.connections().len();
-    server.change(
-        PRIME_URI,
-        2,
-        vec![json!({
-            "range": { "start": { "line": 3, "character": 0 }, "end": { "line": 3, "character": 0 } },
-            "text": "    "
-        })],
-    );
-    let id = server.inline_completion(PRIME_URI, 3, 4);
+    // A document of its own, so no earlier suggestion can answer from rill's cache; a long list
+    // keeps the model writing on one line.
+    let numbers_uri = "file:///e2e/numbers.py";
+    let numbers = "numbers = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, ";
+    server.open(numbers_uri, "python", numbers);
+    let id = server.inline_completion(numbers_uri, 0, numbers.len() as u32);
     server.wait_for_notification(
         "rill/inlineCompletion/partial",
         |params| params["requestId"] == json!(id),
@@ -214,14 +231,6 @@ fn completions_stream_from_an_openai_compatible_server_and_survive_its_failures(
         closed.events
     );
     assert!(latency < Duration::from_secs(2), "{latency:?}");
-    server.change(
-        PRIME_URI,
-        3,
-        vec![json!({
-            "range": { "start": { "line": 3, "character": 0 }, "end": { "line": 3, "character": 4 } },
-            "text": ""
-        })],
-    );
     proxy.set_fault(Fault::Pass {
         delay: Duration::ZERO,
     });

@@ -61,7 +61,8 @@ fn main() -> Result<()> {
     let file = args.file.clone().unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("workloads/long_file.py")
     });
-    let text = std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("read {}", file.display()))?;
     let lines: Vec<&str> = text.split_inclusive('\n').collect();
     if lines.len() < 20 {
         bail!("{} is too short", file.display());
@@ -179,7 +180,10 @@ fn main() -> Result<()> {
             .filter_map(|(r, d)| Some(ms(pick(r)?) - ms(pick(d)?)))
             .collect();
         differences.sort_by(f64::total_cmp);
-        differences.get(differences.len() / 2).copied().unwrap_or(f64::NAN)
+        differences
+            .get(differences.len() / 2)
+            .copied()
+            .unwrap_or(f64::NAN)
     };
     println!();
     println!(
@@ -212,10 +216,7 @@ fn complete_through(
     let result = reply
         .outcome
         .map_err(|err| anyhow::anyhow!("completion failed: {err}"))?;
-    let answer = result["items"]
-        .get(0)
-        .map(insert_text)
-        .unwrap_or_default();
+    let answer = result["items"].get(0).map(insert_text).unwrap_or_default();
     let first = server
         .notifications("rill/inlineCompletion/partial")
         .into_iter()

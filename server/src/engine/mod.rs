@@ -24,9 +24,9 @@ use rill_model::generate::GenerationParams;
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use tokio::sync::{mpsc, watch};
 
-pub use cancel::{CancelOnDrop, CancelToken};
 use crate::config::{Backend as BackendKind, Config};
 use crate::remote::{RemoteEngine, RemoteNotice, RemoteSettings};
+pub use cancel::{CancelOnDrop, CancelToken};
 pub use inbox::SubmitError;
 pub use store::CacheReport;
 
@@ -276,9 +276,7 @@ impl EngineHandle {
         Self::with_backend(|notices| Self::backend_for(config, notices))
     }
 
-    fn with_backend(
-        backend: impl FnOnce(mpsc::UnboundedSender<RemoteNotice>) -> Backend,
-    ) -> Self {
+    fn with_backend(backend: impl FnOnce(mpsc::UnboundedSender<RemoteNotice>) -> Backend) -> Self {
         let (notice_sender, notices) = mpsc::unbounded_channel();
         Self {
             backend: RwLock::new(backend(notice_sender.clone())),

@@ -27,7 +27,10 @@ pub async fn forward(session: Arc<Session>, mut notices: mpsc::UnboundedReceiver
             RemoteNotice::Recovered => {
                 session
                     .client
-                    .log_message(MessageType::INFO, "rill: the completion server answers again")
+                    .log_message(
+                        MessageType::INFO,
+                        "rill: the completion server answers again",
+                    )
                     .await;
                 send_status(&session, StatusParams::ready_idle()).await;
             }

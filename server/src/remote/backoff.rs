@@ -117,7 +117,10 @@ mod tests {
 
         assert!(backoff.record_success());
         assert!(backoff.blocked(now).is_none());
-        assert!(!backoff.record_success(), "only the first success ends the episode");
+        assert!(
+            !backoff.record_success(),
+            "only the first success ends the episode"
+        );
     }
 
     #[test]
@@ -130,6 +133,9 @@ mod tests {
             backoff.record_failure(sent, failed + Duration::from_millis(5), "second"),
             Failure::AlreadyKnown
         );
-        assert_eq!(backoff.blocked(failed).expect("backing off").1, INITIAL_DELAY);
+        assert_eq!(
+            backoff.blocked(failed).expect("backing off").1,
+            INITIAL_DELAY
+        );
     }
 }

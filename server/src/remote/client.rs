@@ -122,7 +122,10 @@ pub async fn stream_completion(
                 url: url.clone(),
                 detail: format!(
                     "the API key in {} has characters an HTTP header cannot carry",
-                    settings.api_key_env.as_deref().unwrap_or("engine.apiKeyEnv")
+                    settings
+                        .api_key_env
+                        .as_deref()
+                        .unwrap_or("engine.apiKeyEnv")
                 ),
             })?;
         // Sensitive header values print as "Sensitive" in reqwest's and hyper's Debug output.

@@ -54,9 +54,15 @@ impl RemoteError {
         let detail = chain(error);
         let url = url.to_string();
         let lower = detail.to_ascii_lowercase();
-        let tls = ["tls", "certificate", "handshake", "rustls", "corrupt message"]
-            .iter()
-            .any(|word| lower.contains(word));
+        let tls = [
+            "tls",
+            "certificate",
+            "handshake",
+            "rustls",
+            "corrupt message",
+        ]
+        .iter()
+        .any(|word| lower.contains(word));
         if tls {
             Self::Tls { url, detail }
         } else if error.is_connect() {
@@ -143,10 +149,12 @@ fn body_message(body: &str) -> String {
             .or_else(|| error.and_then(serde_json::Value::as_str))
             .or_else(|| value.get("message").and_then(serde_json::Value::as_str))
             .map(str::to_string)
-            .or_else(|| value.get("detail").map(|detail| match detail {
-                serde_json::Value::String(text) => text.clone(),
-                other => other.to_string(),
-            }))
+            .or_else(|| {
+                value.get("detail").map(|detail| match detail {
+                    serde_json::Value::String(text) => text.clone(),
+                    other => other.to_string(),
+                })
+            })
     });
     let text = from_json.unwrap_or_else(|| body.trim().to_string());
     if text.is_empty() {
@@ -166,7 +174,8 @@ mod tests {
     #[test]
     fn status_errors_name_what_to_check() {
         let url = "http://h/v1/completions";
-        let body = r#"{"error":{"message":"The model `x` does not exist.","type":"NotFoundError"}}"#;
+        let body =
+            r#"{"error":{"message":"The model `x` does not exist.","type":"NotFoundError"}}"#;
         let not_found = RemoteError::from_status(url, 404, body, None).to_string();
         assert!(not_found.contains("does not exist") && not_found.contains("engine.model"));
         let unauthorized =
@@ -179,6 +188,8 @@ mod tests {
         let server = RemoteError::from_status(url, 503, r#"{"detail":"overloaded"}"#, None);
         assert!(server.to_string().contains("HTTP 503): overloaded"));
         let plain = RemoteError::from_status(url, 400, "bad prompt", None);
-        assert!(plain.to_string().contains("rejected the request (HTTP 400): bad prompt"));
+        assert!(plain
+            .to_string()
+            .contains("rejected the request (HTTP 400): bad prompt"));
     }
 }

@@ -17,7 +17,9 @@ pub fn render(template: FimTemplate, prefix: &str, suffix: &str) -> String {
         FimTemplate::Auto | FimTemplate::None => prefix.to_string(),
         FimTemplate::Qwen => format!("<|fim_prefix|>{prefix}<|fim_suffix|>{suffix}<|fim_middle|>"),
         FimTemplate::Starcoder => format!("<fim_prefix>{prefix}<fim_suffix>{suffix}<fim_middle>"),
-        FimTemplate::Deepseek => format!("<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>"),
+        FimTemplate::Deepseek => {
+            format!("<｜fim▁begin｜>{prefix}<｜fim▁hole｜>{suffix}<｜fim▁end｜>")
+        }
         // CodeLlama's infilling format puts a space after <PRE> and before <SUF> and <MID>.
         FimTemplate::Codellama => format!("<PRE> {prefix} <SUF>{suffix} <MID>"),
     }
@@ -63,7 +65,10 @@ mod tests {
             ("qwen2.5-coder:7b", FimTemplate::Qwen),
             ("google/codegemma-2b", FimTemplate::Qwen),
             ("bigcode/starcoder2-3b", FimTemplate::Starcoder),
-            ("deepseek-ai/deepseek-coder-6.7b-base", FimTemplate::Deepseek),
+            (
+                "deepseek-ai/deepseek-coder-6.7b-base",
+                FimTemplate::Deepseek,
+            ),
             ("codellama/CodeLlama-7b-hf", FimTemplate::Codellama),
             ("code_llama-13b", FimTemplate::Codellama),
             ("gemma-3-270m", FimTemplate::None),

@@ -108,7 +108,11 @@ mod tests {
             starts.insert(typed_text.len() - window.len());
         }
         // 100 keystrokes add 100 bytes, a third of the 300-byte step.
-        assert!(starts.len() <= 2, "the start moved {} times", starts.len() - 1);
+        assert!(
+            starts.len() <= 2,
+            "the start moved {} times",
+            starts.len() - 1
+        );
     }
 
     #[test]
@@ -131,12 +135,24 @@ mod tests {
 
     #[test]
     fn fim_prompts_show_the_suffix_and_plain_prompts_do_not() {
-        let fim = build("def f():\n    ", "\nprint(f())\n", false, 100, FimTemplate::Qwen);
+        let fim = build(
+            "def f():\n    ",
+            "\nprint(f())\n",
+            false,
+            100,
+            FimTemplate::Qwen,
+        );
         assert_eq!(
             fim,
             "<|fim_prefix|>def f():\n    <|fim_suffix|>\nprint(f())\n<|fim_middle|>"
         );
-        let plain = build("def f():\n    ", "\nprint(f())\n", false, 100, FimTemplate::None);
+        let plain = build(
+            "def f():\n    ",
+            "\nprint(f())\n",
+            false,
+            100,
+            FimTemplate::None,
+        );
         assert_eq!(plain, "def f():\n    ");
         let raw = build("<start>x", "ignored", true, 1, FimTemplate::Qwen);
         assert_eq!(raw, "<start>x");

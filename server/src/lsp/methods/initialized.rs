@@ -36,7 +36,10 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         return;
     }
     if let Some(notices) = notices {
-        tokio::spawn(crate::lsp::remote_notices::forward(session.clone(), notices));
+        tokio::spawn(crate::lsp::remote_notices::forward(
+            session.clone(),
+            notices,
+        ));
     }
     // Documents opened before the engine existed are scored now; later ones on `didOpen`.
     crate::lsp::diagnostics::Diagnostics::start_publisher(session);
@@ -89,7 +92,10 @@ pub fn report_engine_state(
         };
         let message = match &outcome {
             EngineState::Failed(reason) => {
-                let remote = session.engine.get().is_some_and(|engine| engine.is_remote());
+                let remote = session
+                    .engine
+                    .get()
+                    .is_some_and(|engine| engine.is_remote());
                 let what = if remote {
                     "cannot use the completion server"
                 } else {
