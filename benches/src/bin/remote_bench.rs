@@ -204,10 +204,8 @@ fn complete_through(
 ) -> Result<(Sample, String)> {
     let uri = format!("file:///bench/remote_{index}.py");
     server.open(&uri, "python", prompt);
-    if !server.profile().settings["rill"]["engine"]["backend"]
-        .as_str()
-        .is_some_and(|backend| backend == "openai")
-    {
+    let backend = &server.profile().settings["rill"]["engine"]["backend"];
+    if backend.as_str() != Some("openai") {
         wait_for_prewarm(server)?;
     }
     let id = server.inline_completion(&uri, line as u32, 0);
