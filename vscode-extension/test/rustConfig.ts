@@ -64,7 +64,8 @@ export function parseKeys(source: string): string[] {
 
 /** The settings names of an enum: the `NAMES` constant in its `impl` block. */
 function enumNames(source: string, type: string): string[] {
-  const names = /pub const NAMES: \[&'static str; \d+\] = \[([^\]]*)\]/.exec(
+  // rustfmt may break the line after `=`.
+  const names = /pub const NAMES: \[&'static str; \d+\] =\s*\[([^\]]*)\]/.exec(
     block(source, mustFind(source, `impl ${type} {`)),
   );
   if (names === null) throw new Error(`no NAMES for ${type} in config.rs`);
