@@ -53,6 +53,92 @@ impl fmt::Display for Multiline {
     }
 }
 
+/// Where completions are computed (`engine.backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// The in-process model (`model.path`).
+    #[default]
+    Local,
+    /// An OpenAI-compatible completions server at `engine.baseUrl` (vLLM, TGI, llama.cpp, Ollama).
+    Openai,
+}
+
+impl Backend {
+    /// Every value, in the spelling the settings use.
+    pub const NAMES: [&'static str; 2] = ["local", "openai"];
+
+    /// The spelling the settings use for this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Openai => "openai",
+        }
+    }
+
+    /// The value a settings string names, or `None` for anything else (matching is exact).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "local" => Some(Self::Local),
+            "openai" => Some(Self::Openai),
+            _ => None,
+        }
+    }
+}
+
+/// How the remote backend spells a fill-in-the-middle prompt (`engine.fimTemplate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum FimTemplate {
+    /// Guess from `engine.model`'s name; a name that matches no family means `None`.
+    #[default]
+    Auto,
+    /// No fill-in-the-middle: the prompt is the text before the cursor.
+    None,
+    /// `<|fim_prefix|>…<|fim_suffix|>…<|fim_middle|>` (Qwen2.5-Coder, CodeGemma).
+    Qwen,
+    /// `<fim_prefix>…<fim_suffix>…<fim_middle>` (StarCoder, StarCoder 2).
+    Starcoder,
+    /// `<｜fim▁begin｜>…<｜fim▁hole｜>…<｜fim▁end｜>` (DeepSeek-Coder).
+    Deepseek,
+    /// `<PRE> … <SUF>… <MID>` (CodeLlama).
+    Codellama,
+}
+
+impl FimTemplate {
+    /// Every value, in the spelling the settings use.
+    pub const NAMES: [&'static str; 6] =
+        ["auto", "none", "qwen", "starcoder", "deepseek", "codellama"];
+
+    /// The spelling the settings use for this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::None => "none",
+            Self::Qwen => "qwen",
+            Self::Starcoder => "starcoder",
+            Self::Deepseek => "deepseek",
+            Self::Codellama => "codellama",
+        }
+    }
+
+    /// The value a settings string names, or `None` for anything else (matching is exact).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .position(|known| *known == name)
+            .map(|index| Self::ALL[index])
+    }
+
+    /// Every value, in the order of [`FimTemplate::NAMES`].
+    const ALL: [Self; 6] = [
+        Self::Auto,
+        Self::None,
+        Self::Qwen,
+        Self::Starcoder,
+        Self::Deepseek,
+        Self::Codellama,
+    ];
+}
+
 /// rill's settings, with every value already validated.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -66,6 +152,19 @@ pub struct Config {
     pub prewarm: bool,
     /// `engine.prewarmIdleMs`: how long typing must pause before the background prefill, 50 to 10000 ms.
     pub prewarm_idle_ms: u64,
+    /// `engine.backend`: the in-process model or a remote OpenAI-compatible server.
+    pub engine_backend: Backend,
+    /// `engine.baseUrl`: the remote server, without `/v1` (`http://127.0.0.1:8000`); `None` until set.
+    pub engine_base_url: Option<String>,
+    /// `engine.model`: the model name sent to the remote server; `None` sends none (the server's default).
+    pub engine_model: Option<String>,
+    /// `engine.apiKeyEnv`: the name of the environment variable holding the remote server's API key
+    /// (read at each request; the key itself is never stored in the settings nor logged).
+    pub engine_api_key_env: Option<String>,
+    /// `engine.timeoutMs`: how long the remote server may take to answer and to send each chunk, 100 to 600000 ms.
+    pub engine_timeout_ms: u64,
+    /// `engine.fimTemplate`: how remote fill-in-the-middle prompts are spelled.
+    pub engine_fim_template: FimTemplate,
     /// `completion.maxTokens`: most tokens one completion generates, 1 to 1024.
     pub max_tokens: usize,
     /// `completion.temperature`: sampling temperature, 0 (greedy) to 2.
@@ -112,6 +211,12 @@ impl Default for Config {
             cache_budget_mb: 512,
             prewarm: true,
             prewarm_idle_ms: 300,
+            engine_backend: Backend::Local,
+            engine_base_url: None,
+            engine_model: None,
+            engine_api_key_env: None,
+            engine_timeout_ms: 5000,
+            engine_fim_template: FimTemplate::Auto,
             max_tokens: 64,
             temperature: 0.0,
             top_p: 1.0,
@@ -168,12 +273,18 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 29] = [
     "model.path",
     "engine.threads",
     "engine.cacheBudgetMb",
     "engine.prewarm",
     "engine.prewarmIdleMs",
+    "engine.backend",
+    "engine.baseUrl",
+    "engine.model",
+    "engine.apiKeyEnv",
+    "engine.timeoutMs",
+    "engine.fimTemplate",
     "completion.maxTokens",
     "completion.temperature",
     "completion.topP",
@@ -291,6 +402,25 @@ impl Config {
             "engine.cacheBudgetMb" => self.cache_budget_mb = integer_in(value, 16, 65536)? as usize,
             "engine.prewarm" => self.prewarm = expect_bool(value)?,
             "engine.prewarmIdleMs" => self.prewarm_idle_ms = integer_in(value, 50, 10000)?,
+            "engine.backend" => {
+                let name = expect_string(value)?;
+                self.engine_backend =
+                    Backend::from_name(name).ok_or_else(|| one_of(&Backend::NAMES, name))?;
+            }
+            "engine.baseUrl" => self.engine_base_url = base_url(expect_string(value)?)?,
+            "engine.model" => {
+                let model = expect_string(value)?.trim();
+                self.engine_model = (!model.is_empty()).then(|| model.to_string());
+            }
+            "engine.apiKeyEnv" => {
+                self.engine_api_key_env = environment_variable_name(expect_string(value)?)?
+            }
+            "engine.timeoutMs" => self.engine_timeout_ms = integer_in(value, 100, 600_000)?,
+            "engine.fimTemplate" => {
+                let name = expect_string(value)?;
+                self.engine_fim_template = FimTemplate::from_name(name)
+                    .ok_or_else(|| one_of(&FimTemplate::NAMES, name))?;
+            }
             "completion.maxTokens" => self.max_tokens = integer_in(value, 1, 1024)? as usize,
             "completion.temperature" => self.temperature = number_in(value, 0.0, 2.0, false)?,
             "completion.topP" => self.top_p = number_in(value, 0.0, 1.0, true)?,
@@ -345,6 +475,12 @@ impl Config {
             "engine.cacheBudgetMb" => self.cache_budget_mb = defaults.cache_budget_mb,
             "engine.prewarm" => self.prewarm = defaults.prewarm,
             "engine.prewarmIdleMs" => self.prewarm_idle_ms = defaults.prewarm_idle_ms,
+            "engine.backend" => self.engine_backend = defaults.engine_backend,
+            "engine.baseUrl" => self.engine_base_url = defaults.engine_base_url,
+            "engine.model" => self.engine_model = defaults.engine_model,
+            "engine.apiKeyEnv" => self.engine_api_key_env = defaults.engine_api_key_env,
+            "engine.timeoutMs" => self.engine_timeout_ms = defaults.engine_timeout_ms,
+            "engine.fimTemplate" => self.engine_fim_template = defaults.engine_fim_template,
             "completion.maxTokens" => self.max_tokens = defaults.max_tokens,
             "completion.temperature" => self.temperature = defaults.temperature,
             "completion.topP" => self.top_p = defaults.top_p,
@@ -373,6 +509,56 @@ impl Config {
             "reasoning.maxSteps" => self.reasoning_max_steps = defaults.reasoning_max_steps,
             _ => {}
         }
+    }
+}
+
+/// The message for a string that names none of `names`.
+fn one_of(names: &[&str], got: &str) -> String {
+    let names: Vec<String> = names.iter().map(|name| format!("\"{name}\"")).collect();
+    format!("expected one of {}, got \"{got}\"", names.join(", "))
+}
+
+/// An `http://` or `https://` URL without a trailing `/` or `/v1` (the OpenAI clients' convention
+/// includes it; rill adds `/v1/completions` itself). Empty means unset.
+fn base_url(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let Some(rest) = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+    else {
+        return Err(format!(
+            "expected an http:// or https:// URL such as \"http://127.0.0.1:8000\", got {}",
+            describe(&Value::String(text.to_string()))
+        ));
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "expected a URL with a host, got {}",
+            describe(&Value::String(text.to_string()))
+        ));
+    }
+    let trimmed = text.trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/v1").unwrap_or(trimmed);
+    Ok(Some(trimmed.trim_end_matches('/').to_string()))
+}
+
+/// The name of an environment variable (letters, digits and `_`, not starting with a digit).
+/// Empty means unset. The value is never echoed back: a user who pasted the key itself here must
+/// not see it in a message or a log.
+fn environment_variable_name(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let valid = text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !text.starts_with(|c: char| c.is_ascii_digit());
+    if valid {
+        Ok(Some(text.to_string()))
+    } else {
+        Err("expected the name of an environment variable (letters, digits and _), such as \"RILL_API_KEY\"; put the key itself in that variable, not in the settings".to_string())
     }
 }
 

@@ -8,7 +8,7 @@ use tower_lsp::lsp_types::notification::Notification;
 use tower_lsp::lsp_types::request::Request;
 use tower_lsp::lsp_types::{Command, NumberOrString, Position, Range, Url};
 
-use rill_server::config::{Config, ConfigIssue, Multiline, KEYS};
+use rill_server::config::{Backend, Config, ConfigIssue, FimTemplate, Multiline, KEYS};
 use rill_server::protocol::*;
 
 /// Parses `value` as `T`, serializes it back and checks that nothing changed on the way.
@@ -492,7 +492,18 @@ fn defaults() {
 fn everything_nested() -> Value {
     json!({
         "model": { "path": "/models/tiny.gguf" },
-        "engine": { "threads": 4, "cacheBudgetMb": 256, "prewarm": false, "prewarmIdleMs": 500 },
+        "engine": {
+            "threads": 4,
+            "cacheBudgetMb": 256,
+            "prewarm": false,
+            "prewarmIdleMs": 500,
+            "backend": "openai",
+            "baseUrl": "https://gpu.example:8000/v1/",
+            "model": "Qwen/Qwen2.5-Coder-1.5B",
+            "apiKeyEnv": "TEAM_API_KEY",
+            "timeoutMs": 8000,
+            "fimTemplate": "deepseek"
+        },
         "completion": {
             "maxTokens": 32,
             "temperature": 0.2,
@@ -524,6 +535,13 @@ fn everything_expected() -> Config {
         cache_budget_mb: 256,
         prewarm: false,
         prewarm_idle_ms: 500,
+        engine_backend: Backend::Openai,
+        // The trailing `/v1/` is dropped: rill adds `/v1/completions` itself.
+        engine_base_url: Some("https://gpu.example:8000".to_string()),
+        engine_model: Some("Qwen/Qwen2.5-Coder-1.5B".to_string()),
+        engine_api_key_env: Some("TEAM_API_KEY".to_string()),
+        engine_timeout_ms: 8000,
+        engine_fim_template: FimTemplate::Deepseek,
         max_tokens: 32,
         temperature: 0.2,
         top_p: 0.9,
@@ -689,6 +707,18 @@ fn invalid_values_keep_the_previous_value_and_name_the_key() {
         ("streaming", json!(1)),
         ("enable", json!("false")),
         ("enable", json!(0)),
+        ("engine.backend", json!("vllm")),
+        ("engine.backend", json!(true)),
+        ("engine.baseUrl", json!("localhost:8000")),
+        ("engine.baseUrl", json!("http://")),
+        ("engine.baseUrl", json!("http://host name")),
+        ("engine.baseUrl", json!(8000)),
+        ("engine.model", json!(7)),
+        ("engine.apiKeyEnv", json!("sk-abc123")),
+        ("engine.apiKeyEnv", json!("1KEY")),
+        ("engine.timeoutMs", json!(99)),
+        ("engine.timeoutMs", json!(600_001)),
+        ("engine.fimTemplate", json!("qwen2")),
     ];
     for (key, value) in cases {
         assert_rejected(key, value.clone());
@@ -844,4 +874,49 @@ fn multiline_names() {
         assert_eq!(value.to_string(), name);
     }
     assert_eq!(Multiline::default(), Multiline::Auto);
+}
+
+#[test]
+fn remote_engine_names_round_trip() {
+    for name in Backend::NAMES {
+        assert_eq!(Backend::from_name(name).expect("known name").as_str(), name);
+    }
+    for name in FimTemplate::NAMES {
+        assert_eq!(
+            FimTemplate::from_name(name).expect("known name").as_str(),
+            name
+        );
+    }
+    assert_eq!(Backend::default(), Backend::Local);
+    assert_eq!(FimTemplate::default(), FimTemplate::Auto);
+}
+
+#[test]
+fn an_api_key_pasted_into_api_key_env_is_rejected_without_being_echoed() {
+    let secret = "sk-live-0123456789abcdef";
+    let (config, issues) = applied(json!({ "engine": { "apiKeyEnv": secret } }));
+    assert_eq!(config.engine_api_key_env, None);
+    assert_eq!(issues.len(), 1);
+    let shown = issues[0].to_string();
+    assert!(shown.contains("environment variable"), "{shown}");
+    assert!(
+        !shown.contains(secret),
+        "the message repeats the key: {shown}"
+    );
+}
+
+#[test]
+fn empty_remote_strings_mean_unset() {
+    let (config, issues) = applied(json!({
+        "engine": { "baseUrl": " ", "model": "", "apiKeyEnv": "" }
+    }));
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(config.engine_base_url, None);
+    assert_eq!(config.engine_model, None);
+    assert_eq!(config.engine_api_key_env, None);
+    let (config, _) = applied(json!({ "engine.baseUrl": "http://127.0.0.1:8080" }));
+    assert_eq!(
+        config.engine_base_url.as_deref(),
+        Some("http://127.0.0.1:8080")
+    );
 }

@@ -86,3 +86,19 @@ fn errors_and_garbage_are_reported_not_swallowed() {
         .is_empty());
     assert_eq!(decoder.push(b"\n"), vec![Ok(StreamItem::Text("x".into()))]);
 }
+
+#[test]
+fn an_empty_finish_reason_does_not_end_the_choice() {
+    // Text Generation Inference's chunks carry `"finish_reason": ""` until the last one.
+    let stream = "data: {\"choices\":[{\"index\":0,\"text\":\"a\",\"logprobs\":null,\"finish_reason\":\"\"}]}\n\ndata: {\"choices\":[{\"index\":0,\"text\":\"b\",\"logprobs\":null,\"finish_reason\":\"length\"}]}\n\n";
+    assert_eq!(
+        SseDecoder::default().push(stream.as_bytes()),
+        vec![
+            Ok(StreamItem::Text("a".into())),
+            Ok(StreamItem::Finished {
+                text: "b".into(),
+                reason: "length".into()
+            }),
+        ]
+    );
+}

@@ -10,9 +10,13 @@
 //! - [`TextModel`]: the client's own copy of a document, to generate edits in a position encoding and to
 //!   compare against the server's mirror;
 //! - [`rill_bin`] and [`cli_complete`]: the binary under test and its command-line completion, the
-//!   reference the server's suggestions are compared against.
+//!   reference the server's suggestions are compared against;
+//! - [`llama_server`] and [`fault_proxy`]: llama.cpp's OpenAI-compatible server and a
+//!   fault-injecting proxy in front of it, for the remote engine (`engine.backend = "openai"`).
 
+pub mod fault_proxy;
 mod framing;
+pub mod llama_server;
 mod profile;
 mod requests;
 mod server;

@@ -62,14 +62,22 @@ export function parseKeys(source: string): string[] {
   return keys;
 }
 
+/** The settings names of an enum: the `NAMES` constant in its `impl` block. */
+function enumNames(source: string, type: string): string[] {
+  // rustfmt may break the line after `=`.
+  const names = /pub const NAMES: \[&'static str; \d+\] =\s*\[([^\]]*)\]/.exec(
+    block(source, mustFind(source, `impl ${type} {`)),
+  );
+  if (names === null) throw new Error(`no NAMES for ${type} in config.rs`);
+  return [...(names[1] as string).matchAll(/"([^"]+)"/g)].map((n) => n[1] as string);
+}
+
 export function parseConfig(source: string): KeySpec[] {
   const keys = parseKeys(source);
   const constants = new Map<string, number>();
   for (const m of source.matchAll(/pub const (\w+): f32 = ([\d.]+);/g)) {
     constants.set(m[1] as string, Number(m[2]));
   }
-  const names = /pub const NAMES: \[&'static str; \d+\] = \[([^\]]*)\]/.exec(source);
-  const multiline = names ? [...(names[1] as string).matchAll(/"([^"]+)"/g)].map((n) => n[1] as string) : [];
 
   const applyArms = arms(block(source, mustFind(source, 'fn apply_key(')));
   const resetArms = arms(block(source, mustFind(source, 'fn reset_key(')));
@@ -95,9 +103,9 @@ export function parseConfig(source: string): KeySpec[] {
       spec.exclusiveMin = m[3] === 'true';
     } else if (apply.includes('expect_bool')) {
       spec.kind = 'boolean';
-    } else if (apply.includes('Multiline::from_name')) {
+    } else if ((m = /(\w+)::from_name/.exec(apply)) !== null) {
       spec.kind = 'enum';
-      spec.enumValues = multiline;
+      spec.enumValues = enumNames(source, m[1] as string);
     } else if (!apply.includes('expect_string')) {
       throw new Error(`cannot tell the type of ${key}`);
     }
@@ -113,7 +121,8 @@ function parseDefault(raw: string, constants: Map<string, number>): unknown {
   if (raw === 'None') return null;
   if (raw === 'true' || raw === 'false') return raw === 'true';
   if (/^[\d_.]+$/.test(raw)) return num(raw);
-  const variant = /^Multiline::(\w+)$/.exec(raw);
+  // An enum variant: its settings name is its lowercased name (`Multiline::Auto` is "auto").
+  const variant = /^\w+::(\w+)$/.exec(raw);
   if (variant) return (variant[1] as string).toLowerCase();
   const constant = constants.get(raw);
   if (constant !== undefined) return constant;

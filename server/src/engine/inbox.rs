@@ -26,6 +26,9 @@ pub enum SubmitError {
     Busy(usize),
     #[error("the engine has stopped")]
     Stopped,
+    /// The remote server failed recently and is not asked again until its backoff ends.
+    #[error("the completion server is unavailable: {0}")]
+    Unavailable(String),
 }
 
 #[derive(Default)]

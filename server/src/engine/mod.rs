@@ -5,6 +5,9 @@
 //! token, checked before every forward pass, and a channel on which the engine reports text,
 //! completion or failure. A panic while running a job becomes an error for that job only: the
 //! engine drops that document's sequence (whose cache may be half-written) and serves the next job.
+//!
+//! With `engine.backend = "openai"` the handle sends completion jobs to the [`crate::remote`]
+//! engine instead, and the model is not loaded at all.
 
 mod cancel;
 pub mod diagnose;
@@ -14,13 +17,15 @@ pub mod store;
 mod worker;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rill_model::generate::GenerationParams;
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use tokio::sync::{mpsc, watch};
 
+use crate::config::{Backend as BackendKind, Config};
+use crate::remote::{RemoteEngine, RemoteNotice, RemoteSettings};
 pub use cancel::{CancelOnDrop, CancelToken};
 pub use inbox::SubmitError;
 pub use store::CacheReport;
@@ -148,17 +153,38 @@ pub struct ModelInfo {
     pub eos_text: String,
 }
 
-/// The async side's handle on the engine thread.
+/// The async side's handle on the engine: the local engine thread, or the remote engine when
+/// `engine.backend` is `"openai"`. Both take the same jobs and report the same events, so the LSP
+/// side does not care which one runs; [`EngineHandle::reconfigure`] switches between them.
 pub struct EngineHandle {
+    backend: RwLock<Backend>,
+    notice_sender: mpsc::UnboundedSender<RemoteNotice>,
+    notices: Mutex<Option<mpsc::UnboundedReceiver<RemoteNotice>>>,
+}
+
+/// The engine in use. Cloning clones handles, not engines.
+#[derive(Clone)]
+enum Backend {
+    Local(Arc<LocalEngine>),
+    Remote(Arc<RemoteBackend>),
+}
+
+/// The handles on the local engine thread.
+struct LocalEngine {
     inbox: Arc<Inbox>,
     state: watch::Receiver<EngineState>,
     report: Arc<Mutex<CacheReport>>,
     model_info: Arc<std::sync::OnceLock<ModelInfo>>,
 }
 
-impl EngineHandle {
-    /// Starts the engine thread, which loads the model in the background.
-    pub fn start(
+/// The remote engine (absent when its settings are unusable) and its state.
+struct RemoteBackend {
+    engine: Option<Arc<RemoteEngine>>,
+    state: watch::Sender<EngineState>,
+}
+
+impl LocalEngine {
+    fn start(
         model_path: Option<PathBuf>,
         threads: ThreadSettings,
         cache_budget_bytes: usize,
@@ -193,48 +219,227 @@ impl EngineHandle {
             model_info,
         }
     }
+}
 
-    /// The loaded model's prompt facts; `None` until the model has loaded.
+impl RemoteBackend {
+    fn start(config: &Config, notices: mpsc::UnboundedSender<RemoteNotice>) -> Self {
+        let engine = RemoteSettings::from_config(config).and_then(|settings| {
+            let runtime = tokio::runtime::Handle::try_current()
+                .map_err(|_| "the remote engine needs a tokio runtime".to_string())?;
+            tracing::info!(
+                "engine: OpenAI-compatible server at {} (model {}, FIM template {}); model diagnostics and pre-warming are off with this backend",
+                settings.completions_url(),
+                settings.model.as_deref().unwrap_or("the server's default"),
+                settings.fim().as_str(),
+            );
+            RemoteEngine::new(settings, notices, runtime)
+        });
+        match engine {
+            Ok(engine) => Self {
+                engine: Some(Arc::new(engine)),
+                state: watch::channel(EngineState::Ready).0,
+            },
+            Err(reason) => {
+                tracing::error!("the remote engine cannot start: {reason}");
+                Self {
+                    engine: None,
+                    state: watch::channel(EngineState::Failed(reason)).0,
+                }
+            }
+        }
+    }
+}
+
+/// The thread settings `engine.threads` asks for.
+fn thread_settings(config: &Config) -> ThreadSettings {
+    let mut threads = ThreadSettings::default();
+    if let Some(count) = config.engine_threads {
+        threads.threads = count;
+    }
+    threads
+}
+
+impl EngineHandle {
+    /// Starts the local engine thread, which loads the model in the background.
+    pub fn start(
+        model_path: Option<PathBuf>,
+        threads: ThreadSettings,
+        cache_budget_bytes: usize,
+    ) -> Self {
+        let local = LocalEngine::start(model_path, threads, cache_budget_bytes);
+        Self::with_backend(|_| Backend::Local(Arc::new(local)))
+    }
+
+    /// Starts the engine `engine.backend` names: the local thread, or the remote engine (which
+    /// must be started on a tokio runtime, on which its requests then run).
+    pub fn start_for(config: &Config) -> Self {
+        Self::with_backend(|notices| Self::backend_for(config, notices))
+    }
+
+    fn with_backend(backend: impl FnOnce(mpsc::UnboundedSender<RemoteNotice>) -> Backend) -> Self {
+        let (notice_sender, notices) = mpsc::unbounded_channel();
+        Self {
+            backend: RwLock::new(backend(notice_sender.clone())),
+            notice_sender,
+            notices: Mutex::new(Some(notices)),
+        }
+    }
+
+    fn backend_for(config: &Config, notices: mpsc::UnboundedSender<RemoteNotice>) -> Backend {
+        match config.engine_backend {
+            BackendKind::Local => Backend::Local(Arc::new(LocalEngine::start(
+                config.model_path.clone(),
+                thread_settings(config),
+                config.cache_budget_bytes(),
+            ))),
+            BackendKind::Openai => Backend::Remote(Arc::new(RemoteBackend::start(config, notices))),
+        }
+    }
+
+    /// Applies changed settings: switches backend when `engine.backend` changed (stopping the
+    /// local thread, which frees the model, or starting it), or gives the remote engine its new
+    /// server settings. Returns true when the backend was replaced, so the caller can report the
+    /// new one's state.
+    pub fn reconfigure(&self, config: &Config) -> bool {
+        let current = self.current();
+        match (&current, config.engine_backend) {
+            (Backend::Local(_), BackendKind::Local) => false,
+            (Backend::Remote(remote), BackendKind::Openai) => {
+                let updated = match (&remote.engine, RemoteSettings::from_config(config)) {
+                    (Some(engine), Ok(settings)) => engine.update(settings).is_ok(),
+                    _ => false,
+                };
+                if updated {
+                    return false;
+                }
+                // Unusable before or now: start afresh so the state says why.
+                self.replace(Self::backend_for(config, self.notice_sender.clone()));
+                true
+            }
+            _ => {
+                tracing::info!(
+                    "engine.backend is now \"{}\"",
+                    config.engine_backend.as_str()
+                );
+                self.replace(Self::backend_for(config, self.notice_sender.clone()));
+                true
+            }
+        }
+    }
+
+    fn replace(&self, backend: Backend) {
+        let old = std::mem::replace(
+            &mut *self
+                .backend
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            backend,
+        );
+        if let Backend::Local(local) = old {
+            local.inbox.shutdown();
+        }
+    }
+
+    fn current(&self) -> Backend {
+        self.backend
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The remote engine's notices (failure episodes, recoveries); `None` after the first call.
+    pub fn take_notices(&self) -> Option<mpsc::UnboundedReceiver<RemoteNotice>> {
+        self.notices
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+
+    /// Whether the engine reports its failures itself (as [`RemoteNotice`]s, once per episode):
+    /// then a failed job answers its request empty instead of as an error.
+    pub fn reports_failures_itself(&self) -> bool {
+        matches!(self.current(), Backend::Remote(_))
+    }
+
+    /// Whether completions come from a remote server.
+    pub fn is_remote(&self) -> bool {
+        self.reports_failures_itself()
+    }
+
+    /// The loaded model's prompt facts; `None` until the model has loaded. The remote backend
+    /// knows nothing of its model's template, so prompts for it are written for a base model.
     pub fn model_info(&self) -> Option<ModelInfo> {
-        self.model_info.get().cloned()
+        match self.current() {
+            Backend::Local(local) => local.model_info.get().cloned(),
+            Backend::Remote(_) => Some(ModelInfo::default()),
+        }
     }
 
     /// Queues a completion without waiting.
     pub fn submit(&self, job: CompletionJob) -> Result<(), SubmitError> {
-        self.inbox.submit(job)
+        match self.current() {
+            Backend::Local(local) => local.inbox.submit(job),
+            Backend::Remote(remote) => match &remote.engine {
+                Some(engine) => engine.submit(job),
+                None => Err(SubmitError::Stopped),
+            },
+        }
     }
 
     /// Queues background work; a newer job for the same document replaces a pending one.
+    ///
+    /// The remote backend does none: scoring needs the log-probabilities of given text, which
+    /// few servers return, and pre-warming a server's cache would cost it a request per pause.
+    /// A diagnostics job is answered as done with no flags, so nothing waits for it.
     pub fn submit_background(&self, job: BackgroundJob) {
-        self.inbox.submit_background(job);
+        match self.current() {
+            Backend::Local(local) => local.inbox.submit_background(job),
+            Backend::Remote(_) => {
+                if let BackgroundKind::Diagnose(diagnose) = job.kind {
+                    let _ = diagnose.events.send(diagnose::DiagnoseEvent::Done);
+                }
+            }
+        }
     }
 
     /// Frees the cached sequence of a closed document before the next job runs.
     pub fn forget(&self, document: &str) {
-        self.inbox.forget(document);
+        if let Backend::Local(local) = self.current() {
+            local.inbox.forget(document);
+        }
     }
 
     /// Changes the memory budget over all documents' caches.
     pub fn set_cache_budget(&self, bytes: usize) {
-        self.inbox.set_cache_budget(bytes);
+        if let Backend::Local(local) = self.current() {
+            local.inbox.set_cache_budget(bytes);
+        }
     }
 
-    /// What the caches hold after the last job.
+    /// What the caches hold after the last job (nothing with the remote backend).
     pub fn cache_report(&self) -> CacheReport {
-        *self
-            .report
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        match self.current() {
+            Backend::Local(local) => *local
+                .report
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            Backend::Remote(_) => CacheReport::default(),
+        }
     }
 
-    /// A receiver that sees every state change.
+    /// A receiver that sees every state change of the engine in use now.
     pub fn state(&self) -> watch::Receiver<EngineState> {
-        self.state.clone()
+        match self.current() {
+            Backend::Local(local) => local.state.clone(),
+            Backend::Remote(remote) => remote.state.subscribe(),
+        }
     }
 
     /// Asks the engine thread to finish after the current job.
     pub fn shutdown(&self) {
-        self.inbox.shutdown();
+        if let Backend::Local(local) = self.current() {
+            local.inbox.shutdown();
+        }
     }
 }
 

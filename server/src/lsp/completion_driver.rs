@@ -167,6 +167,12 @@ async fn run(
         }
         match current.finish {
             Some(Finish::Error(_)) if token.is_cancelled() => return Ok(None),
+            // The remote engine reports failures itself, once per episode (`remote_notices`):
+            // the request answers empty like one made during its backoff.
+            Some(Finish::Error(message)) if engine.reports_failures_itself() => {
+                tracing::debug!("remote completion for {uri} failed: {message}");
+                return Ok(None);
+            }
             Some(Finish::Error(message)) => {
                 send_status(session, StatusParams::error(message.clone())).await;
                 return Err(jsonrpc::Error {

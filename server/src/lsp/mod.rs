@@ -6,6 +6,7 @@ pub mod diagnostics;
 mod methods;
 mod prewarm;
 pub mod reasoning;
+mod remote_notices;
 mod server;
 mod session;
 mod shim;

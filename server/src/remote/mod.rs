@@ -1,6 +1,20 @@
-//! The remote engine (issue 7, in progress): talking to an OpenAI-compatible completions server (vLLM, TGI, llama.cpp's server, Ollama) instead of the in-process model.
+//! The remote engine: completions from an OpenAI-compatible server (vLLM, TGI, llama.cpp's server, Ollama) instead of the in-process model.
 //!
-//! So far only the wire format is here: decoding the server-sent-event stream of
-//! `POST /v1/completions` with `stream: true` into text pieces and a finish reason.
+//! With `engine.backend = "openai"` the [`crate::engine::EngineHandle`] hands completion jobs to a
+//! [`RemoteEngine`], which answers them with the same events as the local engine: the LSP side
+//! streams, cancels and post-processes them unchanged. Each job is one `POST {baseUrl}/v1/completions`
+//! with `stream: true`; its prompt is built here ([`prompt`], [`fim`]) so that its start stays
+//! stable while the user types and the server's own prefix cache keeps working. Failures are
+//! classified ([`error`]) and reported once per episode, with exponential [`backoff`].
 
+pub mod backoff;
+pub mod client;
+pub mod engine;
+pub mod error;
+pub mod fim;
+pub mod prompt;
+pub mod settings;
 pub mod sse;
+
+pub use engine::{RemoteEngine, RemoteNotice};
+pub use settings::RemoteSettings;

@@ -106,9 +106,11 @@ fn decode_data(data: &str) -> Result<StreamItem, StreamError> {
         .and_then(|text| text.as_str())
         .ok_or_else(|| StreamError::Shape(shorten(data)))?
         .to_string();
+    // TGI sends `"finish_reason": ""` on every chunk but the last; only a named reason ends the choice.
     match choice
         .get("finish_reason")
         .and_then(|reason| reason.as_str())
+        .filter(|reason| !reason.is_empty())
     {
         Some(reason) => Ok(StreamItem::Finished {
             text,

@@ -42,6 +42,10 @@ async fn apply(session: &Arc<Session>, settings: &Value) {
     };
     crate::lsp::diagnostics::on_config_change(session, &old, &config);
     if let Some(engine) = session.engine.get() {
+        if engine.reconfigure(&config) {
+            // A new backend (local <-> remote): report its start as at initialization.
+            super::initialized::report_engine_state(session, engine.state());
+        }
         engine.set_cache_budget(config.cache_budget_bytes());
     }
     // Cached suggestions were made with the old settings (length, sampling): start afresh.

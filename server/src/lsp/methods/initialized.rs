@@ -1,6 +1,5 @@
 //! `initialized`: pulls configuration, starts the engine, and reports model loading as work-done progress.
 
-use rill_model::runtime::ThreadSettings;
 use tower_lsp::lsp_types::notification::Progress;
 use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
 use tower_lsp::lsp_types::*;
@@ -30,18 +29,17 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         pull_configuration(session).await;
     }
     let config = session.config();
-    let mut threads = ThreadSettings::default();
-    if let Some(count) = config.engine_threads {
-        threads.threads = count;
-    }
-    let engine = EngineHandle::start(
-        config.model_path.clone(),
-        threads,
-        config.cache_budget_bytes(),
-    );
-    let mut state = engine.state();
+    let engine = EngineHandle::start_for(&config);
+    let state = engine.state();
+    let notices = engine.take_notices();
     if session.engine.set(engine).is_err() {
         return;
+    }
+    if let Some(notices) = notices {
+        tokio::spawn(crate::lsp::remote_notices::forward(
+            session.clone(),
+            notices,
+        ));
     }
     // Documents opened before the engine existed are scored now; later ones on `didOpen`.
     crate::lsp::diagnostics::Diagnostics::start_publisher(session);
@@ -49,6 +47,15 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
     for uri in open {
         crate::lsp::diagnostics::on_open(session, &uri);
     }
+    report_engine_state(session, state);
+}
+
+/// Reports the engine's start as work-done progress and `rill/status`, until it is ready or has
+/// failed; also used when `engine.backend` changes at runtime.
+pub fn report_engine_state(
+    session: &std::sync::Arc<Session>,
+    mut state: tokio::sync::watch::Receiver<EngineState>,
+) {
     let session = session.clone();
     tokio::spawn(async move {
         let token = NumberOrString::String(PROGRESS_TOKEN.to_string());
@@ -85,12 +92,18 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         };
         let message = match &outcome {
             EngineState::Failed(reason) => {
+                let remote = session
+                    .engine
+                    .get()
+                    .is_some_and(|engine| engine.is_remote());
+                let what = if remote {
+                    "cannot use the completion server"
+                } else {
+                    "cannot load the model"
+                };
                 session
                     .client
-                    .show_message(
-                        MessageType::ERROR,
-                        format!("rill: cannot load the model: {reason}"),
-                    )
+                    .show_message(MessageType::ERROR, format!("rill: {what}: {reason}"))
                     .await;
                 send_status(&session, StatusParams::error(reason.clone())).await;
                 format!("failed: {reason}")
