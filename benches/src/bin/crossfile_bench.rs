@@ -3,8 +3,9 @@
 //! The workload is two packages of CPython's standard library (`benches/workloads/crossfile/`,
 //! see its `SOURCES.md`). Holes are picked mechanically: a top-level `def`, `class` or assignment
 //! in file A defines a name (four characters or more) that file B does not define; every code
-//! line of B (not a comment, not inside a docstring) that uses it is a hole, with the cursor right
-//! before the name and the rest of the line as the expected answer. For each hole the default
+//! line of B (not a comment, not inside a docstring) that uses it is a hole, with the cursor after
+//! the line's indentation and the rest of the line as the expected answer (at most
+//! `--max-per-file` holes per file, spread over it). For each hole the default
 //! model completes greedily up to the end of the line from the prompt the server would build
 //! (`rill_server::engine::prompt::build`) under three rings, fed as the server feeds them
 //! (`rill_server::context`):
@@ -15,8 +16,9 @@
 //! - `visited`: the same, then the user looked at the name's definition (a completion request there)
 //!   before coming back to B: the chunk around the definition is the newest.
 //!
-//! Scores: the share of holes whose first line is exactly the rest of the line, the share that
-//! starts with the name, and the mean edit similarity (1 − Levenshtein distance / longer length).
+//! Scores: the share of holes whose first line is exactly the rest of the line, the share whose
+//! first line contains the name, and the mean edit similarity (1 − Levenshtein distance / longer
+//! length).
 
 // The report on stdout is the point of this binary; progress goes to stderr.
 #![allow(clippy::print_stdout)]
@@ -60,6 +62,12 @@ struct Args {
     /// `context.crossFileTokens` (the server's default unless given).
     #[arg(long)]
     cross_file_tokens: Option<usize>,
+    /// `completion.contextTokens` (the server's default unless given).
+    #[arg(long)]
+    context_tokens: Option<usize>,
+    /// Most holes per file, evenly spread over its holes.
+    #[arg(long, default_value_t = 3)]
+    max_per_file: usize,
     /// Print every hole's answers.
     #[arg(long)]
     verbose: bool,
@@ -96,7 +104,7 @@ struct Hole {
 }
 
 /// The three rings compared.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Scenario {
     Off,
     Opened,
@@ -145,6 +153,8 @@ fn main() -> Result<()> {
         .enumerate()
         .flat_map(|(index, files)| find_holes(index, files))
         .collect();
+    holes = spread(holes, args.max_per_file);
+    let context_tokens = args.context_tokens.unwrap_or(defaults.context_tokens);
     if let Some(limit) = args.limit {
         holes.truncate(limit);
     }
@@ -174,7 +184,7 @@ fn main() -> Result<()> {
             let request = PromptRequest {
                 text_before_cursor: &target.text[..offset],
                 text_after_cursor: &target.text[offset..],
-                context_tokens: defaults.context_tokens,
+                context_tokens,
                 reserve_tokens: defaults.max_tokens,
                 context_length: loaded.model.config().context_length,
                 cross_file: &context,
@@ -196,7 +206,7 @@ fn main() -> Result<()> {
             let score = scores.entry(scenario).or_default();
             score.holes += 1;
             score.exact += usize::from(answer == hole.expected);
-            score.name_first += usize::from(answer.starts_with(&hole.name));
+            score.name_first += usize::from(answer.contains(&hole.name));
             score.similarity += similarity(answer, &hole.expected);
             score.prompt_tokens += prompt.tokens.len();
             score.cross_file_tokens += prompt.cross_file_tokens;
@@ -218,13 +228,13 @@ fn main() -> Result<()> {
         "{} holes in {} files; chunkLines {chunk_lines}, crossFileTokens {budget}, contextTokens {}, greedy, first line only",
         holes.len(),
         packages.iter().map(Vec::len).sum::<usize>(),
-        defaults.context_tokens
+        context_tokens
     );
     println!();
-    println!("| ring | exact line | starts with the name | edit similarity | prompt tokens (cross-file) | s per hole |");
+    println!("| ring | exact line | has the name | edit similarity | prompt tokens (cross-file) | s per hole |");
     println!("|---|---|---|---|---|---|");
     for scenario in SCENARIOS {
-        let score = &scores[&scenario];
+        let score = scores.get(&scenario).cloned().unwrap_or_default();
         let n = score.holes.max(1) as f64;
         println!(
             "| {} | {}/{} ({:.0}%) | {}/{} ({:.0}%) | {:.3} | {:.0} ({:.0}) | {:.2} |",
@@ -328,7 +338,8 @@ fn find_holes(package: usize, files: &[SourceFile]) -> Vec<Hole> {
                     Some((other, *at, name.clone(), column))
                 })
             });
-            if let Some((defined_in, defined_at, name, column)) = found {
+            if let Some((defined_in, defined_at, name, _)) = found {
+                let column = line.len() - line.trim_start().len();
                 holes.push(Hole {
                     package,
                     file: index,
@@ -396,6 +407,32 @@ impl QueueOpt for Ring {
             self.queue(chunk, max_chunks);
         }
     }
+}
+
+/// At most `per_file` holes of each file, evenly spaced among its holes.
+fn spread(holes: Vec<Hole>, per_file: usize) -> Vec<Hole> {
+    let mut by_file: Vec<Vec<Hole>> = Vec::new();
+    for hole in holes {
+        match by_file.last_mut() {
+            Some(group) if group[0].package == hole.package && group[0].file == hole.file => {
+                group.push(hole)
+            }
+            _ => by_file.push(vec![hole]),
+        }
+    }
+    by_file
+        .into_iter()
+        .flat_map(|group| {
+            let count = group.len();
+            let keep = per_file.min(count);
+            let picks: HashSet<usize> = (0..keep).map(|i| i * count / keep.max(1)).collect();
+            group
+                .into_iter()
+                .enumerate()
+                .filter(move |(index, _)| picks.contains(index))
+                .map(|(_, hole)| hole)
+        })
+        .collect()
 }
 
 fn line_offset(text: &str, line: usize) -> usize {
