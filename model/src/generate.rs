@@ -33,6 +33,9 @@ pub struct GenerationParams {
     /// the previous suggestion for nearly the same text; empty for none. At most 65,536 tokens;
     /// ids outside the vocabulary are never drafted.
     pub draft_source: Vec<u32>,
+    /// Tokens that end generation besides the tokenizer's end-of-generation tokens (a
+    /// fill-in-the-middle model's end-of-middle token); like those, they are not part of the output.
+    pub stop_tokens: Vec<u32>,
 }
 
 impl Default for GenerationParams {
@@ -43,6 +46,7 @@ impl Default for GenerationParams {
             stop: Vec::new(),
             draft: DraftParams::default(),
             draft_source: Vec::new(),
+            stop_tokens: Vec::new(),
         }
     }
 }
@@ -256,7 +260,8 @@ pub fn generate(
         if confirmed {
             result.accepted_tokens += 1;
         }
-        if tokenizer.end_of_generation_ids().contains(&token) {
+        if tokenizer.end_of_generation_ids().contains(&token) || params.stop_tokens.contains(&token)
+        {
             result.finish = FinishReason::EndOfGeneration;
             break;
         }

@@ -201,6 +201,15 @@ pub struct Config {
     pub reasoning_timeout_ms: u64,
     /// `reasoning.maxSteps`: most steps a chain may have, 1 to 20.
     pub reasoning_max_steps: usize,
+    /// `context.crossFile`: show chunks of other open documents in front of the prompt.
+    pub cross_file: bool,
+    /// `context.chunkLines`: lines per cross-file chunk, 4 to 512.
+    pub chunk_lines: usize,
+    /// `context.maxChunks`: most chunks the ring keeps, 1 to 64.
+    pub max_chunks: usize,
+    /// `context.crossFileTokens`: most prompt tokens the chunks take (at most half of
+    /// `completion.contextTokens` in any case), 0 to 16000.
+    pub cross_file_tokens: usize,
 }
 
 impl Default for Config {
@@ -235,6 +244,10 @@ impl Default for Config {
             diagnostics_lookahead_lines: 20,
             reasoning_timeout_ms: 30_000,
             reasoning_max_steps: 6,
+            cross_file: true,
+            chunk_lines: 64,
+            max_chunks: 16,
+            cross_file_tokens: 768,
         }
     }
 }
@@ -273,7 +286,7 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 29] = [
+pub const KEYS: [&str; 33] = [
     "model.path",
     "engine.threads",
     "engine.cacheBudgetMb",
@@ -303,6 +316,10 @@ pub const KEYS: [&str; 29] = [
     "diagnostics.lookaheadLines",
     "reasoning.timeoutMs",
     "reasoning.maxSteps",
+    "context.crossFile",
+    "context.chunkLines",
+    "context.maxChunks",
+    "context.crossFileTokens",
 ];
 
 /// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
@@ -459,6 +476,12 @@ impl Config {
             }
             "reasoning.timeoutMs" => self.reasoning_timeout_ms = integer_in(value, 1000, 600_000)?,
             "reasoning.maxSteps" => self.reasoning_max_steps = integer_in(value, 1, 20)? as usize,
+            "context.crossFile" => self.cross_file = expect_bool(value)?,
+            "context.chunkLines" => self.chunk_lines = integer_in(value, 4, 512)? as usize,
+            "context.maxChunks" => self.max_chunks = integer_in(value, 1, 64)? as usize,
+            "context.crossFileTokens" => {
+                self.cross_file_tokens = integer_in(value, 0, 16000)? as usize
+            }
             // Unreachable through `apply_object`, which only passes keys from `KEYS`; ignoring is the
             // safe answer should that ever change.
             _ => {}
@@ -507,6 +530,10 @@ impl Config {
             }
             "reasoning.timeoutMs" => self.reasoning_timeout_ms = defaults.reasoning_timeout_ms,
             "reasoning.maxSteps" => self.reasoning_max_steps = defaults.reasoning_max_steps,
+            "context.crossFile" => self.cross_file = defaults.cross_file,
+            "context.chunkLines" => self.chunk_lines = defaults.chunk_lines,
+            "context.maxChunks" => self.max_chunks = defaults.max_chunks,
+            "context.crossFileTokens" => self.cross_file_tokens = defaults.cross_file_tokens,
             _ => {}
         }
     }

@@ -524,7 +524,8 @@ fn everything_nested() -> Value {
             "debounceMs": 200,
             "lookaheadLines": 10
         },
-        "reasoning": { "timeoutMs": 5000, "maxSteps": 4 }
+        "reasoning": { "timeoutMs": 5000, "maxSteps": 4 },
+        "context": { "crossFile": false, "chunkLines": 32, "maxChunks": 8, "crossFileTokens": 400 }
     })
 }
 
@@ -560,6 +561,10 @@ fn everything_expected() -> Config {
         diagnostics_lookahead_lines: 10,
         reasoning_timeout_ms: 5000,
         reasoning_max_steps: 4,
+        cross_file: false,
+        chunk_lines: 32,
+        max_chunks: 8,
+        cross_file_tokens: 400,
     }
 }
 

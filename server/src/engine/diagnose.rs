@@ -88,22 +88,52 @@ pub enum Progress {
     Cancelled,
 }
 
+/// Tokens after BOS that the completion's cached sequence must share with the document before
+/// scoring may use it: enough that a prompt with something else in front (cross-file chunks, FIM
+/// tokens) is never taken for the document's own text.
+pub const SHARED_START_TOKENS: usize = 16;
+
 /// The key of the sequence a document is scored in. The edited region of a document that fits the
-/// completion's prompt window is scored in the completion's own sequence: its prefix is what
-/// completions and pre-warming keep cached, so only the region is computed. Everything else
-/// (whole-document scans, idle refreshes, documents longer than the window) uses a separate scan
-/// sequence, because scoring from the top would roll the completion's cache back to the start.
+/// completion's prompt window is scored in the completion's own sequence when that sequence holds
+/// the document's text from its start (`completion_holds_document`): its prefix is what completions
+/// and pre-warming keep cached, so only the region is computed. Everything else (whole-document
+/// scans, idle refreshes, documents longer than the window, and completion prompts that start with
+/// cross-file chunks or FIM tokens) uses a separate scan sequence, because scoring from the top
+/// would roll the completion's cache back to the start.
 pub fn scan_key(
     document: &str,
     document_tokens: usize,
     completion_budget: usize,
     kind: DiagnoseKind,
+    completion_holds_document: bool,
 ) -> String {
-    if kind == DiagnoseKind::EditedRegion && document_tokens <= completion_budget {
+    if kind == DiagnoseKind::EditedRegion
+        && document_tokens <= completion_budget
+        && completion_holds_document
+    {
         document.to_string()
     } else {
         format!("{document}{SCAN_SUFFIX}")
     }
+}
+
+/// Whether the completion's cached sequence of `document` is BOS followed by the document's own
+/// tokens (at least [`SHARED_START_TOKENS`] of them, or all it holds), rather than a prompt that
+/// starts with cross-file chunks or FIM tokens.
+fn completion_holds_document(
+    loaded: &LoadedModel,
+    store: &SequenceStore,
+    document: &str,
+    ids: &[u32],
+) -> bool {
+    store.peek(document).is_some_and(|sequence| {
+        let cached = sequence.tokens();
+        let start = ids.len().min(SHARED_START_TOKENS);
+        let mut expected = Vec::with_capacity(start + 1);
+        expected.push(loaded.tokenizer.bos_id());
+        expected.extend_from_slice(&ids[..start]);
+        cached.len() > 1 && sequence.common_prefix(&expected) >= cached.len().min(expected.len())
+    })
 }
 
 /// The document's tokens with their byte offsets.
@@ -167,7 +197,13 @@ pub fn run(
         .context_tokens
         .min(context_length.saturating_sub(job.reserve_tokens))
         .saturating_sub(1);
-    let key = scan_key(document, tokenized.ids.len(), completion_budget, job.kind);
+    let key = scan_key(
+        document,
+        tokenized.ids.len(),
+        completion_budget,
+        job.kind,
+        completion_holds_document(loaded, store, document, &tokenized.ids),
+    );
     let prose = prose_ranges(&text, &job.language_id);
     store.set_diagnosed(&key);
     let cancel = job.cancel.clone();

@@ -207,6 +207,7 @@ mod tests {
                 text_before_cursor: String::new(),
                 text_after_cursor: String::new(),
                 context_tokens: 100,
+                cross_file: Default::default(),
                 raw_prompt: false,
                 params: GenerationParams::default(),
                 cancel: cancel.clone(),
@@ -221,8 +222,10 @@ mod tests {
             document: document.to_string(),
             kind: BackgroundKind::Prewarm {
                 text_before_cursor: text.to_string(),
+                text_after_cursor: String::new(),
                 context_tokens: 100,
                 reserve_tokens: 10,
+                cross_file: Default::default(),
             },
         }
     }

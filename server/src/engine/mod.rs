@@ -54,6 +54,8 @@ pub struct CompletionJob {
     pub text_after_cursor: String,
     /// Prompt tokens at most, BOS included.
     pub context_tokens: usize,
+    /// Chunks of other documents shown before this one (empty for raw prompts).
+    pub cross_file: crate::context::PromptContext,
     /// `text_before_cursor` is a prompt written for the model (a rendered chat template or a
     /// few-shot prompt) rather than document text: control tokens spelled in it become control
     /// tokens, and it is never cut to a window.
@@ -78,10 +80,14 @@ pub enum BackgroundKind {
     /// Bring the document's cache up to date with the prompt a completion at the cursor would use.
     Prewarm {
         text_before_cursor: String,
+        /// Shown to FIM models, as in the completion's prompt.
+        text_after_cursor: String,
         /// `completion.contextTokens` and `completion.maxTokens`, which shape the prompt window
         /// exactly as they shape a completion's.
         context_tokens: usize,
         reserve_tokens: usize,
+        /// The cross-file chunks the completion's prompt will carry.
+        cross_file: crate::context::PromptContext,
     },
     /// Nothing but the inbox's housekeeping (closed documents, a new memory budget).
     Housekeeping,

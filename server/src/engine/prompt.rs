@@ -1,10 +1,178 @@
-//! Prompt windows: the tokens of the text before the cursor that fit the budget, cut at a whole line.
+//! Prompts: the tokens a completion is computed from — cross-file chunks first, then the document around the cursor, as a fill-in-the-middle prompt for models that have FIM tokens and as the text before the cursor for the others.
+//!
+//! Layouts, from the first token (BOS where the model wants one):
+//!
+//! - plain (Gemma 3): `[chunks] prefix`, each chunk and the document under a comment line naming
+//!   its file, e.g. `# pkg/util.py`;
+//! - FIM: `[chunks] <SUF> suffix <PRE> prefix <MID>` for models trained suffix-first (llama.cpp's
+//!   SPM order), else `[chunks] <PRE> prefix <SUF> suffix <MID>`;
+//! - repository-level FIM (Qwen2.5-Coder): `<|repo_name|>repo\n <|file_sep|>path\nchunk …
+//!   <|file_sep|>this path\n` followed by the FIM prompt.
+//!
+//! Everything that changes while the user types sits at the end: the chunks change only when the
+//! user is idle ([`crate::context::ring`]), the suffix only when the cursor leaves its line, and
+//! the prefix window starts at an anchored line ([`window_start`]), so consecutive keystrokes share
+//! all but the last tokens of their prompts and the cached sequence is reused. The prefix and the
+//! suffix are tokenized separately, as llama.cpp's infill does: for SentencePiece vocabularies that
+//! add a space prefix (CodeLlama, whose FIM tokens are spelled `▁<PRE>`…) each piece then starts
+//! with the same leading space it has in llama.cpp's own prompts.
 
+use rill_model::fim::{self, FimTokens};
 use rill_model::Tokenizer;
+
+use crate::context::PromptContext;
+
+/// Lines after the cursor a FIM prompt shows at most (the rest of the cursor's line included).
+pub const SUFFIX_LINES: usize = 64;
+
+/// The share of the prompt budget the suffix may take at most (llama.cpp's infill gives prefix and
+/// suffix 3:1).
+const SUFFIX_SHARE: usize = 4;
+
+/// The share of the prompt budget cross-file chunks may take at most, whatever
+/// `context.crossFileTokens` says: the document itself keeps at least half.
+const CROSS_FILE_SHARE: usize = 2;
+
+/// The special tokens a prompt layout uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Specials {
+    /// The token every prompt starts with, if the model wants one.
+    pub bos: Option<u32>,
+    pub fim: Option<FimTokens>,
+    /// `<|repo_name|>` and `<|file_sep|>`, used only together with FIM tokens.
+    pub repository: Option<RepositoryTokens>,
+}
+
+/// The tokens of repository-level prompts (Qwen2.5-Coder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepositoryTokens {
+    pub repo_name: u32,
+    pub file_sep: u32,
+}
+
+impl Specials {
+    /// The special tokens of the loaded model's vocabulary.
+    pub fn of(tokenizer: &Tokenizer) -> Self {
+        let repository = match (
+            tokenizer.token_id("<|repo_name|>"),
+            tokenizer.token_id("<|file_sep|>"),
+        ) {
+            (Some(repo_name), Some(file_sep)) => Some(RepositoryTokens {
+                repo_name,
+                file_sep,
+            }),
+            _ => None,
+        };
+        Self {
+            bos: tokenizer.adds_bos().then(|| tokenizer.bos_id()),
+            fim: tokenizer.fim(),
+            repository,
+        }
+    }
+
+    /// The layout in words, for the log.
+    pub fn describe(&self) -> &'static str {
+        match (self.fim, self.repository) {
+            (None, _) => "text before the cursor, chunks under comment lines",
+            (Some(fim), _) if fim.suffix_first => "fill-in-the-middle, suffix first",
+            (Some(_), Some(_)) => "fill-in-the-middle, repository-level chunks",
+            (Some(_), None) => "fill-in-the-middle, chunks under comment lines",
+        }
+    }
+
+    /// Only the text before the cursor, with BOS: the prompt of models without FIM tokens.
+    pub fn plain(bos: u32) -> Self {
+        Self {
+            bos: Some(bos),
+            fim: None,
+            repository: None,
+        }
+    }
+}
+
+/// What a completion's prompt is built from.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptRequest<'a> {
+    pub text_before_cursor: &'a str,
+    /// Shown to FIM models only.
+    pub text_after_cursor: &'a str,
+    /// `completion.contextTokens`: prompt tokens at most, BOS included.
+    pub context_tokens: usize,
+    /// Tokens of the model's context left free for the answer (`completion.maxTokens`).
+    pub reserve_tokens: usize,
+    /// The model's context length.
+    pub context_length: usize,
+    pub cross_file: &'a PromptContext,
+}
+
+/// A built prompt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    pub tokens: Vec<u32>,
+    /// Tokens that end the answer besides the model's end-of-generation tokens (the FIM end token).
+    pub stop_tokens: Vec<u32>,
+    /// How many of `tokens` are cross-file context (chunks and their headers).
+    pub cross_file_tokens: usize,
+}
+
+/// Builds the prompt for `request` in the layout `specials` allow (see the module documentation).
+pub fn build(
+    tokenizer: &Tokenizer,
+    specials: &Specials,
+    request: &PromptRequest,
+) -> rill_model::Result<Prompt> {
+    let total = request.context_tokens.min(
+        request
+            .context_length
+            .saturating_sub(request.reserve_tokens),
+    );
+    let room = total.saturating_sub(usize::from(specials.bos.is_some()));
+    let repository = specials.repository.filter(|_| specials.fim.is_some());
+    let cross_file = cross_file_tokens(
+        tokenizer,
+        repository,
+        request.cross_file,
+        request
+            .cross_file
+            .budget_tokens
+            .min(room / CROSS_FILE_SHARE),
+    )?;
+    let mut tokens = Vec::with_capacity(total);
+    tokens.extend(specials.bos);
+    tokens.extend_from_slice(&cross_file);
+    let room = room - cross_file.len();
+    let Some(fim_tokens) = specials.fim else {
+        tokens.extend(prefix_window(
+            tokenizer,
+            request.text_before_cursor,
+            room.max(1),
+        )?);
+        return Ok(Prompt {
+            tokens,
+            stop_tokens: Vec::new(),
+            cross_file_tokens: cross_file.len(),
+        });
+    };
+    // <PRE>, <SUF> and <MID>.
+    let room = room.saturating_sub(3);
+    let suffix = suffix_window(tokenizer, request.text_after_cursor, room / SUFFIX_SHARE)?;
+    let prefix = prefix_window(
+        tokenizer,
+        request.text_before_cursor,
+        (room - suffix.len()).max(1),
+    )?;
+    tokens.extend(fim::prompt(&fim_tokens, None, &prefix, &suffix));
+    Ok(Prompt {
+        tokens,
+        stop_tokens: fim_tokens.end.into_iter().collect(),
+        cross_file_tokens: cross_file.len(),
+    })
+}
 
 /// BOS and the tokens of the prompt window for a completion after `text`: the end of `text`, at
 /// most `context_tokens` tokens and leaving `reserve` tokens of the model's `context_length` for
-/// the answer, starting at an anchored line start (see [`window_start`]).
+/// the answer, starting at an anchored line start (see [`window_start`]). This is the prompt of
+/// models without FIM tokens when no other document is open.
 pub fn prompt_tokens(
     tokenizer: &Tokenizer,
     text: &str,
@@ -12,20 +180,118 @@ pub fn prompt_tokens(
     reserve: usize,
     context_length: usize,
 ) -> rill_model::Result<Vec<u32>> {
-    let budget = context_tokens
-        .min(context_length.saturating_sub(reserve))
-        .saturating_sub(1)
-        .max(1);
+    let request = PromptRequest {
+        text_before_cursor: text,
+        text_after_cursor: "",
+        context_tokens,
+        reserve_tokens: reserve,
+        context_length,
+        cross_file: &PromptContext::default(),
+    };
+    Ok(build(tokenizer, &Specials::plain(tokenizer.bos_id()), &request)?.tokens)
+}
+
+/// The tokens of the end of `text` that fit `budget`, from an anchored line start.
+fn prefix_window(tokenizer: &Tokenizer, text: &str, budget: usize) -> rill_model::Result<Vec<u32>> {
     let tokens = tokenizer.encode(text)?;
-    let lengths = tokens
+    let lengths = token_lengths(tokenizer, &tokens)?;
+    let start = window_start(text, &lengths, budget);
+    Ok(tokens[start..].to_vec())
+}
+
+/// The tokens of the start of `text` (what follows the cursor): at most [`SUFFIX_LINES`] lines and
+/// `budget` tokens, ending at a line end (or at the end of the document when all of it fits).
+fn suffix_window(tokenizer: &Tokenizer, text: &str, budget: usize) -> rill_model::Result<Vec<u32>> {
+    let end = text
+        .match_indices('\n')
+        .nth(SUFFIX_LINES - 1)
+        .map_or(text.len(), |(newline, _)| newline + 1);
+    let text = &text[..end];
+    let tokens = tokenizer.encode(text)?;
+    if tokens.len() <= budget {
+        return Ok(tokens);
+    }
+    // Keep the tokens up to the last line end that fits. Tokens never merge across a newline
+    // (newline runs are tokens of their own), so these are the tokens the shorter text has.
+    let mut keep = 0;
+    for (index, &id) in tokens.iter().take(budget).enumerate() {
+        if tokenizer.token_bytes(id)?.ends_with(b"\n") {
+            keep = index + 1;
+        }
+    }
+    Ok(tokens[..keep].to_vec())
+}
+
+fn token_lengths(tokenizer: &Tokenizer, tokens: &[u32]) -> rill_model::Result<Vec<usize>> {
+    tokens
         .iter()
         .map(|&id| tokenizer.token_bytes(id).map(<[u8]>::len))
-        .collect::<rill_model::Result<Vec<_>>>()?;
-    let start = window_start(text, &lengths, budget);
-    let mut prompt = Vec::with_capacity(tokens.len() - start + 1);
-    prompt.push(tokenizer.bos_id());
-    prompt.extend_from_slice(&tokens[start..]);
-    Ok(prompt)
+        .collect()
+}
+
+/// The cross-file part of a prompt: the newest chunks that fit `budget` tokens together with their
+/// headers (older chunks are dropped whole), rendered with repository tokens when the model has
+/// them and under comment lines otherwise. Empty when no chunk fits.
+fn cross_file_tokens(
+    tokenizer: &Tokenizer,
+    repository: Option<RepositoryTokens>,
+    context: &PromptContext,
+    budget: usize,
+) -> rill_model::Result<Vec<u32>> {
+    if context.is_empty() {
+        return Ok(Vec::new());
+    }
+    let header = |path: &str| -> rill_model::Result<Vec<u32>> {
+        Ok(match repository {
+            Some(tokens) => {
+                let mut out = vec![tokens.file_sep];
+                out.extend(tokenizer.encode(&format!("{path}\n"))?);
+                out
+            }
+            None => tokenizer.encode(&comment_line(&context.language_id, path))?,
+        })
+    };
+    // The repository name opens the part, and the current document's header closes it.
+    let mut opening = Vec::new();
+    if let Some(tokens) = repository {
+        opening.push(tokens.repo_name);
+        opening.extend(tokenizer.encode(&format!("{}\n", context.repository))?);
+    }
+    let closing = header(&context.document_path)?;
+    let mut used = opening.len() + closing.len();
+    let mut kept: Vec<Vec<u32>> = Vec::new();
+    for chunk in context.chunks.iter().rev() {
+        let mut rendered = header(&chunk.path)?;
+        rendered.extend(tokenizer.encode(&chunk.text)?);
+        if used + rendered.len() > budget {
+            break;
+        }
+        used += rendered.len();
+        kept.push(rendered);
+    }
+    if kept.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = opening;
+    for rendered in kept.iter().rev() {
+        out.extend_from_slice(rendered);
+    }
+    out.extend(closing);
+    Ok(out)
+}
+
+/// A line naming `path` as a comment in the language `language_id` (`//` when unknown).
+pub fn comment_line(language_id: &str, path: &str) -> String {
+    match language_id {
+        "python" | "shellscript" | "ruby" | "perl" | "r" | "yaml" | "toml" | "makefile"
+        | "dockerfile" | "elixir" | "julia" | "powershell" | "nim" | "cmake" => {
+            format!("# {path}\n")
+        }
+        "lua" | "sql" | "haskell" | "ada" | "elm" => format!("-- {path}\n"),
+        "html" | "xml" | "markdown" | "vue" | "svelte" => format!("<!-- {path} -->\n"),
+        "css" => format!("/* {path} */\n"),
+        _ => format!("// {path}\n"),
+    }
 }
 
 /// Picks where the prompt starts. `tokens` is the tokenization of `text` (without BOS) and

@@ -22,6 +22,8 @@ pub const BACKGROUND_CHUNK: usize = 32;
 struct Engine {
     loaded: LoadedModel,
     store: SequenceStore,
+    /// The prompt layout's special tokens, found once in the vocabulary.
+    specials: prompt::Specials,
 }
 
 pub(super) fn run(
@@ -44,8 +46,11 @@ pub(super) fn run(
                 bos_text: tokenizer.control_text(tokenizer.bos_id()).to_string(),
                 eos_text: tokenizer.control_text(tokenizer.eos_id()).to_string(),
             });
+            let specials = prompt::Specials::of(tokenizer);
+            tracing::info!("prompt layout: {}", specials.describe());
             let _ = state.send(EngineState::Ready);
             Some(Engine {
+                specials,
                 loaded,
                 store: SequenceStore::new(cache_budget_bytes),
             })
@@ -131,14 +136,21 @@ impl Engine {
     }
 
     fn complete(&mut self, job: &CompletionJob) -> rill_model::Result<CompletionStats> {
+        let mut params = job.params.clone();
         let prompt = if job.raw_prompt {
             self.build_raw_prompt(&job.text_before_cursor, job.params.max_tokens)?
         } else {
-            self.build_prompt(
-                &job.text_before_cursor,
-                job.context_tokens,
-                job.params.max_tokens,
-            )?
+            let prompt = self.build_prompt(&prompt::PromptRequest {
+                text_before_cursor: &job.text_before_cursor,
+                text_after_cursor: &job.text_after_cursor,
+                context_tokens: job.context_tokens,
+                reserve_tokens: job.params.max_tokens,
+                context_length: self.loaded.model.config().context_length,
+                cross_file: &job.cross_file,
+            })?;
+            // A FIM model ends the middle with its own token, which is not end-of-sequence.
+            params.stop_tokens.extend(prompt.stop_tokens);
+            prompt.tokens
         };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(&job.document, model);
@@ -148,7 +160,7 @@ impl Engine {
             tokenizer,
             sequence,
             &prompt,
-            &job.params,
+            &params,
             &cancelled,
             |text| {
                 // Text decoded after cancellation must never reach the client.
@@ -178,14 +190,26 @@ impl Engine {
         }
         let BackgroundKind::Prewarm {
             text_before_cursor,
+            text_after_cursor,
             context_tokens,
             reserve_tokens,
+            cross_file,
         } = &job.kind
         else {
             return;
         };
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            let prompt = self.build_prompt(text_before_cursor, *context_tokens, *reserve_tokens)?;
+            // Exactly the prompt the completion at the same place will build.
+            let prompt = self
+                .build_prompt(&prompt::PromptRequest {
+                    text_before_cursor,
+                    text_after_cursor,
+                    context_tokens: *context_tokens,
+                    reserve_tokens: *reserve_tokens,
+                    context_length: self.loaded.model.config().context_length,
+                    cross_file,
+                })?
+                .tokens;
             let model = &self.loaded.model;
             if self
                 .store
@@ -275,19 +299,8 @@ impl Engine {
         Ok(tokens)
     }
 
-    fn build_prompt(
-        &self,
-        text: &str,
-        context_tokens: usize,
-        reserve: usize,
-    ) -> rill_model::Result<Vec<u32>> {
-        prompt::prompt_tokens(
-            &self.loaded.tokenizer,
-            text,
-            context_tokens,
-            reserve,
-            self.loaded.model.config().context_length,
-        )
+    fn build_prompt(&self, request: &prompt::PromptRequest) -> rill_model::Result<prompt::Prompt> {
+        prompt::build(&self.loaded.tokenizer, &self.specials, request)
     }
 }
 

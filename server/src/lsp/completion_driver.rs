@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use tower_lsp::jsonrpc;
 use tower_lsp::lsp_types::{NumberOrString, Position, Range, Url};
 
+use super::cross_file;
 use super::session::{lock, Session};
 use super::suggestions::{Finish, Generation, Source};
 use crate::config::Config;
@@ -99,6 +100,8 @@ pub async fn drive(
         return Ok(None);
     }
     let started = Instant::now();
+    // The user is looking here: the lines around the cursor become context for other documents.
+    cross_file::on_view(session, uri, snapshot.position.line as usize);
     let token = CancelToken::new();
     // Dropping the handler's future ($/cancelRequest) cancels the engine job through this guard.
     let _guard = CancelOnDrop(token.clone());
@@ -250,6 +253,7 @@ fn start_generation(
         text_before_cursor: snapshot.text_before_cursor.clone(),
         text_after_cursor: snapshot.text_after_cursor.clone(),
         context_tokens: config.context_tokens,
+        cross_file: cross_file::prompt_context(session, uri),
         raw_prompt: false,
         params: generation_params(config),
         cancel: job_token,

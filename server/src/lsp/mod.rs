@@ -2,6 +2,7 @@
 
 mod capabilities;
 mod completion_driver;
+mod cross_file;
 pub mod diagnostics;
 mod methods;
 mod prewarm;

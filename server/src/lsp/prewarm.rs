@@ -8,9 +8,11 @@ use tower_lsp::lsp_types::Url;
 use super::session::{lock, Session};
 use crate::engine::{BackgroundJob, BackgroundKind};
 
-/// Queues a pre-warm of `uri` at low priority. The prompt is the text before the position of the
-/// document's last completion request, or the whole document when there was none: every prompt
-/// inside the document is a prefix of the whole text, so its cache serves a first request anywhere.
+/// Queues a pre-warm of `uri` at low priority. The prompt is the one a completion at the position
+/// of the document's last completion request would use (the text before it, the text after it for
+/// FIM models, and the cross-file chunks), or at the end of the document when there was none:
+/// for models without FIM every prompt inside the document is a prefix of the whole text, so its
+/// cache serves a first request anywhere.
 pub fn request(session: &Session, uri: &Url) {
     let config = session.config();
     if !config.prewarm || !config.enable {
@@ -21,28 +23,31 @@ pub fn request(session: &Session, uri: &Url) {
     };
     let encoding = session.features().encoding;
     let cursor = lock(&session.last_cursor).get(uri).copied();
-    let text = {
+    let (before, after) = {
         let documents = lock(&session.documents);
         let Some(document) = documents.get(uri) else {
             return;
         };
         let rope = document.rope();
-        match cursor {
-            Some(position) => rope
-                .slice(..document.char_index(position, encoding))
-                .to_string(),
-            None => rope.to_string(),
-        }
+        let split = cursor.map_or(rope.len_chars(), |position| {
+            document.char_index(position, encoding)
+        });
+        (
+            rope.slice(..split).to_string(),
+            rope.slice(split..).to_string(),
+        )
     };
-    if text.is_empty() {
+    if before.is_empty() && after.is_empty() {
         return;
     }
     engine.submit_background(BackgroundJob {
         document: uri.to_string(),
         kind: BackgroundKind::Prewarm {
-            text_before_cursor: text,
+            text_before_cursor: before,
+            text_after_cursor: after,
             context_tokens: config.context_tokens,
             reserve_tokens: config.max_tokens,
+            cross_file: super::cross_file::prompt_context(session, uri),
         },
     });
 }
@@ -61,6 +66,8 @@ pub fn schedule_after_edit(session: &Arc<Session>, uri: &Url) {
         tokio::time::sleep(idle).await;
         let latest = lock(&session.edit_counts).get(&uri).copied();
         if latest == Some(edit) {
+            // The chunks queued while typing join the ring now, before the prompt is prepared.
+            super::cross_file::refresh(&session);
             request(&session, &uri);
         }
     });

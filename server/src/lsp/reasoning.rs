@@ -318,6 +318,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         text_before_cursor: prompt.text.clone(),
         text_after_cursor: String::new(),
         context_tokens: usize::MAX,
+        cross_file: Default::default(),
         raw_prompt: true,
         params: GenerationParams {
             max_tokens: TOKENS_PER_STEP * config.reasoning_max_steps,

@@ -37,6 +37,8 @@ pub struct Session {
     pub diagnostics: super::diagnostics::Diagnostics,
     /// Reasoning chains: the last one per document and the running ones.
     pub chains: super::reasoning::Chains,
+    /// The ring of chunks of recently opened, edited and viewed documents that prompts show.
+    pub cross_file: super::cross_file::CrossFile,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
@@ -63,6 +65,7 @@ impl Session {
             edit_counts: Mutex::new(HashMap::new()),
             diagnostics: Default::default(),
             chains: Default::default(),
+            cross_file: Default::default(),
         }
     }
 

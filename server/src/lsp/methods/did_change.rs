@@ -8,7 +8,7 @@ use tower_lsp::lsp_types::DidChangeTextDocumentParams;
 use std::sync::Arc;
 
 use crate::lsp::session::{lock, Session};
-use crate::lsp::{diagnostics, prewarm};
+use crate::lsp::{cross_file, diagnostics, prewarm};
 
 pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
     let encoding = session.features().encoding;
@@ -27,6 +27,7 @@ pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
         }
     };
     diagnostics::on_change(session, &uri, &edits);
+    cross_file::on_change(session, &uri, &edits);
     // A completion request for the old text is stale now. Its generation runs on a moment: the
     // next request adopts it if the user typed what it suggests (see `suggestions`).
     session.cancel_requests_for(&uri);

@@ -5,7 +5,7 @@ use tower_lsp::lsp_types::DidCloseTextDocumentParams;
 use std::sync::Arc;
 
 use crate::lsp::session::{lock, Session};
-use crate::lsp::{diagnostics, prewarm};
+use crate::lsp::{cross_file, diagnostics, prewarm};
 
 pub fn handle(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri;
@@ -15,6 +15,7 @@ pub fn handle(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
     session.cancel_requests_for(&uri);
     session.suggestions.forget(&uri);
     prewarm::forget(session, &uri);
+    cross_file::on_close(session, &uri);
     diagnostics::on_close(session, &uri);
     if let Some(engine) = session.engine.get() {
         engine.forget(uri.as_str());

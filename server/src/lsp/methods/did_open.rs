@@ -5,7 +5,7 @@ use tower_lsp::lsp_types::DidOpenTextDocumentParams;
 use std::sync::Arc;
 
 use crate::lsp::session::{lock, Session};
-use crate::lsp::{diagnostics, prewarm};
+use crate::lsp::{cross_file, diagnostics, prewarm};
 
 pub fn handle(session: &Arc<Session>, params: DidOpenTextDocumentParams) {
     let document = params.text_document;
@@ -21,4 +21,6 @@ pub fn handle(session: &Arc<Session>, params: DidOpenTextDocumentParams) {
     // cache pre-warming would, so the pre-warm that follows finds its prompt cached.
     prewarm::request(session, &uri);
     diagnostics::on_open(session, &uri);
+    // Its first lines become context for the other documents' prompts once the user pauses.
+    cross_file::on_open(session, &uri);
 }

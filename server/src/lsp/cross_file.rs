@@ -1,0 +1,141 @@
+//! Feeds the cross-file ring from the editor's events (opens, edits, completion requests), refreshes it once the user is idle, and hands each prompt its chunks.
+//!
+//! Every event queues the chunk around where it happened and restarts the idle wait; after
+//! `engine.prewarmIdleMs` without any event the queued chunks join the ring
+//! ([`crate::context::ring`]) and, if the ring changed, the document the user is in is pre-warmed
+//! with its new prompt. Prompts read the ring's list as it was at the last refresh, so every
+//! keystroke between two pauses sees the same chunks in front of the document.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tower_lsp::lsp_types::Url;
+
+use super::prewarm;
+use super::session::{lock, Session};
+use crate::context::chunk::{self, Chunk};
+use crate::context::ring::Ring;
+use crate::context::PromptContext;
+use crate::diagnostics::ByteEdit;
+
+/// The ring and what decides when it refreshes.
+#[derive(Debug, Default)]
+pub struct CrossFile {
+    ring: Mutex<Ring>,
+    /// Counts events; a refresh scheduled after one runs only if no later event came.
+    events: AtomicU64,
+    /// The document of the last event: the one the user is in.
+    focus: Mutex<Option<Url>>,
+}
+
+/// A document was opened: its first lines are what the user sees first.
+pub fn on_open(session: &Arc<Session>, uri: &Url) {
+    note(session, uri, Some(0));
+}
+
+/// A document was edited: the lines around the first edit.
+pub fn on_change(session: &Arc<Session>, uri: &Url, edits: &[ByteEdit]) {
+    let line = edits.first().and_then(|edit| {
+        let documents = lock(&session.documents);
+        let rope = documents.get(uri)?.rope();
+        Some(rope.byte_to_line(edit.old.start.min(rope.len_bytes())))
+    });
+    note(session, uri, line);
+}
+
+/// A completion was asked at `line` of a document: the user is looking there.
+pub fn on_view(session: &Arc<Session>, uri: &Url, line: usize) {
+    note(session, uri, Some(line));
+}
+
+/// A document was closed: its chunks leave the ring at the next refresh.
+pub fn on_close(session: &Session, uri: &Url) {
+    lock(&session.cross_file.ring).close(uri.as_str());
+    let mut focus = lock(&session.cross_file.focus);
+    if focus.as_ref() == Some(uri) {
+        *focus = None;
+    }
+}
+
+/// Queues the chunk around `line` of `uri` (when there is one) and schedules a refresh for when
+/// the user is idle.
+fn note(session: &Arc<Session>, uri: &Url, line: Option<usize>) {
+    let config = session.config();
+    if !config.cross_file || !config.enable {
+        return;
+    }
+    if let Some(chunk) = line.and_then(|line| cut(session, uri, line, config.chunk_lines)) {
+        lock(&session.cross_file.ring).queue(chunk, config.max_chunks);
+    }
+    *lock(&session.cross_file.focus) = Some(uri.clone());
+    let event = session.cross_file.events.fetch_add(1, Ordering::SeqCst) + 1;
+    let idle = Duration::from_millis(config.prewarm_idle_ms);
+    let session = session.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(idle).await;
+        if session.cross_file.events.load(Ordering::SeqCst) != event {
+            return;
+        }
+        let focus = lock(&session.cross_file.focus).clone();
+        if refresh(&session) {
+            if let Some(focus) = focus {
+                prewarm::request(&session, &focus);
+            }
+        }
+    });
+}
+
+/// Moves the queued chunks into the ring, recording where the user's cursor is; returns whether
+/// the chunks changed. Pre-warming calls it too, so that a prompt prepared at a pause already
+/// has the chunks the next completion will use.
+pub fn refresh(session: &Session) -> bool {
+    let config = session.config();
+    let focus = lock(&session.cross_file.focus).clone();
+    let surroundings = focus.and_then(|uri| {
+        let cursor_line = {
+            let cursor = lock(&session.last_cursor).get(&uri).copied();
+            let documents = lock(&session.documents);
+            let rope = documents.get(&uri)?.rope();
+            // Without a completion yet, prompts end at the end of the document (see `prewarm`).
+            cursor.map_or(rope.len_lines().saturating_sub(1), |position| {
+                position.line as usize
+            })
+        };
+        let around = cut(session, &uri, cursor_line, config.chunk_lines)?;
+        Some((uri.to_string(), around.lines))
+    });
+    lock(&session.cross_file.ring).refresh(surroundings, config.max_chunks)
+}
+
+/// The cross-file part of a prompt in `uri`: the ring's chunks of other documents as the last
+/// refresh left them.
+pub fn prompt_context(session: &Session, uri: &Url) -> PromptContext {
+    let config = session.config();
+    if !config.cross_file || !config.enable || config.cross_file_tokens == 0 {
+        return PromptContext::default();
+    }
+    let chunks = lock(&session.cross_file.ring).select(uri.as_str());
+    let language_id = lock(&session.documents)
+        .get(uri)
+        .map(|document| document.language_id().to_string())
+        .unwrap_or_default();
+    PromptContext::new(
+        uri.as_str(),
+        &language_id,
+        &chunks,
+        config.cross_file_tokens,
+    )
+}
+
+/// The chunk of `size` lines around `line` of the open document `uri`.
+fn cut(session: &Session, uri: &Url, line: usize, size: usize) -> Option<Chunk> {
+    let documents = lock(&session.documents);
+    let rope = documents.get(uri)?.rope();
+    chunk::cut(uri.as_str(), rope.len_lines(), line, size, |index| {
+        rope.line(index)
+            .to_string()
+            .trim_end_matches(['\n', '\r'])
+            .to_string()
+    })
+}
