@@ -235,6 +235,7 @@ fn job(text: &str) -> (CompletionJob, Job) {
             text_before_cursor: text.to_string(),
             text_after_cursor: "\nprint(1)\n".to_string(),
             context_tokens: 1024,
+            cross_file: Default::default(),
             raw_prompt: false,
             params: GenerationParams {
                 max_tokens: 16,
