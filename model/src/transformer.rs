@@ -1,11 +1,15 @@
 //! The decoder-only transformer forward pass of every supported architecture (Gemma 3, Llama, Qwen2): immutable shared weights, `forward(&self, tokens, &mut KvCache, which)`.
 //!
 //! Written for this project after reading llama.cpp's `gemma3`, `llama` and `qwen2` graphs (the
-//! ground truth our tests compare against) and candle's quantized models. What differs between
-//! the architectures (norms, activation, RoPE layout, embedding scale, biases) is decided once at
-//! load time, from [`crate::architecture::Traits`] and the tensors present in the file. The matrix products run on candle's quantized
-//! kernels; the glue between them (norms, RoPE, attention) runs on plain slices, because candle's
-//! per-op overhead would dominate a single-token decode step at this model size.
+//! ground truth our tests compare against) and candle's quantized models. The matrix products run
+//! on candle's quantized kernels; the glue between them (norms, RoPE, attention) runs on plain
+//! slices, because candle's per-op overhead would dominate a single-token decode step at this
+//! model size.
+//!
+//! What differs between the architectures (extra norms, activation, RoPE layout and scaling,
+//! embedding scale, sliding windows) is decided once at load time from
+//! [`crate::architecture::Traits`], and biases from the tensors present in the file, so the hot
+//! loop only sees optional weights, never an architecture name.
 
 use std::path::Path;
 use std::sync::Arc;
