@@ -525,7 +525,7 @@ fn everything_nested() -> Value {
             "lookaheadLines": 10
         },
         "reasoning": { "timeoutMs": 5000, "maxSteps": 4 },
-        "context": { "crossFile": false, "chunkLines": 32, "maxChunks": 8, "crossFileTokens": 400 }
+        "context": { "crossFile": true, "chunkLines": 32, "maxChunks": 8, "crossFileTokens": 400 }
     })
 }
 
@@ -561,7 +561,7 @@ fn everything_expected() -> Config {
         diagnostics_lookahead_lines: 10,
         reasoning_timeout_ms: 5000,
         reasoning_max_steps: 4,
-        cross_file: false,
+        cross_file: true,
         chunk_lines: 32,
         max_chunks: 8,
         cross_file_tokens: 400,
