@@ -29,6 +29,8 @@ use serde_json::{json, Value};
 
 /// How long one completion may take before the run fails (generous: a busy shared machine).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
+/// How long the local cache must stay the same size before its pre-warm counts as done.
+const PREWARM_QUIET: Duration = Duration::from_secs(2);
 
 #[derive(Parser, Debug)]
 #[command(about = "Remote-engine latency: rill -> llama.cpp server vs direct HTTP vs rill local")]
@@ -231,21 +233,23 @@ fn complete_through(
     ))
 }
 
-/// Waits until the local engine's cache stops growing: the pre-warm of the opened document is done.
+/// Waits until the local engine's cache stops growing for two seconds: the pre-warm of the opened
+/// document is done (it runs in 32-token chunks, each well under a second even on a busy machine).
 fn wait_for_prewarm(server: &Server) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let mut last = None;
+    let (mut last, mut stable_since) = (None, Instant::now());
     loop {
         let status = server.call("rill/cacheStatus", Value::Null);
         let tokens = status["cachedTokens"].as_u64();
-        if tokens.is_some_and(|t| t > 0) && tokens == last {
+        if tokens != last {
+            (last, stable_since) = (tokens, Instant::now());
+        } else if tokens.is_some_and(|t| t > 0) && stable_since.elapsed() >= PREWARM_QUIET {
             return Ok(());
         }
-        last = tokens;
         if Instant::now() > deadline {
             bail!("the pre-warm did not settle");
         }
-        thread::sleep(Duration::from_millis(300));
+        thread::sleep(Duration::from_millis(250));
     }
 }
 
