@@ -29,8 +29,6 @@ use serde_json::{json, Value};
 
 /// How long one completion may take before the run fails (generous: a busy shared machine).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(180);
-/// How long the local cache must stay the same size before its pre-warm counts as done.
-const PREWARM_QUIET: Duration = Duration::from_secs(2);
 
 #[derive(Parser, Debug)]
 #[command(about = "Remote-engine latency: rill -> llama.cpp server vs direct HTTP vs rill local")]
@@ -210,7 +208,7 @@ fn complete_through(
     server.open(&uri, "python", prompt);
     let backend = &server.profile().settings["rill"]["engine"]["backend"];
     if backend.as_str() != Some("openai") {
-        wait_for_prewarm(server)?;
+        wait_for_prewarm(server, index as u64 + 1)?;
     }
     let id = server.inline_completion(&uri, line as u32, 0);
     let reply = server.reply(id, REQUEST_TIMEOUT);
@@ -233,23 +231,19 @@ fn complete_through(
     ))
 }
 
-/// Waits until the local engine's cache stops growing for two seconds: the pre-warm of the opened
-/// document is done (it runs in 32-token chunks, each well under a second even on a busy machine).
-fn wait_for_prewarm(server: &Server) -> Result<()> {
+/// Waits until the local engine has pre-warmed the `documents`-th opened document: the cache
+/// report counts a document once its pre-warm job is done.
+fn wait_for_prewarm(server: &Server, documents: u64) -> Result<()> {
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let (mut last, mut stable_since) = (None, Instant::now());
     loop {
         let status = server.call("rill/cacheStatus", Value::Null);
-        let tokens = status["cachedTokens"].as_u64();
-        if tokens != last {
-            (last, stable_since) = (tokens, Instant::now());
-        } else if tokens.is_some_and(|t| t > 0) && stable_since.elapsed() >= PREWARM_QUIET {
+        if status["cachedDocuments"].as_u64().unwrap_or(0) >= documents {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("the pre-warm did not settle");
+            bail!("the pre-warm did not finish");
         }
-        thread::sleep(Duration::from_millis(250));
+        thread::sleep(Duration::from_millis(100));
     }
 }
 
