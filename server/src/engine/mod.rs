@@ -313,6 +313,8 @@ impl EngineHandle {
             (Backend::Remote(remote), BackendKind::Openai) => {
                 let updated = match (&remote.engine, RemoteSettings::from_config(config)) {
                     (Some(engine), Ok(settings)) => engine.update(settings).is_ok(),
+                    // Still unusable for the same reason: nothing new to report.
+                    (None, Err(reason)) => *remote.state.borrow() == EngineState::Failed(reason),
                     _ => false,
                 };
                 if updated {

@@ -259,9 +259,17 @@ fn start_generation(
         cancel: job_token,
         events,
     };
-    if let Err(err) = engine.submit(job) {
-        tracing::warn!("completion for {uri} not queued: {err}");
-        return None;
+    match engine.submit(job) {
+        Ok(()) => {}
+        // The remote backend is backing off after a failure it has already reported.
+        Err(err @ crate::engine::SubmitError::Unavailable(_)) => {
+            tracing::debug!("completion for {uri} not sent: {err}");
+            return None;
+        }
+        Err(err) => {
+            tracing::warn!("completion for {uri} not queued: {err}");
+            return None;
+        }
     }
     session.suggestions.insert(uri, generation.clone());
     tokio::spawn(pump(generation.clone(), receiver));

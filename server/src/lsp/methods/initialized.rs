@@ -59,7 +59,10 @@ pub fn report_engine_state(
     let session = session.clone();
     tokio::spawn(async move {
         let token = NumberOrString::String(PROGRESS_TOKEN.to_string());
-        let progress = session.features().work_done_progress
+        // A remote engine starts ready (or failed) at once: there is no loading to show.
+        let loads = *state.borrow() == EngineState::Loading;
+        let progress = loads
+            && session.features().work_done_progress
             && session
                 .client
                 .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
@@ -67,7 +70,9 @@ pub fn report_engine_state(
                 })
                 .await
                 .is_ok();
-        send_status(&session, StatusParams::loading()).await;
+        if loads {
+            send_status(&session, StatusParams::loading()).await;
+        }
         if progress {
             report(
                 &session,
