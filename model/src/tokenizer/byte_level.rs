@@ -154,6 +154,7 @@ pub(super) fn build(metadata: &Metadata) -> Result<Parts> {
         add_bos,
         end_of_generation: end_of_generation(metadata, &tokens, eos_id),
         control_texts: control_texts(&tokens, &kinds),
+        space_prefix: None,
     })
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Two vocabulary types are supported, chosen by `tokenizer.ggml.model`:
 //!
-//! * `llama`: SentencePiece vocabularies (Gemma 3), see `sentencepiece.rs`.
+//! * `llama`: SentencePiece vocabularies (Gemma 3, Llama 2, CodeLlama), see `sentencepiece.rs`.
 //! * `gpt2`: byte-level BPE vocabularies with a merge list (Qwen 2.5, Llama 3, DeepSeek-Coder,
 //!   StarCoder…), see `byte_level.rs`; their pre-tokenizer regexes live in `pre_tokenizers.rs`.
 //!
@@ -38,6 +38,76 @@ struct Parts {
     end_of_generation: Vec<u32>,
     /// The text of each control token that prompts may spell out, longest first.
     control_texts: Vec<(String, u32)>,
+    /// Set for SentencePiece vocabularies that put a space in front of each piece of text.
+    space_prefix: Option<SpacePrefix>,
+}
+
+/// What [`Tokenizer`] needs to put a space in front of each piece of text the way llama.cpp does
+/// for SentencePiece vocabularies with `tokenizer.ggml.add_space_prefix` (Llama 2, CodeLlama).
+///
+/// llama.cpp cuts the user-defined tokens out of the text first (each token in turn, longest
+/// first, every occurrence from the left), then tokenizes each remaining piece of text with a
+/// space in front of it, because every such piece follows a special token or the start.
+struct SpacePrefix {
+    /// The user-defined tokens that are cut out of document text, longest first.
+    user_defined: Vec<(String, u32)>,
+    /// Whether each token is a normal or byte token, that is, one that the merges of a piece of
+    /// text produce; any other token ends a piece, so the token after it starts a new one.
+    in_text: Vec<bool>,
+}
+
+impl SpacePrefix {
+    fn new(mut user_defined: Vec<(String, u32)>, in_text: Vec<bool>) -> Self {
+        // A stable sort keeps tokens of equal length in id order, so the result is deterministic.
+        user_defined.sort_by_key(|(text, _)| std::cmp::Reverse(text.len()));
+        Self {
+            user_defined,
+            in_text,
+        }
+    }
+
+    /// Splits `text` into pieces of text and user-defined tokens as llama.cpp's
+    /// `tokenizer_st_partition` does without parsing special tokens.
+    fn partition<'t>(&self, text: &'t str) -> Vec<Fragment<'t>> {
+        // llama.cpp makes no fragment of empty text, so empty text gets no space either.
+        if text.is_empty() {
+            return Vec::new();
+        }
+        let mut fragments = vec![Fragment::Text(text)];
+        for (spelling, id) in &self.user_defined {
+            if !fragments
+                .iter()
+                .any(|f| matches!(f, Fragment::Text(t) if t.contains(spelling.as_str())))
+            {
+                continue;
+            }
+            let mut next = Vec::with_capacity(fragments.len() + 2);
+            for fragment in fragments {
+                let Fragment::Text(mut rest) = fragment else {
+                    next.push(fragment);
+                    continue;
+                };
+                while let Some(at) = rest.find(spelling.as_str()) {
+                    if at > 0 {
+                        next.push(Fragment::Text(&rest[..at]));
+                    }
+                    next.push(Fragment::Token(*id));
+                    rest = &rest[at + spelling.len()..];
+                }
+                if !rest.is_empty() {
+                    next.push(Fragment::Text(rest));
+                }
+            }
+            fragments = next;
+        }
+        fragments
+    }
+}
+
+/// A piece of document text, or a token cut out of it.
+enum Fragment<'t> {
+    Text(&'t str),
+    Token(u32),
 }
 
 /// The document bytes of every token, concatenated; token `id` owns
@@ -92,6 +162,8 @@ pub struct Tokenizer {
     control_first_bytes: [bool; 256],
     /// The fill-in-the-middle tokens, for models that have them.
     fim: Option<FimTokens>,
+    /// Set for SentencePiece vocabularies that put a space in front of each piece of text.
+    space_prefix: Option<SpacePrefix>,
 }
 
 impl std::fmt::Debug for Tokenizer {
@@ -160,14 +232,72 @@ impl Tokenizer {
             control_texts: parts.control_texts,
             control_first_bytes,
             fim,
+            space_prefix: parts.space_prefix,
         })
     }
 
     /// Document text -> ids. No BOS, and text such as "<bos>" or "<|im_start|>" in the document
     /// is NEVER turned into control tokens.
+    ///
+    /// For SentencePiece vocabularies with a space prefix (see [`Tokenizer::adds_space_prefix`])
+    /// the ids stand for the text with a space in front of it (and in front of every piece of text
+    /// after a user-defined token), exactly as llama.cpp tokenizes it; use
+    /// [`Tokenizer::document_lengths`] to map the ids back to offsets in `text`.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode_fast(text, false).map_err(hf_error)?;
-        Ok(encoding.get_ids().to_vec())
+        let Some(space_prefix) = &self.space_prefix else {
+            let encoding = self.inner.encode_fast(text, false).map_err(hf_error)?;
+            return Ok(encoding.get_ids().to_vec());
+        };
+        let mut ids = Vec::new();
+        let mut spaced = String::new();
+        for fragment in space_prefix.partition(text) {
+            match fragment {
+                Fragment::Token(id) => ids.push(id),
+                Fragment::Text(piece) => {
+                    // Every piece of text follows the start or a user-defined token, so llama.cpp
+                    // puts a space in front of each of them.
+                    spaced.clear();
+                    spaced.push(' ');
+                    spaced.push_str(piece);
+                    let encoding = self.inner.encode_fast(spaced.as_str(), false);
+                    ids.extend_from_slice(encoding.map_err(hf_error)?.get_ids());
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Whether [`Tokenizer::encode`] puts a space in front of each piece of text, as llama.cpp
+    /// does for SentencePiece vocabularies with `tokenizer.ggml.add_space_prefix` true or missing
+    /// (Llama 2, CodeLlama). False for Gemma 3 and every byte-level vocabulary.
+    pub fn adds_space_prefix(&self) -> bool {
+        self.space_prefix.is_some()
+    }
+
+    /// The number of bytes of the document text each of `ids` stands for, where `ids` come from
+    /// [`Tokenizer::encode`] or [`Tokenizer::encode_with_control`] (or a contiguous part of such
+    /// ids that starts at a piece of text): the length of [`Tokenizer::token_bytes`], less the
+    /// space that the encoder put in front of a piece of text and that is not in the document.
+    /// Summing these lengths gives offsets into the encoded text. Equal to the `token_bytes`
+    /// lengths for vocabularies without a space prefix.
+    pub fn document_lengths(&self, ids: &[u32]) -> Result<Vec<usize>> {
+        let mut lengths = Vec::with_capacity(ids.len());
+        let mut starts_piece = true;
+        for &id in ids {
+            let bytes = self.token_bytes(id)?;
+            let mut length = bytes.len();
+            if let Some(space_prefix) = &self.space_prefix {
+                let in_text = space_prefix.in_text[id as usize];
+                // The first token of a piece of text carries the synthetic space; it is a normal
+                // token that starts with a space whenever the vocabulary can spell `▁`.
+                if starts_piece && in_text && bytes.first() == Some(&b' ') {
+                    length -= 1;
+                }
+                starts_piece = !in_text;
+            }
+            lengths.push(length);
+        }
+        Ok(lengths)
     }
 
     /// Prompt text that spells out control tokens (a rendered chat template) -> ids: every
@@ -216,13 +346,12 @@ impl Tokenizer {
 
     /// Same with BOS in front (when add_bos_token is true in the metadata).
     pub fn encode_with_bos(&self, text: &str) -> Result<Vec<u32>> {
-        let encoding = self.inner.encode_fast(text, false).map_err(hf_error)?;
-        let ids = encoding.get_ids();
+        let ids = self.encode(text)?;
         let mut out = Vec::with_capacity(ids.len() + 1);
         if self.add_bos {
             out.push(self.bos_id);
         }
-        out.extend_from_slice(ids);
+        out.extend_from_slice(&ids);
         Ok(out)
     }
 
@@ -237,6 +366,23 @@ impl Tokenizer {
             Ok(text) => text,
             Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
         })
+    }
+
+    /// ids from [`Tokenizer::encode`] -> the text again: like [`Tokenizer::decode`], but for
+    /// vocabularies with a space prefix the leading space of the first token is removed, as
+    /// llama.cpp's `llama_detokenize` does (only there: the space the encoder puts after a
+    /// user-defined token stays, as in llama.cpp). Use [`Tokenizer::decode`] for generated tokens,
+    /// which continue a text and whose spaces are real.
+    pub fn decode_text(&self, ids: &[u32]) -> Result<String> {
+        let mut text = self.decode(ids)?;
+        if self.space_prefix.is_some() && text.starts_with(' ') {
+            // llama.cpp strips the space only from the first token's own text; a first token
+            // without text (a control token) ends the stripping without removing anything.
+            if ids.first().is_some_and(|&id| !self.is_control(id)) {
+                text.remove(0);
+            }
+        }
+        Ok(text)
     }
 
     /// The raw bytes a token stands for in document text (SentencePiece: ▁ -> space, <0xXX> ->

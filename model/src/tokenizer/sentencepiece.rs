@@ -1,4 +1,4 @@
-//! SentencePiece vocabularies (`tokenizer.ggml.model = "llama"`, Gemma 3) rebuilt as a `tokenizers` BPE that reproduces llama.cpp exactly.
+//! SentencePiece vocabularies (`tokenizer.ggml.model = "llama"`: Gemma 3, Llama 2, CodeLlama) rebuilt as a `tokenizers` BPE that reproduces llama.cpp exactly.
 //!
 //! A GGUF file with `tokenizer.ggml.model = "llama"` describes a SentencePiece vocabulary: token
 //! strings (spaces written as `▁`), one score per token and one type per token. It carries no merge
@@ -16,6 +16,11 @@
 //!    BPE whose merge ranks are the scores of the merged tokens, so the merge list is derived from
 //!    the vocabulary: every split of a token into two tokens is a merge, ranked by the score of the
 //!    whole.
+//!
+//! When `tokenizer.ggml.add_space_prefix` is true (or missing, Llama 2 and CodeLlama), llama.cpp
+//! puts a space in front of every piece of text it tokenizes after a special token or at the start,
+//! so that the first word is spelled like a word inside a sentence (`▁def`). `Tokenizer::encode`
+//! does that, and cuts out the user-defined tokens itself to know where the pieces start.
 //!
 //! Control tokens (`<bos>`, `<start_of_turn>`, ...) are never produced from document text: they
 //! are neither added tokens nor the result of any merge, so a file containing `<bos>` is read as
@@ -35,7 +40,7 @@ use tokenizers::AddedToken;
 use super::metadata::{
     self, array, bad, hf_error, optional_bool, Metadata, KEY_ADD_BOS, KEY_BOS, KEY_EOS, KEY_TOKENS,
 };
-use super::{Parts, TokenBytes};
+use super::{Parts, SpacePrefix, TokenBytes};
 use crate::error::Result;
 
 /// The character SentencePiece writes in place of a space inside normal tokens.
@@ -92,15 +97,9 @@ impl TokenKind {
 
 /// Builds the encoder and token tables of a SentencePiece vocabulary.
 pub(super) fn build(metadata: &Metadata) -> Result<Parts> {
-    // llama.cpp prepends a space to every piece of text when this flag is true, and assumes true
-    // when the key is absent. Only vocabularies without the prefix are implemented.
+    // llama.cpp prepends a space to the pieces of text between special tokens when this flag is
+    // true (Llama 2, CodeLlama), and assumes true when the key is absent.
     let add_space_prefix = optional_bool(metadata, KEY_ADD_SPACE_PREFIX)?.unwrap_or(true);
-    if add_space_prefix {
-        return Err(bad(
-            KEY_ADD_SPACE_PREFIX,
-            "vocabularies that add a space prefix are not supported (a missing key means true)",
-        ));
-    }
 
     let tokens = metadata::tokens(metadata)?;
     let n = tokens.len();
@@ -167,11 +166,29 @@ pub(super) fn build(metadata: &Metadata) -> Result<Parts> {
         ByteFallback::new().into(),
         Fuse::new().into(),
     ])));
-    let added: Vec<AddedToken> = (0..n)
+    // Without a space prefix, the inner tokenizer cuts user-defined tokens out of the text itself.
+    // With one, `Tokenizer::encode` cuts them out first, because llama.cpp puts the space in front
+    // of each piece of text between them, which the inner tokenizer cannot do.
+    let user_defined: Vec<(String, u32)> = (0..n)
         .filter(|&id| kinds[id] == TokenKind::UserDefined && matchable(id))
-        .map(|id| AddedToken::from(tokens[id], false).normalized(false))
+        .map(|id| (tokens[id].to_owned(), id as u32))
         .collect();
-    inner.add_tokens(&added);
+    let space_prefix = if add_space_prefix {
+        Some(SpacePrefix::new(
+            user_defined,
+            kinds
+                .iter()
+                .map(|k| matches!(k, TokenKind::Normal | TokenKind::Byte))
+                .collect(),
+        ))
+    } else {
+        let added: Vec<AddedToken> = user_defined
+            .iter()
+            .map(|(text, _)| AddedToken::from(text.as_str(), false).normalized(false))
+            .collect();
+        inner.add_tokens(&added);
+        None
+    };
 
     let mut end_of_generation = vec![eos_id];
     if let Some(id) = tokens.iter().position(|t| *t == END_OF_TURN) {
@@ -196,6 +213,7 @@ pub(super) fn build(metadata: &Metadata) -> Result<Parts> {
         add_bos,
         end_of_generation,
         control_texts,
+        space_prefix,
     })
 }
 

@@ -8,7 +8,8 @@ llama_cpp imports indirectly.)
 MODEL.gguf only needs a vocabulary: it is loaded with `vocab_only`. TEXTS.json is a JSON list of
 strings. Prints one JSON object with, for every text, the ids of `llama_tokenize` without BOS
 and without parsing special tokens (`ids`), without BOS while parsing them (`ids_special`) and
-with BOS as the model wants it (`ids_bos`); and, for the vocabulary, every token's piece as
+with BOS as the model wants it (`ids_bos`), and the text `llama_detokenize` makes of `ids` without
+removing or unparsing special tokens (`detok`, hex); and, for the vocabulary, every token's piece as
 llama.cpp decodes document text (`pieces`, hex), which tokens end generation (`eog`), which are
 control tokens (`control`), BOS, EOS, whether BOS is added and the FIM tokens llama.cpp detected.
 """
@@ -46,6 +47,17 @@ def piece(vocab, token: int) -> bytes:
         size = -n
 
 
+def detokenize(vocab, ids: list) -> bytes:
+    tokens = (llama_cpp.llama_token * max(len(ids), 1))(*ids)
+    size = 64
+    while True:
+        buf = ctypes.create_string_buffer(size)
+        n = llama_cpp.llama_detokenize(vocab, tokens, len(ids), buf, size, False, False)
+        if n >= 0:
+            return buf.raw[:n]
+        size = -n
+
+
 def optional_id(token: int):
     return None if token < 0 else token
 
@@ -68,9 +80,11 @@ def main() -> None:
     cases = []
     for text in texts:
         data = text.encode("utf-8")
+        ids = tokenize(vocab, data, False, False)
         cases.append(
             {
-                "ids": tokenize(vocab, data, False, False),
+                "ids": ids,
+                "detok": detokenize(vocab, ids).hex(),
                 "ids_special": tokenize(vocab, data, False, True),
                 "ids_bos": tokenize(vocab, data, True, False),
             }

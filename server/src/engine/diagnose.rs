@@ -146,10 +146,9 @@ struct Tokenized {
 impl Tokenized {
     fn new(loaded: &LoadedModel, text: &str) -> rill_model::Result<Self> {
         let ids = loaded.tokenizer.encode(text)?;
-        let lengths = ids
-            .iter()
-            .map(|&id| loaded.tokenizer.token_bytes(id).map(<[u8]>::len))
-            .collect::<rill_model::Result<Vec<_>>>()?;
+        // Document lengths, not `token_bytes` lengths: with a space prefix (Llama 2, CodeLlama)
+        // the first token also carries a space that is not in the document.
+        let lengths = loaded.tokenizer.document_lengths(&ids)?;
         let mut starts = Vec::with_capacity(ids.len());
         let mut offset = 0;
         for length in &lengths {

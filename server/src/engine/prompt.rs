@@ -222,11 +222,11 @@ fn suffix_window(tokenizer: &Tokenizer, text: &str, budget: usize) -> rill_model
     Ok(tokens[..keep].to_vec())
 }
 
+/// The number of bytes of the document each token stands for. Not the `token_bytes` lengths:
+/// for vocabularies with a space prefix (Llama 2, CodeLlama) the first token also carries a space
+/// that is not in the document, and counting it would shift every offset by one byte.
 fn token_lengths(tokenizer: &Tokenizer, tokens: &[u32]) -> rill_model::Result<Vec<usize>> {
-    tokens
-        .iter()
-        .map(|&id| tokenizer.token_bytes(id).map(<[u8]>::len))
-        .collect()
+    tokenizer.document_lengths(tokens)
 }
 
 /// The cross-file part of a prompt: the newest chunks that fit `budget` tokens together with their
