@@ -9,6 +9,7 @@ mod common;
 
 use candle_core::quantized::gguf_file::Value;
 use candle_core::quantized::GgmlDType;
+use common::chunked_logits;
 use common::tiny_gguf::{Scaling, TinyFile, TinySpec, VOCAB_SIZE};
 use rill_model::generate::{generate, FinishReason, GenerationParams};
 use rill_model::{
@@ -72,24 +73,6 @@ fn tokens(len: usize) -> Vec<u32> {
         tokens.push(token);
     }
     tokens
-}
-
-/// Logits of every position of `tokens`, fed in chunks of the given sizes (cycled).
-fn chunked_logits(model: &Model, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<f32> {
-    let mut cache = model.new_cache();
-    let mut logits = Vec::new();
-    let mut start = 0;
-    let mut sizes = chunk_sizes.iter().cycle();
-    while start < tokens.len() {
-        let end = (start + sizes.next().unwrap()).min(tokens.len());
-        let (_, chunk) = model
-            .forward_to_vec(&tokens[start..end], &mut cache, Which::All)
-            .unwrap();
-        logits.extend(chunk);
-        start = end;
-    }
-    assert_eq!(cache.len(), tokens.len());
-    logits
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{greedy_cases, model, model_f32};
-use rill_model::{Model, Which};
+use common::{chunked_logits, greedy_cases, model, model_f32};
+use rill_model::Which;
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
@@ -40,26 +40,6 @@ fn long_tokens() -> Vec<u32> {
     }
     tokens.truncate(600);
     tokens
-}
-
-/// Logits of every position of `tokens`, fed in chunks of the given sizes (cycled).
-fn chunked_logits(model: &Model, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<f32> {
-    let mut cache = model.new_cache();
-    let mut logits = Vec::new();
-    let mut start = 0;
-    let mut sizes = chunk_sizes.iter().cycle();
-    while start < tokens.len() {
-        let end = (start + sizes.next().unwrap()).min(tokens.len());
-        logits.extend(
-            model
-                .forward_to_vec(&tokens[start..end], &mut cache, Which::All)
-                .unwrap()
-                .1,
-        );
-        start = end;
-    }
-    assert_eq!(cache.len(), tokens.len());
-    logits
 }
 
 #[test]

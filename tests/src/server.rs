@@ -145,6 +145,21 @@ pub struct Reply {
     pub outcome: Result<Value, RpcError>,
 }
 
+impl Reply {
+    /// The `items` of an inline-completion result; panics (failing the test) on an error or on a
+    /// result without items.
+    pub fn inline_items(&self) -> Vec<Value> {
+        let result = self
+            .outcome
+            .clone()
+            .unwrap_or_else(|err| panic!("inline completion failed: {err}"));
+        result["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("result without items: {result}"))
+            .clone()
+    }
+}
+
 /// What the reader threads send to the test thread.
 enum Event {
     Message(Instant, MessageKind),

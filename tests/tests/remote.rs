@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rill_e2e::fault_proxy::{Fault, FaultProxy};
 use rill_e2e::llama_server::LlamaServer;
 use rill_e2e::{
-    insert_text, Profile, Reply, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI, REQUEST_CANCELLED,
+    insert_text, Profile, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI, REQUEST_CANCELLED,
 };
 use serde_json::{json, Value};
 
@@ -34,17 +34,6 @@ fn remote_settings(base_url: &str) -> Value {
             "diagnostics": { "enable": false }
         }
     })
-}
-
-fn items(reply: &Reply) -> Vec<Value> {
-    let result = reply
-        .outcome
-        .clone()
-        .unwrap_or_else(|err| panic!("inline completion failed: {err}"));
-    result["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("result without items: {result}"))
-        .clone()
 }
 
 /// Error `window/showMessage`s from log index `mark` on.
@@ -77,7 +66,7 @@ fn assert_answers_empty(server: &Server, what: &str) -> Duration {
     let reply = server.reply(id, DEFAULT_TIMEOUT);
     let took = reply.at.duration_since(server.sent_at(id));
     assert_eq!(
-        items(&reply),
+        reply.inline_items(),
         Vec::<Value>::new(),
         "{what}: the request answers empty"
     );
@@ -109,7 +98,7 @@ fn assert_recovers(server: &Server) -> String {
     std::thread::sleep(Duration::from_millis(1200));
     let id = request_in_a_new_document(server);
     let reply = server.reply(id, DEFAULT_TIMEOUT);
-    let found = items(&reply);
+    let found = reply.inline_items();
     assert_eq!(found.len(), 1, "a completion after recovery: {found:?}");
     let text = insert_text(&found[0]);
     assert!(!text.trim().is_empty());
@@ -145,7 +134,7 @@ fn completions_stream_from_an_openai_compatible_server_and_survive_its_failures(
     });
     let id = server.inline_completion(PRIME_URI, 3, 0);
     let reply = server.reply(id, DEFAULT_TIMEOUT);
-    let found = items(&reply);
+    let found = reply.inline_items();
     assert_eq!(found.len(), 1, "one suggestion: {found:?}");
     let answer = insert_text(&found[0]);
     let partials: Vec<String> = server

@@ -13,17 +13,6 @@ const PROMPTLY: Duration = Duration::from_millis(500);
 /// The LSP spec's expectation for `$/cancelRequest`, which the server promises.
 const CANCEL_LATENCY: Duration = Duration::from_millis(100);
 
-fn items(reply: &Reply) -> Vec<Value> {
-    let result = reply
-        .outcome
-        .clone()
-        .unwrap_or_else(|err| panic!("inline completion failed: {err}"));
-    result["items"]
-        .as_array()
-        .unwrap_or_else(|| panic!("result without items: {result}"))
-        .clone()
-}
-
 /// Asserts that no partial of request `id` arrived after its response.
 fn assert_no_partial_after(server: &Server, id: i64, reply: &Reply) {
     let late: Vec<_> = server
@@ -53,7 +42,7 @@ fn a_newer_request_supersedes_an_older_one() {
     let latency = first_reply.at.duration_since(server.sent_at(second));
     eprintln!("superseded request answered {latency:?} after the newer one was sent");
     assert_eq!(
-        items(&first_reply),
+        first_reply.inline_items(),
         Vec::<Value>::new(),
         "the superseded request answers empty"
     );
@@ -63,7 +52,7 @@ fn a_newer_request_supersedes_an_older_one() {
     );
 
     let second_reply = server.reply(second, DEFAULT_TIMEOUT);
-    let second_items = items(&second_reply);
+    let second_items = second_reply.inline_items();
     assert_eq!(second_items.len(), 1, "the newer request completes");
     assert!(!insert_text(&second_items[0]).trim().is_empty());
     assert_no_partial_after(&server, first, &first_reply);
@@ -92,7 +81,7 @@ fn an_edit_makes_the_request_in_flight_answer_empty() {
     let latency = stale_reply.at.saturating_duration_since(edited_at);
     eprintln!("the stale request answered {latency:?} after the edit");
     assert_eq!(
-        items(&stale_reply),
+        stale_reply.inline_items(),
         Vec::<Value>::new(),
         "the stale request answers empty"
     );
@@ -103,7 +92,7 @@ fn an_edit_makes_the_request_in_flight_answer_empty() {
     assert_no_partial_after(&server, stale, &stale_reply);
 
     let fresh_reply = server.reply(fresh, DEFAULT_TIMEOUT);
-    let fresh_items = items(&fresh_reply);
+    let fresh_items = fresh_reply.inline_items();
     assert_eq!(
         fresh_items.len(),
         1,
@@ -165,7 +154,7 @@ fn cancel_request_answers_request_cancelled_at_once() {
     let next = server.inline_completion(PRIME_URI, 3, 0);
     let next_reply = server.reply(next, DEFAULT_TIMEOUT);
     assert_eq!(
-        items(&next_reply).len(),
+        next_reply.inline_items().len(),
         1,
         "a request after a cancel completes"
     );

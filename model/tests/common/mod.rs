@@ -9,7 +9,7 @@ pub mod bpe_gguf;
 pub mod llama_cpp;
 pub mod tiny_gguf;
 
-use rill_model::{LoadOptions, Model};
+use rill_model::{LoadOptions, Model, Which};
 
 /// The default model, found the way `rill` finds it (`RILL_MODEL`, then the user cache). Tests
 /// that claim model behaviour need the real file, so a missing model fails the test with the
@@ -79,4 +79,24 @@ pub fn tokenizer() -> &'static rill_model::Tokenizer {
         let file = rill_model::GgufFile::open(&default_model_path()).unwrap();
         rill_model::Tokenizer::from_gguf(file.content()).unwrap()
     })
+}
+
+/// Logits of every position of `tokens`, fed in chunks of the given sizes (cycled).
+pub fn chunked_logits(model: &Model, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<f32> {
+    let mut cache = model.new_cache();
+    let mut logits = Vec::new();
+    let mut start = 0;
+    let mut sizes = chunk_sizes.iter().cycle();
+    while start < tokens.len() {
+        let end = (start + sizes.next().unwrap()).min(tokens.len());
+        logits.extend(
+            model
+                .forward_to_vec(&tokens[start..end], &mut cache, Which::All)
+                .unwrap()
+                .1,
+        );
+        start = end;
+    }
+    assert_eq!(cache.len(), tokens.len());
+    logits
 }
