@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use crate::detokenizer::StreamingDetokenizer;
 use crate::error::{ModelError, Result};
+use crate::healing::{self, Stripper};
 use crate::sampling::{Sampler, SamplingParams};
 use crate::sequence::Sequence;
 use crate::speculative::{DraftParams, Drafter, MAX_DRAFT_SOURCE_LEN};
@@ -36,6 +37,9 @@ pub struct GenerationParams {
     /// Tokens that end generation besides the tokenizer's end-of-generation tokens (a
     /// fill-in-the-middle model's end-of-middle token); like those, they are not part of the output.
     pub stop_tokens: Vec<u32>,
+    /// Text the prompt's end was backed up over (see [`crate::healing`]): the first tokens are
+    /// constrained to spell it, and it is not part of the output. Empty for none.
+    pub heal: String,
 }
 
 impl Default for GenerationParams {
@@ -47,6 +51,7 @@ impl Default for GenerationParams {
             draft: DraftParams::default(),
             draft_source: Vec::new(),
             stop_tokens: Vec::new(),
+            heal: String::new(),
         }
     }
 }
@@ -246,6 +251,13 @@ pub fn generate(
         Vec::new()
     };
     let mut first_token_at = None;
+    // Healed bytes the next tokens still have to spell, and the part of the output they make.
+    let mut owed: &[u8] = params.heal.as_bytes();
+    let mut stripper = Stripper::new(&healing::Healing {
+        tokens: 0,
+        text: params.heal.clone(),
+    });
+    let mut masked: Vec<f32> = Vec::new();
     let mut emit = |text: String, result: &mut Generation| {
         if !text.is_empty() {
             on_text(&text);
@@ -253,8 +265,21 @@ pub fn generate(
         }
     };
     while result.tokens.len() < max_tokens {
-        let row_logits = &logits[row * vocab_size..(row + 1) * vocab_size];
+        let mut row_logits = &logits[row * vocab_size..(row + 1) * vocab_size];
+        if !owed.is_empty() {
+            masked.clear();
+            masked.extend_from_slice(row_logits);
+            if healing::mask(tokenizer, owed, &mut masked) {
+                row_logits = &masked;
+            } else {
+                owed = &[];
+                stripper.give_up();
+            }
+        }
         let token = sampler.sample(row_logits, &sequence.tokens()[..fed])?;
+        if !owed.is_empty() {
+            owed = healing::remaining(tokenizer, owed, token);
+        }
         first_token_at.get_or_insert_with(Instant::now);
         let confirmed = draft.get(row) == Some(&token);
         if confirmed {
@@ -270,7 +295,7 @@ pub fn generate(
             history.push(token);
         }
         let piece = detokenizer.push(token)?;
-        let (ready, stopped) = stop.push(&piece);
+        let (ready, stopped) = stop.push(stripper.strip(&piece));
         emit(ready, &mut result);
         if stopped {
             result.finish = FinishReason::Stop;
@@ -298,8 +323,11 @@ pub fn generate(
         // left would be verified for nothing; the same bound keeps the pass inside the context.
         let left = max_tokens - result.tokens.len() - 1;
         draft = match &drafter {
-            Some(drafter) => drafter.propose(&history, &params.draft_source, left),
-            None => Vec::new(),
+            // A draft is checked against unconstrained picks, so none while healing is owed.
+            Some(drafter) if owed.is_empty() => {
+                drafter.propose(&history, &params.draft_source, left)
+            }
+            _ => Vec::new(),
         };
         // Only the extra source can hold ids the model does not know; the model would reject them.
         if let Some(unknown) = draft.iter().position(|&id| id as usize >= vocab_size) {
@@ -333,7 +361,8 @@ pub fn generate(
     // `max_tokens`): the tokens after the last used row were never part of the output.
     sequence.truncate(fed);
     if !matches!(result.finish, FinishReason::Stop | FinishReason::Cancelled) {
-        let (ready, stopped) = stop.push(&detokenizer.finish());
+        let rest = detokenizer.finish();
+        let (ready, stopped) = stop.push(stripper.strip(&rest));
         emit(ready, &mut result);
         if stopped {
             result.finish = FinishReason::Stop;

@@ -53,6 +53,43 @@ impl fmt::Display for Multiline {
     }
 }
 
+/// What happens to a suggestion that is only a comment where code is expected
+/// (`completion.codeOverComment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CommentPolicy {
+    /// Show it as the model wrote it.
+    Off,
+    /// Drop it (another candidate, or nothing, is shown).
+    Drop,
+    /// Decode past the comment line and show the code that follows it.
+    #[default]
+    Continue,
+}
+
+impl CommentPolicy {
+    /// Every value, in the spelling the settings use.
+    pub const NAMES: [&'static str; 3] = ["off", "drop", "continue"];
+
+    /// The spelling the settings use for this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Drop => "drop",
+            Self::Continue => "continue",
+        }
+    }
+
+    /// The value a settings string names, or `None` for anything else (matching is exact).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "off" => Some(Self::Off),
+            "drop" => Some(Self::Drop),
+            "continue" => Some(Self::Continue),
+            _ => None,
+        }
+    }
+}
+
 /// Where completions are computed (`engine.backend`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Backend {
@@ -183,6 +220,17 @@ pub struct Config {
     pub fallback_budget_ms: u64,
     /// `completion.multiline`: when a suggestion may span lines.
     pub multiline: Multiline,
+    /// `completion.tokenHealing`: back the prompt up to a token boundary when the cursor ends inside one.
+    pub token_healing: bool,
+    /// `completion.suffixChoice`: choose among candidate lines by how likely they make the text after the cursor.
+    pub suffix_choice: bool,
+    /// `completion.minConfidence`: show a suggestion only when its first line's geometric-mean token
+    /// probability reaches this, 0 (always) to 1.
+    pub min_confidence: f32,
+    /// `completion.codeOverComment`: what to do with a comment-only suggestion where code is expected.
+    pub code_over_comment: CommentPolicy,
+    /// `completion.candidates`: most suggestions one answer offers, 1 to 5.
+    pub candidates: usize,
     /// `streaming`: send partial results; `None` follows the client's capability.
     pub streaming: Option<bool>,
     /// `enable`: answer completions at all (lets an editor toggle rill without restarting it).
@@ -235,6 +283,11 @@ impl Default for Config {
             timeout_ms: 2000,
             fallback_budget_ms: 300,
             multiline: Multiline::Auto,
+            token_healing: true,
+            suffix_choice: true,
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            code_over_comment: CommentPolicy::Continue,
+            candidates: 3,
             streaming: None,
             enable: true,
             diagnostics_enable: true,
@@ -288,7 +341,7 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 33] = [
+pub const KEYS: [&str; 38] = [
     "model.path",
     "engine.threads",
     "engine.cacheBudgetMb",
@@ -309,6 +362,11 @@ pub const KEYS: [&str; 33] = [
     "completion.timeoutMs",
     "completion.fallbackBudgetMs",
     "completion.multiline",
+    "completion.tokenHealing",
+    "completion.suffixChoice",
+    "completion.minConfidence",
+    "completion.codeOverComment",
+    "completion.candidates",
     "streaming",
     "enable",
     "diagnostics.enable",
@@ -324,6 +382,8 @@ pub const KEYS: [&str; 33] = [
     "context.crossFileTokens",
 ];
 
+/// Default `completion.minConfidence`, chosen on the quality benchmark (`benches/README.md`).
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.0;
 /// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
 pub const DEFAULT_MIN_SURPRISE: f32 = 12.0;
 /// Default `diagnostics.minAlternative`, chosen from the same benchmark.
@@ -463,6 +523,15 @@ impl Config {
                     )
                 })?;
             }
+            "completion.tokenHealing" => self.token_healing = expect_bool(value)?,
+            "completion.suffixChoice" => self.suffix_choice = expect_bool(value)?,
+            "completion.minConfidence" => self.min_confidence = number_in(value, 0.0, 1.0, false)?,
+            "completion.codeOverComment" => {
+                let name = expect_string(value)?;
+                self.code_over_comment = CommentPolicy::from_name(name)
+                    .ok_or_else(|| one_of(&CommentPolicy::NAMES, name))?;
+            }
+            "completion.candidates" => self.candidates = integer_in(value, 1, 5)? as usize,
             "streaming" => self.streaming = Some(expect_bool(value)?),
             "enable" => self.enable = expect_bool(value)?,
             "diagnostics.enable" => self.diagnostics_enable = expect_bool(value)?,
@@ -515,6 +584,11 @@ impl Config {
             "completion.timeoutMs" => self.timeout_ms = defaults.timeout_ms,
             "completion.fallbackBudgetMs" => self.fallback_budget_ms = defaults.fallback_budget_ms,
             "completion.multiline" => self.multiline = defaults.multiline,
+            "completion.tokenHealing" => self.token_healing = defaults.token_healing,
+            "completion.suffixChoice" => self.suffix_choice = defaults.suffix_choice,
+            "completion.minConfidence" => self.min_confidence = defaults.min_confidence,
+            "completion.codeOverComment" => self.code_over_comment = defaults.code_over_comment,
+            "completion.candidates" => self.candidates = defaults.candidates,
             "streaming" => self.streaming = defaults.streaming,
             "enable" => self.enable = defaults.enable,
             "diagnostics.enable" => self.diagnostics_enable = defaults.diagnostics_enable,

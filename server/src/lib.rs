@@ -4,6 +4,7 @@
 //! `engine` thread, and `lsp` wires tower-lsp to both, one module per method.
 
 pub mod cli;
+pub mod comments;
 pub mod config;
 pub mod context;
 pub mod diagnostics;

@@ -167,6 +167,10 @@ pub struct InlineCompletionItem {
     /// A command the editor runs after accepting the item.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
+    /// rill's extension: the model's confidence in the item's first line (its geometric-mean
+    /// token probability, 0 to 1), when it was measured. Clients may ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<f32>,
 }
 
 /// The list form of an inline completion result; the form rill sends.

@@ -89,6 +89,7 @@ fn request<'a>(
         reserve_tokens: 64,
         context_length: CONTEXT_LENGTH,
         cross_file,
+        heal: false,
     }
 }
 

@@ -8,7 +8,9 @@ use tower_lsp::lsp_types::notification::Notification;
 use tower_lsp::lsp_types::request::Request;
 use tower_lsp::lsp_types::{Command, NumberOrString, Position, Range, Url};
 
-use rill_server::config::{Backend, Config, ConfigIssue, FimTemplate, Multiline, KEYS};
+use rill_server::config::{
+    Backend, CommentPolicy, Config, ConfigIssue, FimTemplate, Multiline, KEYS,
+};
 use rill_server::protocol::*;
 
 /// Parses `value` as `T`, serializes it back and checks that nothing changed on the way.
@@ -195,6 +197,7 @@ fn optional_item_fields_are_omitted_when_absent() {
         filter_text: None,
         range: None,
         command: None,
+        confidence: None,
     };
     assert_eq!(
         serde_json::to_value(&item).unwrap(),
@@ -513,7 +516,12 @@ fn everything_nested() -> Value {
             "contextTokens": 2048,
             "timeoutMs": 1500,
             "fallbackBudgetMs": 250,
-            "multiline": "never"
+            "multiline": "never",
+            "tokenHealing": false,
+            "suffixChoice": false,
+            "minConfidence": 0.25,
+            "codeOverComment": "drop",
+            "candidates": 2
         },
         "streaming": true,
         "enable": false,
@@ -552,6 +560,11 @@ fn everything_expected() -> Config {
         timeout_ms: 1500,
         fallback_budget_ms: 250,
         multiline: Multiline::Never,
+        token_healing: false,
+        suffix_choice: false,
+        min_confidence: 0.25,
+        code_over_comment: CommentPolicy::Drop,
+        candidates: 2,
         streaming: Some(true),
         enable: false,
         diagnostics_enable: false,

@@ -241,6 +241,7 @@ fn job(text: &str) -> (CompletionJob, Job) {
                 max_tokens: 16,
                 ..GenerationParams::default()
             },
+            quality: Default::default(),
             cancel: cancel.clone(),
             events,
         },

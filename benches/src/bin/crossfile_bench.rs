@@ -188,6 +188,7 @@ fn main() -> Result<()> {
                 reserve_tokens: defaults.max_tokens,
                 context_length: loaded.model.config().context_length,
                 cross_file: &context,
+                heal: false,
             };
             let prompt = build(&loaded.tokenizer, &specials, &request)?;
             let mut params = params.clone();

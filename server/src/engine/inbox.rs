@@ -210,6 +210,7 @@ mod tests {
                 cross_file: Default::default(),
                 raw_prompt: false,
                 params: GenerationParams::default(),
+                quality: Default::default(),
                 cancel: cancel.clone(),
                 events,
             },
@@ -226,6 +227,7 @@ mod tests {
                 context_tokens: 100,
                 reserve_tokens: 10,
                 cross_file: Default::default(),
+                heal: false,
             },
         }
     }

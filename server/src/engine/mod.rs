@@ -61,8 +61,45 @@ pub struct CompletionJob {
     /// tokens, and it is never cut to a window.
     pub raw_prompt: bool,
     pub params: GenerationParams,
+    /// How the first line is chosen (ignored for raw prompts and by the remote engine).
+    pub quality: Quality,
     pub cancel: CancelToken,
     pub events: mpsc::UnboundedSender<EngineEvent>,
+}
+
+/// The quality techniques a completion uses (`completion.*` settings, see `docs/protocol.md`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Quality {
+    /// `completion.tokenHealing`.
+    pub heal: bool,
+    /// Candidate first lines to decode; 1 decodes the greedy line only.
+    pub width: usize,
+    /// The document after the cursor's line (from its line break), which candidates are ranked
+    /// against (`completion.suffixChoice`); empty to rank by the model's own likelihood.
+    pub following: String,
+    /// What a comment-only line where code is expected does to a candidate.
+    pub comments: crate::config::CommentPolicy,
+    /// The document language's line-comment markers.
+    pub comment_markers: &'static [&'static str],
+    /// Whether the cursor sits where code is expected (see [`crate::comments::code_expected`]).
+    pub code_expected: bool,
+}
+
+impl Quality {
+    /// Whether the first line is decoded whole before any text is sent: needed to rank several
+    /// candidates, to judge a comment line, or to report the line's confidence.
+    pub fn searches(&self) -> bool {
+        self.width > 1 || (self.code_expected && self.comments != crate::config::CommentPolicy::Off)
+    }
+}
+
+/// A candidate suggestion, as the engine found it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The candidate's text (its first line, and whatever its last token held after it).
+    pub text: String,
+    /// The geometric-mean probability of its first line's tokens, 0 to 1.
+    pub confidence: f32,
 }
 
 /// Low-priority work for one document, run in small chunks between interactive jobs.
@@ -88,6 +125,8 @@ pub enum BackgroundKind {
         reserve_tokens: usize,
         /// The cross-file chunks the completion's prompt will carry.
         cross_file: crate::context::PromptContext,
+        /// `completion.tokenHealing`, which changes the prompt's last tokens.
+        heal: bool,
     },
     /// Nothing but the inbox's housekeeping (closed documents, a new memory budget).
     Housekeeping,
@@ -131,6 +170,9 @@ impl BackgroundJob {
 pub enum EngineEvent {
     /// More completion text (complete UTF-8, in order).
     Text(String),
+    /// The candidate first lines, best first, sent before any text: the text that follows
+    /// continues the first of them.
+    Candidates(Vec<Candidate>),
     /// The job ended; no more events follow.
     Done(CompletionStats),
     /// The job failed; no more events follow.

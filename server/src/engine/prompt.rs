@@ -103,6 +103,8 @@ pub struct PromptRequest<'a> {
     /// The model's context length.
     pub context_length: usize,
     pub cross_file: &'a PromptContext,
+    /// Back the prefix up to a token boundary (see [`rill_model::healing`]).
+    pub heal: bool,
 }
 
 /// A built prompt.
@@ -113,6 +115,8 @@ pub struct Prompt {
     pub stop_tokens: Vec<u32>,
     /// How many of `tokens` are cross-file context (chunks and their headers).
     pub cross_file_tokens: usize,
+    /// The text the prefix was backed up over, which the answer must begin with; empty for none.
+    pub heal: String,
 }
 
 /// Builds the prompt for `request` in the layout `specials` allow (see the module documentation).
@@ -142,31 +146,48 @@ pub fn build(
     tokens.extend_from_slice(&cross_file);
     let room = room - cross_file.len();
     let Some(fim_tokens) = specials.fim else {
-        tokens.extend(prefix_window(
-            tokenizer,
-            request.text_before_cursor,
-            room.max(1),
-        )?);
+        let mut prefix = prefix_window(tokenizer, request.text_before_cursor, room.max(1))?;
+        let heal = heal_prefix(tokenizer, request, &mut prefix)?;
+        tokens.extend(prefix);
         return Ok(Prompt {
             tokens,
             stop_tokens: Vec::new(),
             cross_file_tokens: cross_file.len(),
+            heal,
         });
     };
     // <PRE>, <SUF> and <MID>.
     let room = room.saturating_sub(3);
     let suffix = suffix_window(tokenizer, request.text_after_cursor, room / SUFFIX_SHARE)?;
-    let prefix = prefix_window(
+    let mut prefix = prefix_window(
         tokenizer,
         request.text_before_cursor,
         (room - suffix.len()).max(1),
     )?;
+    let heal = heal_prefix(tokenizer, request, &mut prefix)?;
     tokens.extend(fim::prompt(&fim_tokens, None, &prefix, &suffix));
     Ok(Prompt {
         tokens,
         stop_tokens: fim_tokens.end.into_iter().collect(),
         cross_file_tokens: cross_file.len(),
+        heal,
     })
+}
+
+/// Takes the end of the prefix window back to a token boundary when the request asks for it and
+/// the cursor ends inside what could be one token; returns the text taken back. The window's
+/// first token stays: with a space-prefix vocabulary it carries a space that is not document text.
+fn heal_prefix(
+    tokenizer: &Tokenizer,
+    request: &PromptRequest,
+    prefix: &mut Vec<u32>,
+) -> rill_model::Result<String> {
+    if !request.heal {
+        return Ok(String::new());
+    }
+    let healing = rill_model::healing::plan(tokenizer, prefix, 1)?;
+    prefix.truncate(prefix.len() - healing.tokens);
+    Ok(healing.text)
 }
 
 /// BOS and the tokens of the prompt window for a completion after `text`: the end of `text`, at
@@ -187,6 +208,7 @@ pub fn prompt_tokens(
         reserve_tokens: reserve,
         context_length,
         cross_file: &PromptContext::default(),
+        heal: false,
     };
     Ok(build(tokenizer, &Specials::plain(tokenizer.bos_id()), &request)?.tokens)
 }

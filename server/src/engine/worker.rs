@@ -5,19 +5,35 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use rill_model::generate::{generate, FinishReason};
+use rill_model::generate::{generate, FinishReason, GenerationParams};
+use rill_model::lines::{self, LineSearch};
 use rill_model::{LoadOptions, LoadedModel};
 use tokio::sync::watch;
 
 use super::diagnose::{self, DiagnoseEvent, DiagnoseJob, Progress};
 use super::inbox::{Inbox, Work};
 use super::store::{CacheReport, SequenceStore};
-use super::{prompt, BackgroundJob, BackgroundKind, CompletionJob, CompletionStats, EngineEvent};
+use super::{
+    prompt, BackgroundJob, BackgroundKind, Candidate, CompletionJob, CompletionStats, EngineEvent,
+};
 use super::{EngineState, ModelInfo};
 
 /// Tokens per forward pass of background prefill: an interactive request (or the rescoring of an
 /// edited region) waits at most one such pass, about 130 ms on two cores.
 pub const BACKGROUND_CHUNK: usize = 32;
+
+/// A candidate search branches at the first step of the first line whose best token has a
+/// probability below this (see `benches/README.md`, suggestion quality).
+const BRANCH_BELOW: f32 = 0.5;
+/// An alternative at the branch step needs at least this probability.
+const MIN_ALTERNATIVE: f32 = 0.05;
+/// Tokens one candidate line may take at most.
+const MAX_LINE_TOKENS: usize = 48;
+/// Tokens of the following text scored per candidate: the next line or so, enough to tell which
+/// candidate fits, while every scored token costs a row of the output head.
+const FOLLOWING_TOKENS: usize = 16;
+/// Comment lines a candidate decodes past when code is expected.
+const MAX_SKIPPED_LINES: usize = 2;
 
 struct Engine {
     loaded: LoadedModel,
@@ -147,11 +163,29 @@ impl Engine {
                 reserve_tokens: job.params.max_tokens,
                 context_length: self.loaded.model.config().context_length,
                 cross_file: &job.cross_file,
+                heal: job.quality.heal,
             })?;
             // A FIM model ends the middle with its own token, which is not end-of-sequence.
             params.stop_tokens.extend(prompt.stop_tokens);
+            params.heal = prompt.heal;
             prompt.tokens
         };
+        // Candidates are ranked on greedy likelihoods; sampled decoding streams as it goes.
+        let search =
+            !job.raw_prompt && job.quality.searches() && params.sampling.temperature == 0.0;
+        if search {
+            return self.complete_with_candidates(job, &prompt, params);
+        }
+        self.generate_into(job, &prompt, &params)
+    }
+
+    /// Runs `generate` for `prompt` and streams its text.
+    fn generate_into(
+        &mut self,
+        job: &CompletionJob,
+        prompt: &[u32],
+        params: &GenerationParams,
+    ) -> rill_model::Result<CompletionStats> {
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(&job.document, model);
         let cancelled = || job.cancel.is_cancelled();
@@ -159,8 +193,8 @@ impl Engine {
             model,
             tokenizer,
             sequence,
-            &prompt,
-            &params,
+            prompt,
+            params,
             &cancelled,
             |text| {
                 // Text decoded after cancellation must never reach the client.
@@ -181,6 +215,99 @@ impl Engine {
         })
     }
 
+    /// Decodes the candidate first lines, reports them, streams the best one and continues it
+    /// with `generate` (see [`rill_model::lines`]).
+    fn complete_with_candidates(
+        &mut self,
+        job: &CompletionJob,
+        prompt: &[u32],
+        mut params: GenerationParams,
+    ) -> rill_model::Result<CompletionStats> {
+        let started = Instant::now();
+        let quality = &job.quality;
+        let markers = quality.comment_markers;
+        let skip_comments =
+            quality.code_expected && quality.comments == crate::config::CommentPolicy::Continue;
+        let skip_line =
+            |line: &str| skip_comments && crate::comments::is_comment_line(line, markers);
+        let search = LineSearch {
+            heal: &params.heal,
+            width: quality.width.max(1),
+            branch_below: BRANCH_BELOW,
+            min_alternative: MIN_ALTERNATIVE,
+            max_tokens: params.max_tokens.min(MAX_LINE_TOKENS),
+            stop_tokens: &params.stop_tokens,
+            following: &quality.following,
+            following_tokens: FOLLOWING_TOKENS,
+            skip_line: &skip_line,
+            max_skipped: MAX_SKIPPED_LINES,
+        };
+        let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
+        let sequence = self.store.sequence(&job.document, model);
+        let cancelled = || job.cancel.is_cancelled();
+        let Some(outcome) = lines::search(model, tokenizer, sequence, prompt, &search, &cancelled)?
+        else {
+            return Ok(CompletionStats::cancelled());
+        };
+        let drop_comments =
+            quality.code_expected && quality.comments == crate::config::CommentPolicy::Drop;
+        let candidates: Vec<_> = outcome
+            .candidates
+            .into_iter()
+            .filter(|candidate| {
+                let first_line = candidate.shown().split('\n').next().unwrap_or_default();
+                !(drop_comments && crate::comments::is_comment_line(first_line, markers))
+            })
+            .collect();
+        let first_token_after = started.elapsed();
+        let stats = |generated: usize, cancelled: bool| CompletionStats {
+            prompt_tokens: prompt.len(),
+            reused_tokens: outcome.reused_tokens,
+            generated_tokens: generated,
+            time_to_first_token: first_token_after,
+            tokens_per_second: 0.0,
+            cancelled,
+            forward_passes: outcome.forward_passes,
+            accepted_draft_tokens: 0,
+        };
+        if job.cancel.is_cancelled() {
+            return Ok(stats(0, true));
+        }
+        let _ = job.events.send(EngineEvent::Candidates(
+            candidates
+                .iter()
+                .map(|candidate| Candidate {
+                    text: candidate.shown().to_string(),
+                    confidence: candidate.confidence(),
+                })
+                .collect(),
+        ));
+        let Some(best) = candidates.into_iter().next() else {
+            return Ok(stats(0, false));
+        };
+        let shown = best.shown().to_string();
+        if !shown.is_empty() {
+            let _ = job.events.send(EngineEvent::Text(shown.clone()));
+        }
+        let left = params.max_tokens.saturating_sub(best.tokens.len());
+        if best.ended || left == 0 {
+            return Ok(stats(best.tokens.len(), false));
+        }
+        // The rest continues the chosen line; its prompt is the prompt and the line's tokens, so
+        // the cache keeps everything the search computed for it.
+        let mut continued = prompt.to_vec();
+        continued.extend_from_slice(&best.tokens);
+        params.max_tokens = left;
+        params.heal = String::new();
+        let mut rest = self.generate_into(job, &continued, &params)?;
+        rest.prompt_tokens = prompt.len();
+        rest.reused_tokens = outcome.reused_tokens;
+        rest.generated_tokens += best.tokens.len();
+        rest.time_to_first_token = first_token_after;
+        rest.forward_passes += outcome.forward_passes;
+        Ok(rest)
+    }
+
     /// Runs background work until it is done or an interactive job arrives; interrupted work goes
     /// back to the inbox and continues from where it stopped (its prefix stays cached).
     fn background(&mut self, job: BackgroundJob, inbox: &Inbox) {
@@ -194,6 +321,7 @@ impl Engine {
             context_tokens,
             reserve_tokens,
             cross_file,
+            heal,
         } = &job.kind
         else {
             return;
@@ -208,6 +336,7 @@ impl Engine {
                     reserve_tokens: *reserve_tokens,
                     context_length: self.loaded.model.config().context_length,
                     cross_file,
+                    heal: *heal,
                 })?
                 .tokens;
             let model = &self.loaded.model;

@@ -12,16 +12,23 @@ use tower_lsp::lsp_types::{NumberOrString, Position, Range, Url};
 
 use super::cross_file;
 use super::session::{lock, Session};
-use super::suggestions::{Finish, Generation, Source};
+use super::suggestions::{Finish, Generation, Progress, Source};
+use crate::comments;
 use crate::config::Config;
 use crate::engine::{
-    CancelOnDrop, CancelToken, CompletionJob, EngineEvent, EngineHandle, EngineState,
+    CancelOnDrop, CancelToken, CompletionJob, EngineEvent, EngineHandle, EngineState, Quality,
 };
 use crate::postprocess::{choose_mode, postprocess, CursorContext};
 use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, StatusParams};
 
 /// Lines after the cursor that post-processing looks at.
 const FOLLOWING_LINES: usize = 20;
+/// Lines before the cursor's line that tell whether code is expected there.
+const PREVIOUS_LINES: usize = 3;
+/// Non-blank lines after the cursor's line that candidate first lines are ranked against.
+const RANKING_LINES: usize = 2;
+/// Candidates searched when they are ranked by the text after the cursor.
+const SUFFIX_CHOICE_WIDTH: usize = 3;
 /// Longest pause between two partial notifications while text keeps arriving.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(30);
 /// tower-lsp writes notifications and responses from two queues: a pause this long lets queued
@@ -38,6 +45,20 @@ pub struct Snapshot {
     /// The document text after the cursor, which fill-in-the-middle prompts show the model.
     pub text_after_cursor: String,
     pub cursor: CursorContext,
+    /// The document's language id.
+    pub language_id: String,
+    /// Up to [`PREVIOUS_LINES`] lines before the cursor's line, without terminators.
+    pub previous_lines: Vec<String>,
+}
+
+/// What a completion answers: the suggestion, and the other candidates, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    /// The first line's geometric-mean token probability, when the engine measured it.
+    pub confidence: Option<f32>,
+    /// Other suggestions, post-processed like `text`, distinct from it and from each other.
+    pub alternatives: Vec<String>,
 }
 
 /// Copies what a completion needs from the open document, or explains why it cannot.
@@ -68,7 +89,17 @@ pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Re
                 .to_string()
         })
         .collect();
+    let previous_lines = (line_index.saturating_sub(PREVIOUS_LINES)..line_index)
+        .map(|index| {
+            rope.line(index)
+                .to_string()
+                .trim_end_matches(['\n', '\r'])
+                .to_string()
+        })
+        .collect();
     Ok(Snapshot {
+        language_id: document.language_id().to_string(),
+        previous_lines,
         version: document.version(),
         position,
         text_before_cursor: rope.slice(..char_index).to_string(),
@@ -94,7 +125,7 @@ pub async fn drive(
     snapshot: &Snapshot,
     budget: Duration,
     partials: Option<PartialTarget>,
-) -> jsonrpc::Result<Option<String>> {
+) -> jsonrpc::Result<Option<Answer>> {
     let config = session.config();
     if !config.enable {
         return Ok(None);
@@ -124,7 +155,7 @@ async fn run(
     config: &Config,
     token: &CancelToken,
     started: Instant,
-) -> jsonrpc::Result<Option<String>> {
+) -> jsonrpc::Result<Option<Answer>> {
     let Some(engine) = session.engine.get() else {
         return Ok(None);
     };
@@ -155,6 +186,13 @@ async fn run(
         // The generation's text begins with what the user typed since its prompt (that is how it
         // was found), and it only grows, so the remainder starts right after the typed part.
         let raw = current.raw[typed..].to_string();
+        if below_confidence(&current, config.min_confidence) {
+            // Unsure: stay silent, and let the engine stop if nobody else listens.
+            if generation.listeners() == 1 {
+                generation.stop();
+            }
+            return Ok(None);
+        }
         if let Some(suggestion) = postprocess(&raw, &snapshot.cursor, mode) {
             shown = Some(suggestion.text.clone());
             if suggestion.complete {
@@ -228,8 +266,61 @@ async fn run(
             tokio::time::sleep(PARTIAL_DRAIN).await;
         }
     }
+    let progress = generation.progress();
     report_status_when_done(session.clone(), generation, source, typed);
-    Ok(final_text)
+    Ok(final_text.map(|text| answer(text, &progress, typed, snapshot, mode, config)))
+}
+
+/// Whether the engine measured the suggestion's first line and found it below `min_confidence`.
+fn below_confidence(progress: &Progress, min_confidence: f32) -> bool {
+    min_confidence > 0.0
+        && progress.candidates.as_ref().is_some_and(|candidates| {
+            candidates
+                .first()
+                .is_none_or(|best| best.confidence < min_confidence)
+        })
+}
+
+/// The answer for `text`: its confidence and the other candidates that still fit what the user
+/// typed since the generation's prompt, post-processed the same way.
+fn answer(
+    text: String,
+    progress: &Progress,
+    typed: usize,
+    snapshot: &Snapshot,
+    mode: crate::postprocess::Mode,
+    config: &Config,
+) -> Answer {
+    let candidates = progress.candidates.as_deref().unwrap_or_default();
+    let typed_text = &progress.raw[..typed.min(progress.raw.len())];
+    let mut alternatives: Vec<String> = Vec::new();
+    for candidate in candidates.iter().skip(1) {
+        if alternatives.len() + 1 >= config.candidates {
+            break;
+        }
+        let Some(rest) = candidate.text.strip_prefix(typed_text) else {
+            continue;
+        };
+        // A candidate is a first line: whatever the model would write after it is not known, so
+        // it ends there.
+        let Some(suggestion) = postprocess(&format!("{rest}\n"), &snapshot.cursor, mode) else {
+            continue;
+        };
+        let first_line = |t: &str| t.lines().next().unwrap_or_default().trim_end().to_string();
+        if first_line(&suggestion.text) == first_line(&text)
+            || alternatives
+                .iter()
+                .any(|known| first_line(known) == first_line(&suggestion.text))
+        {
+            continue;
+        }
+        alternatives.push(suggestion.text);
+    }
+    Answer {
+        confidence: candidates.first().map(|best| best.confidence),
+        text,
+        alternatives,
+    }
 }
 
 /// Queues a new engine job for the snapshot and records its generation; `None` when the engine
@@ -256,6 +347,7 @@ fn start_generation(
         cross_file: cross_file::prompt_context(session, uri),
         raw_prompt: false,
         params: generation_params(config),
+        quality: quality(snapshot, config),
         cancel: job_token,
         events,
     };
@@ -281,6 +373,7 @@ async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<E
     while let Some(event) = events.recv().await {
         match event {
             EngineEvent::Text(text) => generation.push_text(&text),
+            EngineEvent::Candidates(candidates) => generation.set_candidates(candidates),
             EngineEvent::Done(stats) => {
                 generation.finish(Finish::Done(stats));
                 return;
@@ -292,6 +385,64 @@ async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<E
         }
     }
     generation.finish(Finish::Error("the engine stopped".to_string()));
+}
+
+/// The quality techniques for a completion at `snapshot` (see [`crate::engine::Quality`]).
+fn quality(snapshot: &Snapshot, config: &Config) -> Quality {
+    let comment_markers = comments::markers(&snapshot.language_id);
+    let previous: Vec<&str> = snapshot.previous_lines.iter().map(String::as_str).collect();
+    let following = if config.suffix_choice {
+        following_text(&snapshot.text_after_cursor)
+    } else {
+        String::new()
+    };
+    // Ranking by the following text needs something to rank: a few candidates even when the
+    // answer offers one.
+    let width = if config.suffix_choice {
+        config.candidates.max(SUFFIX_CHOICE_WIDTH)
+    } else {
+        config.candidates
+    };
+    Quality {
+        heal: config.token_healing,
+        width,
+        following,
+        comments: config.code_over_comment,
+        comment_markers,
+        code_expected: comments::code_expected(
+            &snapshot.cursor.line_prefix,
+            &previous,
+            comment_markers,
+        ),
+    }
+}
+
+/// The document after the cursor's line, from its line break through the next
+/// [`RANKING_LINES`] non-blank lines; empty at the end of the document.
+fn following_text(text_after_cursor: &str) -> String {
+    let Some(newline) = text_after_cursor.find('\n') else {
+        return String::new();
+    };
+    let rest = &text_after_cursor[newline..];
+    let mut end = rest.len();
+    let mut seen = 0;
+    for (offset, _) in rest.match_indices('\n').skip(1) {
+        let line = &rest[..offset];
+        let last = line.rsplit('\n').next().unwrap_or_default();
+        if !last.trim().is_empty() {
+            seen += 1;
+            if seen == RANKING_LINES {
+                end = offset;
+                break;
+            }
+        }
+    }
+    let following = &rest[..end];
+    if following.trim().is_empty() {
+        String::new()
+    } else {
+        following.to_string()
+    }
 }
 
 fn generation_params(config: &Config) -> GenerationParams {
@@ -443,6 +594,7 @@ pub fn inline_item(text: &str, range: Option<Range>) -> InlineCompletionItem {
         filter_text: None,
         range,
         command: None,
+        confidence: None,
     }
 }
 

@@ -34,14 +34,20 @@ pub fn on_open(session: &Arc<Session>, uri: &Url) {
     note(session, uri, Some(0));
 }
 
-/// A document was edited: the lines around the first edit.
+/// A document was edited: the lines around the first edit. No idle timer of its own: the edit's
+/// pre-warm (`prewarm::schedule_after_edit`) refreshes the ring at the same pause, and a second
+/// timer would refresh and pre-warm the same document again.
 pub fn on_change(session: &Arc<Session>, uri: &Url, edits: &[ByteEdit]) {
     let line = edits.first().and_then(|edit| {
         let documents = lock(&session.documents);
         let rope = documents.get(uri)?.rope();
         Some(rope.byte_to_line(edit.old.start.min(rope.len_bytes())))
     });
-    note(session, uri, line);
+    if queue(session, uri, line) {
+        // Typing is not idle: a refresh a view scheduled earlier must not change the prompt's
+        // start in the middle of it.
+        session.cross_file.events.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// A completion was asked at `line` of a document: the user is looking there.
@@ -58,17 +64,26 @@ pub fn on_close(session: &Session, uri: &Url) {
     }
 }
 
-/// Queues the chunk around `line` of `uri` (when there is one) and schedules a refresh for when
-/// the user is idle.
-fn note(session: &Arc<Session>, uri: &Url, line: Option<usize>) {
+/// Queues the chunk around `line` of `uri` (when there is one) and makes `uri` the document whose
+/// cursor surroundings the next refresh leaves out. Returns false when cross-file context is off.
+fn queue(session: &Session, uri: &Url, line: Option<usize>) -> bool {
     let config = session.config();
     if !config.cross_file || !config.enable {
-        return;
+        return false;
     }
     if let Some(chunk) = line.and_then(|line| cut(session, uri, line, config.chunk_lines)) {
         lock(&session.cross_file.ring).queue(chunk, config.max_chunks);
     }
     *lock(&session.cross_file.focus) = Some(uri.clone());
+    true
+}
+
+/// [`queue`], then a refresh once the user has been idle for `engine.prewarmIdleMs`.
+fn note(session: &Arc<Session>, uri: &Url, line: Option<usize>) {
+    if !queue(session, uri, line) {
+        return;
+    }
+    let config = session.config();
     let event = session.cross_file.events.fetch_add(1, Ordering::SeqCst) + 1;
     let idle = Duration::from_millis(config.prewarm_idle_ms);
     let session = session.clone();

@@ -48,6 +48,7 @@ pub fn request(session: &Session, uri: &Url) {
             context_tokens: config.context_tokens,
             reserve_tokens: config.max_tokens,
             cross_file: super::cross_file::prompt_context(session, uri),
+            heal: config.token_healing,
         },
     });
 }

@@ -325,6 +325,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             stop: prompt.stop.clone(),
             ..GenerationParams::default()
         },
+        quality: Default::default(),
         cancel: cancel.clone(),
         events,
     };
@@ -358,6 +359,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
                     failure = Some(reason);
                     break;
                 }
+                Some(EngineEvent::Candidates(_)) => {}
                 Some(EngineEvent::Done(_)) | None => break,
             },
             () = &mut deadline => {

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tower_lsp::lsp_types::Url;
 
 use super::session::lock;
-use crate::engine::{CancelToken, CompletionStats};
+use crate::engine::{CancelToken, Candidate, CompletionStats};
 
 /// How far back (in characters) a request may be from a cached generation's prefix.
 pub const MAX_TYPED_CHARS: usize = 128;
@@ -42,6 +42,9 @@ pub enum Finish {
 pub struct Progress {
     /// Raw model text, before post-processing.
     pub raw: String,
+    /// The candidate first lines the engine chose among, best first (the raw text continues the
+    /// first); `None` when it streamed without a search (sampling, the remote engine).
+    pub candidates: Option<Vec<Candidate>>,
     pub finish: Option<Finish>,
 }
 
@@ -96,6 +99,11 @@ impl Generation {
 
     pub fn progress(&self) -> Progress {
         self.progress.borrow().clone()
+    }
+
+    pub fn set_candidates(&self, candidates: Vec<Candidate>) {
+        self.progress
+            .send_modify(|progress| progress.candidates = Some(candidates));
     }
 
     pub fn push_text(&self, text: &str) {

@@ -27,7 +27,7 @@ pub async fn handle(
     let uri = params.text_document_position.text_document.uri;
     let snapshot = snapshot(session, &uri, params.text_document_position.position)?;
     let budget = Duration::from_millis(session.config().fallback_budget_ms);
-    let Some(text) = drive(session, &uri, &snapshot, budget, None).await? else {
+    let Some(answer) = drive(session, &uri, &snapshot, budget, None).await? else {
         return Ok(Some(CompletionResponse::List(CompletionList {
             is_incomplete: true,
             items: Vec::new(),
@@ -52,26 +52,39 @@ pub async fn handle(
         snapshot.position.line,
         snapshot.position.character.saturating_sub(word_units),
     );
+    let range = Range::new(start, snapshot.position);
+    // The best suggestion first, then the other candidates: the first menu items, in rank order.
+    let items = std::iter::once(&answer.text)
+        .chain(&answer.alternatives)
+        .enumerate()
+        .map(|(rank, text)| menu_item(&word, text, range, rank))
+        .collect();
+    Ok(Some(CompletionResponse::List(CompletionList {
+        is_incomplete: true,
+        items,
+    })))
+}
+
+/// The menu item for suggestion `text` at `rank`: it replaces the word before the cursor (`word`)
+/// so that the client's fuzzy filter keeps it, and its label is the word with the suggestion's
+/// first line, which reads as the line will.
+fn menu_item(word: &str, text: &str, range: Range, rank: usize) -> CompletionItem {
     let first_line = text.lines().next().unwrap_or_default();
     let mut label: String = first_line.trim().chars().take(LABEL_CHARS).collect();
     if first_line.trim().chars().count() > LABEL_CHARS {
         label.push('…');
     }
-    let item = CompletionItem {
+    CompletionItem {
         label,
         kind: Some(CompletionItemKind::TEXT),
         detail: Some("rill".to_string()),
-        sort_text: Some("0".to_string()),
+        sort_text: Some(rank.to_string()),
         filter_text: Some(format!("{word}{first_line}")),
-        preselect: Some(true),
+        preselect: Some(rank == 0),
         text_edit: Some(CompletionTextEdit::Edit(TextEdit {
-            range: Range::new(start, snapshot.position),
+            range,
             new_text: format!("{word}{text}"),
         })),
         ..CompletionItem::default()
-    };
-    Ok(Some(CompletionResponse::List(CompletionList {
-        is_incomplete: true,
-        items: vec![item],
-    })))
+    }
 }

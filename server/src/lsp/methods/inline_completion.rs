@@ -24,12 +24,22 @@ pub async fn handle(
         _ => None,
     };
     let budget = Duration::from_millis(config.timeout_ms);
-    let text = drive(session, &uri, &snapshot, budget, partials).await?;
+    let answer = drive(session, &uri, &snapshot, budget, partials).await?;
     let range = Range::new(snapshot.position, snapshot.position);
-    Ok(InlineCompletionList {
-        items: text
-            .map(|text| inline_item(&text, Some(range)))
-            .into_iter()
-            .collect(),
-    })
+    // The best suggestion first (the one partials streamed); editors cycle through the others.
+    let items = answer
+        .map(|answer| {
+            let mut best = inline_item(&answer.text, Some(range));
+            best.confidence = answer.confidence;
+            std::iter::once(best)
+                .chain(
+                    answer
+                        .alternatives
+                        .iter()
+                        .map(|text| inline_item(text, Some(range))),
+                )
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(InlineCompletionList { items })
 }
