@@ -14,8 +14,8 @@ use crate::tokenizer::Tokenizer;
 /// Bytes healing may take back at most: one ordinary token, or a run of indentation.
 pub const MAX_HEAL_BYTES: usize = 64;
 
-/// Tokens healing may take back at most.
-const MAX_HEAL_TOKENS: usize = 2;
+/// Tokens healing may take back at most: a partial identifier is rarely split into more.
+const MAX_HEAL_TOKENS: usize = 4;
 
 /// What healing took off the end of a prompt.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -40,51 +40,47 @@ impl Healing {
 
 /// Decides how many tokens at the end of `tokens` to take back. `tokens[..protected]` are never
 /// taken (BOS, cross-file context, the first token of a window whose space prefix is not document
-/// text). Returns [`Healing::none`] when the last token cannot be continued by any other token
-/// (nothing to heal) or is a control or partial-UTF-8 token.
+/// text). Returns [`Healing::none`] when nothing should be taken back.
 ///
-/// The last token is taken back when some longer token starts with its bytes, so the model could
-/// have merged it with what follows. When it is whitespace without a newline, the token before it
-/// is taken back too if that one is whitespace without a newline as well, because indentation is
-/// often split into several whitespace tokens that a keyword token would re-split.
+/// Takes back the longest run of last tokens (at most [`MAX_HEAL_TOKENS`]) whose joined bytes are
+/// a proper beginning of some other token: `retu`, split as `re` + `tu`, is the beginning of
+/// `return`, so both go and the model writes `return` itself. A run never reaches back over a
+/// line break, and never starts with a bare line break: healing one would let the model answer
+/// with a blank line where the user is about to write. Control tokens and bytes that are not
+/// whole UTF-8 characters are never taken.
 pub fn plan(tokenizer: &Tokenizer, tokens: &[u32], protected: usize) -> Result<Healing> {
-    let mut taken = 0;
+    let mut best = Healing::none();
     let mut bytes: Vec<u8> = Vec::new();
-    while taken < MAX_HEAL_TOKENS && tokens.len() > protected + taken {
-        let id = tokens[tokens.len() - 1 - taken];
+    for taken in 1..=MAX_HEAL_TOKENS {
+        if tokens.len() < protected + taken {
+            break;
+        }
+        let id = tokens[tokens.len() - taken];
         if tokenizer.is_control(id) {
             break;
         }
         let piece = tokenizer.token_bytes(id)?;
-        if piece.is_empty() || piece.len() + bytes.len() > MAX_HEAL_BYTES {
+        let only_newlines = piece.iter().all(|&b| b == b'\n' || b == b'\r');
+        if piece.is_empty() || only_newlines || (taken > 1 && piece.contains(&b'\n')) {
             break;
         }
-        let horizontal_space = piece.iter().all(|&b| b == b' ' || b == b'\t');
-        if taken == 0 {
-            // A cursor right after a line break stays there: healing a bare newline would let the
-            // model answer with a blank line where the user is about to write.
-            let only_newlines = piece.iter().all(|&b| b == b'\n' || b == b'\r');
-            if only_newlines || !extensible(tokenizer, piece) {
-                break;
-            }
-        } else if !horizontal_space || !bytes.iter().all(|&b| b == b' ' || b == b'\t') {
+        if piece.len() + bytes.len() > MAX_HEAL_BYTES {
             break;
         }
         let mut joined = piece.to_vec();
         joined.extend_from_slice(&bytes);
         bytes = joined;
-        taken += 1;
-        if !horizontal_space {
+        if !extensible(tokenizer, &bytes) {
             break;
         }
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            best = Healing {
+                tokens: taken,
+                text: text.to_string(),
+            };
+        }
     }
-    match String::from_utf8(bytes) {
-        Ok(text) if taken > 0 => Ok(Healing {
-            tokens: taken,
-            text,
-        }),
-        _ => Ok(Healing::none()),
-    }
+    Ok(best)
 }
 
 /// Whether some token other than `piece` itself begins with `piece`'s bytes.
