@@ -137,7 +137,10 @@ fn the_mask_keeps_tokens_that_begin_with_or_begin_the_owed_bytes() {
     assert!(allowed.len() > 1);
     for &id in &allowed {
         let bytes = tokenizer.token_bytes(id).unwrap();
-        assert!(bytes.starts_with(owed) || owed.starts_with(bytes), "{bytes:?}");
+        assert!(
+            bytes.starts_with(owed) || owed.starts_with(bytes),
+            "{bytes:?}"
+        );
         let rest = healing::remaining(tokenizer, owed, id);
         assert!(bytes.len() >= owed.len() || rest.len() == owed.len() - bytes.len());
     }
@@ -159,8 +162,16 @@ fn constrained_decoding_writes_the_rest_of_a_partial_word() {
         heal: healing.text.clone(),
         ..GenerationParams::default()
     };
-    let out = generate(model(), tokenizer, &mut sequence, prompt, &params, &|| false, |_| {})
-        .expect("generate");
+    let out = generate(
+        model(),
+        tokenizer,
+        &mut sequence,
+        prompt,
+        &params,
+        &|| false,
+        |_| {},
+    )
+    .expect("generate");
     // The output continues the user's word: "rn ..." — the healed bytes themselves are not
     // suggested again.
     assert!(
@@ -183,15 +194,28 @@ fn healing_changes_nothing_when_the_model_would_pick_the_removed_token() {
         max_tokens: 16,
         ..GenerationParams::default()
     };
-    let greedy = generate(model, tokenizer, &mut sequence, &start, &params, &|| false, |_| {})
-        .expect("generate");
+    let greedy = generate(
+        model,
+        tokenizer,
+        &mut sequence,
+        &start,
+        &params,
+        &|| false,
+        |_| {},
+    )
+    .expect("generate");
     assert!(greedy.tokens.len() >= 12);
     let cut = 6;
     let mut prompt = start.clone();
     prompt.extend_from_slice(&greedy.tokens[..cut]);
     let expected = tokenizer.decode(&greedy.tokens[cut..12]).unwrap();
-    let healing_text =
-        String::from_utf8(tokenizer.token_bytes(greedy.tokens[cut - 1]).unwrap().to_vec()).unwrap();
+    let healing_text = String::from_utf8(
+        tokenizer
+            .token_bytes(greedy.tokens[cut - 1])
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
     let healed = GenerationParams {
         max_tokens: 12 - cut + 1,
         heal: healing_text,
@@ -209,4 +233,41 @@ fn healing_changes_nothing_when_the_model_would_pick_the_removed_token() {
     )
     .expect("generate healed");
     assert_eq!(out.text, expected);
+}
+
+#[test]
+fn the_line_search_heals_like_generate() {
+    use rill_model::lines::{search, LineSearch};
+    let tokenizer = tokenizer();
+    let prefix = "def add(a, b):\n    \"\"\"Return the sum.\"\"\"\n    retu";
+    let (tokens, healing) = plan(prefix);
+    let prompt = &tokens[..tokens.len() - healing.tokens];
+    let mut sequence = Sequence::new(model());
+    let params = LineSearch {
+        heal: &healing.text,
+        width: 3,
+        branch_below: 0.5,
+        min_alternative: 0.05,
+        max_tokens: 16,
+        stop_tokens: &[],
+        following: "",
+        following_tokens: 16,
+        skip_line: &|_| false,
+        max_skipped: 0,
+    };
+    let outcome = search(model(), tokenizer, &mut sequence, prompt, &params, &|| {
+        false
+    })
+    .expect("search")
+    .expect("not cancelled");
+    let best = &outcome.candidates[0];
+    eprintln!(
+        "{healing:?} {:?}",
+        outcome
+            .candidates
+            .iter()
+            .map(|c| (&c.text, c.confidence()))
+            .collect::<Vec<_>>()
+    );
+    assert!(best.text.starts_with("rn"), "{:?}", best.text);
 }

@@ -2,7 +2,8 @@
 // user-data and extensions folder per run), opens it in headless Chromium through playwright-core, and
 // checks what a user sees: the status bar reaching "ready" and showing the last completion's speed, ghost
 // text appearing and growing (without blinking) while the server streams it, Tab inserting it, VS Code's
-// accept-next-word working on it, and a misspelling flagged with a squiggle whose quick fix applies.
+// accept-next-word working on it, Alt+] / Alt+[ cycling through the server's several suggestions, and a
+// misspelling flagged with a squiggle whose quick fix applies.
 //
 // Usage: node e2e/run.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // `--tools` holds node24/ and code-server/ (with playwright-core) as scripts/provision-e2e.sh installs
@@ -58,6 +59,9 @@ const FILES = {
   'fib.py': 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""',
   // A one-line body, accepted word by word.
   'square.py': 'def square(x):\n    """Return x squared."""',
+  // fib.py again under another name (so no suggestion cached for fib.py answers it): the server offers
+  // three items here with the default model, the body and two other first lines, to cycle through.
+  'cycle.py': 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""',
   // Two siblings make `return` near certain in the third, so a misspelling there is flagged.
   'ops.py': [
     'def add(a, b):',
@@ -162,6 +166,8 @@ async function main() {
     await checkStatusMeasurements(page);
     await openFile(page, 'square.py');
     await checkPartialAccept(page);
+    await openFile(page, 'cycle.py');
+    await checkCycling(page);
     await openFile(page, 'ops.py');
     await checkQuickFix(page);
     await checkMenuAndLog(page);
@@ -462,6 +468,52 @@ async function checkPartialAccept(page) {
   pass(`Tab inserted the rest: ${JSON.stringify(line)}`);
 }
 
+/** The ghost text as one string, its lines joined with line breaks (comparable across samples). */
+const ghostText = (ghost) => [ghost.inline, ...ghost.extra].join('\n');
+
+async function checkCycling(page) {
+  // The server answers several ranked items; the extension hands them all to VS Code, whose Show Next /
+  // Previous Inline Suggestion (Alt+] / Alt+[) must then switch the ghost text between them, and Tab
+  // must insert the one shown.
+  await focusEditor(page);
+  await page.keyboard.press('Control+End');
+  await page.keyboard.press('Enter');
+  const { last } = await settledGhost(page, Date.now());
+  const first = ghostText(last);
+  const indent = (await editorLines(page))[2] ?? '';
+
+  await page.keyboard.press('Alt+BracketRight');
+  await until('Alt+] to show another suggestion', 10_000, async () => {
+    const ghost = await ghostLines(page);
+    return ghost.inline.trim() && ghostText(ghost) !== first;
+  });
+  // Read it again once drawn completely: the inline part and the lines below may not change together.
+  await sleep(300);
+  const second = await ghostLines(page);
+  if (!second.inline.trim() || ghostText(second) === first) {
+    throw new Error(`Alt+] did not settle on another suggestion: ${JSON.stringify(second)}`);
+  }
+  pass(`Alt+] replaced the ghost text ${JSON.stringify(first)} with ${JSON.stringify(ghostText(second))}`);
+
+  await page.keyboard.press('Alt+BracketLeft');
+  await until('Alt+[ to show the first suggestion again', 10_000, async () =>
+    ghostText(await ghostLines(page)) === first ? true : undefined,
+  );
+  pass('Alt+[ brought the first suggestion back');
+
+  await page.keyboard.press('Alt+BracketRight');
+  await until('Alt+] to show the second suggestion again', 10_000, async () =>
+    ghostText(await ghostLines(page)) === ghostText(second) ? true : undefined,
+  );
+  await page.keyboard.press('Tab');
+  const expected = [`${indent}${second.inline}`, ...second.extra].map((line) => line.trimEnd());
+  const lines = await until('the second suggestion inserted by Tab', 10_000, async () => {
+    const current = (await editorLines(page)).map((line) => line.trimEnd());
+    return expected.every((line, i) => current[2 + i] === line) ? current : undefined;
+  });
+  pass(`Tab inserted the suggestion shown after cycling; the editor now reads:\n${lines.join('\n')}`);
+}
+
 async function runCommand(page, title) {
   await page.keyboard.press('Control+Shift+P');
   const input = page.locator('.quick-input-widget input');
@@ -554,11 +606,17 @@ async function checkMenuAndLog(page) {
   }
   await row.click();
   const line = 'model loaded in';
-  await until(
-    'the server log in the output panel',
-    20_000,
-    async () => (await page.locator('.panel .monaco-editor .view-line', { hasText: line }).count()) > 0,
-  );
+  const output = page.locator('.panel .monaco-editor').first();
+  await until('the server log in the output panel', 20_000, async () => {
+    if ((await page.locator('.panel .monaco-editor .view-line', { hasText: line }).count()) > 0) {
+      return true;
+    }
+    // The panel follows the end of the log and draws only the lines in view: once the log is longer
+    // than the panel, the line is above them. Scroll up to it.
+    await output.hover().catch(() => {});
+    await page.mouse.wheel(0, -2000);
+    return false;
+  });
   pass(`the status bar menu opens, and "Show log" shows the server's log ("${line} …")`);
   await page.keyboard.press('Control+J');
 }

@@ -7,6 +7,10 @@
 // partial has VS Code fetch again at the same document version and position, and it is answered from the
 // session at once, without a new server request. The response settles the final text. Accepting (Tab, or VS Code's accept-word/accept-line) is VS Code's own behaviour
 // on the items returned here, so it is left untouched.
+//
+// The response's other items (alternative first lines, ranked after the streamed suggestion) are handed to
+// VS Code with it, so its Show Next/Previous Inline Suggestion commands (Alt+] / Alt+[) cycle through
+// them; cycling makes VS Code fetch again (an explicit trigger), which the session answers at once.
 
 import * as vscode from 'vscode';
 import type { Middleware } from 'vscode-languageclient/node';
@@ -90,13 +94,15 @@ export class InlineStreaming implements vscode.Disposable {
     return this.answer(session, position);
   }
 
-  /** Hands the session's current text to VS Code and records that it did. */
+  /** Hands the session's current items to VS Code (the text first) and records that it did. */
   private answer(session: StreamSession, position: vscode.Position): vscode.InlineCompletionItem[] | null {
-    session.markServed(session.text);
-    if (!session.text) {
+    const items = session.items;
+    session.markServed(items);
+    if (items.length === 0) {
       return null;
     }
-    return [new vscode.InlineCompletionItem(session.text, new vscode.Range(position, position))];
+    const range = new vscode.Range(position, position);
+    return items.map((text) => new vscode.InlineCompletionItem(text, range));
   }
 
   private async provide(
@@ -158,21 +164,21 @@ export class InlineStreaming implements vscode.Disposable {
     const started = Date.now();
     Promise.resolve(next(document, position, context, source.token))
       .then(
-        (result) => resultText(result),
+        (result) => resultTexts(result),
         (error: unknown) => {
           this.log(`inline completion failed: ${String(error)}`);
-          return undefined;
+          return [];
         },
       )
-      .then((text) => {
+      .then(([text, ...alternatives]) => {
         this.requests.delete(session);
         source.dispose();
-        const changed = session.finish(text);
+        const changed = session.finish(text, alternatives);
         if (session.partialCount > 0) {
           const elapsed = Date.now() - started;
           this.log(
             `suggestion streamed in ${session.partialCount} partials, ` +
-              `final ${text?.length ?? 0} chars after ${elapsed} ms`,
+              `final ${text?.length ?? 0} chars and ${session.alternatives.length} alternatives after ${elapsed} ms`,
           );
         }
         if (changed && session.waiting === 0) {
@@ -249,15 +255,11 @@ function isAtCursor(key: RequestKey): boolean {
   );
 }
 
-/** The first item's text of a converted response, or undefined for no suggestion. */
-function resultText(result: InlineResult): string | undefined {
+/** The items' texts of a converted response in the server's order (best first); empty for no suggestion. */
+function resultTexts(result: InlineResult): string[] {
   if (result === null || result === undefined) {
-    return undefined;
+    return [];
   }
   const items = Array.isArray(result) ? result : result.items;
-  const first = items[0];
-  if (first === undefined) {
-    return undefined;
-  }
-  return typeof first.insertText === 'string' ? first.insertText : first.insertText.value;
+  return items.map((item) => (typeof item.insertText === 'string' ? item.insertText : item.insertText.value));
 }

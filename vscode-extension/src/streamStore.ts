@@ -7,6 +7,10 @@
 // VS Code's inline suggestion, which asks again and is served the session's latest text without a new
 // server request. The session also remembers what VS Code was last given, so the glue knows whether a
 // re-trigger actually reached the editor.
+//
+// The response may hold several ranked items: the streamed suggestion first, then alternatives (other first
+// lines). The session keeps them all, so that VS Code's Show Next/Previous Inline Suggestion (Alt+] /
+// Alt+[) can cycle through them; partials only ever carry the first.
 
 import { itemText, PartialParams } from './protocol';
 
@@ -22,10 +26,12 @@ export function sameKey(a: RequestKey, b: RequestKey): boolean {
   return a.uri === b.uri && a.version === b.version && a.line === b.line && a.character === b.character;
 }
 
-/** One request's stream: partial texts until the response arrives, then the final text. */
+/** One request's stream: partial texts until the response arrives, then the final items. */
 export class StreamSession {
   /** The whole suggestion so far (partials are cumulative); undefined until anything arrived. */
   private currentText: string | undefined;
+  /** The response's other items, best first; only a response has them. */
+  private alternativeTexts: readonly string[] = [];
   private finished = false;
   /** Set when a newer session replaced this one: nobody will show its text any more. */
   private abandonedFlag = false;
@@ -34,13 +40,23 @@ export class StreamSession {
   private waiters: Array<() => void> = [];
   /** How many partials changed the text; lets tests and the log tell streaming happened. */
   partialCount = 0;
-  /** The text last handed to VS Code for this session (what the editor shows, as far as we know). */
-  private servedText: string | undefined;
+  /** The items last handed to VS Code for this session (what the editor holds, as far as we know). */
+  private servedItems: readonly string[] = [];
 
   constructor(readonly key: RequestKey) {}
 
   get text(): string | undefined {
     return this.currentText;
+  }
+
+  /** The response's other suggestions, best first: distinct from the text and each other, never empty. */
+  get alternatives(): readonly string[] {
+    return this.alternativeTexts;
+  }
+
+  /** Everything VS Code should hold: the text, then the alternatives; empty while there is no text. */
+  get items(): readonly string[] {
+    return this.currentText ? [this.currentText, ...this.alternativeTexts] : [];
   }
 
   get done(): boolean {
@@ -81,29 +97,35 @@ export class StreamSession {
   }
 
   /**
-   * Records the response. `text` is undefined when the request failed or answered no item; the
-   * response wins over the partials because it is what the server settled on. Returns true when the
-   * text changed.
+   * Records the response: its first item's text (undefined when the request failed or answered no item)
+   * and the other items' texts, best first. The response wins over the partials because it is what the
+   * server settled on. Returns true when what VS Code should hold changed: the text, or alternatives
+   * arriving after a streamed text that the response only confirms (VS Code must fetch them, or there
+   * would be nothing to cycle to).
    */
-  finish(text: string | undefined): boolean {
+  finish(text: string | undefined, alternatives: readonly string[] = []): boolean {
     if (this.finished) {
       return false;
     }
     this.finished = true;
-    const changed = (text ?? '') !== (this.currentText ?? '');
+    const before = this.items;
     this.currentText = text;
+    // VS Code shows one of equal items only; an empty one would be an invisible stop while cycling.
+    this.alternativeTexts = text
+      ? alternatives.filter((alt, i) => alt !== '' && alt !== text && alternatives.indexOf(alt) === i)
+      : [];
     this.wake();
-    return changed;
+    return !sameItems(before, this.items);
   }
 
-  /** Records that VS Code was given `text` (undefined: no suggestion). */
-  markServed(text: string | undefined): void {
-    this.servedText = text;
+  /** Records that VS Code was given `items` (empty: no suggestion). */
+  markServed(items: readonly string[]): void {
+    this.servedItems = [...items];
   }
 
-  /** True when the editor shows something other than the current text and must be asked to fetch again. */
+  /** True when the editor holds something other than the current items and must be asked to fetch again. */
   get needsRedraw(): boolean {
-    return (this.servedText ?? '') !== (this.currentText ?? '');
+    return !sameItems(this.servedItems, this.items);
   }
 
   /** Marks the session replaced and releases anyone still waiting on it. */
@@ -147,6 +169,10 @@ export class StreamSession {
       waiter();
     }
   }
+}
+
+function sameItems(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((text, i) => text === b[i]);
 }
 
 /**

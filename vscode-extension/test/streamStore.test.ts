@@ -165,13 +165,63 @@ test('needsRedraw: the editor is behind until the current text was served', () =
   assert.equal(session.needsRedraw, false, 'nothing known, nothing shown');
   store.acceptPartial(partial(1, 'return'));
   assert.equal(session.needsRedraw, true);
-  session.markServed('return');
+  session.markServed(['return']);
   assert.equal(session.needsRedraw, false);
   store.acceptPartial(partial(2, 'return a'));
   assert.equal(session.needsRedraw, true, 'a newer partial must reach the editor');
-  session.markServed('return a');
+  session.markServed(['return a']);
   session.finish(undefined);
   assert.equal(session.needsRedraw, true, 'a withdrawn suggestion must be taken off the screen');
-  session.markServed(undefined);
+  session.markServed([]);
   assert.equal(session.needsRedraw, false);
+});
+
+test('the response keeps every item: the streamed text first, then the alternatives in rank order', () => {
+  const store = new StreamStore();
+  const session = store.start(KEY);
+  store.acceptPartial(partial(1, 'if n < 2:'));
+  assert.deepEqual(session.items, ['if n < 2:']);
+  session.finish('if n < 2:\n        return n', ['a = 0', 'n_fib = 0']);
+  assert.equal(session.text, 'if n < 2:\n        return n');
+  assert.deepEqual(session.alternatives, ['a = 0', 'n_fib = 0']);
+  assert.deepEqual(session.items, ['if n < 2:\n        return n', 'a = 0', 'n_fib = 0']);
+});
+
+test('partials carry only the first item; alternatives come with the response', () => {
+  const store = new StreamStore();
+  const session = store.start(KEY);
+  const twoItems = partial(1, 'return a');
+  twoItems.items.push({ insertText: 'pass' });
+  store.acceptPartial(twoItems);
+  assert.deepEqual(session.items, ['return a']);
+  assert.deepEqual(session.alternatives, []);
+});
+
+test('alternatives arriving with a response that confirms the streamed text are a change to draw', () => {
+  const store = new StreamStore();
+  const session = store.start(KEY);
+  store.acceptPartial(partial(1, 'return a'));
+  session.markServed(session.items);
+  assert.equal(session.finish('return a', ['pass']), true, 'VS Code must fetch the list to cycle it');
+  assert.equal(session.needsRedraw, true);
+  session.markServed(session.items);
+  assert.equal(session.needsRedraw, false);
+});
+
+test('a response that only confirms the streamed text, without alternatives, is no change', () => {
+  const session = new StreamStore().start(KEY);
+  session.offerPartial(partial(1, 'return a'));
+  session.markServed(session.items);
+  assert.equal(session.finish('return a', []), false);
+  assert.equal(session.needsRedraw, false);
+});
+
+test('empty, repeated and first-item alternatives are dropped, and none are kept without a text', () => {
+  const session = new StreamStore().start(KEY);
+  session.finish('x = 1', ['', 'x = 1', 'y = 2', 'y = 2', 'z = 3']);
+  assert.deepEqual(session.items, ['x = 1', 'y = 2', 'z = 3']);
+  const empty = new StreamStore().start(KEY);
+  assert.equal(empty.finish(undefined, ['y = 2']), false);
+  assert.deepEqual(empty.items, []);
+  assert.deepEqual(empty.alternatives, []);
 });

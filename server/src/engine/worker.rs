@@ -168,6 +168,9 @@ impl Engine {
             // A FIM model ends the middle with its own token, which is not end-of-sequence.
             params.stop_tokens.extend(prompt.stop_tokens);
             params.heal = prompt.heal;
+            if !params.heal.is_empty() {
+                tracing::debug!("prompt healed over {:?}", params.heal);
+            }
             prompt.tokens
         };
         // Candidates are ranked on greedy likelihoods; sampled decoding streams as it goes.

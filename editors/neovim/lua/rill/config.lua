@@ -6,7 +6,8 @@ local M = {}
 ---@field accept_word string|false  Accept the next word of the suggestion.
 ---@field accept_line string|false  Accept the rest of the suggestion's current line.
 ---@field dismiss string|false      Hide the suggestion and stop its request.
----@field next string|false         (native mode only) Show the next candidate.
+---@field next string|false         Show the answer's next suggestion (wrapping around).
+---@field prev string|false         Show the answer's previous suggestion (wrapping around).
 
 ---@class rill.Config
 ---@field cmd string[]               Command that starts the server.
@@ -42,6 +43,7 @@ M.defaults = {
     accept_line = "<M-l>",
     dismiss = "<C-]>",
     next = "<M-]>",
+    prev = "<M-[>",
   },
   on_attach = nil,
 }

@@ -62,6 +62,15 @@ function M.accept_line()
   return accept("line")
 end
 
+--- Shows the answer's `count`-th next suggestion (previous for a negative count; default 1), wrapping
+--- around; what is shown is what accept() inserts. Returns false when nothing is shown or the answer
+--- has no other suggestion that fits what was typed since.
+---@param count integer?
+---@return boolean
+function M.cycle(count)
+  return require("rill.suggestion").cycle(vim.api.nvim_get_current_buf(), count or 1)
+end
+
 --- Hides the suggestion and stops its request; the next one comes when you type again.
 function M.dismiss()
   local bufnr = vim.api.nvim_get_current_buf()
@@ -82,9 +91,10 @@ function M.is_visible()
   return require("rill.suggestion").remaining(vim.api.nvim_get_current_buf()) ~= nil
 end
 
---- The suggestion shown in `bufnr` (default current): its untyped text and whether it is complete.
+--- The suggestion shown in `bufnr` (default current): its untyped text, whether it is complete, and
+--- which of the answer's suggestions it is (`index` of `count`).
 ---@param bufnr integer?
----@return { text: string, done: boolean }?
+---@return { text: string, done: boolean, index: integer, count: integer }?
 function M.suggestion(bufnr)
   return require("rill.suggestion").get(bufnr or vim.api.nvim_get_current_buf())
 end

@@ -9,7 +9,8 @@ local descriptions = {
   accept_word = "rill: accept the next word of the suggestion",
   accept_line = "rill: accept the next line of the suggestion",
   dismiss = "rill: dismiss the suggestion",
-  next = "rill: show the next suggestion (native mode)",
+  next = "rill: show the next suggestion",
+  prev = "rill: show the previous suggestion",
 }
 
 -- An expr mapping may not change the buffer (textlock), so the action runs from the returned <Cmd>.
@@ -18,6 +19,8 @@ local rill_actions = {
   accept_word = "<Cmd>lua require('rill').accept_word()<CR>",
   accept_line = "<Cmd>lua require('rill').accept_line()<CR>",
   dismiss = "<Cmd>lua require('rill').dismiss()<CR>",
+  next = "<Cmd>lua require('rill').cycle(1)<CR>",
+  prev = "<Cmd>lua require('rill').cycle(-1)<CR>",
 }
 
 local function map(bufnr, name, rhs)
@@ -58,6 +61,10 @@ function M.attach_native(bufnr)
   end)
   map(bufnr, "next", function()
     vim.lsp.inline_completion.select({ bufnr = bufnr, count = 1 })
+    return ""
+  end)
+  map(bufnr, "prev", function()
+    vim.lsp.inline_completion.select({ bufnr = bufnr, count = -1 })
     return ""
   end)
 end

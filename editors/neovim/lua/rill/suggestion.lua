@@ -1,6 +1,7 @@
 -- The suggestion of each buffer: sends textDocument/inlineCompletion, takes in the streamed partials and
--- the final answer, keeps only the latest request's text, and shows whatever part of it the user has
--- not typed yet through rill.ghost.
+-- the final answer, keeps only the latest request's items, and shows whatever part of the chosen one the
+-- user has not typed yet through rill.ghost. The answer ranks several items (the streamed suggestion
+-- first, then other first lines); cycle() switches between them.
 local config = require("rill.config")
 local ghost = require("rill.ghost")
 local lsp = require("rill.lsp")
@@ -25,8 +26,10 @@ M.enabled = true
 ---@class rill.Current
 ---@field row integer
 ---@field col integer
----@field text string  the whole suggestion as inserted at (row, col)
----@field done boolean whether its request has been answered
+---@field items string[] every suggestion of the answer, best first, each as inserted at (row, col)
+---@field index integer  the item shown (1-based); cycle() changes it
+---@field text string    items[index]: the suggestion shown and accepted
+---@field done boolean   whether its request has been answered
 
 ---@type table<integer, { pending: rill.Pending?, current: rill.Current? }>
 local buffers = {}
@@ -54,14 +57,10 @@ local function item_text(item)
   return type(text) == "string" and text or ""
 end
 
---- The part of `bufnr`'s suggestion the user has not typed yet, or nil when there is none or when the
---- text between the suggestion's anchor and the cursor is not a prefix of it (the user went elsewhere).
----@param bufnr integer
----@return string?
-function M.remaining(bufnr)
-  local s = buffers[bufnr]
-  local cur = s and s.current
-  if not cur or not M.enabled or vim.api.nvim_get_current_buf() ~= bufnr then
+-- The text between the suggestion's anchor and the cursor (what the user typed since the request), or
+-- nil when the cursor is elsewhere: another buffer, or before the anchor.
+local function typed_since_anchor(bufnr, cur)
+  if vim.api.nvim_get_current_buf() ~= bufnr then
     return nil
   end
   local pos = vim.api.nvim_win_get_cursor(0)
@@ -73,11 +72,29 @@ function M.remaining(bufnr)
   if not ok then
     return nil
   end
-  typed = table.concat(typed, "\n")
-  if cur.text:sub(1, #typed) ~= typed or #typed >= #cur.text then
+  return table.concat(typed, "\n")
+end
+
+-- The part of `text` not typed yet, or nil when `typed` is not a proper prefix of it.
+local function rest_of(text, typed)
+  if text:sub(1, #typed) ~= typed or #typed >= #text then
     return nil
   end
-  return cur.text:sub(#typed + 1)
+  return text:sub(#typed + 1)
+end
+
+--- The part of `bufnr`'s suggestion the user has not typed yet, or nil when there is none or when the
+--- text between the suggestion's anchor and the cursor is not a prefix of it (the user went elsewhere).
+---@param bufnr integer
+---@return string?
+function M.remaining(bufnr)
+  local s = buffers[bufnr]
+  local cur = s and s.current
+  if not cur or not M.enabled then
+    return nil
+  end
+  local typed = typed_since_anchor(bufnr, cur)
+  return typed and rest_of(cur.text, typed)
 end
 
 --- Redraws `bufnr`'s ghost text for the current cursor: the untyped rest of the suggestion, or nothing.
@@ -92,10 +109,32 @@ function M.refresh(bufnr)
   ghost.show(bufnr, pos[1] - 1, pos[2], rest, config.current.ghost)
 end
 
--- Makes `text` (computed for the pending request) the buffer's suggestion and shows it.
-local function adopt(bufnr, pending, text, done)
-  buffers[bufnr].current = { row = pending.row, col = pending.col, text = text, done = done }
+--- Makes `texts` (best first) `bufnr`'s suggestion, anchored at (row, col) (0-based, byte column), and
+--- shows the first; empty and repeated texts are left out. Answers arrive here; tests may feed one too.
+---@param bufnr integer
+---@param row integer
+---@param col integer
+---@param texts string[]
+---@param done boolean whether the request has been answered (no more text will come)
+function M.show_items(bufnr, row, col, texts, done)
+  -- An empty or repeated item would be a stop that shows nothing new while cycling.
+  local items, seen = {}, {}
+  for _, text in ipairs(texts) do
+    if text ~= "" and not seen[text] then
+      seen[text] = true
+      items[#items + 1] = text
+    end
+  end
+  if #items == 0 then
+    return
+  end
+  state(bufnr).current = { row = row, col = col, items = items, index = 1, text = items[1], done = done }
   M.refresh(bufnr)
+end
+
+-- Makes `texts` (computed for the pending request) the buffer's suggestion and shows it.
+local function adopt(bufnr, pending, texts, done)
+  M.show_items(bufnr, pending.row, pending.col, texts, done)
 end
 
 local function on_response(bufnr, request_id, err, result)
@@ -113,8 +152,8 @@ local function on_response(bufnr, request_id, err, result)
     return
   end
   local items = result and (result.items or result) or {}
-  local text = items[1] and item_text(items[1]) or ""
-  if text == "" then
+  local texts = vim.tbl_map(item_text, items)
+  if (texts[1] or "") == "" then
     -- After an edit the server answers a running request empty (stale) whatever it had found, so only
     -- an empty answer for unchanged text means "no suggestion here". Otherwise keep the shown one: the
     -- request about to be sent for the edit continues it when the user typed what it suggested.
@@ -124,7 +163,8 @@ local function on_response(bufnr, request_id, err, result)
     M.refresh(bufnr)
     return
   end
-  adopt(bufnr, pending, text, true)
+  -- Every item, best first: the first is the text the partials streamed, the others can be cycled to.
+  adopt(bufnr, pending, texts, true)
 end
 
 --- Handler for rill/inlineCompletion/partial: shows the growing suggestion of the latest request.
@@ -140,9 +180,10 @@ function M.on_partial(params, client_id)
         return
       end
       pending.seq = params.seq
+      -- Partials carry the best suggestion only; the others come with the answer.
       local text = item_text(params.items[1])
       if text ~= "" then
-        adopt(bufnr, pending, text, false)
+        adopt(bufnr, pending, { text }, false)
       end
       return
     end
@@ -200,6 +241,45 @@ function M.request(bufnr, trigger_kind)
   return true
 end
 
+--- Shows the `count`-th next item of `bufnr`'s answer (previous for a negative count), wrapping around.
+--- Items that do not continue what the user typed since the request are skipped. Returns false when
+--- nothing is shown or no other item fits.
+---@param bufnr integer
+---@param count integer
+---@return boolean
+function M.cycle(bufnr, count)
+  local s = buffers[bufnr]
+  local cur = s and s.current
+  if not cur or not M.remaining(bufnr) or #cur.items < 2 then
+    return false
+  end
+  local typed = typed_since_anchor(bufnr, cur)
+  local n = #cur.items
+  local step = count < 0 and -1 or 1
+  local index = cur.index
+  for _ = 1, math.abs(count) do
+    -- The nearest other item in that direction that fits (the shown one always does).
+    local found
+    for distance = 1, n - 1 do
+      local candidate = (index - 1 + step * distance) % n + 1
+      if rest_of(cur.items[candidate], typed) then
+        found = candidate
+        break
+      end
+    end
+    if not found then
+      return false
+    end
+    index = found
+  end
+  if index == cur.index then
+    return false
+  end
+  cur.index, cur.text = index, cur.items[index]
+  M.refresh(bufnr)
+  return true
+end
+
 --- Hides `bufnr`'s suggestion and stops its request.
 ---@param bufnr integer
 function M.dismiss(bufnr)
@@ -217,15 +297,17 @@ function M.forget(bufnr)
   buffers[bufnr] = nil
 end
 
---- What `bufnr` shows now: the untyped text and whether its request has finished; nil when nothing.
+--- What `bufnr` shows now: the untyped text, whether its request has finished, and which of how many
+--- items it is; nil when nothing.
 ---@param bufnr integer
----@return { text: string, done: boolean }?
+---@return { text: string, done: boolean, index: integer, count: integer }?
 function M.get(bufnr)
   local rest = M.remaining(bufnr)
   if not rest then
     return nil
   end
-  return { text = rest, done = buffers[bufnr].current.done }
+  local cur = buffers[bufnr].current
+  return { text = rest, done = cur.done, index = cur.index, count = #cur.items }
 end
 
 --- True while a request for `bufnr` is running.
