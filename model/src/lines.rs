@@ -36,6 +36,10 @@ pub struct LineSearch<'a> {
     pub skip_line: &'a dyn Fn(&str) -> bool,
     /// Lines skipped at most per candidate.
     pub max_skipped: usize,
+    /// When to stop exploring: alternatives and following-text ranking that would start after
+    /// this are skipped, so the answer never waits long for them (the greedy line is always
+    /// finished). `None` for no limit.
+    pub explore_until: Option<std::time::Instant>,
 }
 
 /// One candidate first line.
@@ -147,6 +151,9 @@ pub fn search(
             if cancelled() {
                 return Ok(None);
             }
+            if out_of_time(params) {
+                break;
+            }
             sequence.truncate(prompt.len() + step);
             if sequence.tokens().len() != prompt.len() + step {
                 // A compacted cache cannot go back that far: keep what was found.
@@ -179,6 +186,7 @@ pub fn search(
     if outcome.candidates.len() > 1
         && !params.following.is_empty()
         && !tokenizer.adds_space_prefix()
+        && !out_of_time(params)
     {
         for candidate in &mut outcome.candidates {
             if cancelled() {
@@ -194,6 +202,13 @@ pub fn search(
             .sort_by(|a, b| b.rank().total_cmp(&a.rank()));
     }
     Ok(Some(outcome))
+}
+
+/// Whether the exploration time is over.
+fn out_of_time(params: &LineSearch) -> bool {
+    params
+        .explore_until
+        .is_some_and(|until| std::time::Instant::now() >= until)
 }
 
 /// Log probability of the document's following text after `candidate`'s line.

@@ -254,6 +254,7 @@ fn the_line_search_heals_like_generate() {
         following_tokens: 16,
         skip_line: &|_| false,
         max_skipped: 0,
+        explore_until: None,
     };
     let outcome = search(model(), tokenizer, &mut sequence, prompt, &params, &|| {
         false

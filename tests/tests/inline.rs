@@ -4,12 +4,16 @@
 use rill_e2e::{cli_complete, insert_text, Profile, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI};
 use serde_json::{json, Value};
 
-/// The single item of an inline completion result, or a panic naming what came instead.
+/// The best item of an inline completion result (the one partials stream), or a panic naming
+/// what came instead. Other candidates may follow it; `tests/quality.rs` checks them.
 fn only_item(result: &Value) -> &Value {
     let items = result["items"]
         .as_array()
         .unwrap_or_else(|| panic!("inline completion result without items: {result}"));
-    assert_eq!(items.len(), 1, "expected one suggestion: {result}");
+    assert!(
+        (1..=3).contains(&items.len()),
+        "expected a suggestion and at most two alternatives: {result}"
+    );
     &items[0]
 }
 

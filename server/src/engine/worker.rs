@@ -3,7 +3,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rill_model::generate::{generate, FinishReason, GenerationParams};
 use rill_model::lines::{self, LineSearch};
@@ -32,6 +32,10 @@ const MAX_LINE_TOKENS: usize = 48;
 /// Tokens of the following text scored per candidate: the next line or so, enough to tell which
 /// candidate fits, while every scored token costs a row of the output head.
 const FOLLOWING_TOKENS: usize = 16;
+/// How long a completion may spend on alternatives and on ranking them, counted from the job's
+/// start (a prompt that needs prefilling leaves less): the first text must not wait long for
+/// them. Past it, what was found is used.
+const EXPLORE_BUDGET: Duration = Duration::from_millis(600);
 /// Comment lines a candidate decodes past when code is expected.
 const MAX_SKIPPED_LINES: usize = 2;
 
@@ -244,6 +248,7 @@ impl Engine {
             following_tokens: FOLLOWING_TOKENS,
             skip_line: &skip_line,
             max_skipped: MAX_SKIPPED_LINES,
+            explore_until: Some(started + EXPLORE_BUDGET),
         };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(&job.document, model);

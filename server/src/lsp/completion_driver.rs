@@ -27,6 +27,8 @@ const FOLLOWING_LINES: usize = 20;
 const PREVIOUS_LINES: usize = 3;
 /// Non-blank lines after the cursor's line that candidate first lines are ranked against.
 const RANKING_LINES: usize = 2;
+/// The smallest time budget that waits for the candidate search (see [`quality`]).
+const SEARCH_BUDGET: Duration = Duration::from_millis(1000);
 /// Candidates searched when they are ranked by the text after the cursor.
 const SUFFIX_CHOICE_WIDTH: usize = 3;
 /// Longest pause between two partial notifications while text keeps arriving.
@@ -127,7 +129,9 @@ pub async fn drive(
     partials: Option<PartialTarget>,
 ) -> jsonrpc::Result<Option<Answer>> {
     let config = session.config();
-    if !config.enable {
+    // Nothing but whitespace before the cursor: the model has nothing to continue, and what it
+    // writes from nothing is noise.
+    if !config.enable || snapshot.text_before_cursor.trim().is_empty() {
         return Ok(None);
     }
     let started = Instant::now();
@@ -166,7 +170,7 @@ async fn run(
     let found = session.suggestions.find(uri, &snapshot.text_before_cursor);
     let (generation, typed, source) = match found {
         Some(found) => (found.generation, found.typed_bytes, found.source),
-        None => match start_generation(session, engine, uri, snapshot, config) {
+        None => match start_generation(session, engine, uri, snapshot, config, budget) {
             Some(generation) => (generation, 0, Source::Model),
             None => return Ok(None),
         },
@@ -331,6 +335,7 @@ fn start_generation(
     uri: &Url,
     snapshot: &Snapshot,
     config: &Config,
+    budget: Duration,
 ) -> Option<Arc<Generation>> {
     // Whatever still runs for this document belongs to a superseded request, and generations
     // nobody listens to would only delay this one: the engine runs one job at a time.
@@ -347,7 +352,7 @@ fn start_generation(
         cross_file: cross_file::prompt_context(session, uri),
         raw_prompt: false,
         params: generation_params(config),
-        quality: quality(snapshot, config),
+        quality: quality(snapshot, config, budget),
         cancel: job_token,
         events,
     };
@@ -388,8 +393,22 @@ async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<E
 }
 
 /// The quality techniques for a completion at `snapshot` (see [`crate::engine::Quality`]).
-fn quality(snapshot: &Snapshot, config: &Config) -> Quality {
+///
+/// A request whose budget is below [`SEARCH_BUDGET`] (the menu fallback's 300 ms) cannot wait for
+/// a whole first line and its alternatives: it streams the healed greedy continuation as it is
+/// decoded, and answers with what is there when the budget ends.
+fn quality(snapshot: &Snapshot, config: &Config, budget: Duration) -> Quality {
     let comment_markers = comments::markers(&snapshot.language_id);
+    if budget < SEARCH_BUDGET {
+        return Quality {
+            heal: config.token_healing,
+            width: 1,
+            following: String::new(),
+            comments: crate::config::CommentPolicy::Off,
+            comment_markers,
+            code_expected: false,
+        };
+    }
     let previous: Vec<&str> = snapshot.previous_lines.iter().map(String::as_str).collect();
     let following = if config.suffix_choice {
         following_text(&snapshot.text_after_cursor)

@@ -1,0 +1,237 @@
+-- The suggestion of each buffer: sends textDocument/inlineCompletion, takes in the streamed partials and
+-- the final answer, keeps only the latest request's text, and shows whatever part of it the user has
+-- not typed yet through rill.ghost.
+local config = require("rill.config")
+local ghost = require("rill.ghost")
+local lsp = require("rill.lsp")
+
+local M = {}
+
+local REQUEST_CANCELLED = -32800
+local TRIGGER_INVOKED, TRIGGER_AUTOMATIC = 1, 2
+M.TRIGGER_INVOKED, M.TRIGGER_AUTOMATIC = TRIGGER_INVOKED, TRIGGER_AUTOMATIC
+
+--- `:Rill toggle` switches this; when false no request is sent and nothing is shown.
+M.enabled = true
+
+---@class rill.Pending
+---@field client_id integer
+---@field request_id integer
+---@field row integer  anchor row (0-based) the request was made at
+---@field col integer  anchor byte column
+---@field seq integer  last partial shown, so late or reordered ones are dropped
+---@field tick integer the buffer's changedtick when the request was sent
+
+---@class rill.Current
+---@field row integer
+---@field col integer
+---@field text string  the whole suggestion as inserted at (row, col)
+---@field done boolean whether its request has been answered
+
+---@type table<integer, { pending: rill.Pending?, current: rill.Current? }>
+local buffers = {}
+
+local function state(bufnr)
+  local s = buffers[bufnr]
+  if not s then
+    s = {}
+    buffers[bufnr] = s
+  end
+  return s
+end
+
+local function in_insert_mode()
+  return vim.api.nvim_get_mode().mode:sub(1, 1) == "i"
+end
+
+local function item_text(item)
+  local text = item.insertText
+  -- The specification also allows a snippet StringValue; rill sends plain strings, but a snippet's
+  -- source is still the best approximation of what would be inserted.
+  if type(text) == "table" then
+    text = text.value
+  end
+  return type(text) == "string" and text or ""
+end
+
+--- The part of `bufnr`'s suggestion the user has not typed yet, or nil when there is none or when the
+--- text between the suggestion's anchor and the cursor is not a prefix of it (the user went elsewhere).
+---@param bufnr integer
+---@return string?
+function M.remaining(bufnr)
+  local s = buffers[bufnr]
+  local cur = s and s.current
+  if not cur or not M.enabled or vim.api.nvim_get_current_buf() ~= bufnr then
+    return nil
+  end
+  local pos = vim.api.nvim_win_get_cursor(0)
+  local row, col = pos[1] - 1, pos[2]
+  if row < cur.row or (row == cur.row and col < cur.col) then
+    return nil
+  end
+  local ok, typed = pcall(vim.api.nvim_buf_get_text, bufnr, cur.row, cur.col, row, col, {})
+  if not ok then
+    return nil
+  end
+  typed = table.concat(typed, "\n")
+  if cur.text:sub(1, #typed) ~= typed or #typed >= #cur.text then
+    return nil
+  end
+  return cur.text:sub(#typed + 1)
+end
+
+--- Redraws `bufnr`'s ghost text for the current cursor: the untyped rest of the suggestion, or nothing.
+---@param bufnr integer
+function M.refresh(bufnr)
+  local rest = in_insert_mode() and M.remaining(bufnr) or nil
+  if not rest then
+    ghost.clear(bufnr)
+    return
+  end
+  local pos = vim.api.nvim_win_get_cursor(0)
+  ghost.show(bufnr, pos[1] - 1, pos[2], rest, config.current.ghost)
+end
+
+-- Makes `text` (computed for the pending request) the buffer's suggestion and shows it.
+local function adopt(bufnr, pending, text, done)
+  buffers[bufnr].current = { row = pending.row, col = pending.col, text = text, done = done }
+  M.refresh(bufnr)
+end
+
+local function on_response(bufnr, request_id, err, result)
+  local s = buffers[bufnr]
+  local pending = s and s.pending
+  -- Superseded requests are answered with an empty list; only the latest one's answer counts.
+  if not pending or pending.request_id ~= request_id then
+    return
+  end
+  s.pending = nil
+  if err then
+    if err.code ~= REQUEST_CANCELLED then
+      require("rill.status").record_error(err.message or vim.inspect(err))
+    end
+    return
+  end
+  local items = result and (result.items or result) or {}
+  local text = items[1] and item_text(items[1]) or ""
+  if text == "" then
+    -- After an edit the server answers a running request empty (stale) whatever it had found, so only
+    -- an empty answer for unchanged text means "no suggestion here". Otherwise keep the shown one: the
+    -- request about to be sent for the edit continues it when the user typed what it suggested.
+    if vim.api.nvim_buf_get_changedtick(bufnr) == pending.tick then
+      s.current = nil
+    end
+    M.refresh(bufnr)
+    return
+  end
+  adopt(bufnr, pending, text, true)
+end
+
+--- Handler for rill/inlineCompletion/partial: shows the growing suggestion of the latest request.
+---@param params { requestId: integer|string, uri: string, version: integer, seq: integer, items: table[] }
+---@param client_id integer
+function M.on_partial(params, client_id)
+  for bufnr, s in pairs(buffers) do
+    local pending = s.pending
+    if pending and pending.client_id == client_id and pending.request_id == params.requestId then
+      -- `seq` only grows; an equal or smaller one is a duplicate or arrived out of order. The version is
+      -- not compared: remaining() already hides text the user has typed away from.
+      if params.seq <= pending.seq or not params.items[1] then
+        return
+      end
+      pending.seq = params.seq
+      local text = item_text(params.items[1])
+      if text ~= "" then
+        adopt(bufnr, pending, text, false)
+      end
+      return
+    end
+  end
+end
+
+--- Stops `bufnr`'s running request, if any. Used when the suggestion is abandoned (dismissed, insert
+--- mode left), not when a newer request replaces it: the server supersedes that one itself and can
+--- then hand its running generation to the newer request when the user typed what it suggested.
+---@param bufnr integer
+function M.cancel(bufnr)
+  local s = buffers[bufnr]
+  local pending = s and s.pending
+  if not pending then
+    return
+  end
+  s.pending = nil
+  local client = vim.lsp.get_client_by_id(pending.client_id)
+  if client then
+    client:cancel_request(pending.request_id)
+  end
+end
+
+--- Asks the server for a suggestion at the cursor of the current window, which must show `bufnr`.
+---@param bufnr integer
+---@param trigger_kind integer? TRIGGER_INVOKED or TRIGGER_AUTOMATIC (default)
+---@return boolean sent
+function M.request(bufnr, trigger_kind)
+  if not M.enabled or vim.api.nvim_get_current_buf() ~= bufnr then
+    return false
+  end
+  local client = lsp.client_for(bufnr)
+  if not client then
+    return false
+  end
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = trigger_kind or TRIGGER_AUTOMATIC }
+  local pos = vim.api.nvim_win_get_cursor(0)
+  local pending = {
+    client_id = client.id,
+    request_id = -1,
+    row = pos[1] - 1,
+    col = pos[2],
+    seq = 0,
+    tick = vim.api.nvim_buf_get_changedtick(bufnr),
+  }
+  local ok, request_id = client:request("textDocument/inlineCompletion", params, function(err, result)
+    on_response(bufnr, pending.request_id, err, result)
+  end, bufnr)
+  if not ok or not request_id then
+    return false
+  end
+  pending.request_id = request_id
+  state(bufnr).pending = pending
+  return true
+end
+
+--- Hides `bufnr`'s suggestion and stops its request.
+---@param bufnr integer
+function M.dismiss(bufnr)
+  M.cancel(bufnr)
+  if buffers[bufnr] then
+    buffers[bufnr].current = nil
+  end
+  ghost.clear(bufnr)
+end
+
+--- Forgets `bufnr` entirely (buffer deleted, client detached).
+---@param bufnr integer
+function M.forget(bufnr)
+  M.dismiss(bufnr)
+  buffers[bufnr] = nil
+end
+
+--- What `bufnr` shows now: the untyped text and whether its request has finished; nil when nothing.
+---@param bufnr integer
+---@return { text: string, done: boolean }?
+function M.get(bufnr)
+  local rest = M.remaining(bufnr)
+  if not rest then
+    return nil
+  end
+  return { text = rest, done = buffers[bufnr].current.done }
+end
+
+--- True while a request for `bufnr` is running.
+---@param bufnr integer
+function M.is_pending(bufnr)
+  return buffers[bufnr] ~= nil and buffers[bufnr].pending ~= nil
+end
+
+return M

@@ -1,0 +1,204 @@
+// The ghost-text state of streamed completions: which request is current, the text its partials have
+// accumulated so far, and who is waiting for more. Pure (no `vscode` import) so it is unit-tested directly.
+//
+// Why this exists: VS Code asks an inline completion provider once and shows what it returns. To show a
+// suggestion while the server is still decoding it, the extension keeps one streaming *session* per
+// request position, feeds it the server's `rill/inlineCompletion/partial` notifications, and re-triggers
+// VS Code's inline suggestion, which asks again and is served the session's latest text without a new
+// server request. The session also remembers what VS Code was last given, so the glue knows whether a
+// re-trigger actually reached the editor.
+
+import { itemText, PartialParams } from './protocol';
+
+/** Where a completion was requested: the document (URI and version) and the cursor. */
+export interface RequestKey {
+  uri: string;
+  version: number;
+  line: number;
+  character: number;
+}
+
+export function sameKey(a: RequestKey, b: RequestKey): boolean {
+  return a.uri === b.uri && a.version === b.version && a.line === b.line && a.character === b.character;
+}
+
+/** One request's stream: partial texts until the response arrives, then the final text. */
+export class StreamSession {
+  /** The whole suggestion so far (partials are cumulative); undefined until anything arrived. */
+  private currentText: string | undefined;
+  private finished = false;
+  /** Set when a newer session replaced this one: nobody will show its text any more. */
+  private abandonedFlag = false;
+  private requestId: number | string | undefined;
+  private lastSeq = 0;
+  private waiters: Array<() => void> = [];
+  /** How many partials changed the text; lets tests and the log tell streaming happened. */
+  partialCount = 0;
+  /** The text last handed to VS Code for this session (what the editor shows, as far as we know). */
+  private servedText: string | undefined;
+
+  constructor(readonly key: RequestKey) {}
+
+  get text(): string | undefined {
+    return this.currentText;
+  }
+
+  get done(): boolean {
+    return this.finished;
+  }
+
+  get abandoned(): boolean {
+    return this.abandonedFlag;
+  }
+
+  /**
+   * Applies a partial that belongs to this session's document and position. Returns true when the
+   * visible text changed. Partials of a second request id, repeated or out-of-order sequence numbers,
+   * and anything after the response are ignored, as docs/protocol.md asks.
+   */
+  offerPartial(params: PartialParams): boolean {
+    if (this.finished || this.abandonedFlag) {
+      return false;
+    }
+    if (this.requestId === undefined) {
+      this.requestId = params.requestId;
+    } else if (this.requestId !== params.requestId) {
+      return false;
+    }
+    if (params.seq <= this.lastSeq) {
+      return false;
+    }
+    this.lastSeq = params.seq;
+    const first = params.items[0];
+    const text = first === undefined ? '' : itemText(first);
+    if (text === this.currentText) {
+      return false;
+    }
+    this.currentText = text;
+    this.partialCount += 1;
+    this.wake();
+    return true;
+  }
+
+  /**
+   * Records the response. `text` is undefined when the request failed or answered no item; the
+   * response wins over the partials because it is what the server settled on. Returns true when the
+   * text changed.
+   */
+  finish(text: string | undefined): boolean {
+    if (this.finished) {
+      return false;
+    }
+    this.finished = true;
+    const changed = (text ?? '') !== (this.currentText ?? '');
+    this.currentText = text;
+    this.wake();
+    return changed;
+  }
+
+  /** Records that VS Code was given `text` (undefined: no suggestion). */
+  markServed(text: string | undefined): void {
+    this.servedText = text;
+  }
+
+  /** True when the editor shows something other than the current text and must be asked to fetch again. */
+  get needsRedraw(): boolean {
+    return (this.servedText ?? '') !== (this.currentText ?? '');
+  }
+
+  /** Marks the session replaced and releases anyone still waiting on it. */
+  abandon(): void {
+    this.abandonedFlag = true;
+    this.wake();
+  }
+
+  /**
+   * Resolves at the next change of text, when the response arrives, when the session is abandoned, or
+   * when `onCancel` fires (the caller's cancellation, e.g. VS Code dropping its request), whichever
+   * comes first. Resolves at once when there is nothing left to wait for.
+   */
+  nextChange(onCancel?: (cancel: () => void) => void): Promise<void> {
+    if (this.finished || this.abandonedFlag) {
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      let settled = false;
+      const settle = (): void => {
+        if (!settled) {
+          settled = true;
+          this.waiters = this.waiters.filter((waiter) => waiter !== settle);
+          resolve();
+        }
+      };
+      this.waiters.push(settle);
+      onCancel?.(settle);
+    });
+  }
+
+  /** How many callers are blocked in `nextChange`; a change reaches them without a re-trigger. */
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) {
+      waiter();
+    }
+  }
+}
+
+/**
+ * The current session. Only one suggestion is visible at a time (in the focused editor), so starting a
+ * request for a new position abandons the previous session.
+ */
+export class StreamStore {
+  private session: StreamSession | undefined;
+
+  get current(): StreamSession | undefined {
+    return this.session;
+  }
+
+  /** The current session when it was started for exactly this document version and position. */
+  lookup(key: RequestKey): StreamSession | undefined {
+    return this.session !== undefined && sameKey(this.session.key, key) ? this.session : undefined;
+  }
+
+  /** Starts a session for `key`, abandoning the previous one; returns the new one. */
+  start(key: RequestKey): StreamSession {
+    this.session?.abandon();
+    this.session = new StreamSession(key);
+    return this.session;
+  }
+
+  /**
+   * Routes a partial to the current session when it is for that session's document version and
+   * position; returns the session when its text changed. `normalizeUri` makes the server's spelling of
+   * the URI comparable with the editor's (percent-encoding may differ).
+   */
+  acceptPartial(
+    params: PartialParams,
+    normalizeUri: (uri: string) => string = (uri) => uri,
+  ): StreamSession | undefined {
+    const session = this.session;
+    if (session === undefined) {
+      return undefined;
+    }
+    const { key } = session;
+    if (normalizeUri(params.uri) !== key.uri || params.version !== key.version) {
+      return undefined;
+    }
+    const start = params.items[0]?.range?.start;
+    if (start !== undefined && (start.line !== key.line || start.character !== key.character)) {
+      return undefined;
+    }
+    return session.offerPartial(params) ? session : undefined;
+  }
+
+  /** Forgets everything, e.g. when the server restarts. */
+  clear(): void {
+    this.session?.abandon();
+    this.session = undefined;
+  }
+}
