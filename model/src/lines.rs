@@ -74,7 +74,7 @@ impl LineCandidate {
 
     /// The shown text: `text` without skipped lines.
     pub fn shown(&self) -> &str {
-        &self.text[self.skipped.min(self.text.len())..]
+        self.text.get(self.skipped..).unwrap_or(&self.text)
     }
 
     fn rank(&self) -> f32 {
@@ -225,8 +225,12 @@ fn following_logprob(
     candidate: &LineCandidate,
     params: &LineSearch,
 ) -> Result<f32> {
-    let Some(newline) = candidate.text[candidate.skipped..]
-        .find('\n')
+    // `text` is lossy UTF-8 of the token bytes; offsets taken from the bytes are checked with
+    // `get` so that a replaced invalid byte can only skip the ranking, never panic.
+    let Some(newline) = candidate
+        .text
+        .get(candidate.skipped..)
+        .and_then(|line| line.find('\n'))
         .map(|at| at + candidate.skipped)
     else {
         return Ok(0.0);
@@ -247,7 +251,10 @@ fn following_logprob(
         return Ok(0.0);
     }
     let written = bytes.saturating_sub(heal).min(newline);
-    let text = format!("{}{}", &candidate.text[written..newline], params.following);
+    let Some(rest_of_line) = candidate.text.get(written..newline) else {
+        return Ok(0.0);
+    };
+    let text = format!("{rest_of_line}{}", params.following);
     let mut following = tokenizer.encode(&text)?;
     following.truncate(params.following_tokens.max(1));
     if following.is_empty() {
