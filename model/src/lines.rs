@@ -132,12 +132,16 @@ pub fn search(
         base: prompt.len(),
     };
     let start = Path::new(params.heal.as_bytes().to_vec());
-    let want_branch = params.width > 1;
+    let role = if params.width > 1 {
+        Role::Greedy
+    } else {
+        Role::Only
+    };
     let Some((greedy, branch)) = decoder.decode(
         sequence,
         synced.logits,
         start,
-        want_branch,
+        role,
         &mut outcome.forward_passes,
         cancelled,
     )?
@@ -166,13 +170,17 @@ pub fn search(
                 sequence,
                 logits,
                 path,
-                false,
+                Role::Alternative,
                 &mut outcome.forward_passes,
                 cancelled,
             )?
             else {
                 return Ok(None);
             };
+            if candidate.abandoned {
+                // Out of time halfway through: an unfinished line is no candidate.
+                break;
+            }
             let candidate = candidate.finish(params.heal);
             if outcome
                 .candidates
@@ -297,6 +305,8 @@ struct Path {
     skipped_bytes: usize,
     /// The log probability of the end-of-generation token that ended the path, if one did.
     end: Option<f32>,
+    /// An alternative given up when the exploration time ran out.
+    abandoned: bool,
 }
 
 impl Path {
@@ -313,6 +323,7 @@ impl Path {
             skipped_lines: 0,
             skipped_bytes: 0,
             end: None,
+            abandoned: false,
         }
     }
 
@@ -365,6 +376,17 @@ impl Path {
     }
 }
 
+/// What a decoded path is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The only candidate wanted: no branch step is looked for.
+    Only,
+    /// The greedy line, which also finds the branch step.
+    Greedy,
+    /// An alternative from the branch step, given up when the exploration time runs out.
+    Alternative,
+}
+
 struct Decoder<'a> {
     model: &'a Model,
     tokenizer: &'a Tokenizer,
@@ -380,7 +402,7 @@ impl Decoder<'_> {
         sequence: &mut Sequence,
         mut logits: Vec<f32>,
         mut path: Path,
-        want_branch: bool,
+        role: Role,
         passes: &mut usize,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<(Path, Option<Branch>)>> {
@@ -403,12 +425,19 @@ impl Decoder<'_> {
             if path.end.is_some() || path.tokens.len() >= self.params.max_tokens {
                 break;
             }
+            if role == Role::Alternative && out_of_time(self.params) {
+                path.abandoned = true;
+                break;
+            }
             if !path.owed.is_empty() && !healing::mask(tokenizer, &path.owed, &mut logits) {
                 // No token spells the owed bytes: give up the constraint (see `generate`).
                 path.owed.clear();
             }
             let (best, best_logprob) = best_and_logprob(&logits);
-            if want_branch && branch.is_none() && best_logprob.exp() < self.params.branch_below {
+            if role == Role::Greedy
+                && branch.is_none()
+                && best_logprob.exp() < self.params.branch_below
+            {
                 branch = Some(Branch {
                     before: path.clone(),
                     alternatives: alternatives(
