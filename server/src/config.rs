@@ -383,7 +383,7 @@ pub const KEYS: [&str; 38] = [
 ];
 
 /// Default `completion.minConfidence`, chosen on the quality benchmark (`benches/README.md`).
-pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.0;
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.6;
 /// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
 pub const DEFAULT_MIN_SURPRISE: f32 = 12.0;
 /// Default `diagnostics.minAlternative`, chosen from the same benchmark.
