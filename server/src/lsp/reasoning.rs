@@ -68,6 +68,35 @@ pub struct Chains {
     next: AtomicU64,
 }
 
+impl Chains {
+    /// Records a running chain's cancel token under its progress token until the guard drops.
+    fn register(&self, key: &str, cancel: &CancelToken) -> RunningChain<'_> {
+        lock(&self.running).insert(key.to_string(), cancel.clone());
+        RunningChain {
+            chains: self,
+            key: key.to_string(),
+        }
+    }
+
+    /// How many chains are running.
+    pub fn running(&self) -> usize {
+        lock(&self.running).len()
+    }
+}
+
+/// A running chain's entry in [`Chains::running`], removed when this drops: `execute` returns
+/// on several paths, and its future is dropped midway when the client cancels the request.
+struct RunningChain<'a> {
+    chains: &'a Chains,
+    key: String,
+}
+
+impl Drop for RunningChain<'_> {
+    fn drop(&mut self) {
+        lock(&self.chains.running).remove(&self.key);
+    }
+}
+
 /// A finished chain, kept to offer its steps.
 #[derive(Debug, Clone)]
 struct Chain {
@@ -309,12 +338,13 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         "rill/reason/{}",
         session.chains.next.fetch_add(1, Ordering::Relaxed)
     );
-    lock(&session.chains.running).insert(key.clone(), cancel.clone());
+    // Removes the entry on every way out, a dropped future included.
+    let _running = session.chains.register(&key, &cancel);
     let progress = ChainProgress::start(session, &key, task.title()).await;
 
     let (events, mut received) = mpsc::unbounded_channel();
     let job = CompletionJob {
-        document: format!("{}\u{0}reason", arguments.uri),
+        document: crate::engine::store::reason_key(arguments.uri.as_str()),
         text_before_cursor: prompt.text.clone(),
         text_after_cursor: String::new(),
         context_tokens: usize::MAX,
@@ -330,7 +360,6 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         events,
     };
     if let Err(err) = engine.submit(job) {
-        lock(&session.chains.running).remove(&key);
         progress.end(session, &format!("not started: {err}")).await;
         return Err(internal(&err.to_string()));
     }
@@ -370,7 +399,6 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             () = cancel.cancelled(), if reported <= config.reasoning_max_steps => break,
         }
     }
-    lock(&session.chains.running).remove(&key);
     let user_cancelled =
         cancel.is_cancelled() && !timed_out && reported <= config.reasoning_max_steps;
     if user_cancelled {
@@ -611,5 +639,61 @@ impl ChainProgress {
                 })
                 .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::EngineHandle;
+    use tower_lsp::lsp_types::Position;
+
+    /// `$/cancelRequest` makes tower-lsp drop the request's future wherever it waits: the chain's
+    /// entry among the running ones must go with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chain_whose_request_is_dropped_leaves_no_running_entry() {
+        // A completion server that accepts connections and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        let (service, _socket) = tower_lsp::LspService::new(|client| {
+            crate::lsp::server::Backend::new(client, Default::default())
+        });
+        let session = service.inner().session.clone();
+        let mut config = Config::default();
+        config.engine_backend = crate::config::Backend::Openai;
+        config.engine_base_url = Some(format!("http://127.0.0.1:{port}"));
+        *lock(&session.config) = config.clone();
+        assert!(session.set_engine(EngineHandle::start_for(&config)));
+        let uri = Url::parse("file:///e2e/chain.py").unwrap();
+        lock(&session.documents).open(
+            uri.clone(),
+            "def f(x):\n    return x +\n",
+            1,
+            "python".to_string(),
+        );
+        let arguments = ReasonArguments {
+            uri,
+            range: LspRange::new(Position::new(0, 0), Position::new(1, 14)),
+            task: "fix".to_string(),
+            problem: None,
+        };
+        let chain = execute(&session, arguments);
+        let waited = tokio::time::timeout(Duration::from_millis(500), chain).await;
+        assert!(
+            waited.is_err(),
+            "the chain should still wait for the server"
+        );
+        assert_eq!(
+            session.chains.running(),
+            0,
+            "the dropped chain is still listed"
+        );
     }
 }
