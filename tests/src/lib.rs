@@ -12,11 +12,17 @@
 //! - [`rill_bin`] and [`cli_complete`]: the binary under test and its command-line completion, the
 //!   reference the server's suggestions are compared against;
 //! - [`llama_server`] and [`fault_proxy`]: llama.cpp's OpenAI-compatible server and a
-//!   fault-injecting proxy in front of it, for the remote engine (`engine.backend = "openai"`).
+//!   fault-injecting proxy in front of it, for the remote engine (`engine.backend = "openai"`);
+//!   [`fake_openai`], a scripted stand-in for such a server when no model server is needed;
+//! - [`fuzz`]: the seeded random campaign that drives the server with valid, mutated, misordered
+//!   and malformed messages (the `fuzz` test and `fuzz_bench`);
+//! - [`Server::peak_rss_bytes`]: the server process's memory, from `/proc`.
 
+pub mod fake_openai;
 pub mod fault_proxy;
 mod framing;
 pub mod llama_server;
+mod memory;
 mod profile;
 mod requests;
 mod server;
@@ -27,7 +33,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub use profile::Profile;
-pub use server::{Message, MessageKind, Reply, RpcError, Server, DEFAULT_TIMEOUT};
+pub use server::{Message, MessageKind, Reply, RpcError, Server, WaitError, DEFAULT_TIMEOUT};
 pub use text::{Encoding, Rng, TextModel};
 
 /// The Python document most tests complete in: the cursor goes on the empty last line (line 3).

@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,14 @@ static EXCLUSIVE: Mutex<()> = Mutex::new(());
 thread_local! {
     /// Set while this thread holds [`EXCLUSIVE`], to turn a self-deadlock into a clear panic.
     static HOLDS_SERVER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Why [`Server::try_wait_until`] found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitError {
+    TimedOut,
+    /// The server closed its stdout.
+    Closed,
 }
 
 /// A JSON-RPC error object.
@@ -186,6 +194,8 @@ pub struct Server {
     started: Instant,
     initialize_result: RefCell<Option<Value>>,
     exit_status: Option<ExitStatus>,
+    /// While true the reader thread stops reading stdout, as an editor that hangs.
+    reading_paused: Arc<(Mutex<bool>, Condvar)>,
     _exclusive: MutexGuard<'static, ()>,
 }
 
@@ -203,6 +213,7 @@ impl Server {
         let mut child = Command::new(&binary)
             .arg("--stdio")
             .env("RILL_LOG", "debug")
+            .envs(profile.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -219,10 +230,12 @@ impl Server {
         }
         let settings = Arc::new(Mutex::new(profile.settings.clone()));
         let (sender, events) = mpsc::channel();
+        let reading_paused = Arc::new((Mutex::new(false), Condvar::new()));
         {
             let stdin = stdin.clone();
             let settings = settings.clone();
-            thread::spawn(move || read_stdout(stdout, &stdin, &settings, &sender));
+            let paused = reading_paused.clone();
+            thread::spawn(move || read_stdout(stdout, &stdin, &settings, &sender, &paused));
         }
         Self {
             profile,
@@ -239,6 +252,7 @@ impl Server {
             started: Instant::now(),
             initialize_result: RefCell::new(None),
             exit_status: None,
+            reading_paused,
             _exclusive: exclusive,
         }
     }
@@ -479,20 +493,36 @@ impl Server {
         &self,
         what: &str,
         timeout: Duration,
-        mut find: impl FnMut(&[Message]) -> Option<T>,
+        find: impl FnMut(&[Message]) -> Option<T>,
     ) -> T {
+        match self.try_wait_until(timeout, find) {
+            Ok(found) => found,
+            Err(WaitError::Closed) => {
+                panic!("the server closed its stdout while the test waited for {what}")
+            }
+            Err(WaitError::TimedOut) => panic!("timed out after {timeout:?} waiting for {what}"),
+        }
+    }
+
+    /// Like [`Server::wait_until`], but reports a timeout or a closed stdout instead of panicking,
+    /// for drivers that count such failures (the fuzz campaign).
+    pub fn try_wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut find: impl FnMut(&[Message]) -> Option<T>,
+    ) -> Result<T, WaitError> {
         let deadline = Instant::now() + timeout;
         loop {
             self.drain();
             if let Some(found) = find(&self.log.borrow()) {
-                return found;
+                return Ok(found);
             }
             if self.closed.get() {
-                panic!("the server closed its stdout while the test waited for {what}");
+                return Err(WaitError::Closed);
             }
             let now = Instant::now();
             if now >= deadline {
-                panic!("timed out after {timeout:?} waiting for {what}");
+                return Err(WaitError::TimedOut);
             }
             match self.events.recv_timeout(deadline - now) {
                 Ok(event) => self.record(event),
@@ -500,6 +530,38 @@ impl Server {
                 Err(RecvTimeoutError::Disconnected) => self.closed.set(true),
             }
         }
+    }
+
+    /// Empties the message log (after checking [`Server::check_invariants`] on it), so that a
+    /// long run does not keep every message; indices start again at 0.
+    pub fn clear_log(&self) {
+        self.check_invariants();
+        self.log.borrow_mut().clear();
+    }
+
+    /// Takes what the server wrote to stderr so far, leaving the buffer empty.
+    pub fn take_stderr(&self) -> String {
+        std::mem::take(&mut *self.stderr.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Stops reading the server's stdout, as an editor that hangs: what the server writes stays
+    /// in the pipe until [`Server::resume_reading`].
+    pub fn pause_reading(&self) {
+        let (paused, _) = &*self.reading_paused;
+        *paused.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    /// Reads the server's stdout again.
+    pub fn resume_reading(&self) {
+        let (paused, wake) = &*self.reading_paused;
+        *paused.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        wake.notify_all();
+    }
+
+    /// Whether the server's stdout has closed (it exited or is about to).
+    pub fn is_closed(&self) -> bool {
+        self.drain();
+        self.closed.get()
     }
 
     /// Moves everything the reader thread has delivered into the log, without waiting.
@@ -700,9 +762,17 @@ fn read_stdout(
     stdin: &Mutex<Option<ChildStdin>>,
     settings: &Mutex<Value>,
     events: &Sender<Event>,
+    paused: &(Mutex<bool>, Condvar),
 ) {
     let mut reader = BufReader::new(stdout);
     loop {
+        {
+            let (flag, wake) = paused;
+            let mut flag = flag.lock().unwrap_or_else(PoisonError::into_inner);
+            while *flag {
+                flag = wake.wait(flag).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
         let event = match read_frame(&mut reader) {
             Ok(Frame::Eof) | Err(_) => break,
             Ok(Frame::Violation(violation)) => Event::Violation(violation),
