@@ -47,6 +47,13 @@ const CONTEXT_LINES: usize = 30;
 /// Tokens a chain may write per step at most (title, rationale and the code after the step).
 const TOKENS_PER_STEP: usize = 192;
 
+/// Longest selection a chain reasons about: its prompt, and the cache the engine fills for it,
+/// grow with the selection, and a small model cannot plan changes to more code than this anyway.
+const MAX_SELECTION_BYTES: usize = 8 << 10;
+
+/// Most bytes of the text before the selection shown as context (its last lines).
+const MAX_CONTEXT_BYTES: usize = 4 << 10;
+
 /// The arguments of [`REASON_COMMAND`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -278,11 +285,18 @@ fn selection(document: &Document, range: LspRange, session: &Session) -> Selecti
     let end = text[end..]
         .find('\n')
         .map_or(text.len(), |newline| end + newline + 1);
-    let context_start = text[..start]
+    let mut context_start = text[..start]
         .match_indices('\n')
         .rev()
         .nth(CONTEXT_LINES)
         .map_or(0, |(newline, _)| newline + 1);
+    if start - context_start > MAX_CONTEXT_BYTES {
+        // Very long lines: keep the end of the context, from a character boundary.
+        context_start = start - MAX_CONTEXT_BYTES;
+        while !text.is_char_boundary(context_start) {
+            context_start += 1;
+        }
+    }
     Selection {
         bytes: start..end,
         code: text[start..end].to_string(),
@@ -315,6 +329,13 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             .ok_or_else(|| invalid_params(format!("document {} is not open", arguments.uri)))?;
         selection(document, arguments.range, session)
     };
+    if selection.code.len() > MAX_SELECTION_BYTES {
+        return Err(invalid_params(format!(
+            "the selection is too long for a reasoning chain ({} KiB; at most {} KiB)",
+            selection.code.len() >> 10,
+            MAX_SELECTION_BYTES >> 10
+        )));
+    }
     let request = ReasoningRequest {
         task,
         language_id: &selection.language_id,
