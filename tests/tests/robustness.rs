@@ -278,3 +278,39 @@ fn parameterless_requests_accept_empty_and_null_params() {
         .expect("the server exits");
     assert_eq!(status.code(), Some(0));
 }
+
+/// A reasoning chain cancelled while the client has not answered the server's
+/// `window/workDoneProgress/create` yet: the answer then arrives for a request whose waiter is
+/// gone, which made tower-lsp panic in the task that serves every message (found by the fuzz
+/// campaign). The server must answer the cancel and keep serving.
+#[test]
+fn a_chain_cancelled_before_the_client_answers_its_progress_request_leaves_the_server_serving() {
+    let mut server = Server::start_ready(Profile::vscode());
+    server.open(PRIME_URI, "python", PRIME_PY);
+    server.pause_reading();
+    let id = server.request(
+        "workspace/executeCommand",
+        json!({
+            "command": "rill.reason",
+            "arguments": [{
+                "uri": PRIME_URI,
+                "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 2, "character": 20 } },
+                "task": "explain"
+            }]
+        }),
+    );
+    // The server asks for a progress token and waits; the client does not read yet.
+    std::thread::sleep(Duration::from_millis(500));
+    server.cancel(id);
+    std::thread::sleep(Duration::from_millis(500));
+    server.resume_reading();
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    assert!(
+        matches!(&outcome, Err(error) if error.code == rill_e2e::REQUEST_CANCELLED),
+        "{outcome:?}"
+    );
+    let status = server.call("rill/cacheStatus", Value::Null);
+    assert!(status["cachedDocuments"].is_u64(), "{status}");
+    assert!(!server.stderr().contains("panicked"), "the server panicked");
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

@@ -310,8 +310,8 @@ struct RegionScan {
     reached: usize,
 }
 
-/// Tokens a scan sequence may hold: [`SCAN_CONTEXT`] and the model's context, and two thirds of
-/// the store's memory budget, so that `engine.cacheBudgetMb` bounds what scoring a long document
+/// Tokens a scan sequence may hold: [`SCAN_CONTEXT`] and the model's context, and half of the
+/// store's memory budget, so that `engine.cacheBudgetMb` bounds what scoring a long document
 /// costs too (at least [`MIN_SCAN_CONTEXT`]). At the default budget this is [`SCAN_CONTEXT`].
 pub fn scan_budget(loaded: &LoadedModel, store: &SequenceStore) -> usize {
     let per_token = loaded.model.new_cache().bytes_per_token();

@@ -75,10 +75,10 @@ impl SequenceStore {
         self.budget_bytes = bytes;
     }
 
-    /// The most tokens one sequence should hold under the memory budget: two thirds of it, so
-    /// that the edited and pre-warmed documents keep room beside a long scan or chain.
+    /// The most tokens one sequence should hold under the memory budget: half of it, so that
+    /// the edited and pre-warmed documents keep room beside a long scan or chain.
     pub fn sequence_cap(&self, bytes_per_token: usize) -> usize {
-        self.budget_bytes / 3 * 2 / bytes_per_token.max(1)
+        self.budget_bytes / 2 / bytes_per_token.max(1)
     }
 
     /// The document's sequence, created empty on first use; marks it most recently used.

@@ -29,7 +29,7 @@ use tower_lsp::lsp_types::{
 
 use super::completion_driver::invalid_params;
 use super::diagnostics::lsp_range;
-use super::session::{lock, Session};
+use super::session::{client_request, lock, Session};
 use crate::documents::Document;
 use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, EngineEvent};
 use crate::reasoning::parse::{completed_titles, parse_steps};
@@ -275,8 +275,12 @@ struct Selection {
 fn selection(document: &Document, range: LspRange, session: &Session) -> Selection {
     let encoding = session.features().encoding;
     let text = document.text();
-    let start = document.byte_offset(range.start, encoding);
-    let mut end = document.byte_offset(range.end, encoding);
+    let (first, second) = (
+        document.byte_offset(range.start, encoding),
+        document.byte_offset(range.end, encoding),
+    );
+    // A range whose end comes before its start selects the same text (as in `didChange`).
+    let (start, mut end) = (first.min(second), first.max(second));
     // A selection ending at the start of a line does not include that line.
     if end > start && text.as_bytes()[end - 1] == b'\n' {
         end -= 1;
@@ -521,16 +525,15 @@ async fn apply_combined(
             },
         )
     };
-    let response = session
-        .client
-        .send_request::<tower_lsp::lsp_types::request::ApplyWorkspaceEdit>(
-            ApplyWorkspaceEditParams {
-                label: Some("rill: reasoning steps".to_string()),
-                edit,
-            },
-        )
-        .await
-        .map_err(|err| format!("workspace/applyEdit failed: {err}"))?;
+    let response = client_request::<tower_lsp::lsp_types::request::ApplyWorkspaceEdit>(
+        session,
+        ApplyWorkspaceEditParams {
+            label: Some("rill: reasoning steps".to_string()),
+            edit,
+        },
+    )
+    .await
+    .map_err(|err| format!("workspace/applyEdit failed: {err}"))?;
     if response.applied {
         Ok(true)
     } else {
@@ -603,13 +606,14 @@ impl ChainProgress {
     async fn start(session: &Session, key: &str, title: &str) -> Self {
         let token = NumberOrString::String(key.to_string());
         let supported = session.features().work_done_progress
-            && session
-                .client
-                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
+            && client_request::<WorkDoneProgressCreate>(
+                session,
+                WorkDoneProgressCreateParams {
                     token: token.clone(),
-                })
-                .await
-                .is_ok();
+                },
+            )
+            .await
+            .is_ok();
         let progress = Self {
             token: supported.then_some(token),
         };

@@ -48,6 +48,25 @@ pub struct Session {
     pub cross_file: super::cross_file::CrossFile,
 }
 
+/// Sends a request to the client from a task of its own and waits for the answer. The caller may
+/// be dropped while it waits (a request cancelled with `$/cancelRequest`), and tower-lsp 0.20
+/// panics, taking the whole server down, when an answer arrives for a request whose waiter is
+/// gone; the task keeps waiting in its place.
+pub async fn client_request<R>(
+    session: &Session,
+    params: R::Params,
+) -> tower_lsp::jsonrpc::Result<R::Result>
+where
+    R: tower_lsp::lsp_types::request::Request,
+    R::Params: Send + 'static,
+    R::Result: Send + 'static,
+{
+    let client = session.client.clone();
+    tokio::spawn(async move { client.send_request::<R>(params).await })
+        .await
+        .unwrap_or_else(|_| Err(tower_lsp::jsonrpc::Error::internal_error()))
+}
+
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
 /// a single assignment, so the data is consistent even then.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
+use futures_util::FutureExt;
 use serde_json::Value;
 use tower::Service;
 use tower_lsp::jsonrpc::{Error, ErrorCode, Id, Request, Response};
@@ -117,11 +118,37 @@ where
                 self.raw.set(params.clone());
             }
         }
+        let (id, method) = (request.id().cloned(), request.method().to_string());
         let future = self.inner.call(request);
         let initialize = self.initialize.clone();
         let shut_down = self.shut_down.clone();
         Box::pin(async move {
-            let response = future.await?;
+            // A panic in a handler fails that request alone: unwinding further would take down
+            // the task that serves every message (and with it the whole server).
+            let response = match std::panic::AssertUnwindSafe(future).catch_unwind().await {
+                Ok(response) => response?,
+                Err(panic) => {
+                    let reason = panic
+                        .downcast_ref::<&str>()
+                        .map(|reason| reason.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".to_string());
+                    tracing::error!("the handler of {method} panicked: {reason}");
+                    return Ok(id.map(|id| {
+                        Response::from_error(
+                            id,
+                            Error {
+                                code: ErrorCode::InternalError,
+                                message: format!(
+                                    "internal error while handling {method}: {reason}"
+                                )
+                                .into(),
+                                data: None,
+                            },
+                        )
+                    }));
+                }
+            };
             if is_shutdown && response.as_ref().is_some_and(Response::is_ok) {
                 shut_down.store(true, Ordering::Release);
             }
