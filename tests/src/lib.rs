@@ -21,6 +21,7 @@
 pub mod fake_openai;
 pub mod fault_proxy;
 mod framing;
+pub mod fuzz;
 pub mod llama_server;
 mod memory;
 mod profile;
@@ -92,6 +93,19 @@ pub fn rill_bin() -> PathBuf {
         "cannot find the rill binary above {}; run `cargo build --release -p rill` (or set RILL_BIN)",
         exe.display()
     );
+}
+
+/// The GGUF file the server loads by default: `RILL_MODEL`, else the default model in the cache
+/// (`$XDG_CACHE_HOME/rill/models/`, else `~/.cache/rill/models/`), as the server resolves it.
+pub fn model_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("RILL_MODEL").filter(|path| !path.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_default();
+    cache.join("rill/models/gemma-3-270m-q4_k_m.gguf")
 }
 
 /// The completion `rill complete --stdin` prints for `text` (cursor at its end), without the final newline.

@@ -373,6 +373,39 @@ impl Server {
             .unwrap_or_else(|err| panic!("writing to the server failed: {err}"));
     }
 
+    /// Writes bytes to the server's stdin as they are, reporting a failure (the server is gone)
+    /// instead of panicking, for drivers that count crashes.
+    pub fn try_send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        let stdin = stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the server's stdin is closed",
+            )
+        })?;
+        stdin.write_all(bytes).and_then(|()| stdin.flush())
+    }
+
+    /// Writes `pieces` one after the other, `pause` apart, holding the pipe meanwhile so that no
+    /// answer of the reader thread lands between them (a frame split across writes).
+    pub fn try_send_raw_in_pieces(&self, pieces: &[&[u8]], pause: Duration) -> std::io::Result<()> {
+        let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        let stdin = stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the server's stdin is closed",
+            )
+        })?;
+        for (index, piece) in pieces.iter().enumerate() {
+            if index > 0 {
+                thread::sleep(pause);
+            }
+            stdin.write_all(piece)?;
+            stdin.flush()?;
+        }
+        Ok(())
+    }
+
     fn write(&self, message: &Value) {
         let body = serde_json::to_vec(message).expect("serializable message");
         let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
@@ -759,13 +792,16 @@ fn collect_stderr(pipe: impl Read, buffer: &Mutex<String>) {
 /// Parses frames from the server's stdout, answers its requests, and forwards everything.
 fn read_stdout(
     stdout: impl Read,
-    stdin: &Mutex<Option<ChildStdin>>,
+    stdin: &Arc<Mutex<Option<ChildStdin>>>,
     settings: &Mutex<Value>,
     events: &Sender<Event>,
     paused: &(Mutex<bool>, Condvar),
 ) {
     let mut reader = BufReader::new(stdout);
     loop {
+        let frame = read_frame(&mut reader);
+        // A paused client holds what it was reading when it stopped (unanswered, unrecorded)
+        // and reads nothing more until it resumes.
         {
             let (flag, wake) = paused;
             let mut flag = flag.lock().unwrap_or_else(PoisonError::into_inner);
@@ -773,7 +809,7 @@ fn read_stdout(
                 flag = wake.wait(flag).unwrap_or_else(PoisonError::into_inner);
             }
         }
-        let event = match read_frame(&mut reader) {
+        let event = match frame {
             Ok(Frame::Eof) | Err(_) => break,
             Ok(Frame::Violation(violation)) => Event::Violation(violation),
             Ok(Frame::Body(body)) => {
@@ -839,7 +875,7 @@ fn classify(body: &[u8]) -> Result<MessageKind, String> {
 
 /// Answers a server-to-client request the way an editor would.
 fn answer(
-    stdin: &Mutex<Option<ChildStdin>>,
+    stdin: &Arc<Mutex<Option<ChildStdin>>>,
     settings: &Mutex<Value>,
     id: &Value,
     method: &str,
@@ -873,9 +909,15 @@ fn answer(
         }),
     };
     let body = serde_json::to_vec(&reply).expect("serializable reply");
-    let mut stdin = stdin.lock().unwrap_or_else(PoisonError::into_inner);
-    // The server may be gone already (a test of exit), or its stdin closed; then nobody needs an answer.
-    if let Some(stdin) = stdin.as_mut() {
-        let _ = write_frame(stdin, &body);
-    }
+    // Written by a thread of its own: the reader must never wait for the pipe to the server
+    // (the test thread may hold it, blocked on a server that waits for its output to be read).
+    let stdin = stdin.clone();
+    thread::spawn(move || {
+        let mut stdin = stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        // The server may be gone already (a test of exit), or its stdin closed; then nobody
+        // needs an answer.
+        if let Some(stdin) = stdin.as_mut() {
+            let _ = write_frame(stdin, &body);
+        }
+    });
 }

@@ -1,10 +1,9 @@
 //! Fault injection end to end: a broken model file set at runtime, a panic inside the engine (through the `RILL_TEST_PANIC_ON` test hook), and a remote completion server that dies or stalls mid-stream. Each time the server says what went wrong, keeps serving, and never crashes.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use rill_e2e::fake_openai::{FakeOpenAi, Script};
-use rill_e2e::{insert_text, Profile, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI};
+use rill_e2e::{insert_text, model_path, Profile, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI};
 use serde_json::{json, Value};
 
 /// LSP `MessageType.Error`.
@@ -28,19 +27,6 @@ fn error_message_since(server: &Server, mark: usize) -> String {
         Duration::from_secs(60),
     );
     params["message"].as_str().unwrap_or_default().to_string()
-}
-
-/// The default model, which the tests copy the start of.
-fn model_path() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home.join(".cache"));
-    std::env::var_os("RILL_MODEL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cache.join("rill/models/gemma-3-270m-q4_k_m.gguf"))
 }
 
 /// `model.path` switched at runtime to a truncated GGUF: a clear message naming the file, the
