@@ -39,11 +39,18 @@ const EXPLORE_BUDGET: Duration = Duration::from_millis(600);
 /// Comment lines a candidate decodes past when code is expected.
 const MAX_SKIPPED_LINES: usize = 2;
 
+/// Test hook: a completion job whose text before the cursor contains this variable's value
+/// panics inside the engine, so end-to-end tests can check that a panic fails that job's request
+/// only. Read once when the engine starts; unset (as in any real use) it costs nothing.
+pub const PANIC_HOOK_VARIABLE: &str = "RILL_TEST_PANIC_ON";
+
 struct Engine {
     loaded: LoadedModel,
     store: SequenceStore,
     /// The prompt layout's special tokens, found once in the vocabulary.
     specials: prompt::Specials,
+    /// [`PANIC_HOOK_VARIABLE`]'s value, when set and not empty.
+    panic_on: Option<String>,
 }
 
 pub(super) fn run(
@@ -69,10 +76,19 @@ pub(super) fn run(
             let specials = prompt::Specials::of(tokenizer);
             tracing::info!("prompt layout: {}", specials.describe());
             let _ = state.send(EngineState::Ready);
+            let panic_on = std::env::var(PANIC_HOOK_VARIABLE)
+                .ok()
+                .filter(|marker| !marker.is_empty());
+            if let Some(marker) = &panic_on {
+                tracing::warn!(
+                    "test hook {PANIC_HOOK_VARIABLE} is set: completions after {marker:?} panic"
+                );
+            }
             Some(Engine {
                 specials,
                 loaded,
                 store: SequenceStore::new(cache_budget_bytes),
+                panic_on,
             })
         }
         Err(err) => {
@@ -156,6 +172,11 @@ impl Engine {
     }
 
     fn complete(&mut self, job: &CompletionJob) -> rill_model::Result<CompletionStats> {
+        if let Some(marker) = &self.panic_on {
+            if job.text_before_cursor.contains(marker.as_str()) {
+                panic!("injected by the test hook {PANIC_HOOK_VARIABLE}");
+            }
+        }
         let mut params = job.params.clone();
         let prompt = if job.raw_prompt {
             self.build_raw_prompt(&job.text_before_cursor, job.params.max_tokens)?
@@ -415,18 +436,21 @@ impl Engine {
     }
 
     /// A prompt written for the model: control tokens as spelled, BOS in front unless the text
-    /// starts with it, and its start dropped if it would leave no room for `reserve` tokens.
+    /// starts with it, and its start dropped if it would leave no room for `reserve` tokens in
+    /// the model's context or in one sequence's share of the memory budget.
     fn build_raw_prompt(&self, text: &str, reserve: usize) -> rill_model::Result<Vec<u32>> {
         let tokenizer = &self.loaded.tokenizer;
         let mut tokens = tokenizer.encode_with_control(text)?;
         if tokens.first() != Some(&tokenizer.bos_id()) {
             tokens.insert(0, tokenizer.bos_id());
         }
+        let per_token = self.loaded.model.new_cache().bytes_per_token();
         let room = self
             .loaded
             .model
             .config()
             .context_length
+            .min(self.store.sequence_cap(per_token))
             .saturating_sub(reserve)
             .max(2);
         if tokens.len() > room {

@@ -66,7 +66,11 @@ pub struct Answer {
 /// Copies what a completion needs from the open document, or explains why it cannot.
 pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Result<Snapshot> {
     let encoding = session.features().encoding;
-    let documents = lock(&session.documents);
+    let mut documents = lock(&session.documents);
+    if documents.get(uri).is_some() {
+        // Pre-warming at start-up goes most recently used first.
+        documents.touch(uri);
+    }
     let document = documents
         .get(uri)
         .ok_or_else(|| invalid_params(format!("document {uri} is not open")))?;
@@ -160,10 +164,21 @@ async fn run(
     token: &CancelToken,
     started: Instant,
 ) -> jsonrpc::Result<Option<Answer>> {
-    let Some(engine) = session.engine.get() else {
+    // Until the engine has started and loaded, the request waits within its budget; a newer
+    // request or an edit (the token) ends the wait at once.
+    let left = || budget.saturating_sub(started.elapsed());
+    let engine = tokio::select! {
+        engine = session.engine_within(left()) => engine,
+        () = token.cancelled() => None,
+    };
+    let Some(engine) = engine else {
         return Ok(None);
     };
-    if !wait_until_ready(engine.state(), budget).await {
+    let ready = tokio::select! {
+        ready = wait_until_ready(engine.state(), left()) => ready,
+        () = token.cancelled() => false,
+    };
+    if !ready {
         return Ok(None);
     }
     let mode = choose_mode(&snapshot.cursor, config.multiline);
@@ -574,8 +589,12 @@ impl PartialStream {
         }
     }
 
-    /// Flushes when the text ends a word, an operator or a line, or 30 ms have passed.
+    /// Flushes when the text ends a word, an operator or a line, or 30 ms have passed, unless
+    /// the client is behind on reading (it gets the last partial, before the response).
     async fn maybe_flush(&mut self, session: &Session, text: &str) {
+        if super::stdout_filter::congested() {
+            return;
+        }
         let at_boundary = text
             .chars()
             .last()
