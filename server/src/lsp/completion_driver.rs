@@ -27,6 +27,8 @@ const FOLLOWING_LINES: usize = 20;
 const PREVIOUS_LINES: usize = 3;
 /// Non-blank lines after the cursor's line that candidate first lines are ranked against.
 const RANKING_LINES: usize = 2;
+/// Generations started closer together than this are one typing burst (see [`quality`]).
+const TYPING_GAP: Duration = Duration::from_millis(500);
 /// The smallest time budget that waits for the candidate search (see [`quality`]).
 const SEARCH_BUDGET: Duration = Duration::from_millis(1000);
 /// Candidates searched when they are ranked by the text after the cursor.
@@ -367,7 +369,12 @@ fn start_generation(
         cross_file: cross_file::prompt_context(session, uri),
         raw_prompt: false,
         params: generation_params(config),
-        quality: quality(snapshot, config, budget),
+        quality: quality(
+            snapshot,
+            config,
+            budget,
+            session.suggestions.note_start(uri),
+        ),
         cancel: job_token,
         events,
     };
@@ -412,9 +419,20 @@ async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<E
 /// A request whose budget is below [`SEARCH_BUDGET`] (the menu fallback's 300 ms) cannot wait for
 /// a whole first line and its alternatives: it streams the healed greedy continuation as it is
 /// decoded, and answers with what is there when the budget ends.
-fn quality(snapshot: &Snapshot, config: &Config, budget: Duration) -> Quality {
+///
+/// So does a request in the middle of a typing burst (the previous generation of the document
+/// started less than [`TYPING_GAP`] ago): the search holds its text back until the first line is
+/// decided, and held text cannot be adopted by the next keystroke's request, whereas streamed text
+/// can (typed-ahead). The search runs on the first keystroke after a pause, where the user looks.
+fn quality(
+    snapshot: &Snapshot,
+    config: &Config,
+    budget: Duration,
+    since_previous: Option<Duration>,
+) -> Quality {
     let comment_markers = comments::markers(&snapshot.language_id);
-    if budget < SEARCH_BUDGET {
+    let typing = since_previous.is_some_and(|gap| gap < TYPING_GAP);
+    if budget < SEARCH_BUDGET || typing {
         return Quality {
             heal: config.token_healing,
             width: 1,
