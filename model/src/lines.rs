@@ -40,6 +40,10 @@ pub struct LineSearch<'a> {
     /// this are skipped, so the answer never waits long for them (the greedy line is always
     /// finished). `None` for no limit.
     pub explore_until: Option<std::time::Instant>,
+    /// When the first text must go out whatever happens: a greedy line still being decoded then is
+    /// cut where it is (see [`LineCandidate::cut`]), so a slow machine still shows something
+    /// within the request's budget. `None` for no limit.
+    pub decide_by: Option<std::time::Instant>,
 }
 
 /// One candidate first line.
@@ -61,6 +65,9 @@ pub struct LineCandidate {
     pub following_logprob: f32,
     /// Generation ended (end-of-generation or stop token) inside or right after this line.
     pub ended: bool,
+    /// The line was cut at `decide_by` before it ended: it is the greedy text so far, not a line,
+    /// and its confidence is not known.
+    pub cut: bool,
 }
 
 impl LineCandidate {
@@ -148,7 +155,11 @@ pub fn search(
     else {
         return Ok(None);
     };
+    let cut = greedy.cut;
     outcome.candidates.push(greedy.finish(params.heal));
+    if cut {
+        return Ok(Some(outcome));
+    }
     if let Some(branch) = branch {
         let step = branch.before.tokens.len();
         for &(token, logprob) in branch.alternatives.iter().take(params.width - 1) {
@@ -307,6 +318,8 @@ struct Path {
     end: Option<f32>,
     /// An alternative given up when the exploration time ran out.
     abandoned: bool,
+    /// The greedy line cut at `decide_by`.
+    cut: bool,
 }
 
 impl Path {
@@ -324,6 +337,7 @@ impl Path {
             skipped_bytes: 0,
             end: None,
             abandoned: false,
+            cut: false,
         }
     }
 
@@ -371,6 +385,7 @@ impl Path {
             total_logprob: self.logprobs.iter().sum::<f32>() + end,
             following_logprob: 0.0,
             ended: self.end.is_some(),
+            cut: self.cut,
             tokens: self.tokens,
         }
     }
@@ -427,6 +442,16 @@ impl Decoder<'_> {
             }
             if role == Role::Alternative && out_of_time(self.params) {
                 path.abandoned = true;
+                break;
+            }
+            if role != Role::Alternative
+                && path.tokens.len() > path.line_first_token
+                && self
+                    .params
+                    .decide_by
+                    .is_some_and(|by| std::time::Instant::now() >= by)
+            {
+                path.cut = true;
                 break;
             }
             if !path.owed.is_empty() && !healing::mask(tokenizer, &path.owed, &mut logits) {

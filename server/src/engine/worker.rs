@@ -36,6 +36,10 @@ const FOLLOWING_TOKENS: usize = 16;
 /// start (a prompt that needs prefilling leaves less): the first text must not wait long for
 /// them. Past it, what was found is used.
 const EXPLORE_BUDGET: Duration = Duration::from_millis(600);
+/// How long a completion may hold its first line back at most, counted from the job's start: on
+/// a slow or busy machine the greedy text so far then streams (undecided, ungated) so the request's
+/// budget (2 s by default) still shows something.
+const DECIDE_BUDGET: Duration = Duration::from_millis(1200);
 /// Comment lines a candidate decodes past when code is expected.
 const MAX_SKIPPED_LINES: usize = 2;
 
@@ -270,6 +274,7 @@ impl Engine {
             skip_line: &skip_line,
             max_skipped: MAX_SKIPPED_LINES,
             explore_until: Some(started + EXPLORE_BUDGET),
+            decide_by: Some(started + DECIDE_BUDGET),
         };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(&job.document, model);
@@ -302,15 +307,18 @@ impl Engine {
         if job.cancel.is_cancelled() {
             return Ok(stats(0, true));
         }
-        let _ = job.events.send(EngineEvent::Candidates(
-            candidates
-                .iter()
-                .map(|candidate| Candidate {
-                    text: candidate.shown().to_string(),
-                    confidence: candidate.confidence(),
-                })
-                .collect(),
-        ));
+        // A line cut for time was not decided: no candidates, no confidence to gate on.
+        if !candidates.first().is_some_and(|best| best.cut) {
+            let _ = job.events.send(EngineEvent::Candidates(
+                candidates
+                    .iter()
+                    .map(|candidate| Candidate {
+                        text: candidate.shown().to_string(),
+                        confidence: candidate.confidence(),
+                    })
+                    .collect(),
+            ));
+        }
         let Some(best) = candidates.into_iter().next() else {
             return Ok(stats(0, false));
         };

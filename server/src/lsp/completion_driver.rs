@@ -208,10 +208,12 @@ async fn run(
         // was found), and it only grows, so the remainder starts right after the typed part.
         let raw = current.raw[typed..].to_string();
         if below_confidence(&current, config.min_confidence) {
-            // Unsure: stay silent, and let the engine stop if nobody else listens.
+            // Unsure: stay silent, and let the engine stop if nobody else listens. The status
+            // still reports the work the engine did.
             if generation.listeners() == 1 {
                 generation.stop();
             }
+            report_status_when_done(session.clone(), generation.clone(), source, typed);
             return Ok(None);
         }
         if let Some(suggestion) = postprocess(&raw, &snapshot.cursor, mode) {
