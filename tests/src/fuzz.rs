@@ -719,6 +719,18 @@ impl Campaign<'_> {
     /// Moves the server's new log lines into the tail and reports panics among them.
     fn collect_log(&mut self, session: &mut Session) {
         let stderr = session.server.take_stderr();
+        // With RILL_FUZZ_LOG_DIR set, every session's whole log is kept there, to look into.
+        if let Some(directory) = std::env::var_os("RILL_FUZZ_LOG_DIR") {
+            use std::io::Write;
+            let path = PathBuf::from(directory).join(format!("session-{}.log", session.index));
+            if let Ok(mut file) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = file.write_all(stderr.as_bytes());
+            }
+        }
         let mut lines = stderr.lines().peekable();
         while let Some(line) = lines.next() {
             if line.contains("panicked at") {

@@ -126,7 +126,9 @@ fn an_engine_panic_fails_that_request_and_the_next_one_works() {
     let mut server = Server::start_ready(
         Profile::vscode()
             .with_env("RILL_TEST_PANIC_ON", marker)
-            .with_settings(json!({ "rill": { "diagnostics": { "enable": false } } })),
+            .with_settings(json!({
+                "rill": { "diagnostics": { "enable": false }, "completion": { "timeoutMs": 20000 } }
+            })),
     );
     let poisoned = "file:///e2e/poisoned.py";
     server.open(poisoned, "python", &format!("# {marker}\ndef f(x):\n"));
@@ -227,5 +229,44 @@ fn a_remote_server_that_dies_or_stalls_mid_stream_is_reported_and_recovered_from
             Some("    return n > 1")
         );
     }
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// `model.path` changed while the model still loads (found by the fuzz campaign): the new path
+/// waits for that load instead of starting a second one beside it (two models in memory at
+/// once), and a path that cannot be loaded leaves the loaded model serving.
+#[test]
+fn a_model_path_set_while_the_model_loads_is_applied_after_that_load() {
+    let mut server = Server::start(Profile::vscode().with_settings(json!({
+        "rill": { "diagnostics": { "enable": false }, "completion": { "timeoutMs": 20000 } }
+    })));
+    // The engine has started (with the settings pulled after `initialized`) and loads.
+    server.wait_for_notification(
+        "rill/status",
+        |params| params["state"] == "loading",
+        DEFAULT_TIMEOUT,
+    );
+    let mark = server.mark();
+    server.change_settings(json!({
+        "rill": {
+            "diagnostics": { "enable": false },
+            "completion": { "timeoutMs": 20000 },
+            "model": { "path": "/nonexistent/model.gguf" }
+        }
+    }));
+    server.wait_until_ready();
+    let message = error_message_since(&server, mark);
+    assert!(message.contains("/nonexistent/model.gguf"), "{message}");
+    assert!(message.contains("previous model"), "{message}");
+    server.open(PRIME_URI, "python", PRIME_PY);
+    assert!(
+        !suggestion(&server).trim().is_empty(),
+        "the loaded model serves"
+    );
+    assert_eq!(
+        server.stderr().matches("model loaded in").count(),
+        1,
+        "one model was loaded"
+    );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }

@@ -220,6 +220,8 @@ struct ModelRequest {
     wanted: Option<PathBuf>,
     /// Bumped by every new request and backend change: a load started for an older one is stale.
     generation: u64,
+    /// A new model loads beside the one in use (see [`Reconfigured::Reloading`]).
+    reloading: bool,
 }
 
 /// What [`EngineHandle::reconfigure`] did.
@@ -445,6 +447,12 @@ impl EngineHandle {
         if config.model_path == models.wanted {
             return Reconfigured::Unchanged;
         }
+        if models.reloading || *local.state.borrow() == EngineState::Loading {
+            // Two loads at once would hold two more models in memory: the new path is applied
+            // when the load under way ends (the caller then calls `reconfigure` again).
+            tracing::info!("model.path changed while a model loads: applied once it has loaded");
+            return Reconfigured::Unchanged;
+        }
         models.wanted = config.model_path.clone();
         models.generation += 1;
         if config.model_path == models.serving {
@@ -464,11 +472,13 @@ impl EngineHandle {
             config.cache_budget_bytes(),
         );
         if *local.state.borrow() != EngineState::Ready {
+            // The model in use failed to load: nothing worth keeping.
             models.serving = config.model_path.clone();
             drop(models);
             self.replace(Backend::Local(Arc::new(fresh)));
             return Reconfigured::Replaced;
         }
+        models.reloading = true;
         Reconfigured::Reloading(PendingModel {
             local: Arc::new(fresh),
             generation: models.generation,
@@ -480,6 +490,7 @@ impl EngineHandle {
     /// dropped, which stops its thread). Returns whether it now serves.
     pub fn install(&self, pending: PendingModel) -> bool {
         let mut models = lock(&self.models);
+        models.reloading = false;
         if models.generation != pending.generation
             || !matches!(self.current(), Backend::Local(_))
             || *pending.local.state.borrow() != EngineState::Ready
@@ -510,6 +521,12 @@ impl EngineHandle {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Ends a reload whose model could not be loaded (the one in use stays).
+    pub fn reload_failed(&self, pending: PendingModel) {
+        lock(&self.models).reloading = false;
+        drop(pending);
     }
 
     /// The remote engine's notices (failure episodes, recoveries); `None` after the first call.

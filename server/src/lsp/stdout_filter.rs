@@ -14,9 +14,12 @@
 //!   order; past [`MAX_KEPT_BYTES`] of them the queue stops taking frames, which blocks tower-lsp's
 //!   writer as a full pipe would;
 //! - while the queue is [`congested`], the completion driver sends no intermediate partials at all,
-//!   only each request's last one, so nothing piles up in tower-lsp's channel either.
+//!   only each request's last one, so nothing piles up in tower-lsp's channel either;
+//! - a partial never follows its request's response: tower-lsp writes notifications and responses
+//!   from two queues, so a partial can reach the outbox after the response; it then goes before
+//!   the response if that is still queued, and is dropped if the response has left.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -34,6 +37,11 @@ pub const MAX_PARTIALS: usize = 256;
 const CONGESTED_BYTES: usize = 256 << 10;
 /// Most bytes written in one go: frames queued together leave in one write.
 const WRITE_BATCH: usize = 256 << 10;
+/// Responses up to this size are checked for the request they answer (completion answers are
+/// small; a mirror of a large document is not worth parsing).
+const SMALL_RESPONSE: usize = 64 << 10;
+/// Ids of recent responses remembered, to drop partials that come after their response.
+const RECENT_RESPONSES: usize = 4096;
 
 /// Set while the outbox is congested: the client is not keeping up with what the server writes.
 static CONGESTED: AtomicBool = AtomicBool::new(false);
@@ -67,6 +75,8 @@ struct Outgoing {
     bytes: Vec<u8>,
     /// For a partial result: the `requestId` it belongs to, as JSON text.
     partial_of: Option<String>,
+    /// For a (small) response: the id it answers, as JSON text.
+    response_to: Option<String>,
 }
 
 #[derive(Default)]
@@ -81,6 +91,9 @@ struct Queue {
     input_done: bool,
     /// Partials replaced or dropped so far, for the log.
     coalesced: u64,
+    /// Ids of the last [`RECENT_RESPONSES`] responses queued, oldest first, and as a set.
+    responses: VecDeque<String>,
+    responded: HashSet<String>,
 }
 
 struct Outbox {
@@ -138,12 +151,24 @@ impl Outbox {
                     .frames
                     .iter()
                     .position(|queued| queued.partial_of.as_ref() == Some(request));
+                let response = queue
+                    .frames
+                    .iter()
+                    .position(|queued| queued.response_to.as_ref() == Some(request));
                 if let Some(index) = queued {
                     // Cumulative text: the newer partial replaces the older in its place, which
                     // is still before the request's response.
                     let old = std::mem::replace(&mut queue.frames[index].bytes, frame.bytes);
                     queue.partial_bytes =
                         queue.partial_bytes - old.len() + queue.frames[index].bytes.len();
+                    queue.coalesced += 1;
+                } else if let Some(index) = response {
+                    // Late: it goes out right before its request's response.
+                    queue.partials += 1;
+                    queue.partial_bytes += frame.bytes.len();
+                    queue.frames.insert(index, frame);
+                } else if queue.responded.contains(request) {
+                    // Later still: the response has left, and nothing may follow it.
                     queue.coalesced += 1;
                 } else {
                     if queue.partials >= MAX_PARTIALS {
@@ -163,6 +188,16 @@ impl Outbox {
                 }
             }
             None => {
+                if let Some(id) = &frame.response_to {
+                    if queue.responded.insert(id.clone()) {
+                        queue.responses.push_back(id.clone());
+                    }
+                    if queue.responses.len() > RECENT_RESPONSES {
+                        if let Some(oldest) = queue.responses.pop_front() {
+                            queue.responded.remove(&oldest);
+                        }
+                    }
+                }
                 queue.kept_bytes += frame.bytes.len();
                 queue.frames.push_back(frame);
             }
@@ -234,7 +269,14 @@ async fn split_frames<R: AsyncRead + Unpin>(frames: R, outbox: Arc<Outbox>) {
     let mut input = BufReader::new(frames);
     while let Some(bytes) = read_frame(&mut input).await {
         let partial_of = partial_request(&bytes);
-        outbox.push(Outgoing { bytes, partial_of }).await;
+        let response_to = partial_of.is_none().then(|| response_id(&bytes)).flatten();
+        outbox
+            .push(Outgoing {
+                bytes,
+                partial_of,
+                response_to,
+            })
+            .await;
     }
     outbox.finish_input();
 }
@@ -282,6 +324,20 @@ fn partial_request(frame: &[u8]) -> Option<String> {
         return None;
     }
     Some(message["params"]["requestId"].to_string())
+}
+
+/// The id a small response frame answers, as JSON text; `None` for anything else.
+fn response_id(frame: &[u8]) -> Option<String> {
+    if frame.len() > SMALL_RESPONSE || frame.windows(8).any(|window| window == b"\"method\"") {
+        return None;
+    }
+    let body = frame
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map(|end| &frame[end + 4..])?;
+    let message: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let answers = message.get("result").is_some() || message.get("error").is_some();
+    answers.then(|| message["id"].to_string())
 }
 
 /// Writes queued frames to `output` until it fails (the client is gone).
@@ -337,12 +393,19 @@ mod tests {
         for (request, text) in [(1, "a"), (2, "b"), (1, "ab"), (1, "abc")] {
             let bytes = partial(request, text);
             let partial_of = partial_request(&bytes);
-            outbox.push(Outgoing { bytes, partial_of }).await;
+            outbox
+                .push(Outgoing {
+                    bytes,
+                    partial_of,
+                    response_to: None,
+                })
+                .await;
         }
         outbox
             .push(Outgoing {
                 bytes: response.clone(),
                 partial_of: None,
+                response_to: response_id(&response),
             })
             .await;
         let batch = outbox.pop_batch().await.unwrap();
@@ -351,6 +414,30 @@ mod tests {
         expected.extend(response);
         assert_eq!(batch, expected);
         assert_eq!(outbox.lock().coalesced, 2);
+    }
+
+    #[tokio::test]
+    async fn a_late_partial_goes_before_its_queued_response_or_is_dropped() {
+        let outbox = Outbox::new(&TEST_CONGESTED);
+        let push = |bytes: Vec<u8>| {
+            let partial_of = partial_request(&bytes);
+            let response_to = response_id(&bytes);
+            Outgoing {
+                bytes,
+                partial_of,
+                response_to,
+            }
+        };
+        let response = frame(json!({ "jsonrpc": "2.0", "result": { "items": [] }, "id": 4 }));
+        outbox.push(push(response.clone())).await;
+        outbox.push(push(partial(4, "late"))).await;
+        let mut expected = partial(4, "late");
+        expected.extend(response);
+        assert_eq!(outbox.pop_batch().await.unwrap(), expected);
+        // The response has left: a partial after it is dropped.
+        outbox.push(push(partial(4, "later"))).await;
+        outbox.finish_input();
+        assert_eq!(outbox.pop_batch().await, None);
     }
 
     #[tokio::test]

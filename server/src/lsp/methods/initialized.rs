@@ -5,7 +5,7 @@ use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
 use tower_lsp::lsp_types::*;
 
 use super::did_change_configuration::pull_configuration;
-use crate::engine::{EngineHandle, EngineState, PendingModel};
+use crate::engine::{EngineHandle, EngineState, PendingModel, Reconfigured};
 use crate::lsp::completion_driver::send_status;
 use crate::lsp::session::Session;
 use crate::protocol::StatusParams;
@@ -140,6 +140,7 @@ pub fn report_engine_state(
             )
             .await;
         }
+        apply_deferred_settings(&session);
     });
 }
 
@@ -165,8 +166,12 @@ pub fn report_model_reload(session: &std::sync::Arc<Session>, pending: PendingMo
             .map_or("the default path".to_string(), |path| {
                 path.display().to_string()
             });
+        let Some(engine) = session.engine.get() else {
+            return;
+        };
         match outcome {
             EngineState::Failed(reason) => {
+                engine.reload_failed(pending);
                 let message = format!(
                     "cannot load the model at {path} (model.path): {reason}; still using the previous model"
                 );
@@ -180,9 +185,6 @@ pub fn report_model_reload(session: &std::sync::Arc<Session>, pending: PendingMo
                 send_status(&session, status).await;
             }
             _ => {
-                let Some(engine) = session.engine.get() else {
-                    return;
-                };
                 if engine.install(pending) {
                     tracing::info!("now serving the model at {path}");
                     send_status(&session, StatusParams::ready_idle()).await;
@@ -190,7 +192,21 @@ pub fn report_model_reload(session: &std::sync::Arc<Session>, pending: PendingMo
                 }
             }
         }
+        apply_deferred_settings(&session);
     });
+}
+
+/// Applies engine settings that changed while a model loaded (they wait, so that no two models
+/// load at once).
+fn apply_deferred_settings(session: &std::sync::Arc<Session>) {
+    let Some(engine) = session.engine.get() else {
+        return;
+    };
+    match engine.reconfigure(&session.config()) {
+        Reconfigured::Unchanged => {}
+        Reconfigured::Replaced => report_engine_state(session, engine.state()),
+        Reconfigured::Reloading(pending) => report_model_reload(session, pending),
+    }
 }
 
 async fn report(session: &Session, token: &NumberOrString, value: WorkDoneProgress) {
