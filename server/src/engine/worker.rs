@@ -35,11 +35,11 @@ const FOLLOWING_TOKENS: usize = 16;
 /// How long a completion may spend on alternatives and on ranking them, counted from the job's
 /// start (a prompt that needs prefilling leaves less): the first text must not wait long for
 /// them. Past it, what was found is used.
-const EXPLORE_BUDGET: Duration = Duration::from_millis(600);
+const EXPLORE_BUDGET: Duration = Duration::from_millis(1000);
 /// How long a completion may hold its first line back at most, counted from the job's start: on
 /// a slow or busy machine the greedy text so far then streams (undecided, ungated) so the request's
 /// budget (2 s by default) still shows something.
-const DECIDE_BUDGET: Duration = Duration::from_millis(1200);
+const DECIDE_BUDGET: Duration = Duration::from_millis(1500);
 /// Comment lines a candidate decodes past when code is expected.
 const MAX_SKIPPED_LINES: usize = 2;
 
