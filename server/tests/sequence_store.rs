@@ -93,3 +93,58 @@ fn a_reasoning_job_leaves_the_edited_document_protected() {
     store.remove(&reason_key(OTHER));
     assert!(store.peek(OTHER).is_some());
 }
+
+/// Scoring interrupted after every chunk, over text whose astral characters are byte-fallback
+/// tokens (four per character): the point reached falls inside a character again and again, and
+/// scoring must resume from the last whole line without slicing through it (found by the fuzz
+/// campaign: the engine panicked there).
+#[test]
+fn scoring_interrupted_inside_a_character_resumes_from_a_line_start() {
+    use std::cell::Cell;
+    use std::sync::Arc;
+
+    use rill_server::diagnostics::Thresholds;
+    use rill_server::engine::diagnose::{run, DiagnoseJob, DiagnoseKind, Progress};
+    use rill_server::engine::CancelToken;
+
+    let loaded = model();
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    let text: String = (0..12)
+        .map(|n| format!("x_{n} = \"𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🦀 {n}\"  # 𝔘𝔫𝔦\n"))
+        .collect();
+    let (events, _received) = tokio::sync::mpsc::unbounded_channel();
+    let mut job = DiagnoseJob {
+        text: Arc::from(text.as_str()),
+        language_id: "python".to_string(),
+        regions: vec![0..text.len()],
+        context_tokens: 64,
+        reserve_tokens: 8,
+        thresholds: Thresholds {
+            min_surprise: 12.0,
+            min_alternative: 0.7,
+        },
+        kind: DiagnoseKind::Opened,
+        cancel: CancelToken::new(),
+        events,
+    };
+    let mut rounds = 0;
+    loop {
+        // Interrupted after one to six chunks of 16 tokens, so the point reached varies.
+        let checks = Cell::new(0);
+        let allowed = 1 + rounds % 6;
+        let interrupted = || {
+            checks.set(checks.get() + 1);
+            checks.get() > allowed
+        };
+        let progress = run(&loaded, &mut store, DOCUMENT, &mut job, &interrupted).unwrap();
+        rounds += 1;
+        if matches!(progress, Progress::Finished) {
+            break;
+        }
+        for region in &job.regions {
+            assert!(text.is_char_boundary(region.start), "{region:?}");
+        }
+        assert!(rounds < 500, "scoring makes no progress");
+    }
+    assert!(rounds > 1, "scoring was never interrupted");
+}

@@ -260,8 +260,13 @@ pub fn run(
             region.end
         } else {
             // Report whole lines only: a flag's span may reach to the end of its word.
-            let reached = tokenized.starts[scan.reached];
-            text[..reached].rfind('\n').map_or(0, |newline| newline + 1)
+            // Byte-fallback tokens split a character, so `reached` may fall inside one: look for
+            // the line break in bytes.
+            let reached = tokenized.starts[scan.reached].min(text.len());
+            text.as_bytes()[..reached]
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map_or(0, |newline| newline + 1)
         };
         if done_until > region.start {
             let finished = region.start..done_until;
@@ -341,11 +346,9 @@ fn score_region(
     } else {
         // Long documents: the region keeps half the scan budget of anchored context before it.
         let before = &tokenized.lengths[..covered.start];
-        window_start(
-            &text[..tokenized.starts[covered.start]],
-            before,
-            scan_budget / 2,
-        )
+        // `window_start` reads bytes only, so the text need not be cut at the region (whose
+        // first token may start inside a character split into byte tokens).
+        window_start(text, before, scan_budget / 2)
     };
     let mut tokens = Vec::with_capacity(covered.end - window + 1);
     tokens.push(loaded.tokenizer.bos_id());
