@@ -166,6 +166,18 @@ impl Reply {
             .unwrap_or_else(|| panic!("result without items: {result}"))
             .clone()
     }
+
+    /// The suggestion of a completed inline-completion answer: its first item. The answer may
+    /// carry up to two alternatives behind it (`completion.candidates`), never more and never
+    /// none; panics (failing the test) otherwise.
+    pub fn suggestion(&self) -> Value {
+        let items = self.inline_items();
+        assert!(
+            (1..=3).contains(&items.len()),
+            "expected a suggestion and at most two alternatives: {items:?}"
+        );
+        items[0].clone()
+    }
 }
 
 /// What the reader threads send to the test thread.
