@@ -116,7 +116,8 @@ fn scoring_interrupted_inside_a_character_resumes_from_a_line_start() {
     let mut job = DiagnoseJob {
         text: Arc::from(text.as_str()),
         language_id: "python".to_string(),
-        regions: vec![0..text.len()],
+        // One region: the whole text.
+        regions: std::iter::once(0..text.len()).collect(),
         context_tokens: 64,
         reserve_tokens: 8,
         thresholds: Thresholds {

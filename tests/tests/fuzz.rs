@@ -1,4 +1,4 @@
-//! The fuzz campaign CI runs: 2,000 seeded random messages (valid, mutated, misordered and malformed) to the real server, which must not crash, hang, panic or let its mirror drift, must answer every request, and must stay within the model plus `engine.cacheBudgetMb` plus 150 MB; `fuzz_bench` runs longer campaigns.
+//! The fuzz campaign CI runs: 2,000 seeded random messages (valid, mutated, misordered and malformed) to the real server, which must not crash, hang, panic or let its mirror drift, must answer every request, and must stay within the model (its resident size once loaded) plus `engine.cacheBudgetMb` plus 150 MB; `fuzz_bench` runs longer campaigns.
 
 use std::time::Duration;
 
