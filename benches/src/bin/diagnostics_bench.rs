@@ -1,17 +1,31 @@
-//! Measures how well rill's surprisal diagnostics find realistic faults injected into real code, over a grid of thresholds.
+//! Measures how well rill's surprisal diagnostics find realistic faults injected into real code, over a grid of thresholds, at two fault densities.
 //!
-//! The corpus is `benches/workloads/diagnostics/*.py` (CPython standard library modules, see
-//! `SOURCES.md` there). Each file is scored once clean and once in each of a few faulted variants
-//! (see `benches/src/faults.rs` for the fault kinds); scoring runs the model once per text with
-//! the server's own `score_document`, and every threshold pair of the grid is then applied to the
-//! same scores with `find_flags`, as the server would.
+//! Two corpora of unmodified CPython standard library modules: the *tuning* corpus
+//! `benches/workloads/diagnostics/*.py` (see `SOURCES.md` there), on which the defaults were
+//! first chosen, and a *held-out* one, the other CPython modules the project ships
+//! (`edit_replay/*.py`, `crossfile/json/*.py`, `crossfile/importlib_metadata/*.py`).
+//!
+//! - **Dense** (the tuning corpus only): faulted copies with a fault every dozen lines or so (see
+//!   `benches/src/faults.rs`), each scored in full.
+//! - **Realistic**: one fault per section of about `--lines-per-fault` lines (100: a user's file
+//!   holds far fewer mistakes than one per dozen lines). Each fault is replayed as the server
+//!   handles the edit that makes it: its line and `--lookahead` lines after it are rescored in the
+//!   sequence that holds the clean file (the prefix is reused), and the flags of the rest of the
+//!   file are the clean file's (the server keeps them until the idle refresh).
+//!
+//! Every text is scored in the regions the server scores (blocks of 40 lines after opening, the
+//! edited line and its look-ahead after an edit) with the server's own functions; every threshold
+//! pair of the grid is then applied to the same scores with `find_flags`, as the server would.
 //!
 //! A flag *hits* a fault when it starts on the fault's line and its byte range overlaps the
 //! fault's changed bytes or the [`AFTER_BYTES`] bytes after them (the model is causal, so a
 //! fault can only show at or after itself: a missing `self.` shows at the attribute name, a wrong
-//! operator often at the operand after it). Precision is hits / flags in the faulted variants,
-//! recall is faults hit / faults, and false flags are counted on the clean corpus per 1,000
+//! operator often at the operand after it). Precision is hits / flags in the faulted copies,
+//! recall is faults hit / faults, and false flags are counted on the clean files per 1,000
 //! non-empty lines.
+//!
+//! `--cache FILE` keeps the scores of every region (keyed by the text's hash and the region), so
+//! a second run with other settings or another report costs no model time.
 
 // The report on stdout is the point of this binary; progress goes to stderr.
 #![allow(clippy::print_stdout)]
@@ -19,8 +33,10 @@
 #[path = "../faults.rs"]
 mod faults;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -30,8 +46,9 @@ use faults::{Fault, FaultKind};
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::{LoadOptions, LoadedModel};
 use rill_server::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_SURPRISE};
+use rill_server::diagnostics::regions::{blocks, line_offset_after, whole_lines};
 use rill_server::diagnostics::{find_flags, Flag, ScoredToken, Thresholds};
-use rill_server::engine::diagnose::score_document;
+use rill_server::engine::diagnose::{score_text_region, PreparedText};
 use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
 use serde_json::{json, Value};
 
@@ -39,35 +56,77 @@ const MIN_SURPRISE: [f32; 7] = [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0];
 const MIN_ALTERNATIVE: [f32; 5] = [0.2, 0.3, 0.5, 0.7, 0.9];
 /// How far after a fault's changed bytes (on its line) a flag still counts as finding it.
 const AFTER_BYTES: usize = 8;
-/// The recommendation: the most recall with at least this precision...
-const MIN_PRECISION: f64 = 0.5;
+/// The settings before issue 15, the "before" column of the reports.
+const BEFORE: Thresholds = Thresholds {
+    min_surprise: 12.0,
+    min_alternative: 0.7,
+};
+/// The recommendation at the dense density: the most recall with at least this precision...
+const DENSE_MIN_PRECISION: f64 = 0.5;
 /// ...and at most this many false flags per 1,000 clean lines.
-const MAX_FALSE_PER_1K: f64 = 5.0;
+const DENSE_MAX_FALSE_PER_1K: f64 = 5.0;
+/// The recommendation at the realistic density (the targets of issue 15).
+const REALISTIC_MIN_PRECISION: f64 = 0.6;
+const REALISTIC_MAX_FALSE_PER_1K: f64 = 1.0;
+/// Bumped whenever what a cached region holds changes meaning.
+const CACHE_VERSION: &str = "scores-1";
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Density {
+    Dense,
+    Realistic,
+    Both,
+}
 
 #[derive(Parser, Debug)]
 #[command(
     about = "Benchmarks rill's surprisal diagnostics on injected faults over a threshold grid"
 )]
 struct Args {
-    /// Faulted copies of the corpus (each costs one scoring pass over it).
+    /// Which fault densities to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    density: Density,
+    /// Dense: faulted copies of the tuning corpus (each costs one scoring pass over it).
     #[arg(long, default_value_t = 4)]
     variants: usize,
-    /// Most faults of each kind per variant.
+    /// Dense: most faults of each kind per variant.
     #[arg(long, default_value_t = 13)]
     per_kind: usize,
-    /// Fewest lines between two faults of the same file and variant.
+    /// Dense: fewest lines between two faults of the same file and variant.
     #[arg(long, default_value_t = 12)]
     min_gap: usize,
+    /// Realistic: lines per fault (each file is cut into sections this long, one fault each).
+    #[arg(long, default_value_t = 100)]
+    lines_per_fault: usize,
+    /// Realistic: faulted copies of both corpora (each fault costs its line and the look-ahead).
+    #[arg(long, default_value_t = 3)]
+    realistic_variants: usize,
+    /// Realistic: the fault kinds, comma-separated names (`all` for every kind).
+    #[arg(
+        long,
+        default_value = "misspelled_keyword,misspelled_identifier,swapped_operator,wrong_variable"
+    )]
+    kinds: String,
+    /// Realistic: lines after a fault rescored with it (`diagnostics.lookaheadLines`).
+    #[arg(long, default_value_t = 20)]
+    lookahead: usize,
     /// Seed of the fault injection.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Matrix threads, including the calling thread.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Directory of `.py` files to use instead of `benches/workloads/diagnostics`.
+    /// Directory of `.py` files to use instead of the tuning corpus `benches/workloads/diagnostics`.
     #[arg(long)]
     corpus: Option<PathBuf>,
-    /// Print every fault with the flags near it at the recommended thresholds (to stderr).
+    /// Directories of held-out `.py` files (repeatable; default: the CPython modules under
+    /// `benches/workloads/edit_replay` and `benches/workloads/crossfile`). `none` for none.
+    #[arg(long)]
+    heldout: Vec<PathBuf>,
+    /// A JSON file that keeps the scores of every region between runs.
+    #[arg(long)]
+    cache: Option<PathBuf>,
+    /// Print every fault with the flags near it at the default thresholds (to stderr).
     #[arg(long)]
     list: bool,
     /// Print the full results as JSON on stdout (the Markdown tables then go to stderr).
@@ -78,15 +137,60 @@ struct Args {
     model: Option<PathBuf>,
 }
 
-/// One scored text: a clean file or a faulted copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Group {
+    Tuning,
+    HeldOut,
+}
+
+impl Group {
+    fn name(self) -> &'static str {
+        match self {
+            Group::Tuning => "tuning",
+            Group::HeldOut => "held-out",
+        }
+    }
+}
+
+/// One file of a corpus.
+struct Source {
+    name: String,
+    group: Group,
+    text: String,
+    non_empty_lines: usize,
+}
+
+/// What a scored text is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextKind {
+    Clean,
+    /// One fault of a realistic variant, replayed as an edit of the clean file.
+    Sparse {
+        variant: usize,
+    },
+    /// A dense variant, scored in full.
+    Dense {
+        variant: usize,
+    },
+}
+
+/// The scores of one region of a text.
+struct Region {
+    range: Range<usize>,
+    scored: Vec<ScoredToken>,
+}
+
+/// One scored text.
 struct Scored {
-    file: usize,
-    /// `None` for the clean file.
-    variant: Option<usize>,
+    source: usize,
+    kind: TextKind,
     text: String,
     line_starts: Vec<usize>,
-    tokens: Vec<ScoredToken>,
+    regions: Vec<Region>,
     faults: Vec<Fault>,
+    /// Sparse: the rescored bytes in the clean file's offsets (flags of the clean file there are
+    /// replaced by this text's).
+    window: Range<usize>,
 }
 
 impl Scored {
@@ -99,25 +203,67 @@ impl Scored {
             && flag.range.start < fault.range.end + AFTER_BYTES
             && flag.range.end > fault.range.start
     }
+
+    fn hits_any(&self, flag: &Flag) -> bool {
+        self.faults.iter().any(|fault| self.hits(flag, fault))
+    }
+}
+
+/// The flags of a text at some thresholds: what is published first, and what stays.
+struct Stages {
+    published: Vec<Flag>,
+    kept: Vec<Flag>,
+}
+
+/// The flags the server would publish for `doc` at `thresholds`, region by region.
+fn flags_of(doc: &Scored, thresholds: Thresholds) -> Stages {
+    let mut published = Vec::new();
+    for region in &doc.regions {
+        published.extend(
+            find_flags(&doc.text, &region.scored, thresholds)
+                .into_iter()
+                .filter(|flag| region.range.contains(&flag.range.start)),
+        );
+    }
+    let kept = published.clone();
+    Stages { published, kept }
 }
 
 /// One column's text for a row of the per-kind table.
 type CellText = fn(&Cell) -> String;
 
-/// The results of one threshold pair.
+/// The results of one threshold pair on one density and group.
 #[derive(Debug, Clone)]
 struct Cell {
     thresholds: Thresholds,
     clean_flags: usize,
+    clean_lines: usize,
     faulted_flags: usize,
     hit_flags: usize,
     found: BTreeMap<FaultKind, usize>,
     found_total: usize,
     faults_total: usize,
-    false_per_1k: f64,
+    /// Flags published first (in clean files and rescored fault regions) and later withdrawn.
+    published: usize,
+    withdrawn: usize,
 }
 
 impl Cell {
+    fn new(thresholds: Thresholds) -> Self {
+        Self {
+            thresholds,
+            clean_flags: 0,
+            clean_lines: 0,
+            faulted_flags: 0,
+            hit_flags: 0,
+            found: BTreeMap::new(),
+            found_total: 0,
+            faults_total: 0,
+            published: 0,
+            withdrawn: 0,
+        }
+    }
+
     fn precision(&self) -> Option<f64> {
         (self.faulted_flags > 0).then(|| self.hit_flags as f64 / self.faulted_flags as f64)
     }
@@ -126,9 +272,26 @@ impl Cell {
         self.found_total as f64 / self.faults_total.max(1) as f64
     }
 
-    fn is(&self, min_surprise: f32, min_alternative: f32) -> bool {
-        self.thresholds.min_surprise == min_surprise
-            && self.thresholds.min_alternative == min_alternative
+    fn false_per_1k(&self) -> f64 {
+        self.clean_flags as f64 * 1000.0 / self.clean_lines.max(1) as f64
+    }
+
+    fn flicker(&self) -> Option<f64> {
+        (self.published > 0).then(|| self.withdrawn as f64 / self.published as f64)
+    }
+
+    fn is(&self, thresholds: Thresholds) -> bool {
+        self.thresholds.min_surprise == thresholds.min_surprise
+            && self.thresholds.min_alternative == thresholds.min_alternative
+    }
+
+    fn count_withdrawn(&mut self, stages: &Stages) {
+        self.published += stages.published.len();
+        self.withdrawn += stages
+            .published
+            .iter()
+            .filter(|flag| !stages.kept.iter().any(|kept| kept.range == flag.range))
+            .count();
     }
 }
 
@@ -139,135 +302,131 @@ fn main() -> Result<()> {
         threads: args.threads,
         ..ThreadSettings::default()
     });
-    let dir = args
+    let workloads = Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads");
+    let tuning_dir = args
         .corpus
         .clone()
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("workloads/diagnostics"));
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot list {}", dir.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<std::io::Result<_>>()?;
-    paths.retain(|path| path.extension().is_some_and(|ext| ext == "py"));
-    paths.sort();
-    anyhow::ensure!(!paths.is_empty(), "no .py files in {}", dir.display());
-    let names: Vec<String> = paths
+        .unwrap_or_else(|| workloads.join("diagnostics"));
+    let heldout_dirs: Vec<PathBuf> = if args.heldout.is_empty() {
+        [
+            "edit_replay",
+            "crossfile/json",
+            "crossfile/importlib_metadata",
+        ]
         .iter()
-        .map(|p| {
-            p.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    let clean: Vec<String> = paths
-        .iter()
-        .map(|p| std::fs::read_to_string(p).with_context(|| p.display().to_string()))
-        .collect::<Result<_>>()?;
-    let non_empty_lines: usize = clean
-        .iter()
-        .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count())
-        .sum();
-
-    let texts: Vec<&str> = clean.iter().map(String::as_str).collect();
-    let plan = faults::plan(
-        &texts,
-        args.variants,
-        args.per_kind,
-        args.min_gap,
-        args.seed,
-    );
-    let mut documents: Vec<(usize, Option<usize>, String, Vec<Fault>)> = Vec::new();
-    for (file, text) in clean.iter().enumerate() {
-        documents.push((file, None, text.clone(), Vec::new()));
-    }
-    for (variant, files) in plan.iter().enumerate() {
-        for (file, sites) in files.iter().enumerate() {
-            let (text, faults) = faults::apply(&clean[file], sites);
-            documents.push((file, Some(variant), text, faults));
-        }
-    }
-    let mut fault_counts: BTreeMap<FaultKind, usize> = BTreeMap::new();
-    for (_, _, _, faults) in &documents {
-        for fault in faults {
-            *fault_counts.entry(fault.kind).or_insert(0) += 1;
-        }
-    }
-    eprintln!(
-        "corpus: {} files, {non_empty_lines} non-empty lines; {} variants with {} faults ({})",
-        names.len(),
-        args.variants,
-        fault_counts.values().sum::<usize>(),
-        fault_counts
+        .map(|dir| workloads.join(dir))
+        .collect()
+    } else {
+        args.heldout
             .iter()
-            .map(|(kind, count)| format!("{} {count}", kind.name()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+            .filter(|dir| dir.as_os_str() != "none")
+            .cloned()
+            .collect()
+    };
+    let mut sources = read_sources(&tuning_dir, Group::Tuning, &workloads)?;
+    for dir in &heldout_dirs {
+        sources.extend(read_sources(dir, Group::HeldOut, &workloads)?);
+    }
+    let kinds = parse_kinds(&args.kinds)?;
+    let dense = args.density != Density::Realistic;
+    let realistic = args.density != Density::Dense;
 
+    // The faults: dense variants of the tuning corpus, sparse ones of every file.
+    let tuning: Vec<usize> = (0..sources.len())
+        .filter(|&s| sources[s].group == Group::Tuning)
+        .collect();
+    let tuning_texts: Vec<&str> = tuning.iter().map(|&s| sources[s].text.as_str()).collect();
+    let dense_plan = if dense {
+        faults::plan(
+            &tuning_texts,
+            args.variants,
+            args.per_kind,
+            args.min_gap,
+            args.seed,
+        )
+    } else {
+        Vec::new()
+    };
+    let all_texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
+    let sparse_plan = if realistic {
+        faults::plan_sparse(
+            &all_texts,
+            args.realistic_variants,
+            args.lines_per_fault,
+            &kinds,
+            args.seed,
+        )
+    } else {
+        Vec::new()
+    };
+
+    let mut cache = Cache::load(args.cache.as_deref())?;
     let path = rill_model::paths::resolve_model_path(args.model.as_deref())?;
-    eprintln!("loading {}", path.display());
-    let loaded = LoadedModel::load(&path, LoadOptions::default())?;
-    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
-    let scoring_started = Instant::now();
-    let mut scored = Vec::with_capacity(documents.len());
-    let mut tokens_scored = 0;
-    for (index, (file, variant, text, faults)) in documents.into_iter().enumerate() {
-        let doc_started = Instant::now();
-        // One key for all: each text replaces the previous one's cache. Comments and strings are
-        // skipped, as the server skips them in a Python document.
-        let tokens = score_document(&loaded, &mut store, "bench", &text, "python")?;
-        tokens_scored += tokens.len();
-        eprintln!(
-            "  [{}/{}] {} {}: {} tokens in {:.1} s",
-            index + 1,
-            names.len() * (args.variants + 1),
-            names[file],
-            variant.map_or("clean".to_string(), |v| format!("variant {v}")),
-            tokens.len(),
-            doc_started.elapsed().as_secs_f64()
-        );
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        scored.push(Scored {
-            file,
-            variant,
-            text,
-            line_starts,
-            tokens,
-            faults,
-        });
-    }
-    let scoring_seconds = scoring_started.elapsed().as_secs_f64();
+    let model_id = format!(
+        "{}:{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)
+    );
+    cache.check_model(&model_id);
+    let mut scorer = Scorer {
+        path,
+        loaded: None,
+        store: SequenceStore::new(DEFAULT_BUDGET_BYTES),
+        cache,
+        tokens_scored: 0,
+        seconds: 0.0,
+    };
 
-    let mut cells = Vec::new();
-    for &min_surprise in &MIN_SURPRISE {
-        for &min_alternative in &MIN_ALTERNATIVE {
-            let thresholds = Thresholds {
-                min_surprise,
-                min_alternative,
-            };
-            cells.push(evaluate(&scored, thresholds, non_empty_lines));
+    let mut scored: Vec<Scored> = Vec::new();
+    for (s, source) in sources.iter().enumerate() {
+        let file_started = Instant::now();
+        let tokens_before = scorer.tokens_scored;
+        // The clean file, in the blocks the server scores after `didOpen`.
+        let regions = blocks(&source.text, 0..source.text.len());
+        scored.push(scorer.score(s, TextKind::Clean, &source.text, regions, Vec::new())?);
+        // Realistic faults, bottom up: each one's text shares the cached prefix up to its line.
+        let mut sparse: Vec<(usize, faults::Site)> = sparse_plan
+            .iter()
+            .enumerate()
+            .flat_map(|(variant, files)| files[s].iter().map(move |site| (variant, site.clone())))
+            .collect();
+        sparse.sort_by_key(|(_, site)| std::cmp::Reverse(site.edit.start));
+        for (variant, site) in sparse {
+            let (text, faults) = faults::apply(&source.text, std::slice::from_ref(&site));
+            let edited = whole_lines(&text, faults[0].range.clone());
+            let lookahead_end = line_offset_after(&text, edited.end, args.lookahead);
+            let regions = vec![edited.clone(), edited.end..lookahead_end];
+            let delta = text.len() as isize - source.text.len() as isize;
+            let window = edited.start..(lookahead_end as isize - delta) as usize;
+            let mut doc = scorer.score(s, TextKind::Sparse { variant }, &text, regions, faults)?;
+            doc.window = window;
+            scored.push(doc);
         }
+        // Dense variants, in full.
+        if let Some(t) = tuning.iter().position(|&index| index == s) {
+            for (variant, files) in dense_plan.iter().enumerate() {
+                let (text, faults) = faults::apply(&source.text, &files[t]);
+                let regions = blocks(&text, 0..text.len());
+                scored.push(scorer.score(
+                    s,
+                    TextKind::Dense { variant },
+                    &text,
+                    regions,
+                    faults,
+                )?);
+            }
+        }
+        scorer.cache.save(args.cache.as_deref())?;
+        eprintln!(
+            "  {} ({}): {} tokens scored in {:.1} s",
+            source.name,
+            source.group.name(),
+            scorer.tokens_scored - tokens_before,
+            file_started.elapsed().as_secs_f64()
+        );
     }
-    let recommended = recommend(&cells).clone();
-    let default = cells
-        .iter()
-        .find(|c| c.is(DEFAULT_MIN_SURPRISE, DEFAULT_MIN_ALTERNATIVE))
-        .cloned()
-        .unwrap_or_else(|| {
-            let thresholds = Thresholds {
-                min_surprise: DEFAULT_MIN_SURPRISE,
-                min_alternative: DEFAULT_MIN_ALTERNATIVE,
-            };
-            evaluate(&scored, thresholds, non_empty_lines)
-        });
     let seconds = started.elapsed().as_secs_f64();
 
-    if args.list {
-        list_faults(&scored, &names, recommended.thresholds);
-    }
-    // The tables go to stdout, or to stderr when stdout carries the JSON.
     let mut out: Box<dyn Write> = if args.json {
         Box::new(std::io::stderr().lock())
     } else {
@@ -276,223 +435,431 @@ fn main() -> Result<()> {
     let out = &mut *out;
     writeln!(
         out,
-        "Corpus: {} files ({}), {non_empty_lines} non-empty lines; {} faulted variants, {} faults \
-         ({}). Scored {tokens_scored} tokens in {scoring_seconds:.0} s ({:.0} tokens/s); total {seconds:.0} s.\n",
-        names.len(),
-        names.join(", "),
-        args.variants,
-        fault_counts.values().sum::<usize>(),
-        fault_counts
-            .iter()
-            .map(|(kind, count)| format!("{} {count}", kind.name()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        tokens_scored as f64 / scoring_seconds.max(1e-9),
+        "Scored {} tokens with the model in {:.0} s (the rest came from the cache); total {seconds:.0} s.\n",
+        scorer.tokens_scored, scorer.seconds
     )?;
-    writeln!(
-        out,
-        "Each cell: precision / recall / false flags per 1k clean lines (min_surprise rows, min_alternative columns).\n"
-    )?;
-    write!(out, "| min_surprise \\ min_alternative |")?;
-    for alternative in MIN_ALTERNATIVE {
-        write!(out, " {alternative} |")?;
-    }
-    writeln!(out)?;
-    writeln!(out, "|---|{}", "---|".repeat(MIN_ALTERNATIVE.len()))?;
-    for surprise in MIN_SURPRISE {
-        write!(out, "| {surprise} |")?;
-        for alternative in MIN_ALTERNATIVE {
-            let cell = cells
+    let mut report = serde_json::Map::new();
+    if realistic {
+        let groups: [(&str, &[Group]); 3] = [
+            ("tuning", &[Group::Tuning]),
+            ("held-out", &[Group::HeldOut]),
+            ("all", &[Group::Tuning, Group::HeldOut]),
+        ];
+        let mut realistic_json = serde_json::Map::new();
+        for (name, groups) in groups {
+            let selected = |doc: &Scored| groups.contains(&sources[doc.source].group);
+            let lines: usize = sources
                 .iter()
-                .find(|c| c.is(surprise, alternative))
-                .context("grid cell")?;
-            let mark = if cell.is(
-                recommended.thresholds.min_surprise,
-                recommended.thresholds.min_alternative,
-            ) {
-                "**"
-            } else {
-                ""
-            };
-            write!(
+                .filter(|s| groups.contains(&s.group))
+                .map(|s| s.non_empty_lines)
+                .sum();
+            if lines == 0 {
+                continue;
+            }
+            let cells =
+                grid(|thresholds| evaluate_realistic(&scored, &selected, &sources, thresholds));
+            let faults: usize = cells.first().map_or(0, |c| c.faults_total);
+            writeln!(
                 out,
-                " {mark}{} / {:.2} / {:.1}{mark} |",
-                fmt_precision(cell),
-                cell.recall(),
-                cell.false_per_1k
+                "## Realistic density, {name} corpus: {} files, {lines} non-empty lines, {faults} faults (one per {} lines, {} variants; {})\n",
+                sources.iter().filter(|s| groups.contains(&s.group)).count(),
+                args.lines_per_fault,
+                args.realistic_variants,
+                kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
             )?;
+            let recommended =
+                recommend(&cells, REALISTIC_MIN_PRECISION, REALISTIC_MAX_FALSE_PER_1K);
+            write_report(
+                out,
+                &cells,
+                recommended,
+                &scored,
+                &selected,
+                REALISTIC_MIN_PRECISION,
+                REALISTIC_MAX_FALSE_PER_1K,
+            )?;
+            realistic_json.insert(name.to_string(), group_json(&cells, recommended));
         }
-        writeln!(out)?;
+        report.insert("realistic".into(), Value::Object(realistic_json));
     }
-    writeln!(out)?;
-    let label = |cell: &Cell| {
-        format!(
-            "{}/{}",
-            cell.thresholds.min_surprise, cell.thresholds.min_alternative
-        )
-    };
-    writeln!(
-        out,
-        "| fault type | faults | recall at {} (recommended) | recall at {} (default) |",
-        label(&recommended),
-        label(&default)
-    )?;
-    writeln!(out, "|---|---|---|---|")?;
-    for kind in FaultKind::ALL {
-        let total = fault_counts.get(&kind).copied().unwrap_or(0);
-        let recall = |cell: &Cell| {
-            let found = cell.found.get(&kind).copied().unwrap_or(0);
-            format!("{:.2} ({found})", found as f64 / total.max(1) as f64)
-        };
+    if dense {
+        let selected = |doc: &Scored| sources[doc.source].group == Group::Tuning;
+        let cells = grid(|thresholds| evaluate_dense(&scored, &selected, &sources, thresholds));
+        let faults: usize = cells.first().map_or(0, |c| c.faults_total);
         writeln!(
             out,
-            "| {} | {total} | {} | {} |",
-            kind.name(),
-            recall(&recommended),
-            recall(&default)
+            "## Dense density, tuning corpus: {faults} faults in {} variants (at least {} lines apart, up to {} per kind per variant)\n",
+            args.variants, args.min_gap, args.per_kind
         )?;
-    }
-    let rows: [(&str, String, CellText); 3] = [
-        ("all (recall)", recommended.faults_total.to_string(), |c| {
-            format!("{:.2} ({})", c.recall(), c.found_total)
-        }),
-        ("precision (hits / flags)", String::new(), |c| {
-            format!("{} ({}/{})", fmt_precision(c), c.hit_flags, c.faulted_flags)
-        }),
-        ("false flags per 1k clean lines", String::new(), |c| {
-            format!("{:.1} ({})", c.false_per_1k, c.clean_flags)
-        }),
-    ];
-    for (name, total, value) in rows {
-        writeln!(
+        let recommended = recommend(&cells, DENSE_MIN_PRECISION, DENSE_MAX_FALSE_PER_1K);
+        write_report(
             out,
-            "| {name} | {total} | {} | {} |",
-            value(&recommended),
-            value(&default)
+            &cells,
+            recommended,
+            &scored,
+            &selected,
+            DENSE_MIN_PRECISION,
+            DENSE_MAX_FALSE_PER_1K,
         )?;
+        report.insert("dense".into(), group_json(&cells, recommended));
     }
-    writeln!(out)?;
-    writeln!(
-        out,
-        "Recommended: min_surprise {} / min_alternative {} ({}).",
-        recommended.thresholds.min_surprise,
-        recommended.thresholds.min_alternative,
-        reason(&recommended)
-    )?;
+    if args.list {
+        list_faults(&scored, &sources, current_defaults());
+    }
     out.flush()?;
     if args.json {
-        let names = &names;
-        let faults: Vec<Value> = scored
-            .iter()
-            .flat_map(|doc| {
-                let found = |thresholds| {
-                    let flags = find_flags(&doc.text, &doc.tokens, thresholds);
-                    doc.faults
-                        .iter()
-                        .map(|fault| flags.iter().any(|flag| doc.hits(flag, fault)))
-                        .collect::<Vec<_>>()
-                };
-                let (at_recommended, at_default) =
-                    (found(recommended.thresholds), found(default.thresholds));
-                doc.faults.iter().enumerate().map(move |(i, fault)| {
-                    json!({
-                        "file": names[doc.file],
-                        "variant": doc.variant,
-                        "kind": fault.kind.name(),
-                        "line": fault.line + 1,
-                        "original": fault.original,
-                        "replacement": fault.replacement,
-                        "start": fault.range.start,
-                        "end": fault.range.end,
-                        "found_recommended": at_recommended[i],
-                        "found_default": at_default[i],
-                    })
-                })
-            })
-            .collect();
-        let result = json!({
-            "corpus": {
-                "files": names,
-                "non_empty_lines": non_empty_lines,
-            },
-            "variants": args.variants,
-            "per_kind": args.per_kind,
-            "min_gap": args.min_gap,
-            "seed": args.seed,
-            "after_bytes": AFTER_BYTES,
-            "fault_counts": kind_map(&fault_counts),
-            "tokens_scored": tokens_scored,
-            "scoring_seconds": round(scoring_seconds, 1),
-            "total_seconds": round(seconds, 1),
-            "grid": cells.iter().map(cell_json).collect::<Vec<_>>(),
-            "recommended": cell_json(&recommended),
-            "default": cell_json(&default),
-            "faults": faults,
-        });
-        println!("{result}");
+        report.insert(
+            "settings".into(),
+            json!({
+                "variants": args.variants,
+                "per_kind": args.per_kind,
+                "min_gap": args.min_gap,
+                "lines_per_fault": args.lines_per_fault,
+                "realistic_variants": args.realistic_variants,
+                "kinds": kinds.iter().map(|k| k.name()).collect::<Vec<_>>(),
+                "lookahead": args.lookahead,
+                "seed": args.seed,
+                "after_bytes": AFTER_BYTES,
+                "files": sources.iter().map(|s| json!({"name": s.name, "group": s.group.name(), "non_empty_lines": s.non_empty_lines})).collect::<Vec<_>>(),
+            }),
+        );
+        report.insert("tokens_scored".into(), json!(scorer.tokens_scored));
+        report.insert("scoring_seconds".into(), json!(round(scorer.seconds, 1)));
+        report.insert("total_seconds".into(), json!(round(seconds, 1)));
+        println!("{}", Value::Object(report));
     }
-
     Ok(())
 }
 
-/// Applies `thresholds` to every scored text.
-fn evaluate(scored: &[Scored], thresholds: Thresholds, non_empty_lines: usize) -> Cell {
-    let mut cell = Cell {
-        thresholds,
-        clean_flags: 0,
-        faulted_flags: 0,
-        hit_flags: 0,
-        found: BTreeMap::new(),
-        found_total: 0,
-        faults_total: 0,
-        false_per_1k: 0.0,
-    };
-    for doc in scored {
-        let flags = find_flags(&doc.text, &doc.tokens, thresholds);
-        if doc.variant.is_none() {
-            cell.clean_flags += flags.len();
-            continue;
+fn current_defaults() -> Thresholds {
+    Thresholds {
+        min_surprise: DEFAULT_MIN_SURPRISE,
+        min_alternative: DEFAULT_MIN_ALTERNATIVE,
+    }
+}
+
+fn read_sources(dir: &Path, group: Group, workloads: &Path) -> Result<Vec<Source>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    paths.retain(|path| path.extension().is_some_and(|ext| ext == "py"));
+    paths.sort();
+    anyhow::ensure!(!paths.is_empty(), "no .py files in {}", dir.display());
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| path.display().to_string())?;
+            let name = path
+                .strip_prefix(workloads)
+                .unwrap_or(path)
+                .display()
+                .to_string();
+            Ok(Source {
+                non_empty_lines: text.lines().filter(|l| !l.trim().is_empty()).count(),
+                name,
+                group,
+                text,
+            })
+        })
+        .collect()
+}
+
+fn parse_kinds(list: &str) -> Result<Vec<FaultKind>> {
+    if list == "all" {
+        return Ok(FaultKind::ALL.to_vec());
+    }
+    list.split(',')
+        .map(|name| {
+            FaultKind::ALL
+                .into_iter()
+                .find(|kind| kind.name() == name.trim())
+                .with_context(|| format!("unknown fault kind {name:?}"))
+        })
+        .collect()
+}
+
+/// Scores texts region by region with the model, or takes the scores from the cache.
+struct Scorer {
+    path: PathBuf,
+    loaded: Option<LoadedModel>,
+    store: SequenceStore,
+    cache: Cache,
+    tokens_scored: usize,
+    seconds: f64,
+}
+
+impl Scorer {
+    fn score(
+        &mut self,
+        source: usize,
+        kind: TextKind,
+        text: &str,
+        ranges: Vec<Range<usize>>,
+        faults: Vec<Fault>,
+    ) -> Result<Scored> {
+        let hash = text_hash(text);
+        let mut prepared: Option<PreparedText> = None;
+        let mut regions = Vec::with_capacity(ranges.len());
+        for range in ranges {
+            let key = format!("{hash}:{}-{}", range.start, range.end);
+            let scored = match self.cache.regions.get(&key) {
+                Some(scored) => scored.clone(),
+                None => {
+                    if self.loaded.is_none() {
+                        eprintln!("loading {}", self.path.display());
+                        self.loaded = Some(LoadedModel::load(&self.path, LoadOptions::default())?);
+                    }
+                    let loaded = self.loaded.as_ref().context("model")?;
+                    if prepared.is_none() {
+                        prepared = Some(PreparedText::new(loaded, text, "python")?);
+                    }
+                    let prepared = prepared.as_ref().context("prepared")?;
+                    let scoring = Instant::now();
+                    // One key for all: each text shares what it can of the previous one's cache.
+                    let scored = score_text_region(
+                        loaded,
+                        &mut self.store,
+                        "bench",
+                        text,
+                        prepared,
+                        range.clone(),
+                    )?;
+                    self.seconds += scoring.elapsed().as_secs_f64();
+                    self.tokens_scored += scored.len();
+                    self.cache.regions.insert(key, scored.clone());
+                    scored
+                }
+            };
+            regions.push(Region { range, scored });
         }
-        cell.faulted_flags += flags.len();
-        cell.hit_flags += flags
-            .iter()
-            .filter(|flag| doc.faults.iter().any(|fault| doc.hits(flag, fault)))
-            .count();
-        for fault in &doc.faults {
-            cell.faults_total += 1;
-            if flags.iter().any(|flag| doc.hits(flag, fault)) {
-                cell.found_total += 1;
-                *cell.found.entry(fault.kind).or_insert(0) += 1;
+        Ok(Scored {
+            source,
+            kind,
+            text: text.to_string(),
+            line_starts: std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect(),
+            regions,
+            faults,
+            window: 0..0,
+        })
+    }
+}
+
+fn text_hash(text: &str) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    format!("{:016x}{:x}", hasher.finish(), text.len())
+}
+
+/// Scores of regions kept between runs.
+#[derive(Default)]
+struct Cache {
+    model: String,
+    regions: HashMap<String, Vec<ScoredToken>>,
+}
+
+impl Cache {
+    fn load(path: Option<&Path>) -> Result<Self> {
+        let Some(path) = path.filter(|path| path.exists()) else {
+            return Ok(Self::default());
+        };
+        let value: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        if value["version"] != CACHE_VERSION {
+            eprintln!("{}: another cache version, starting afresh", path.display());
+            return Ok(Self::default());
+        }
+        let mut cache = Cache {
+            model: value["model"].as_str().unwrap_or_default().to_string(),
+            regions: HashMap::new(),
+        };
+        if let Some(regions) = value["regions"].as_object() {
+            for (key, tokens) in regions {
+                let tokens = tokens
+                    .as_array()
+                    .context("cached region")?
+                    .iter()
+                    .map(|t| {
+                        Some(ScoredToken {
+                            range: t[0].as_u64()? as usize..t[1].as_u64()? as usize,
+                            logprob: t[2].as_f64()? as f32,
+                            best_text: t[3].as_str()?.to_string(),
+                            best_prob: t[4].as_f64()? as f32,
+                        })
+                    })
+                    .collect::<Option<Vec<_>>>()
+                    .context("cached token")?;
+                cache.regions.insert(key.clone(), tokens);
             }
         }
+        Ok(cache)
     }
-    cell.false_per_1k = cell.clean_flags as f64 * 1000.0 / non_empty_lines.max(1) as f64;
+
+    fn check_model(&mut self, model: &str) {
+        if self.model != model {
+            self.regions.clear();
+            self.model = model.to_string();
+        }
+    }
+
+    fn save(&self, path: Option<&Path>) -> Result<()> {
+        let Some(path) = path else {
+            return Ok(());
+        };
+        let regions: serde_json::Map<String, Value> = self
+            .regions
+            .iter()
+            .map(|(key, tokens)| {
+                let tokens: Vec<Value> = tokens
+                    .iter()
+                    .map(|t| {
+                        json!([
+                            t.range.start,
+                            t.range.end,
+                            t.logprob,
+                            t.best_text,
+                            t.best_prob
+                        ])
+                    })
+                    .collect();
+                (key.clone(), Value::Array(tokens))
+            })
+            .collect();
+        let value = json!({ "version": CACHE_VERSION, "model": self.model, "regions": regions });
+        let temporary = path.with_extension("tmp");
+        std::fs::write(&temporary, value.to_string())?;
+        std::fs::rename(&temporary, path)?;
+        Ok(())
+    }
+}
+
+fn grid(evaluate: impl Fn(Thresholds) -> Cell) -> Vec<Cell> {
+    let mut cells = Vec::new();
+    for min_surprise in MIN_SURPRISE {
+        for min_alternative in MIN_ALTERNATIVE {
+            cells.push(evaluate(Thresholds {
+                min_surprise,
+                min_alternative,
+            }));
+        }
+    }
+    for extra in [BEFORE, current_defaults()] {
+        if !cells.iter().any(|cell| cell.is(extra)) {
+            let cell = evaluate(extra);
+            cells.push(cell);
+        }
+    }
+    cells
+}
+
+/// One fault per section: the flags of a faulted copy are the rescored window's around each of
+/// its faults and the clean file's everywhere else.
+fn evaluate_realistic(
+    scored: &[Scored],
+    selected: &dyn Fn(&Scored) -> bool,
+    sources: &[Source],
+    thresholds: Thresholds,
+) -> Cell {
+    let mut cell = Cell::new(thresholds);
+    let mut clean: HashMap<usize, Vec<Flag>> = HashMap::new();
+    for doc in scored.iter().filter(|doc| selected(doc)) {
+        if doc.kind == TextKind::Clean {
+            let stages = flags_of(doc, thresholds);
+            cell.clean_flags += stages.kept.len();
+            cell.clean_lines += sources[doc.source].non_empty_lines;
+            cell.count_withdrawn(&stages);
+            clean.insert(doc.source, stages.kept);
+        }
+    }
+    // (variant, source) -> the windows of its faults.
+    let mut copies: BTreeMap<(usize, usize), Vec<Range<usize>>> = BTreeMap::new();
+    for doc in scored.iter().filter(|doc| selected(doc)) {
+        let TextKind::Sparse { variant } = doc.kind else {
+            continue;
+        };
+        let stages = flags_of(doc, thresholds);
+        cell.count_withdrawn(&stages);
+        count_faults(&mut cell, doc, &stages.kept);
+        copies
+            .entry((variant, doc.source))
+            .or_default()
+            .push(doc.window.clone());
+    }
+    for ((_, source), windows) in copies {
+        let outside = clean.get(&source).map_or(0, |flags| {
+            flags
+                .iter()
+                .filter(|flag| !windows.iter().any(|w| w.contains(&flag.range.start)))
+                .count()
+        });
+        cell.faulted_flags += outside;
+    }
     cell
 }
 
-/// The most recall with precision ≥ [`MIN_PRECISION`] among the cells with at most
-/// [`MAX_FALSE_PER_1K`] false flags per 1k clean lines; else the best precision among those; else
-/// the cell with the fewest false flags.
-fn recommend(cells: &[Cell]) -> &Cell {
+/// Faulted copies scored in full.
+fn evaluate_dense(
+    scored: &[Scored],
+    selected: &dyn Fn(&Scored) -> bool,
+    sources: &[Source],
+    thresholds: Thresholds,
+) -> Cell {
+    let mut cell = Cell::new(thresholds);
+    for doc in scored.iter().filter(|doc| selected(doc)) {
+        match doc.kind {
+            TextKind::Clean => {
+                let stages = flags_of(doc, thresholds);
+                cell.clean_flags += stages.kept.len();
+                cell.clean_lines += sources[doc.source].non_empty_lines;
+                cell.count_withdrawn(&stages);
+            }
+            TextKind::Dense { .. } => {
+                let stages = flags_of(doc, thresholds);
+                cell.count_withdrawn(&stages);
+                count_faults(&mut cell, doc, &stages.kept);
+            }
+            TextKind::Sparse { .. } => {}
+        }
+    }
+    cell
+}
+
+fn count_faults(cell: &mut Cell, doc: &Scored, flags: &[Flag]) {
+    cell.faulted_flags += flags.len();
+    cell.hit_flags += flags.iter().filter(|flag| doc.hits_any(flag)).count();
+    for fault in &doc.faults {
+        cell.faults_total += 1;
+        if flags.iter().any(|flag| doc.hits(flag, fault)) {
+            cell.found_total += 1;
+            *cell.found.entry(fault.kind).or_insert(0) += 1;
+        }
+    }
+}
+
+/// The most recall with precision ≥ `min_precision` among the cells with at most
+/// `max_false` false flags per 1k clean lines; else the best precision among those; else the
+/// cell with the fewest false flags.
+fn recommend(cells: &[Cell], min_precision: f64, max_false: f64) -> &Cell {
     let precision = |c: &Cell| c.precision().unwrap_or(-1.0);
     let quiet: Vec<&Cell> = cells
         .iter()
-        .filter(|c| c.false_per_1k <= MAX_FALSE_PER_1K)
+        .filter(|c| c.false_per_1k() <= max_false)
         .collect();
-    let recall_first = |c: &Cell| (c.recall(), precision(c), -c.false_per_1k);
-    let precision_first = |c: &Cell| (precision(c), c.recall(), -c.false_per_1k);
+    let recall_first = |c: &Cell| (c.recall(), precision(c), -c.false_per_1k());
+    let precision_first = |c: &Cell| (precision(c), c.recall(), -c.false_per_1k());
     best(
         &mut quiet
             .iter()
             .copied()
-            .filter(|c| precision(c) >= MIN_PRECISION),
+            .filter(|c| precision(c) >= min_precision),
         &recall_first,
     )
     .or_else(|| best(&mut quiet.iter().copied(), &precision_first))
     .unwrap_or_else(|| {
         cells
             .iter()
-            .min_by(|a, b| a.false_per_1k.total_cmp(&b.false_per_1k))
+            .min_by(|a, b| a.false_per_1k().total_cmp(&b.false_per_1k()))
             .unwrap_or(&cells[0])
     })
 }
@@ -508,23 +875,128 @@ fn best<'a>(
         .map(|(_, c)| c)
 }
 
-fn reason(cell: &Cell) -> String {
-    let precision = cell.precision().unwrap_or(0.0);
-    if cell.false_per_1k > MAX_FALSE_PER_1K {
-        format!(
-            "no setting has at most {MAX_FALSE_PER_1K} false flags per 1k clean lines; this one has the fewest"
-        )
-    } else if precision >= MIN_PRECISION {
-        format!(
-            "the highest recall, {:.2}, with precision ≥ {MIN_PRECISION} ({precision:.2}) and {:.1} false flags per 1k clean lines",
-            cell.recall(),
-            cell.false_per_1k
-        )
-    } else {
-        format!(
-            "no setting reaches precision {MIN_PRECISION} with at most {MAX_FALSE_PER_1K} false flags per 1k clean lines; this one has the best precision, {precision:.2}"
-        )
+#[allow(clippy::too_many_arguments)]
+fn write_report(
+    out: &mut dyn Write,
+    cells: &[Cell],
+    recommended: &Cell,
+    scored: &[Scored],
+    selected: &dyn Fn(&Scored) -> bool,
+    min_precision: f64,
+    max_false: f64,
+) -> Result<()> {
+    writeln!(
+        out,
+        "Each cell: precision / recall / false flags per 1k clean lines (min_surprise rows, min_alternative columns; the recommended setting in bold).\n"
+    )?;
+    write!(out, "| min_surprise \\ min_alternative |")?;
+    for alternative in MIN_ALTERNATIVE {
+        write!(out, " {alternative} |")?;
     }
+    writeln!(out)?;
+    writeln!(out, "|---|{}", "---|".repeat(MIN_ALTERNATIVE.len()))?;
+    for surprise in MIN_SURPRISE {
+        write!(out, "| {surprise} |")?;
+        for alternative in MIN_ALTERNATIVE {
+            let thresholds = Thresholds {
+                min_surprise: surprise,
+                min_alternative: alternative,
+            };
+            let cell = cells
+                .iter()
+                .find(|c| c.is(thresholds))
+                .context("grid cell")?;
+            let mark = if cell.is(recommended.thresholds) {
+                "**"
+            } else {
+                ""
+            };
+            write!(
+                out,
+                " {mark}{} / {:.2} / {:.1}{mark} |",
+                fmt_precision(cell),
+                cell.recall(),
+                cell.false_per_1k()
+            )?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    let label = |cell: &Cell| {
+        format!(
+            "{}/{}",
+            cell.thresholds.min_surprise, cell.thresholds.min_alternative
+        )
+    };
+    let before = cells.iter().find(|c| c.is(BEFORE)).context("before")?;
+    let default = cells
+        .iter()
+        .find(|c| c.is(current_defaults()))
+        .context("default")?;
+    let columns = [
+        (format!("{} (before)", label(before)), before),
+        (format!("{} (default)", label(default)), default),
+        (format!("{} (recommended)", label(recommended)), recommended),
+    ];
+    write!(out, "| fault type | faults |")?;
+    for (name, _) in &columns {
+        write!(out, " {name} |")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "|---|---|---|---|---|")?;
+    let mut totals: BTreeMap<FaultKind, usize> = BTreeMap::new();
+    for doc in scored.iter().filter(|doc| selected(doc)) {
+        if matches!(doc.kind, TextKind::Sparse { .. } | TextKind::Dense { .. }) {
+            for fault in &doc.faults {
+                *totals.entry(fault.kind).or_insert(0) += 1;
+            }
+        }
+    }
+    for kind in FaultKind::ALL {
+        let total = totals.get(&kind).copied().unwrap_or(0);
+        if total == 0 {
+            continue;
+        }
+        write!(out, "| {} | {total} |", kind.name())?;
+        for (_, cell) in &columns {
+            let found = cell.found.get(&kind).copied().unwrap_or(0);
+            write!(out, " {:.2} ({found}) |", found as f64 / total as f64)?;
+        }
+        writeln!(out)?;
+    }
+    let rows: [(&str, CellText); 4] = [
+        ("all (recall)", |c| {
+            format!("{:.2} ({}/{})", c.recall(), c.found_total, c.faults_total)
+        }),
+        ("precision (hits / flags)", |c| {
+            format!("{} ({}/{})", fmt_precision(c), c.hit_flags, c.faulted_flags)
+        }),
+        ("false flags per 1k clean lines", |c| {
+            format!("{:.1} ({})", c.false_per_1k(), c.clean_flags)
+        }),
+        ("flicker (published, then withdrawn)", |c| {
+            format!(
+                "{} ({}/{})",
+                c.flicker().map_or("–".to_string(), |f| format!("{f:.2}")),
+                c.withdrawn,
+                c.published
+            )
+        }),
+    ];
+    for (name, value) in rows {
+        write!(out, "| {name} | |")?;
+        for (_, cell) in &columns {
+            write!(out, " {} |", value(cell))?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Recommended (the most recall with precision ≥ {min_precision} and at most {max_false} false flags per 1k clean lines): min_surprise {} / min_alternative {}.\n",
+        recommended.thresholds.min_surprise, recommended.thresholds.min_alternative,
+    )?;
+    Ok(())
 }
 
 fn fmt_precision(cell: &Cell) -> String {
@@ -546,19 +1018,31 @@ fn kind_map(counts: &BTreeMap<FaultKind, usize>) -> Value {
     )
 }
 
+fn group_json(cells: &[Cell], recommended: &Cell) -> Value {
+    json!({
+        "grid": cells.iter().map(cell_json).collect::<Vec<_>>(),
+        "recommended": cell_json(recommended),
+        "before": cells.iter().find(|c| c.is(BEFORE)).map(cell_json),
+        "default": cells.iter().find(|c| c.is(current_defaults())).map(cell_json),
+    })
+}
+
 fn cell_json(cell: &Cell) -> Value {
     json!({
         "min_surprise": round(f64::from(cell.thresholds.min_surprise), 2),
         "min_alternative": round(f64::from(cell.thresholds.min_alternative), 2),
         "precision": cell.precision().map(|p| round(p, 3)),
         "recall": round(cell.recall(), 3),
-        "false_flags_per_1k_clean_lines": round(cell.false_per_1k, 2),
+        "false_flags_per_1k_clean_lines": round(cell.false_per_1k(), 2),
+        "flicker": cell.flicker().map(|f| round(f, 3)),
         "clean_flags": cell.clean_flags,
         "faulted_flags": cell.faulted_flags,
         "hit_flags": cell.hit_flags,
         "faults": cell.faults_total,
         "found": cell.found_total,
         "found_by_kind": kind_map(&cell.found),
+        "published": cell.published,
+        "withdrawn": cell.withdrawn,
     })
 }
 
@@ -568,9 +1052,9 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 /// Every fault with the flags on its line, and whether one hits it (stderr).
-fn list_faults(scored: &[Scored], names: &[String], thresholds: Thresholds) {
-    for doc in scored.iter().filter(|doc| doc.variant.is_some()) {
-        let flags = find_flags(&doc.text, &doc.tokens, thresholds);
+fn list_faults(scored: &[Scored], sources: &[Source], thresholds: Thresholds) {
+    for doc in scored.iter().filter(|doc| doc.kind != TextKind::Clean) {
+        let flags = flags_of(doc, thresholds).kept;
         for fault in &doc.faults {
             let near: Vec<String> = flags
                 .iter()
@@ -592,9 +1076,9 @@ fn list_faults(scored: &[Scored], names: &[String], thresholds: Thresholds) {
                 .unwrap_or("")
                 .trim();
             eprintln!(
-                "{} v{} :{} {} `{}`→`{}`: {line_text}\n    {}",
-                names[doc.file],
-                doc.variant.unwrap_or(0),
+                "{} {:?} :{} {} `{}`→`{}`: {line_text}\n    {}",
+                sources[doc.source].name,
+                doc.kind,
                 fault.line + 1,
                 fault.kind.name(),
                 fault.original,

@@ -5,6 +5,7 @@
 
 pub mod edits;
 pub mod prose;
+pub mod regions;
 pub mod spans;
 
 pub use edits::{ByteEdit, FlagSet};

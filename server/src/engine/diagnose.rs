@@ -352,6 +352,51 @@ fn score_region(
     })
 }
 
+/// A text ready to be scored region by region outside a job (benchmarks): its tokens with their
+/// byte offsets and where its comments and strings are.
+pub struct PreparedText {
+    tokenized: Tokenized,
+    prose: Vec<Range<usize>>,
+}
+
+impl PreparedText {
+    pub fn new(loaded: &LoadedModel, text: &str, language_id: &str) -> rill_model::Result<Self> {
+        Ok(Self {
+            tokenized: Tokenized::new(loaded, text)?,
+            prose: prose_ranges(text, language_id),
+        })
+    }
+}
+
+/// Scores the tokens of `text` covering the byte range `region` in the sequence `key`, exactly as
+/// a diagnostics job scores a region (the same context window, the cached prefix reused): what
+/// benchmarks replay edits with. `prepared` must be `text`'s.
+pub fn score_text_region(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    text: &str,
+    prepared: &PreparedText,
+    region: Range<usize>,
+) -> rill_model::Result<Vec<ScoredToken>> {
+    let region = region.start.min(text.len())..region.end.min(text.len());
+    let covered = prepared.tokenized.covering(&region);
+    if covered.is_empty() {
+        return Ok(Vec::new());
+    }
+    let scan = score_region(
+        loaded,
+        store,
+        key,
+        text,
+        &prepared.tokenized,
+        &prepared.prose,
+        covered,
+        &|| false,
+    )?;
+    Ok(scan.scored)
+}
+
 /// Scores every token of `text` worth scoring (no flags, no fixes): what benchmarks sweep
 /// thresholds over. Uses the sequence `key` of `store`.
 pub fn score_document(
