@@ -24,8 +24,18 @@
 //! recall is faults hit / faults, and false flags are counted on the clean files per 1,000
 //! non-empty lines.
 //!
-//! `--cache FILE` keeps the scores of every region (keyed by the text's hash and the region), so
-//! a second run with other settings or another report costs no model time.
+//! Three pipelines are compared: the thresholds alone (as before issue 15), with the lexical name
+//! index (`diagnostics::names`: a flag on a name the file uses elsewhere is dropped), and with the
+//! counterfactual check too (`diagnostics::confirm`: a flag stands only when the model's fix makes
+//! the text after it likelier by `minGain` nats). The check needs the model for every candidate
+//! flag, so it is run on the threshold cells [`CHECK_SURPRISE`] × [`CHECK_ALTERNATIVE`] only.
+//! *Flicker* is the share of published flags (after the name index, before the check) that the
+//! check withdraws: the squiggles a user would see appear and go.
+//!
+//! `--cache FILE` keeps the scores of every region and the verdict on every candidate flag (keyed
+//! by the text's hash and the byte range), so a second run with other settings or another report
+//! costs no model time. `--dump FILE` writes every scored text with its scores, faults and
+//! verdicts, for analyses outside this binary.
 
 // The report on stdout is the point of this binary; progress goes to stderr.
 #![allow(clippy::print_stdout)]
@@ -45,10 +55,13 @@ use clap::Parser;
 use faults::{Fault, FaultKind};
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::{LoadOptions, LoadedModel};
-use rill_server::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_SURPRISE};
+use rill_server::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_GAIN, DEFAULT_MIN_SURPRISE};
+use rill_server::diagnostics::confirm::{gain_within, stands, CheckShape, Verdict};
+use rill_server::diagnostics::names::{known_name, NameIndex};
+use rill_server::diagnostics::prose::prose_ranges;
 use rill_server::diagnostics::regions::{blocks, line_offset_after, whole_lines};
-use rill_server::diagnostics::{find_flags, Flag, ScoredToken, Thresholds};
-use rill_server::engine::diagnose::{score_text_region, PreparedText};
+use rill_server::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
+use rill_server::engine::diagnose::{judge_flags, score_text_region, PreparedText, RegionScan};
 use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
 use serde_json::{json, Value};
 
@@ -70,6 +83,23 @@ const REALISTIC_MIN_PRECISION: f64 = 0.6;
 const REALISTIC_MAX_FALSE_PER_1K: f64 = 1.0;
 /// Bumped whenever what a cached region holds changes meaning.
 const CACHE_VERSION: &str = "scores-1";
+/// Bumped whenever the counterfactual check changes: cached verdicts of another version are
+/// computed again.
+const VERDICT_VERSION: &str = "verdict-2";
+/// The tail the bench judges with: wider than the server's, so that the server's (and other
+/// narrower ones) can be read off each verdict's per-token profile without judging again.
+const MEASURED_SHAPE: CheckShape = CheckShape {
+    lines: 2,
+    tokens: 40,
+};
+/// The threshold cells the counterfactual check is measured on (each candidate flag costs a few
+/// forward passes).
+const CHECK_SURPRISE: [f32; 5] = [6.0, 7.0, 8.0, 10.0, 12.0];
+const CHECK_ALTERNATIVE: [f32; 3] = [0.5, 0.7, 0.9];
+/// `minGain` values swept at the default thresholds.
+const MIN_GAINS: [f32; 9] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0];
+/// Flags judged per call, as a diagnostics job judges at most this many per region.
+const JUDGED_PER_CALL: usize = 8;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Density {
@@ -126,6 +156,13 @@ struct Args {
     /// A JSON file that keeps the scores of every region between runs.
     #[arg(long)]
     cache: Option<PathBuf>,
+    /// Write every scored text with its scores, faults and verdicts as JSON to this file.
+    #[arg(long)]
+    dump: Option<PathBuf>,
+    /// Judge no flags that the cache has no verdict on (the check's figures then count them as
+    /// withdrawn): a quick report of the thresholds and the name index alone.
+    #[arg(long)]
+    no_judge: bool,
     /// Print every fault with the flags near it at the default thresholds (to stderr).
     #[arg(long)]
     list: bool,
@@ -188,6 +225,10 @@ struct Scored {
     line_starts: Vec<usize>,
     regions: Vec<Region>,
     faults: Vec<Fault>,
+    /// The verdict of the counterfactual check on each candidate flag, by its byte range.
+    verdicts: HashMap<Range<usize>, Verdict>,
+    /// The names of the text's code.
+    names: NameIndex,
     /// Sparse: the rescored bytes in the clean file's offsets (flags of the clean file there are
     /// replaced by this text's).
     window: Range<usize>,
@@ -215,17 +256,97 @@ struct Stages {
     kept: Vec<Flag>,
 }
 
-/// The flags the server would publish for `doc` at `thresholds`, region by region.
-fn flags_of(doc: &Scored, thresholds: Thresholds) -> Stages {
+/// Which checks follow the thresholds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Pipeline {
+    /// Drop flags on names the text uses elsewhere.
+    names: bool,
+    /// Keep only flags whose fix makes the text after them likelier by this many nats.
+    min_gain: Option<f32>,
+}
+
+impl Pipeline {
+    /// The thresholds alone, as before issue 15.
+    const SURPRISAL: Pipeline = Pipeline {
+        names: false,
+        min_gain: None,
+    };
+    const NAMES: Pipeline = Pipeline {
+        names: true,
+        min_gain: None,
+    };
+
+    fn checked(min_gain: f32) -> Self {
+        Pipeline {
+            names: true,
+            min_gain: Some(min_gain),
+        }
+    }
+
+    fn label(self) -> String {
+        match (self.names, self.min_gain) {
+            (false, None) => "thresholds only".into(),
+            (true, None) => "+ name index".into(),
+            (false, Some(gain)) => format!("+ check (minGain {gain})"),
+            (true, Some(gain)) => format!("+ names + check (minGain {gain})"),
+        }
+    }
+}
+
+/// Candidate flags of a region that the check is measured on: every flag of the check cells.
+fn candidates(text: &str, region: &Region) -> Vec<Flag> {
+    let mut all: Vec<Flag> = Vec::new();
+    for min_surprise in CHECK_SURPRISE {
+        for min_alternative in CHECK_ALTERNATIVE {
+            let thresholds = Thresholds {
+                min_surprise,
+                min_alternative,
+            };
+            for flag in find_flags(text, &region.scored, thresholds) {
+                if region.range.contains(&flag.range.start)
+                    && !all.iter().any(|other| other.range == flag.range)
+                {
+                    all.push(flag);
+                }
+            }
+        }
+    }
+    all.sort_by_key(|flag| flag.range.start);
+    all
+}
+
+/// The flags the server would publish for `doc` at `thresholds`, region by region, and those
+/// that stay after the check.
+fn flags_of(doc: &Scored, thresholds: Thresholds, pipeline: Pipeline) -> Stages {
+    let no_open_names = NameIndex::default();
     let mut published = Vec::new();
     for region in &doc.regions {
         published.extend(
             find_flags(&doc.text, &region.scored, thresholds)
                 .into_iter()
-                .filter(|flag| region.range.contains(&flag.range.start)),
+                .filter(|flag| region.range.contains(&flag.range.start))
+                .filter(|flag| {
+                    !pipeline.names || !known_name(flag, &doc.text, &doc.names, &no_open_names)
+                }),
         );
     }
-    let kept = published.clone();
+    let kept = match pipeline.min_gain {
+        None => published.clone(),
+        Some(min_gain) => published
+            .iter()
+            .filter(|flag| {
+                doc.verdicts.get(&flag.range).is_some_and(|verdict| {
+                    // The verdict as the server's narrower tail would give it.
+                    let narrowed = Verdict {
+                        gain: gain_within(verdict, &doc.text, flag, CheckShape::DEFAULT),
+                        ..verdict.clone()
+                    };
+                    stands(&narrowed, min_gain)
+                })
+            })
+            .cloned()
+            .collect(),
+    };
     Stages { published, kept }
 }
 
@@ -236,6 +357,7 @@ type CellText = fn(&Cell) -> String;
 #[derive(Debug, Clone)]
 struct Cell {
     thresholds: Thresholds,
+    pipeline: Pipeline,
     clean_flags: usize,
     clean_lines: usize,
     faulted_flags: usize,
@@ -249,9 +371,10 @@ struct Cell {
 }
 
 impl Cell {
-    fn new(thresholds: Thresholds) -> Self {
+    fn new(thresholds: Thresholds, pipeline: Pipeline) -> Self {
         Self {
             thresholds,
+            pipeline,
             clean_flags: 0,
             clean_lines: 0,
             faulted_flags: 0,
@@ -374,13 +497,15 @@ fn main() -> Result<()> {
         store: SequenceStore::new(DEFAULT_BUDGET_BYTES),
         cache,
         tokens_scored: 0,
+        judged: 0,
         seconds: 0.0,
+        judge: !args.no_judge,
     };
 
     let mut scored: Vec<Scored> = Vec::new();
     for (s, source) in sources.iter().enumerate() {
         let file_started = Instant::now();
-        let tokens_before = scorer.tokens_scored;
+        let (tokens_before, judged_before) = (scorer.tokens_scored, scorer.judged);
         // The clean file, in the blocks the server scores after `didOpen`.
         let regions = blocks(&source.text, 0..source.text.len());
         scored.push(scorer.score(s, TextKind::Clean, &source.text, regions, Vec::new())?);
@@ -418,14 +543,18 @@ fn main() -> Result<()> {
         }
         scorer.cache.save(args.cache.as_deref())?;
         eprintln!(
-            "  {} ({}): {} tokens scored in {:.1} s",
+            "  {} ({}): {} tokens scored, {} flags judged, {:.1} s",
             source.name,
             source.group.name(),
             scorer.tokens_scored - tokens_before,
+            scorer.judged - judged_before,
             file_started.elapsed().as_secs_f64()
         );
     }
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(dump) = &args.dump {
+        write_dump(dump, &scored, &sources)?;
+    }
 
     let mut out: Box<dyn Write> = if args.json {
         Box::new(std::io::stderr().lock())
@@ -435,8 +564,8 @@ fn main() -> Result<()> {
     let out = &mut *out;
     writeln!(
         out,
-        "Scored {} tokens with the model in {:.0} s (the rest came from the cache); total {seconds:.0} s.\n",
-        scorer.tokens_scored, scorer.seconds
+        "Scored {} tokens and judged {} flags with the model in {:.0} s (the rest came from the cache); total {seconds:.0} s.\n",
+        scorer.tokens_scored, scorer.judged, scorer.seconds
     )?;
     let mut report = serde_json::Map::new();
     if realistic {
@@ -456,55 +585,58 @@ fn main() -> Result<()> {
             if lines == 0 {
                 continue;
             }
-            let cells =
-                grid(|thresholds| evaluate_realistic(&scored, &selected, &sources, thresholds));
-            let faults: usize = cells.first().map_or(0, |c| c.faults_total);
+            let evaluate = |thresholds, pipeline| {
+                evaluate_realistic(&scored, &selected, &sources, thresholds, pipeline)
+            };
             writeln!(
                 out,
-                "## Realistic density, {name} corpus: {} files, {lines} non-empty lines, {faults} faults (one per {} lines, {} variants; {})\n",
+                "## Realistic density, {name} corpus: {} files, {lines} non-empty lines, {} faults (one per {} lines, {} variants; {})\n",
                 sources.iter().filter(|s| groups.contains(&s.group)).count(),
+                evaluate(BEFORE, Pipeline::SURPRISAL).faults_total,
                 args.lines_per_fault,
                 args.realistic_variants,
                 kinds.iter().map(|k| k.name()).collect::<Vec<_>>().join(", "),
             )?;
-            let recommended =
-                recommend(&cells, REALISTIC_MIN_PRECISION, REALISTIC_MAX_FALSE_PER_1K);
-            write_report(
+            let json = write_report(
                 out,
-                &cells,
-                recommended,
+                &evaluate,
                 &scored,
                 &selected,
                 REALISTIC_MIN_PRECISION,
                 REALISTIC_MAX_FALSE_PER_1K,
             )?;
-            realistic_json.insert(name.to_string(), group_json(&cells, recommended));
+            realistic_json.insert(name.to_string(), json);
         }
         report.insert("realistic".into(), Value::Object(realistic_json));
     }
     if dense {
-        let selected = |doc: &Scored| sources[doc.source].group == Group::Tuning;
-        let cells = grid(|thresholds| evaluate_dense(&scored, &selected, &sources, thresholds));
-        let faults: usize = cells.first().map_or(0, |c| c.faults_total);
+        let selected = |doc: &Scored| {
+            sources[doc.source].group == Group::Tuning
+                && matches!(doc.kind, TextKind::Clean | TextKind::Dense { .. })
+        };
+        let evaluate = |thresholds, pipeline| {
+            evaluate_dense(&scored, &selected, &sources, thresholds, pipeline)
+        };
         writeln!(
             out,
-            "## Dense density, tuning corpus: {faults} faults in {} variants (at least {} lines apart, up to {} per kind per variant)\n",
-            args.variants, args.min_gap, args.per_kind
+            "## Dense density, tuning corpus: {} faults in {} variants (at least {} lines apart, up to {} per kind per variant)\n",
+            evaluate(BEFORE, Pipeline::SURPRISAL).faults_total,
+            args.variants,
+            args.min_gap,
+            args.per_kind
         )?;
-        let recommended = recommend(&cells, DENSE_MIN_PRECISION, DENSE_MAX_FALSE_PER_1K);
-        write_report(
+        let json = write_report(
             out,
-            &cells,
-            recommended,
+            &evaluate,
             &scored,
             &selected,
             DENSE_MIN_PRECISION,
             DENSE_MAX_FALSE_PER_1K,
         )?;
-        report.insert("dense".into(), group_json(&cells, recommended));
+        report.insert("dense".into(), json);
     }
     if args.list {
-        list_faults(&scored, &sources, current_defaults());
+        list_faults(&scored, &sources, current_defaults(), current_pipeline());
     }
     out.flush()?;
     if args.json {
@@ -524,7 +656,8 @@ fn main() -> Result<()> {
             }),
         );
         report.insert("tokens_scored".into(), json!(scorer.tokens_scored));
-        report.insert("scoring_seconds".into(), json!(round(scorer.seconds, 1)));
+        report.insert("flags_judged".into(), json!(scorer.judged));
+        report.insert("model_seconds".into(), json!(round(scorer.seconds, 1)));
         report.insert("total_seconds".into(), json!(round(seconds, 1)));
         println!("{}", Value::Object(report));
     }
@@ -536,6 +669,11 @@ fn current_defaults() -> Thresholds {
         min_surprise: DEFAULT_MIN_SURPRISE,
         min_alternative: DEFAULT_MIN_ALTERNATIVE,
     }
+}
+
+/// The server's pipeline with its default settings.
+fn current_pipeline() -> Pipeline {
+    Pipeline::checked(DEFAULT_MIN_GAIN)
 }
 
 fn read_sources(dir: &Path, group: Group, workloads: &Path) -> Result<Vec<Source>> {
@@ -579,17 +717,29 @@ fn parse_kinds(list: &str) -> Result<Vec<FaultKind>> {
         .collect()
 }
 
-/// Scores texts region by region with the model, or takes the scores from the cache.
+/// Scores texts region by region with the model and judges their candidate flags, or takes both
+/// from the cache.
 struct Scorer {
     path: PathBuf,
     loaded: Option<LoadedModel>,
     store: SequenceStore,
     cache: Cache,
     tokens_scored: usize,
+    judged: usize,
     seconds: f64,
+    /// Judge candidate flags that have no cached verdict.
+    judge: bool,
 }
 
 impl Scorer {
+    fn model(&mut self) -> Result<&LoadedModel> {
+        if self.loaded.is_none() {
+            eprintln!("loading {}", self.path.display());
+            self.loaded = Some(LoadedModel::load(&self.path, LoadOptions::default())?);
+        }
+        self.loaded.as_ref().context("model")
+    }
+
     fn score(
         &mut self,
         source: usize,
@@ -599,39 +749,90 @@ impl Scorer {
         faults: Vec<Fault>,
     ) -> Result<Scored> {
         let hash = text_hash(text);
+        let verdict_key = |range: &Range<usize>| {
+            format!("{VERDICT_VERSION}:{hash}:{}-{}", range.start, range.end)
+        };
         let mut prepared: Option<PreparedText> = None;
         let mut regions = Vec::with_capacity(ranges.len());
+        let mut verdicts = HashMap::new();
         for range in ranges {
             let key = format!("{hash}:{}-{}", range.start, range.end);
-            let scored = match self.cache.regions.get(&key) {
-                Some(scored) => scored.clone(),
-                None => {
-                    if self.loaded.is_none() {
-                        eprintln!("loading {}", self.path.display());
-                        self.loaded = Some(LoadedModel::load(&self.path, LoadOptions::default())?);
-                    }
-                    let loaded = self.loaded.as_ref().context("model")?;
-                    if prepared.is_none() {
-                        prepared = Some(PreparedText::new(loaded, text, "python")?);
-                    }
-                    let prepared = prepared.as_ref().context("prepared")?;
-                    let scoring = Instant::now();
-                    // One key for all: each text shares what it can of the previous one's cache.
-                    let scored = score_text_region(
+            let cached = self.cache.regions.get(&key).cloned();
+            let missing = |cache: &Cache, region: &Region| {
+                candidates(text, region)
+                    .into_iter()
+                    .filter(|flag| !cache.verdicts.contains_key(&verdict_key(&flag.range)))
+                    .collect::<Vec<_>>()
+            };
+            let region = match cached {
+                Some(scored) => Region {
+                    range: range.clone(),
+                    scored,
+                },
+                None => Region {
+                    range: range.clone(),
+                    scored: Vec::new(),
+                },
+            };
+            let needs_model = !self.cache.regions.contains_key(&key)
+                || (self.judge && !missing(&self.cache, &region).is_empty());
+            let region = if needs_model {
+                self.model()?;
+                let loaded = self.loaded.as_ref().context("model")?;
+                if prepared.is_none() {
+                    prepared = Some(PreparedText::new(loaded, text, "python")?);
+                }
+                let prepared = prepared.as_ref().context("prepared")?;
+                let timer = Instant::now();
+                // One key for all: each text shares what it can of the previous one's cache.
+                let scan: RegionScan = score_text_region(
+                    loaded,
+                    &mut self.store,
+                    "bench",
+                    text,
+                    prepared,
+                    range.clone(),
+                )?;
+                let region = Region {
+                    range: range.clone(),
+                    scored: scan.scored.clone(),
+                };
+                self.tokens_scored += scan.scored.len();
+                let todo = if self.judge {
+                    missing(&self.cache, &region)
+                } else {
+                    Vec::new()
+                };
+                for chunk in todo.chunks(JUDGED_PER_CALL) {
+                    let judged = judge_flags(
                         loaded,
                         &mut self.store,
                         "bench",
                         text,
                         prepared,
-                        range.clone(),
+                        &scan,
+                        chunk,
+                        MEASURED_SHAPE,
                     )?;
-                    self.seconds += scoring.elapsed().as_secs_f64();
-                    self.tokens_scored += scored.len();
-                    self.cache.regions.insert(key, scored.clone());
-                    scored
+                    for (flag, verdict) in chunk.iter().zip(judged) {
+                        self.cache
+                            .verdicts
+                            .insert(verdict_key(&flag.range), verdict);
+                    }
+                    self.judged += chunk.len();
                 }
+                self.seconds += timer.elapsed().as_secs_f64();
+                self.cache.regions.insert(key, region.scored.clone());
+                region
+            } else {
+                region
             };
-            regions.push(Region { range, scored });
+            for flag in candidates(text, &region) {
+                if let Some(verdict) = self.cache.verdicts.get(&verdict_key(&flag.range)) {
+                    verdicts.insert(flag.range.clone(), verdict.clone());
+                }
+            }
+            regions.push(region);
         }
         Ok(Scored {
             source,
@@ -642,6 +843,8 @@ impl Scorer {
                 .collect(),
             regions,
             faults,
+            verdicts,
+            names: NameIndex::new(text, &prose_ranges(text, "python")),
             window: 0..0,
         })
     }
@@ -653,11 +856,59 @@ fn text_hash(text: &str) -> String {
     format!("{:016x}{:x}", hasher.finish(), text.len())
 }
 
-/// Scores of regions kept between runs.
+/// Scores of regions and verdicts on flags, kept between runs.
 #[derive(Default)]
 struct Cache {
     model: String,
     regions: HashMap<String, Vec<ScoredToken>>,
+    verdicts: HashMap<String, Verdict>,
+}
+
+fn verdict_json(verdict: &Verdict) -> Value {
+    json!({
+        "fix": verdict.fix.as_ref().map(|fix| json!([fix.replace.start, fix.replace.end, fix.text])),
+        "gain": verdict.gain,
+        "compared": verdict.compared,
+        "profile": verdict.profile.iter().map(|(end, gain)| json!([end, gain])).collect::<Vec<_>>(),
+    })
+}
+
+fn verdict_from_json(value: &Value) -> Option<Verdict> {
+    let fix = match &value["fix"] {
+        Value::Null => None,
+        fix => Some(Fix {
+            replace: fix[0].as_u64()? as usize..fix[1].as_u64()? as usize,
+            text: fix[2].as_str()?.to_string(),
+        }),
+    };
+    let profile = value["profile"]
+        .as_array()?
+        .iter()
+        .map(|entry| Some((entry[0].as_u64()? as usize, entry[1].as_f64()? as f32)))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Verdict {
+        fix,
+        gain: value["gain"].as_f64().map(|gain| gain as f32),
+        compared: value["compared"].as_u64()? as usize,
+        profile,
+    })
+}
+
+fn tokens_json(tokens: &[ScoredToken]) -> Value {
+    Value::Array(
+        tokens
+            .iter()
+            .map(|t| {
+                json!([
+                    t.range.start,
+                    t.range.end,
+                    t.logprob,
+                    t.best_text,
+                    t.best_prob
+                ])
+            })
+            .collect(),
+    )
 }
 
 impl Cache {
@@ -672,7 +923,7 @@ impl Cache {
         }
         let mut cache = Cache {
             model: value["model"].as_str().unwrap_or_default().to_string(),
-            regions: HashMap::new(),
+            ..Cache::default()
         };
         if let Some(regions) = value["regions"].as_object() {
             for (key, tokens) in regions {
@@ -693,12 +944,22 @@ impl Cache {
                 cache.regions.insert(key.clone(), tokens);
             }
         }
+        if let Some(verdicts) = value["verdicts"].as_object() {
+            for (key, verdict) in verdicts {
+                // Verdicts of another version of the check are judged again.
+                if key.starts_with(&format!("{VERDICT_VERSION}:")) {
+                    let verdict = verdict_from_json(verdict).context("cached verdict")?;
+                    cache.verdicts.insert(key.clone(), verdict);
+                }
+            }
+        }
         Ok(cache)
     }
 
     fn check_model(&mut self, model: &str) {
         if self.model != model {
             self.regions.clear();
+            self.verdicts.clear();
             self.model = model.to_string();
         }
     }
@@ -710,23 +971,19 @@ impl Cache {
         let regions: serde_json::Map<String, Value> = self
             .regions
             .iter()
-            .map(|(key, tokens)| {
-                let tokens: Vec<Value> = tokens
-                    .iter()
-                    .map(|t| {
-                        json!([
-                            t.range.start,
-                            t.range.end,
-                            t.logprob,
-                            t.best_text,
-                            t.best_prob
-                        ])
-                    })
-                    .collect();
-                (key.clone(), Value::Array(tokens))
-            })
+            .map(|(key, tokens)| (key.clone(), tokens_json(tokens)))
             .collect();
-        let value = json!({ "version": CACHE_VERSION, "model": self.model, "regions": regions });
+        let verdicts: serde_json::Map<String, Value> = self
+            .verdicts
+            .iter()
+            .map(|(key, verdict)| (key.clone(), verdict_json(verdict)))
+            .collect();
+        let value = json!({
+            "version": CACHE_VERSION,
+            "model": self.model,
+            "regions": regions,
+            "verdicts": verdicts,
+        });
         let temporary = path.with_extension("tmp");
         std::fs::write(&temporary, value.to_string())?;
         std::fs::rename(&temporary, path)?;
@@ -734,23 +991,48 @@ impl Cache {
     }
 }
 
-fn grid(evaluate: impl Fn(Thresholds) -> Cell) -> Vec<Cell> {
-    let mut cells = Vec::new();
-    for min_surprise in MIN_SURPRISE {
-        for min_alternative in MIN_ALTERNATIVE {
-            cells.push(evaluate(Thresholds {
-                min_surprise,
-                min_alternative,
-            }));
-        }
-    }
-    for extra in [BEFORE, current_defaults()] {
-        if !cells.iter().any(|cell| cell.is(extra)) {
-            let cell = evaluate(extra);
-            cells.push(cell);
-        }
-    }
-    cells
+/// Every scored text with its regions' scores, faults and verdicts.
+fn write_dump(path: &Path, scored: &[Scored], sources: &[Source]) -> Result<()> {
+    let docs: Vec<Value> = scored
+        .iter()
+        .map(|doc| {
+            let (kind, variant) = match doc.kind {
+                TextKind::Clean => ("clean", None),
+                TextKind::Sparse { variant } => ("sparse", Some(variant)),
+                TextKind::Dense { variant } => ("dense", Some(variant)),
+            };
+            json!({
+                "source": sources[doc.source].name,
+                "group": sources[doc.source].group.name(),
+                "non_empty_lines": sources[doc.source].non_empty_lines,
+                "kind": kind,
+                "variant": variant,
+                "text": doc.text,
+                "window": [doc.window.start, doc.window.end],
+                "regions": doc.regions.iter().map(|region| json!({
+                    "start": region.range.start,
+                    "end": region.range.end,
+                    "tokens": tokens_json(&region.scored),
+                })).collect::<Vec<_>>(),
+                "faults": doc.faults.iter().map(|fault| json!({
+                    "kind": fault.kind.name(),
+                    "start": fault.range.start,
+                    "end": fault.range.end,
+                    "line": fault.line,
+                    "original": fault.original,
+                    "replacement": fault.replacement,
+                })).collect::<Vec<_>>(),
+                "verdicts": doc.verdicts.iter().map(|(range, verdict)| {
+                    let mut value = verdict_json(verdict);
+                    value["start"] = json!(range.start);
+                    value["end"] = json!(range.end);
+                    value
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    std::fs::write(path, Value::Array(docs).to_string())?;
+    Ok(())
 }
 
 /// One fault per section: the flags of a faulted copy are the rescored window's around each of
@@ -760,12 +1042,13 @@ fn evaluate_realistic(
     selected: &dyn Fn(&Scored) -> bool,
     sources: &[Source],
     thresholds: Thresholds,
+    pipeline: Pipeline,
 ) -> Cell {
-    let mut cell = Cell::new(thresholds);
+    let mut cell = Cell::new(thresholds, pipeline);
     let mut clean: HashMap<usize, Vec<Flag>> = HashMap::new();
     for doc in scored.iter().filter(|doc| selected(doc)) {
         if doc.kind == TextKind::Clean {
-            let stages = flags_of(doc, thresholds);
+            let stages = flags_of(doc, thresholds, pipeline);
             cell.clean_flags += stages.kept.len();
             cell.clean_lines += sources[doc.source].non_empty_lines;
             cell.count_withdrawn(&stages);
@@ -778,7 +1061,7 @@ fn evaluate_realistic(
         let TextKind::Sparse { variant } = doc.kind else {
             continue;
         };
-        let stages = flags_of(doc, thresholds);
+        let stages = flags_of(doc, thresholds, pipeline);
         cell.count_withdrawn(&stages);
         count_faults(&mut cell, doc, &stages.kept);
         copies
@@ -804,21 +1087,18 @@ fn evaluate_dense(
     selected: &dyn Fn(&Scored) -> bool,
     sources: &[Source],
     thresholds: Thresholds,
+    pipeline: Pipeline,
 ) -> Cell {
-    let mut cell = Cell::new(thresholds);
+    let mut cell = Cell::new(thresholds, pipeline);
     for doc in scored.iter().filter(|doc| selected(doc)) {
+        let stages = flags_of(doc, thresholds, pipeline);
+        cell.count_withdrawn(&stages);
         match doc.kind {
             TextKind::Clean => {
-                let stages = flags_of(doc, thresholds);
                 cell.clean_flags += stages.kept.len();
                 cell.clean_lines += sources[doc.source].non_empty_lines;
-                cell.count_withdrawn(&stages);
             }
-            TextKind::Dense { .. } => {
-                let stages = flags_of(doc, thresholds);
-                cell.count_withdrawn(&stages);
-                count_faults(&mut cell, doc, &stages.kept);
-            }
+            TextKind::Dense { .. } => count_faults(&mut cell, doc, &stages.kept),
             TextKind::Sparse { .. } => {}
         }
     }
@@ -875,78 +1155,142 @@ fn best<'a>(
         .map(|(_, c)| c)
 }
 
-#[allow(clippy::too_many_arguments)]
+fn cell_text(cell: &Cell) -> String {
+    format!(
+        "{} / {:.2} / {:.1}",
+        fmt_precision(cell),
+        cell.recall(),
+        cell.false_per_1k()
+    )
+}
+
+fn label(cell: &Cell) -> String {
+    format!(
+        "{}/{}",
+        cell.thresholds.min_surprise, cell.thresholds.min_alternative
+    )
+}
+
+/// Writes the tables of one density and group, and returns them as JSON.
 fn write_report(
     out: &mut dyn Write,
-    cells: &[Cell],
-    recommended: &Cell,
+    evaluate: &dyn Fn(Thresholds, Pipeline) -> Cell,
     scored: &[Scored],
     selected: &dyn Fn(&Scored) -> bool,
     min_precision: f64,
     max_false: f64,
-) -> Result<()> {
+) -> Result<Value> {
+    // The thresholds alone over the whole grid, as before issue 15.
+    let mut before_grid = Vec::new();
+    for min_surprise in MIN_SURPRISE {
+        for min_alternative in MIN_ALTERNATIVE {
+            let thresholds = Thresholds {
+                min_surprise,
+                min_alternative,
+            };
+            before_grid.push(evaluate(thresholds, Pipeline::SURPRISAL));
+        }
+    }
+    // The full pipeline on the cells the check is measured on, every minGain.
+    let mut checked = Vec::new();
+    for min_gain in MIN_GAINS {
+        for min_surprise in CHECK_SURPRISE {
+            for min_alternative in CHECK_ALTERNATIVE {
+                let thresholds = Thresholds {
+                    min_surprise,
+                    min_alternative,
+                };
+                checked.push(evaluate(thresholds, Pipeline::checked(min_gain)));
+            }
+        }
+    }
+    let before_recommended = recommend(&before_grid, min_precision, max_false);
+    let recommended = recommend(&checked, min_precision, max_false);
+    let pipeline = current_pipeline();
+    let defaults: Vec<Cell> = before_grid
+        .iter()
+        .chain(&checked)
+        .filter(|c| c.pipeline == pipeline)
+        .cloned()
+        .collect();
+
     writeln!(
         out,
-        "Each cell: precision / recall / false flags per 1k clean lines (min_surprise rows, min_alternative columns; the recommended setting in bold).\n"
+        "Thresholds only (as before issue 15). Each cell: precision / recall / false flags per 1k clean lines (min_surprise rows, min_alternative columns; in bold the best by the rule below).\n"
     )?;
-    write!(out, "| min_surprise \\ min_alternative |")?;
-    for alternative in MIN_ALTERNATIVE {
-        write!(out, " {alternative} |")?;
-    }
-    writeln!(out)?;
-    writeln!(out, "|---|{}", "---|".repeat(MIN_ALTERNATIVE.len()))?;
-    for surprise in MIN_SURPRISE {
-        write!(out, "| {surprise} |")?;
-        for alternative in MIN_ALTERNATIVE {
-            let thresholds = Thresholds {
-                min_surprise: surprise,
-                min_alternative: alternative,
-            };
-            let cell = cells
-                .iter()
-                .find(|c| c.is(thresholds))
-                .context("grid cell")?;
-            let mark = if cell.is(recommended.thresholds) {
-                "**"
-            } else {
-                ""
-            };
-            write!(
-                out,
-                " {mark}{} / {:.2} / {:.1}{mark} |",
-                fmt_precision(cell),
-                cell.recall(),
-                cell.false_per_1k()
-            )?;
-        }
-        writeln!(out)?;
-    }
-    writeln!(out)?;
-    let label = |cell: &Cell| {
-        format!(
-            "{}/{}",
-            cell.thresholds.min_surprise, cell.thresholds.min_alternative
-        )
-    };
-    let before = cells.iter().find(|c| c.is(BEFORE)).context("before")?;
-    let default = cells
-        .iter()
-        .find(|c| c.is(current_defaults()))
-        .context("default")?;
-    let columns = [
-        (format!("{} (before)", label(before)), before),
-        (format!("{} (default)", label(default)), default),
-        (format!("{} (recommended)", label(recommended)), recommended),
+    write_grid(
+        out,
+        &before_grid,
+        before_recommended,
+        &MIN_SURPRISE,
+        &MIN_ALTERNATIVE,
+    )?;
+    writeln!(
+        out,
+        "With the name index and the counterfactual check (minGain {}), on the cells it is measured on:\n",
+        pipeline.min_gain.unwrap_or(0.0)
+    )?;
+    let default_recommended = recommend(&defaults, min_precision, max_false);
+    write_grid(
+        out,
+        &defaults,
+        default_recommended,
+        &CHECK_SURPRISE,
+        &CHECK_ALTERNATIVE,
+    )?;
+
+    let thresholds = current_defaults();
+    let columns: Vec<(String, Cell)> = vec![
+        (
+            format!(
+                "{} {} (before)",
+                label(&evaluate(BEFORE, Pipeline::SURPRISAL)),
+                Pipeline::SURPRISAL.label()
+            ),
+            evaluate(BEFORE, Pipeline::SURPRISAL),
+        ),
+        (
+            format!(
+                "{} {}",
+                label(&evaluate(thresholds, Pipeline::SURPRISAL)),
+                Pipeline::SURPRISAL.label()
+            ),
+            evaluate(thresholds, Pipeline::SURPRISAL),
+        ),
+        (
+            format!(
+                "{} {}",
+                label(&evaluate(thresholds, Pipeline::NAMES)),
+                Pipeline::NAMES.label()
+            ),
+            evaluate(thresholds, Pipeline::NAMES),
+        ),
+        (
+            format!(
+                "{} {} (default)",
+                label(&evaluate(thresholds, pipeline)),
+                pipeline.label()
+            ),
+            evaluate(thresholds, pipeline),
+        ),
+        (
+            format!(
+                "{} {} (best by the rule)",
+                label(recommended),
+                recommended.pipeline.label()
+            ),
+            recommended.clone(),
+        ),
     ];
     write!(out, "| fault type | faults |")?;
     for (name, _) in &columns {
         write!(out, " {name} |")?;
     }
     writeln!(out)?;
-    writeln!(out, "|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|{}", "---|".repeat(columns.len()))?;
     let mut totals: BTreeMap<FaultKind, usize> = BTreeMap::new();
     for doc in scored.iter().filter(|doc| selected(doc)) {
-        if matches!(doc.kind, TextKind::Sparse { .. } | TextKind::Dense { .. }) {
+        if doc.kind != TextKind::Clean {
             for fault in &doc.faults {
                 *totals.entry(fault.kind).or_insert(0) += 1;
             }
@@ -974,7 +1318,7 @@ fn write_report(
         ("false flags per 1k clean lines", |c| {
             format!("{:.1} ({})", c.false_per_1k(), c.clean_flags)
         }),
-        ("flicker (published, then withdrawn)", |c| {
+        ("flicker (withdrawn / published)", |c| {
             format!(
                 "{} ({}/{})",
                 c.flicker().map_or("–".to_string(), |f| format!("{f:.2}")),
@@ -991,11 +1335,83 @@ fn write_report(
         writeln!(out)?;
     }
     writeln!(out)?;
+
     writeln!(
         out,
-        "Recommended (the most recall with precision ≥ {min_precision} and at most {max_false} false flags per 1k clean lines): min_surprise {} / min_alternative {}.\n",
-        recommended.thresholds.min_surprise, recommended.thresholds.min_alternative,
+        "minGain at the default thresholds {}: precision / recall / false flags per 1k clean lines / flicker.\n",
+        label(&evaluate(thresholds, pipeline))
     )?;
+    writeln!(
+        out,
+        "| minGain | precision / recall / false per 1k | flicker |"
+    )?;
+    writeln!(out, "|---|---|---|")?;
+    let mut sweep = Vec::new();
+    for min_gain in MIN_GAINS {
+        let cell = evaluate(thresholds, Pipeline::checked(min_gain));
+        writeln!(
+            out,
+            "| {min_gain} | {} | {} |",
+            cell_text(&cell),
+            cell.flicker()
+                .map_or("–".to_string(), |f| format!("{f:.2}"))
+        )?;
+        sweep.push(cell_json(&cell));
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Best by the rule (the most recall with precision ≥ {min_precision} and at most {max_false} false flags per 1k clean lines): thresholds only {} ({}); with the name index and the check {} minGain {} ({}).\n",
+        label(before_recommended),
+        cell_text(before_recommended),
+        label(recommended),
+        recommended.pipeline.min_gain.unwrap_or(0.0),
+        cell_text(recommended),
+    )?;
+    Ok(json!({
+        "before_grid": before_grid.iter().map(cell_json).collect::<Vec<_>>(),
+        "checked_grid": checked.iter().map(cell_json).collect::<Vec<_>>(),
+        "columns": columns.iter().map(|(name, cell)| json!({"name": name, "cell": cell_json(cell)})).collect::<Vec<_>>(),
+        "min_gain_sweep": sweep,
+        "recommended_before": cell_json(before_recommended),
+        "recommended": cell_json(recommended),
+    }))
+}
+
+fn write_grid(
+    out: &mut dyn Write,
+    cells: &[Cell],
+    recommended: &Cell,
+    rows: &[f32],
+    columns: &[f32],
+) -> Result<()> {
+    write!(out, "| min_surprise \\ min_alternative |")?;
+    for alternative in columns {
+        write!(out, " {alternative} |")?;
+    }
+    writeln!(out)?;
+    writeln!(out, "|---|{}", "---|".repeat(columns.len()))?;
+    for &surprise in rows {
+        write!(out, "| {surprise} |")?;
+        for &alternative in columns {
+            let thresholds = Thresholds {
+                min_surprise: surprise,
+                min_alternative: alternative,
+            };
+            let cell = cells
+                .iter()
+                .find(|c| c.is(thresholds))
+                .context("grid cell")?;
+            let mark = if cell.is(recommended.thresholds) {
+                "**"
+            } else {
+                ""
+            };
+            write!(out, " {mark}{}{mark} |", cell_text(cell))?;
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
     Ok(())
 }
 
@@ -1018,19 +1434,12 @@ fn kind_map(counts: &BTreeMap<FaultKind, usize>) -> Value {
     )
 }
 
-fn group_json(cells: &[Cell], recommended: &Cell) -> Value {
-    json!({
-        "grid": cells.iter().map(cell_json).collect::<Vec<_>>(),
-        "recommended": cell_json(recommended),
-        "before": cells.iter().find(|c| c.is(BEFORE)).map(cell_json),
-        "default": cells.iter().find(|c| c.is(current_defaults())).map(cell_json),
-    })
-}
-
 fn cell_json(cell: &Cell) -> Value {
     json!({
         "min_surprise": round(f64::from(cell.thresholds.min_surprise), 2),
         "min_alternative": round(f64::from(cell.thresholds.min_alternative), 2),
+        "names": cell.pipeline.names,
+        "min_gain": cell.pipeline.min_gain,
         "precision": cell.precision().map(|p| round(p, 3)),
         "recall": round(cell.recall(), 3),
         "false_flags_per_1k_clean_lines": round(cell.false_per_1k(), 2),
@@ -1052,21 +1461,30 @@ fn round(value: f64, digits: i32) -> f64 {
 }
 
 /// Every fault with the flags on its line, and whether one hits it (stderr).
-fn list_faults(scored: &[Scored], sources: &[Source], thresholds: Thresholds) {
+fn list_faults(scored: &[Scored], sources: &[Source], thresholds: Thresholds, pipeline: Pipeline) {
     for doc in scored.iter().filter(|doc| doc.kind != TextKind::Clean) {
-        let flags = flags_of(doc, thresholds).kept;
+        let stages = flags_of(doc, thresholds, pipeline);
         for fault in &doc.faults {
-            let near: Vec<String> = flags
+            let near: Vec<String> = stages
+                .published
                 .iter()
                 .filter(|flag| doc.line_of(flag.range.start) == fault.line)
                 .map(|flag| {
+                    let verdict = doc.verdicts.get(&flag.range);
                     format!(
-                        "`{}` {:.1} nats (expected {:?} {:.0}%){}",
+                        "`{}` {:.1} nats (expected {:?} {:.0}%; fix {:?}, gain {:?}){}{}",
                         flag.text,
                         flag.surprise,
                         flag.expected,
                         flag.expected_prob * 100.0,
-                        if doc.hits(flag, fault) { " HIT" } else { "" }
+                        verdict.and_then(|v| v.fix.as_ref().map(|fix| fix.text.clone())),
+                        verdict.and_then(|v| v.gain),
+                        if doc.hits(flag, fault) { " HIT" } else { "" },
+                        if stages.kept.iter().any(|kept| kept.range == flag.range) {
+                            ""
+                        } else {
+                            " (withdrawn)"
+                        }
                     )
                 })
                 .collect();

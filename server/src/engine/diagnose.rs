@@ -8,13 +8,17 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use rill_model::score::{rewrite_span, score_tokens, TokenScore};
+use rill_model::score::{rewrite_span, score_tokens, tail_logprobs, TokenScore};
 use rill_model::LoadedModel;
 use tokio::sync::mpsc;
 
 use super::prompt::window_start;
 use super::store::SequenceStore;
 use super::CancelToken;
+use crate::diagnostics::confirm::{
+    common_tail, fixed_fragment, stands, tail_range, CheckShape, Verdict,
+};
+use crate::diagnostics::names::{known_name, NameIndex};
 use crate::diagnostics::prose::{inside, prose_ranges};
 use crate::diagnostics::spans::worth_scoring;
 use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
@@ -47,6 +51,11 @@ pub struct DiagnoseJob {
     pub context_tokens: usize,
     pub reserve_tokens: usize,
     pub thresholds: Thresholds,
+    /// `diagnostics.minGain`: a flag stands only when the model's fix makes the text after it
+    /// likelier by this many nats (see [`crate::diagnostics::confirm`]); `None` keeps every flag.
+    pub min_gain: Option<f32>,
+    /// The names of the other open documents: a flag on one of them is not a typo.
+    pub open_names: Arc<NameIndex>,
     pub kind: DiagnoseKind,
     pub cancel: CancelToken,
     pub events: mpsc::UnboundedSender<DiagnoseEvent>,
@@ -204,6 +213,7 @@ pub fn run(
         completion_holds_document(loaded, store, document, &tokenized.ids),
     );
     let prose = prose_ranges(&text, &job.language_id);
+    let names = NameIndex::new(&text, &prose);
     store.set_diagnosed(&key);
     let cancel = job.cancel.clone();
     let stop = || cancel.is_cancelled() || interrupted();
@@ -245,24 +255,39 @@ pub fn run(
         };
         if done_until > region.start {
             let finished = region.start..done_until;
-            let mut flags: Vec<Flag> = find_flags(&text, &scored, job.thresholds)
+            // Names the file (or another open document) uses elsewhere are not typos: dropped
+            // before anything is shown, as this costs no model time.
+            let flags: Vec<Flag> = find_flags(&text, &scored, job.thresholds)
                 .into_iter()
                 .filter(|flag| finished.contains(&flag.range.start))
+                .filter(|flag| !known_name(flag, &text, &names, &job.open_names))
                 .collect();
-            // The squiggles go out before the fixes are decoded (a few full passes each), so the
-            // user sees them as soon as the region is scored; the fixes follow in a second report.
+            // The squiggles go out before they are judged (a few full passes each), so the user
+            // sees them as soon as the region is scored; the judged flags, with their fixes,
+            // follow in a second report that withdraws those the check rejects.
             if !flags.is_empty() {
                 let _ = job.events.send(DiagnoseEvent::Scored {
                     region: finished.clone(),
                     flags: flags.clone(),
                 });
             }
-            add_fixes(
-                loaded, store, &key, &tokens, &tokenized, window, &text, &mut flags, &cancel,
+            let cancelled = || cancel.is_cancelled();
+            let verdicts = judge(
+                loaded,
+                store,
+                &key,
+                &tokens,
+                &tokenized,
+                window,
+                &text,
+                &flags,
+                CheckShape::DEFAULT,
+                &cancelled,
             )?;
             if cancel.is_cancelled() {
                 return Ok(Progress::Cancelled);
             }
+            let flags = judged(flags, verdicts, job.min_gain);
             let _ = job.events.send(DiagnoseEvent::Scored {
                 region: finished,
                 flags,
@@ -279,13 +304,32 @@ pub fn run(
     Ok(Progress::Finished)
 }
 
+/// The flags that stand after their verdicts, with their fixes attached. Without a check
+/// (`min_gain` `None`) every flag stays, with whatever fix was decoded; with one, a flag left
+/// without a verdict (past the per-region limit) is dropped too.
+fn judged(flags: Vec<Flag>, verdicts: Vec<Verdict>, min_gain: Option<f32>) -> Vec<Flag> {
+    let mut verdicts = verdicts.into_iter();
+    flags
+        .into_iter()
+        .filter_map(|mut flag| {
+            let verdict = verdicts.next();
+            flag.fix = verdict.as_ref().and_then(|verdict| verdict.fix.clone());
+            match (min_gain, verdict) {
+                (None, _) => Some(flag),
+                (Some(min_gain), Some(verdict)) => stands(&verdict, min_gain).then_some(flag),
+                (Some(_), None) => None,
+            }
+        })
+        .collect()
+}
+
 /// One region's scores.
-struct RegionScan {
+pub struct RegionScan {
     /// The first document token of the window (the sequence holds BOS and the tokens from here).
     window: usize,
     /// BOS and the window's tokens up to the region's end.
     tokens: Vec<u32>,
-    scored: Vec<ScoredToken>,
+    pub scored: Vec<ScoredToken>,
     /// The first document token not yet scored (the region's end when it is complete).
     reached: usize,
 }
@@ -378,13 +422,18 @@ pub fn score_text_region(
     text: &str,
     prepared: &PreparedText,
     region: Range<usize>,
-) -> rill_model::Result<Vec<ScoredToken>> {
+) -> rill_model::Result<RegionScan> {
     let region = region.start.min(text.len())..region.end.min(text.len());
     let covered = prepared.tokenized.covering(&region);
     if covered.is_empty() {
-        return Ok(Vec::new());
+        return Ok(RegionScan {
+            window: 0,
+            tokens: Vec::new(),
+            scored: Vec::new(),
+            reached: covered.end,
+        });
     }
-    let scan = score_region(
+    score_region(
         loaded,
         store,
         key,
@@ -393,8 +442,35 @@ pub fn score_text_region(
         &prepared.prose,
         covered,
         &|| false,
-    )?;
-    Ok(scan.scored)
+    )
+}
+
+/// The verdict of the counterfactual check on each of `flags` (found in `scan`, the last region
+/// scored in the sequence `key`), as a diagnostics job judges them: what benchmarks measure the
+/// check with.
+#[allow(clippy::too_many_arguments)]
+pub fn judge_flags(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    text: &str,
+    prepared: &PreparedText,
+    scan: &RegionScan,
+    flags: &[Flag],
+    shape: CheckShape,
+) -> rill_model::Result<Vec<Verdict>> {
+    judge(
+        loaded,
+        store,
+        key,
+        &scan.tokens,
+        &prepared.tokenized,
+        scan.window,
+        text,
+        flags,
+        shape,
+        &|| false,
+    )
 }
 
 /// Scores every token of `text` worth scoring (no flags, no fixes): what benchmarks sweep
@@ -446,10 +522,13 @@ fn scored_token(
     })
 }
 
-/// Decodes the model's rewrite of each flag (at most [`MAX_FIXES_PER_REGION`]) and attaches it
-/// as the flag's fix, unless it changes nothing.
+/// Judges each flag (at most [`MAX_FIXES_PER_REGION`]; the rest get no verdict): decodes the
+/// model's rewrite of it and, when the rewrite changes anything, scores the text after the flag
+/// with the rewrite and as written (see [`crate::diagnostics::confirm`]). Both run on one copy of
+/// the prefix: the sequence itself keeps the whole region cached, for the next region and for
+/// completions. Returns fewer verdicts than flags when cancelled.
 #[allow(clippy::too_many_arguments)]
-fn add_fixes(
+fn judge(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
     key: &str,
@@ -457,24 +536,34 @@ fn add_fixes(
     tokenized: &Tokenized,
     window: usize,
     text: &str,
-    flags: &mut [Flag],
-    cancel: &CancelToken,
-) -> rill_model::Result<()> {
-    let cancelled = || cancel.is_cancelled();
-    for flag in flags.iter_mut().take(MAX_FIXES_PER_REGION) {
+    flags: &[Flag],
+    shape: CheckShape,
+    cancelled: &dyn Fn() -> bool,
+) -> rill_model::Result<Vec<Verdict>> {
+    let mut verdicts = Vec::with_capacity(flags.len());
+    let nothing = Verdict {
+        fix: None,
+        gain: None,
+        compared: 0,
+        profile: Vec::new(),
+    };
+    for flag in flags.iter().take(MAX_FIXES_PER_REGION) {
+        if cancelled() {
+            break;
+        }
         // Decode from the token holding the span's first byte: the model writes whole tokens.
         let first = tokenized.covering(&(flag.range.start..flag.range.start + 1));
-        if first.start < window || first.start >= window + tokens.len() - 1 {
+        if first.start < window || first.start + 1 >= window + tokens.len() {
+            verdicts.push(nothing.clone());
             continue;
         }
         let token_start = tokenized.starts[first.start];
         let branch_at = first.start - window + 1;
-        // Decode on a copy of the prefix: the sequence itself keeps the whole region cached, for
-        // the next region and for completions.
         let Some(mut branch) = store.sequence(key, &loaded.model).fork(branch_at) else {
+            verdicts.push(nothing.clone());
             continue;
         };
-        let Some(rewrite) = rewrite_span(
+        let rewrite = rewrite_span(
             &loaded.model,
             &loaded.tokenizer,
             &mut branch,
@@ -482,14 +571,99 @@ fn add_fixes(
             branch_at,
             &text[token_start..],
             flag.range.end - token_start,
-            &cancelled,
-        )?
-        else {
+            cancelled,
+        )?;
+        let fix = rewrite
+            .and_then(|rewrite| minimal_fix(text, token_start, rewrite.replaces, &rewrite.text));
+        let Some(fix) = fix else {
+            verdicts.push(nothing.clone());
             continue;
         };
-        flag.fix = minimal_fix(text, token_start, rewrite.replaces, &rewrite.text);
+        let profile = counterfactual(
+            loaded,
+            &mut branch,
+            branch_at,
+            tokenized,
+            text,
+            token_start,
+            flag,
+            &fix,
+            shape,
+        )?;
+        verdicts.push(Verdict {
+            fix: Some(fix),
+            gain: profile
+                .as_ref()
+                .map(|profile| profile.iter().map(|(_, gain)| gain).sum()),
+            compared: profile.as_ref().map_or(0, Vec::len),
+            profile: profile.unwrap_or_default(),
+        });
     }
-    Ok(())
+    Ok(verdicts)
+}
+
+/// How much likelier each token of the text after `flag` is with `fix` than as written (nats),
+/// with where it ends (bytes after the flag); `None` when nothing could be compared. `branch`
+/// holds the prefix up to the token at `token_start` in its first `branch_at` tokens (it is rolled
+/// back there and extended twice).
+#[allow(clippy::too_many_arguments)]
+fn counterfactual(
+    loaded: &LoadedModel,
+    branch: &mut rill_model::Sequence,
+    branch_at: usize,
+    tokenized: &Tokenized,
+    text: &str,
+    token_start: usize,
+    flag: &Flag,
+    fix: &Fix,
+    shape: CheckShape,
+) -> rill_model::Result<Option<Vec<(usize, f32)>>> {
+    let tail = tail_range(text, flag, shape.lines);
+    // The nearest `shape.tokens` tokens after the flag, cut at a token boundary of the document.
+    let first_after = tokenized
+        .starts
+        .partition_point(|&start| start < tail.start);
+    let capped = tokenized
+        .starts
+        .get(first_after + shape.tokens)
+        .copied()
+        .unwrap_or(text.len());
+    let end = tail.end.min(capped).max(tail.start);
+    if end == tail.start || fix.replace.end > end {
+        return Ok(None);
+    }
+    let tokenizer = &loaded.tokenizer;
+    let original = tokenizer.encode(&text[token_start..end])?;
+    let lengths = tokenizer.document_lengths(&original)?;
+    let fixed = tokenizer.encode(&fixed_fragment(text, token_start, end, fix))?;
+    let compared = common_tail(&original, &lengths, &fixed, end - tail.start);
+    if compared == 0 {
+        return Ok(None);
+    }
+    let mut score = |fragment: &[u32]| -> rill_model::Result<Option<Vec<f32>>> {
+        branch.truncate(branch_at);
+        if branch.tokens().len() != branch_at {
+            return Ok(None);
+        }
+        tail_logprobs(&loaded.model, branch, fragment, compared).map(Some)
+    };
+    let (Some(as_written), Some(with_fix)) = (score(&original)?, score(&fixed)?) else {
+        return Ok(None);
+    };
+    // Where each compared token ends, counted from the fragment's end backwards.
+    let mut ends = Vec::with_capacity(compared);
+    let mut at = end - tail.start;
+    for length in lengths.iter().rev().take(compared) {
+        ends.push(at);
+        at = at.saturating_sub(*length);
+    }
+    ends.reverse();
+    Ok(Some(
+        ends.into_iter()
+            .zip(with_fix.iter().zip(&as_written))
+            .map(|(end, (with_fix, as_written))| (end, with_fix - as_written))
+            .collect(),
+    ))
 }
 
 /// The fix replacing `text[start..start + replaces]` with `new_text`, without the leading

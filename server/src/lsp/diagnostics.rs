@@ -19,6 +19,8 @@ use tower_lsp::lsp_types::{
 
 use super::session::{lock, Session};
 use crate::config::Config;
+use crate::diagnostics::names::NameIndex;
+use crate::diagnostics::prose::prose_ranges;
 use crate::diagnostics::regions::{blocks, line_offset_after, whole_lines};
 use crate::diagnostics::{ByteEdit, Fix, Flag, FlagSet, Thresholds};
 use crate::documents::{Document, PositionEncoding};
@@ -173,6 +175,8 @@ pub fn on_config_change(session: &Arc<Session>, old: &Config, new: &Config) {
             config.diagnostics_enable && config.enable,
             config.diagnostics_min_surprise.to_bits(),
             config.diagnostics_min_alternative.to_bits(),
+            config.diagnostics_counterfactual,
+            config.diagnostics_min_gain.to_bits(),
         )
     };
     if relevant(old) == relevant(new) {
@@ -265,6 +269,7 @@ fn submit(
         .get(uri)
         .map(|document| document.language_id().to_string())
         .unwrap_or_default();
+    let open_names = Arc::new(open_names(session, uri));
     let cancel = CancelToken::new();
     {
         let mut documents = lock(&session.diagnostics.documents);
@@ -288,6 +293,10 @@ fn submit(
                 min_surprise: config.diagnostics_min_surprise,
                 min_alternative: config.diagnostics_min_alternative,
             },
+            min_gain: config
+                .diagnostics_counterfactual
+                .then_some(config.diagnostics_min_gain),
+            open_names,
             kind,
             cancel: cancel.clone(),
             events,
@@ -328,6 +337,28 @@ fn submit(
             }
         }
     });
+}
+
+/// The names of every open document but `uri`: a name defined in another file the user has open
+/// is not a typo either.
+fn open_names(session: &Session, uri: &Url) -> NameIndex {
+    let others: Vec<(String, String)> = {
+        let documents = lock(&session.documents);
+        documents
+            .uris()
+            .into_iter()
+            .filter(|other| other != uri)
+            .filter_map(|other| {
+                let document = documents.get(&other)?;
+                Some((document.text(), document.language_id().to_string()))
+            })
+            .collect()
+    };
+    let mut names = NameIndex::default();
+    for (text, language_id) in others {
+        names.extend(&NameIndex::new(&text, &prose_ranges(&text, &language_id)));
+    }
+    names
 }
 
 fn cancel_job(state: &mut DocumentFlags) {
