@@ -56,7 +56,7 @@ use faults::{Fault, FaultKind};
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::{LoadOptions, LoadedModel};
 use rill_server::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_GAIN, DEFAULT_MIN_SURPRISE};
-use rill_server::diagnostics::confirm::{gain_within, stands, CheckShape, Verdict};
+use rill_server::diagnostics::confirm::{settle, CheckShape, Judged, Verdict};
 use rill_server::diagnostics::names::{known_name, NameIndex};
 use rill_server::diagnostics::prose::prose_ranges;
 use rill_server::diagnostics::regions::{blocks, line_offset_after, whole_lines};
@@ -85,7 +85,7 @@ const REALISTIC_MAX_FALSE_PER_1K: f64 = 1.0;
 const CACHE_VERSION: &str = "scores-1";
 /// Bumped whenever the counterfactual check changes: cached verdicts of another version are
 /// computed again.
-const VERDICT_VERSION: &str = "verdict-2";
+const VERDICT_VERSION: &str = "verdict-3";
 /// The tail the bench judges with: wider than the server's, so that the server's (and other
 /// narrower ones) can be read off each verdict's per-token profile without judging again.
 const MEASURED_SHAPE: CheckShape = CheckShape {
@@ -254,6 +254,10 @@ impl Scored {
 struct Stages {
     published: Vec<Flag>,
     kept: Vec<Flag>,
+    /// Published flags the check rejected.
+    withdrawn: usize,
+    /// Published flags the check moved onto the word before them.
+    moved: usize,
 }
 
 /// Which checks follow the thresholds.
@@ -293,8 +297,10 @@ impl Pipeline {
     }
 }
 
-/// Candidate flags of a region that the check is measured on: every flag of the check cells.
-fn candidates(text: &str, region: &Region) -> Vec<Flag> {
+/// Candidate flags of a region that the check is measured on: every flag of the check cells that
+/// the name index lets through (the server judges only those).
+fn candidates(text: &str, names: &NameIndex, region: &Region) -> Vec<Flag> {
+    let no_open_names = NameIndex::default();
     let mut all: Vec<Flag> = Vec::new();
     for min_surprise in CHECK_SURPRISE {
         for min_alternative in CHECK_ALTERNATIVE {
@@ -304,6 +310,7 @@ fn candidates(text: &str, region: &Region) -> Vec<Flag> {
             };
             for flag in find_flags(text, &region.scored, thresholds) {
                 if region.range.contains(&flag.range.start)
+                    && !known_name(&flag, text, names, &no_open_names)
                     && !all.iter().any(|other| other.range == flag.range)
                 {
                     all.push(flag);
@@ -330,24 +337,41 @@ fn flags_of(doc: &Scored, thresholds: Thresholds, pipeline: Pipeline) -> Stages 
                 }),
         );
     }
-    let kept = match pipeline.min_gain {
-        None => published.clone(),
-        Some(min_gain) => published
-            .iter()
-            .filter(|flag| {
-                doc.verdicts.get(&flag.range).is_some_and(|verdict| {
-                    // The verdict as the server's narrower tail would give it.
-                    let narrowed = Verdict {
-                        gain: gain_within(verdict, &doc.text, flag, CheckShape::DEFAULT),
-                        ..verdict.clone()
-                    };
-                    stands(&narrowed, min_gain)
-                })
-            })
-            .cloned()
-            .collect(),
+    let mut stages = Stages {
+        published: published.clone(),
+        kept: Vec::new(),
+        withdrawn: 0,
+        moved: 0,
     };
-    Stages { published, kept }
+    if pipeline.min_gain.is_none() {
+        stages.kept = published;
+        return stages;
+    }
+    for flag in published {
+        let range = flag.range.clone();
+        let verdict = doc.verdicts.get(&range).cloned().unwrap_or_default();
+        // As the server settles it, with its narrower tail read off the measured profiles.
+        match settle(
+            flag,
+            &verdict,
+            &doc.text,
+            pipeline.min_gain,
+            CheckShape::DEFAULT,
+        ) {
+            Some(kept) => {
+                if kept.range != range {
+                    stages.moved += 1;
+                }
+                stages.kept.push(kept);
+            }
+            None => stages.withdrawn += 1,
+        }
+    }
+    stages.kept.sort_by_key(|flag| flag.range.start);
+    stages
+        .kept
+        .dedup_by(|later, earlier| later.range.start < earlier.range.end);
+    stages
 }
 
 /// One column's text for a row of the per-kind table.
@@ -368,6 +392,7 @@ struct Cell {
     /// Flags published first (in clean files and rescored fault regions) and later withdrawn.
     published: usize,
     withdrawn: usize,
+    moved: usize,
 }
 
 impl Cell {
@@ -384,6 +409,7 @@ impl Cell {
             faults_total: 0,
             published: 0,
             withdrawn: 0,
+            moved: 0,
         }
     }
 
@@ -410,11 +436,8 @@ impl Cell {
 
     fn count_withdrawn(&mut self, stages: &Stages) {
         self.published += stages.published.len();
-        self.withdrawn += stages
-            .published
-            .iter()
-            .filter(|flag| !stages.kept.iter().any(|kept| kept.range == flag.range))
-            .count();
+        self.withdrawn += stages.withdrawn;
+        self.moved += stages.moved;
     }
 }
 
@@ -749,6 +772,7 @@ impl Scorer {
         faults: Vec<Fault>,
     ) -> Result<Scored> {
         let hash = text_hash(text);
+        let names = NameIndex::new(text, &prose_ranges(text, "python"));
         let verdict_key = |range: &Range<usize>| {
             format!("{VERDICT_VERSION}:{hash}:{}-{}", range.start, range.end)
         };
@@ -759,7 +783,7 @@ impl Scorer {
             let key = format!("{hash}:{}-{}", range.start, range.end);
             let cached = self.cache.regions.get(&key).cloned();
             let missing = |cache: &Cache, region: &Region| {
-                candidates(text, region)
+                candidates(text, &names, region)
                     .into_iter()
                     .filter(|flag| !cache.verdicts.contains_key(&verdict_key(&flag.range)))
                     .collect::<Vec<_>>()
@@ -827,7 +851,7 @@ impl Scorer {
             } else {
                 region
             };
-            for flag in candidates(text, &region) {
+            for flag in candidates(text, &names, &region) {
                 if let Some(verdict) = self.cache.verdicts.get(&verdict_key(&flag.range)) {
                     verdicts.insert(flag.range.clone(), verdict.clone());
                 }
@@ -844,7 +868,7 @@ impl Scorer {
             regions,
             faults,
             verdicts,
-            names: NameIndex::new(text, &prose_ranges(text, "python")),
+            names,
             window: 0..0,
         })
     }
@@ -864,34 +888,49 @@ struct Cache {
     verdicts: HashMap<String, Verdict>,
 }
 
+fn fix_json(fix: &Fix) -> Value {
+    json!([fix.replace.start, fix.replace.end, fix.text])
+}
+
+fn fix_from_json(value: &Value) -> Option<Fix> {
+    Some(Fix {
+        replace: value[0].as_u64()? as usize..value[1].as_u64()? as usize,
+        text: value[2].as_str()?.to_string(),
+    })
+}
+
 fn verdict_json(verdict: &Verdict) -> Value {
     json!({
-        "fix": verdict.fix.as_ref().map(|fix| json!([fix.replace.start, fix.replace.end, fix.text])),
-        "gain": verdict.gain,
-        "compared": verdict.compared,
-        "profile": verdict.profile.iter().map(|(end, gain)| json!([end, gain])).collect::<Vec<_>>(),
+        "rewrite": verdict.rewrite.as_ref().map(fix_json),
+        "judged": verdict.judged.iter().map(|judged| json!({
+            "fix": fix_json(&judged.fix),
+            "gain": judged.gain,
+            "profile": judged.profile.iter().map(|(end, gain)| json!([end, gain])).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
     })
 }
 
 fn verdict_from_json(value: &Value) -> Option<Verdict> {
-    let fix = match &value["fix"] {
+    let rewrite = match &value["rewrite"] {
         Value::Null => None,
-        fix => Some(Fix {
-            replace: fix[0].as_u64()? as usize..fix[1].as_u64()? as usize,
-            text: fix[2].as_str()?.to_string(),
-        }),
+        fix => Some(fix_from_json(fix)?),
     };
-    let profile = value["profile"]
+    let judged = value["judged"]
         .as_array()?
         .iter()
-        .map(|entry| Some((entry[0].as_u64()? as usize, entry[1].as_f64()? as f32)))
+        .map(|judged| {
+            Some(Judged {
+                fix: fix_from_json(&judged["fix"])?,
+                gain: judged["gain"].as_f64()? as f32,
+                profile: judged["profile"]
+                    .as_array()?
+                    .iter()
+                    .map(|entry| Some((entry[0].as_u64()? as usize, entry[1].as_f64()? as f32)))
+                    .collect::<Option<Vec<_>>>()?,
+            })
+        })
         .collect::<Option<Vec<_>>>()?;
-    Some(Verdict {
-        fix,
-        gain: value["gain"].as_f64().map(|gain| gain as f32),
-        compared: value["compared"].as_u64()? as usize,
-        profile,
-    })
+    Some(Verdict { rewrite, judged })
 }
 
 fn tokens_json(tokens: &[ScoredToken]) -> Value {
@@ -1318,12 +1357,13 @@ fn write_report(
         ("false flags per 1k clean lines", |c| {
             format!("{:.1} ({})", c.false_per_1k(), c.clean_flags)
         }),
-        ("flicker (withdrawn / published)", |c| {
+        ("flicker (withdrawn / published; moved)", |c| {
             format!(
-                "{} ({}/{})",
+                "{} ({}/{}; {})",
                 c.flicker().map_or("–".to_string(), |f| format!("{f:.2}")),
                 c.withdrawn,
-                c.published
+                c.published,
+                c.moved
             )
         }),
     ];
@@ -1452,6 +1492,7 @@ fn cell_json(cell: &Cell) -> Value {
         "found_by_kind": kind_map(&cell.found),
         "published": cell.published,
         "withdrawn": cell.withdrawn,
+        "moved": cell.moved,
     })
 }
 
@@ -1470,21 +1511,25 @@ fn list_faults(scored: &[Scored], sources: &[Source], thresholds: Thresholds, pi
                 .iter()
                 .filter(|flag| doc.line_of(flag.range.start) == fault.line)
                 .map(|flag| {
-                    let verdict = doc.verdicts.get(&flag.range);
+                    let judged: Vec<String> = doc
+                        .verdicts
+                        .get(&flag.range)
+                        .map(|verdict| {
+                            verdict
+                                .judged
+                                .iter()
+                                .map(|j| format!("{:?} {:+.1}", j.fix.text, j.gain))
+                                .collect()
+                        })
+                        .unwrap_or_default();
                     format!(
-                        "`{}` {:.1} nats (expected {:?} {:.0}%; fix {:?}, gain {:?}){}{}",
+                        "`{}` {:.1} nats (expected {:?} {:.0}%; fixes judged [{}]){}",
                         flag.text,
                         flag.surprise,
                         flag.expected,
                         flag.expected_prob * 100.0,
-                        verdict.and_then(|v| v.fix.as_ref().map(|fix| fix.text.clone())),
-                        verdict.and_then(|v| v.gain),
+                        judged.join(", "),
                         if doc.hits(flag, fault) { " HIT" } else { "" },
-                        if stages.kept.iter().any(|kept| kept.range == flag.range) {
-                            ""
-                        } else {
-                            " (withdrawn)"
-                        }
                     )
                 })
                 .collect();

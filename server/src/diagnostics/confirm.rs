@@ -1,20 +1,22 @@
-//! The counterfactual check of a flag as plain logic: which text after the flag is compared with and without the model's fix, which tokens of the two versions are the same text, and when the flag stands.
+//! The counterfactual check of a flag as plain logic: which text after a fix is compared with and without it, which tokens of the two versions are the same text, and whether (and where, with which fix) the flag stands.
 //!
 //! A token the model finds unlikely is not yet a mistake: a name the user is introducing is
 //! surprising too. A misspelling, though, makes what follows it less likely as well (`retrun x`
 //! reads worse than `return x` all the way to the line's end), while a new name does not (after
 //! `def frobnicate(`, the parameters read the same whatever the name). So the engine scores the
-//! text after the flag twice, after the text as written and after the fix, and the flag stands
-//! only when the fix makes that text likelier by at least `min_gain` nats.
+//! text after a fix twice, after the text as written and after the fix, and the flag stands only
+//! when some fix makes that text likelier by at least `min_gain` nats. The fixes tried are the
+//! model's own rewrite and the file's names one edit away (see
+//! [`super::names::lexical_fixes`]).
 
 use std::ops::Range;
 
 use super::spans::{Fix, Flag};
 
-/// How much text after a flag the check compares.
+/// How much text after a fix the check compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckShape {
-    /// Lines after the flag's own line (blank lines are not counted).
+    /// Lines after the fix's own line (blank lines are not counted).
     pub lines: usize,
     /// Most tokens: the nearest ones carry the evidence, and each costs the output head twice.
     pub tokens: usize,
@@ -28,49 +30,43 @@ impl CheckShape {
     };
 }
 
-/// What the model's fix of a flag does to the text after it.
+/// One fix the check tried, and what it did to the text after it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Verdict {
-    /// The model's rewrite of the flag, when it changes anything.
-    pub fix: Option<Fix>,
-    /// How much likelier (nats) the text after the flag is with the fix than as written, summed
-    /// over the compared tokens; `None` when nothing could be compared.
-    pub gain: Option<f32>,
-    /// The tokens compared.
-    pub compared: usize,
-    /// For each compared token, in order: where it ends (bytes after the flag's end) and how much
-    /// likelier it is with the fix (nats). `gain` is their sum; benchmarks study shorter tails
+pub struct Judged {
+    pub fix: Fix,
+    /// How much likelier (nats) the compared text is with the fix than as written.
+    pub gain: f32,
+    /// For each compared token, in order: where it ends (bytes after [`tail_start`]) and how much
+    /// likelier it is with the fix. `gain` is their sum; benchmarks read narrower checks off it
     /// with [`gain_within`].
     pub profile: Vec<(usize, f32)>,
 }
 
-/// The gain a check of `shape` would have measured, from a verdict made with a wider one: the sum
-/// over the compared tokens that end inside `shape`'s tail (each token's probability depends only
-/// on the text before it).
-pub fn gain_within(verdict: &Verdict, text: &str, flag: &Flag, shape: CheckShape) -> Option<f32> {
-    verdict.gain?;
-    let tail = tail_range(text, flag, shape.lines);
-    let inside: Vec<f32> = verdict
-        .profile
-        .iter()
-        .filter(|(end, _)| *end <= tail.len())
-        .take(shape.tokens)
-        .map(|(_, gain)| *gain)
-        .collect();
-    (!inside.is_empty()).then(|| inside.iter().sum())
+/// The check's findings on one flag.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Verdict {
+    /// The model's rewrite of the flag, when it changes anything.
+    pub rewrite: Option<Fix>,
+    /// Every fix tried that had text after it to compare.
+    pub judged: Vec<Judged>,
 }
 
-/// Whether a flag stands: the model has a fix, and the fix makes the text after the flag likelier
-/// by at least `min_gain` nats. With nothing after the flag to compare (the end of the file), the
-/// gain counts as zero.
-pub fn stands(verdict: &Verdict, min_gain: f32) -> bool {
-    verdict.fix.is_some() && verdict.gain.unwrap_or(0.0) >= min_gain
+/// Where the compared text starts for `fix` of `flag`: after the bytes the fix replaces (so that
+/// the rest of a flagged span counts as evidence: `slf._ready` reads worse than `self._ready` at
+/// `._ready` already), or after the flag when the fix only inserts (a missing `self.`: the flagged
+/// word itself is what the insertion explains, not further evidence).
+pub fn tail_start(flag: &Flag, fix: &Fix) -> usize {
+    if fix.replace.is_empty() {
+        flag.range.end.max(fix.replace.end)
+    } else {
+        fix.replace.end
+    }
 }
 
-/// The bytes after `flag` that the check compares: from the end of the flag to the end of its
-/// line and of the next `lines` non-blank lines (or the end of the text).
-pub fn tail_range(text: &str, flag: &Flag, lines: usize) -> Range<usize> {
-    let start = flag.range.end.min(text.len());
+/// The bytes from `start` that the check compares: to the end of its line and of the next `lines`
+/// non-blank lines (or the end of the text).
+pub fn tail_range(text: &str, start: usize, lines: usize) -> Range<usize> {
+    let start = start.min(text.len());
     let mut end = text[start..]
         .find('\n')
         .map_or(text.len(), |newline| start + newline);
@@ -88,6 +84,51 @@ pub fn tail_range(text: &str, flag: &Flag, lines: usize) -> Range<usize> {
         at = line_end;
     }
     start..end
+}
+
+/// The gain a check of `shape` gives `judged` (a fix of `flag`), read off a profile measured with
+/// a shape at least as wide: the sum over the compared tokens that end inside `shape`'s tail (each
+/// token's probability depends only on the text before it). `None` when no token does.
+pub fn gain_within(judged: &Judged, text: &str, flag: &Flag, shape: CheckShape) -> Option<f32> {
+    let tail = tail_range(text, tail_start(flag, &judged.fix), shape.lines);
+    let inside: Vec<f32> = judged
+        .profile
+        .iter()
+        .filter(|(end, _)| *end <= tail.len())
+        .take(shape.tokens)
+        .map(|(_, gain)| *gain)
+        .collect();
+    (!inside.is_empty()).then(|| inside.iter().sum())
+}
+
+/// What becomes of `flag` once judged. Without a check (`min_gain` `None`) it stays as it is, with
+/// the model's rewrite as its fix. With one it stands only when a fix gains at least `min_gain`
+/// nats (as `shape` measures it); it then carries the fix that gains most, and when that fix lies
+/// before the flag (the misspelled word before a flagged known name), the flag moves to it.
+pub fn settle(
+    mut flag: Flag,
+    verdict: &Verdict,
+    text: &str,
+    min_gain: Option<f32>,
+    shape: CheckShape,
+) -> Option<Flag> {
+    let Some(min_gain) = min_gain else {
+        flag.fix = verdict.rewrite.clone();
+        return Some(flag);
+    };
+    let best = verdict
+        .judged
+        .iter()
+        .filter_map(|judged| Some((gain_within(judged, text, &flag, shape)?, judged)))
+        .filter(|(gain, _)| *gain >= min_gain)
+        .max_by(|a, b| a.0.total_cmp(&b.0))?;
+    let fix = best.1.fix.clone();
+    if fix.replace.end <= flag.range.start && !fix.replace.is_empty() {
+        flag.range = fix.replace.clone();
+        flag.text = text[fix.replace.clone()].to_string();
+    }
+    flag.fix = Some(fix);
+    Some(flag)
 }
 
 /// The fragment of text the fix turns `text[start..end]` into (`fix` must lie inside it).
@@ -142,30 +183,44 @@ mod tests {
         }
     }
 
+    fn fix(replace: Range<usize>, text: &str) -> Fix {
+        Fix {
+            replace,
+            text: text.into(),
+        }
+    }
+
     #[test]
     fn the_tail_is_the_rest_of_the_line_and_the_next_non_blank_line() {
         let text = "def f(x):\n    retrun x + 1\n\n    y = 2\n    z = 3\n";
         let flag = flag_at(text, "retrun");
-        assert_eq!(&text[tail_range(text, &flag, 1)], " x + 1\n\n    y = 2");
-        assert_eq!(&text[tail_range(text, &flag, 0)], " x + 1");
+        let end = flag.range.end;
+        assert_eq!(&text[tail_range(text, end, 1)], " x + 1\n\n    y = 2");
+        assert_eq!(&text[tail_range(text, end, 0)], " x + 1");
         // At the end of the text the tail is what is left.
-        let last = flag_at(text, "3");
-        assert_eq!(&text[tail_range(text, &last, 1)], "");
+        assert_eq!(&text[tail_range(text, text.len() - 2, 1)], "3");
+    }
+
+    #[test]
+    fn the_tail_starts_after_what_a_fix_replaces_or_after_the_flag_for_an_insertion() {
+        let text = "    slf._ready.pop()\n";
+        let flag = flag_at(text, "slf._ready");
+        assert_eq!(tail_start(&flag, &fix(4..7, "self")), 7);
+        let insertion = flag_at(text, "_ready");
+        assert_eq!(tail_start(&insertion, &fix(8..8, "self.")), 14);
     }
 
     #[test]
     fn the_fixed_fragment_replaces_only_the_fix() {
         let text = "    retrun x\n";
-        let fix = Fix {
-            replace: 4..10,
-            text: "return".into(),
-        };
-        assert_eq!(fixed_fragment(text, 0, 12, &fix), "    return x");
-        let insertion = Fix {
-            replace: 4..4,
-            text: "self.".into(),
-        };
-        assert_eq!(fixed_fragment(text, 4, 12, &insertion), "self.retrun x");
+        assert_eq!(
+            fixed_fragment(text, 0, 12, &fix(4..10, "return")),
+            "    return x"
+        );
+        assert_eq!(
+            fixed_fragment(text, 4, 12, &fix(4..4, "self.")),
+            "self.retrun x"
+        );
     }
 
     #[test]
@@ -185,44 +240,73 @@ mod tests {
     fn a_narrower_tail_sums_the_tokens_that_end_inside_it() {
         let text = "    retrun x + 1\n    y = 2\n";
         let flag = flag_at(text, "retrun");
-        let verdict = Verdict {
-            fix: None,
-            gain: Some(7.0),
-            compared: 4,
+        let judged = Judged {
+            fix: fix(4..10, "return"),
+            gain: 7.0,
             // " x", " +", " 1" on the flag's line, then "\n    y" on the next.
             profile: vec![(2, 3.0), (4, 1.0), (6, 0.5), (12, 2.5)],
         };
         let shape = |lines, tokens| CheckShape { lines, tokens };
-        assert_eq!(gain_within(&verdict, text, &flag, shape(1, 24)), Some(7.0));
-        assert_eq!(gain_within(&verdict, text, &flag, shape(0, 24)), Some(4.5));
-        assert_eq!(gain_within(&verdict, text, &flag, shape(1, 2)), Some(4.0));
-        let none = Verdict {
-            gain: None,
-            ..verdict
+        assert_eq!(gain_within(&judged, text, &flag, shape(1, 24)), Some(7.0));
+        assert_eq!(gain_within(&judged, text, &flag, shape(0, 24)), Some(4.5));
+        assert_eq!(gain_within(&judged, text, &flag, shape(1, 2)), Some(4.0));
+        let empty = Judged {
+            profile: Vec::new(),
+            ..judged
         };
-        assert_eq!(gain_within(&none, text, &flag, shape(1, 24)), None);
+        assert_eq!(gain_within(&empty, text, &flag, shape(1, 24)), None);
     }
 
     #[test]
     fn a_flag_stands_only_with_a_fix_that_helps_the_text_after_it() {
-        let fix = Some(Fix {
-            replace: 0..6,
-            text: "return".into(),
-        });
-        let verdict = |fix: Option<Fix>, gain| Verdict {
-            fix,
+        let text = "    retrun x + 1\n";
+        let flag = flag_at(text, "retrun");
+        let judged = |text: &str, gain: f32| Judged {
+            fix: fix(4..10, text),
             gain,
-            compared: 3,
-            profile: Vec::new(),
+            profile: vec![(2, gain)],
         };
-        assert!(stands(&verdict(fix.clone(), Some(4.0)), 2.0));
-        assert!(!stands(&verdict(fix.clone(), Some(1.0)), 2.0));
+        let verdict = |judged: Vec<Judged>| Verdict {
+            rewrite: Some(fix(4..10, "return")),
+            judged,
+        };
+        let shape = CheckShape::DEFAULT;
+        let settled = |verdict: &Verdict, min_gain| {
+            settle(flag.clone(), verdict, text, min_gain, shape).map(|flag| flag.fix)
+        };
+        // A misspelling: the fix helps.
+        let helps = verdict(vec![judged("return", 4.0)]);
+        assert_eq!(settled(&helps, Some(2.0)), Some(Some(fix(4..10, "return"))));
         // A new name: the text after it reads the same either way.
-        assert!(!stands(&verdict(fix.clone(), Some(0.1)), 2.0));
-        // Nothing after the flag to compare: the gain counts as zero.
-        assert!(stands(&verdict(fix.clone(), None), 0.0));
-        assert!(!stands(&verdict(fix, None), 2.0));
-        // The model's own rewrite keeps the text: it does not really dispute it.
-        assert!(!stands(&verdict(None, Some(9.0)), 2.0));
+        assert_eq!(
+            settled(&verdict(vec![judged("return", 0.1)]), Some(2.0)),
+            None
+        );
+        // Nothing judged (no rewrite, nothing to compare): it does not stand.
+        assert_eq!(settled(&Verdict::default(), Some(0.0)), None);
+        // Of two fixes, the one that gains most.
+        let two = verdict(vec![judged("retry", 2.5), judged("return", 6.0)]);
+        assert_eq!(settled(&two, Some(2.0)), Some(Some(fix(4..10, "return"))));
+        // Without the check every flag stays, with the model's rewrite.
+        assert_eq!(settled(&Verdict::default(), None), Some(None));
+    }
+
+    #[test]
+    fn a_fix_before_the_flag_moves_it() {
+        // `fi not done:`: flagged at `not`, fixed by the file's `if` one edit from `fi`.
+        let text = "    fi not done:\n        pass\n";
+        let flag = flag_at(text, "not");
+        let verdict = Verdict {
+            rewrite: Some(fix(7..10, "= 0")),
+            judged: vec![Judged {
+                fix: fix(4..6, "if"),
+                gain: 9.0,
+                profile: vec![(4, 9.0)],
+            }],
+        };
+        let moved = settle(flag, &verdict, text, Some(2.0), CheckShape::DEFAULT).unwrap();
+        assert_eq!(moved.range, 4..6);
+        assert_eq!(moved.text, "fi");
+        assert_eq!(moved.fix, Some(fix(4..6, "if")));
     }
 }

@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use super::prose::inside;
-use super::spans::Flag;
+use super::spans::{Fix, Flag};
+
+/// Most fixes [`lexical_fixes`] proposes for one word: each costs the check two forward passes.
+const MOST_NEIGHBOURS: usize = 2;
 
 /// How often each name occurs in the code of a text.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +47,59 @@ impl NameIndex {
     pub fn is_empty(&self) -> bool {
         self.counts.is_empty()
     }
+
+    /// Every name with how often it occurs.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.counts
+            .iter()
+            .map(|(name, count)| (name.as_str(), *count))
+    }
+}
+
+/// Fixes the file's names suggest for `flag`, for the counterfactual check to try next to the
+/// model's own rewrite (which a small model sometimes gets wrong: `tiem` rewritten as `None`
+/// where the file uses `time`): for a flagged name used nowhere else, the names one edit away from
+/// it; and for the name used nowhere else right before the flag on its line, the names one edit
+/// away from that one (a fix there moves the flag, see [`super::confirm::settle`]). The most
+/// frequent names first, at most two per word. Keywords count as names: they occur in the code.
+pub fn lexical_fixes(flag: &Flag, text: &str, document: &NameIndex, open: &NameIndex) -> Vec<Fix> {
+    let unknown = |word: &str| is_name(word) && document.count(word) <= 1 && open.count(word) == 0;
+    let neighbours = |word: &str| -> Vec<String> {
+        let mut found: Vec<(u32, &str)> = document
+            .iter()
+            .chain(open.iter())
+            .filter(|(name, _)| one_edit_apart(word, name))
+            .map(|(name, count)| (count, name))
+            .collect();
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        found.dedup_by(|a, b| a.1 == b.1);
+        found
+            .into_iter()
+            .take(MOST_NEIGHBOURS)
+            .map(|(_, name)| name.to_string())
+            .collect()
+    };
+    let mut fixes = Vec::new();
+    if unknown(&flag.text) {
+        for name in neighbours(&flag.text) {
+            fixes.push(Fix {
+                replace: flag.range.clone(),
+                text: name,
+            });
+        }
+    }
+    if let Some(before) = word_range_before(text, flag.range.start) {
+        let word = &text[before.clone()];
+        if unknown(word) {
+            for name in neighbours(word) {
+                fixes.push(Fix {
+                    replace: before.clone(),
+                    text: name,
+                });
+            }
+        }
+    }
+    fixes
 }
 
 /// Whether `text` is one name: a letter or `_` (or any non-ASCII character) followed by letters,
@@ -75,6 +131,11 @@ pub fn known_name(flag: &Flag, text: &str, document: &NameIndex, open: &NameInde
 
 /// The last word before `offset` on its line, past any spaces and punctuation.
 fn word_before(text: &str, offset: usize) -> Option<&str> {
+    word_range_before(text, offset).map(|range| &text[range])
+}
+
+/// The byte range of [`word_before`].
+fn word_range_before(text: &str, offset: usize) -> Option<Range<usize>> {
     let bytes = text.as_bytes();
     let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_' || byte >= 0x80;
     let mut end = offset.min(bytes.len());
@@ -89,7 +150,7 @@ fn word_before(text: &str, offset: usize) -> Option<&str> {
         start -= 1;
     }
     // Word bytes never split a UTF-8 character: non-ASCII bytes are all word bytes.
-    (start < end).then(|| &text[start..end])
+    (start < end).then_some(start..end)
 }
 
 /// Whether `a` and `b` differ by one edit: a letter inserted, dropped, replaced, or two adjacent
@@ -177,6 +238,35 @@ mod tests {
         assert_eq!(index.count("vectr"), 0);
         assert_eq!(index.count("rd"), 0);
         assert_eq!(index.count("3rd"), 0);
+    }
+
+    #[test]
+    fn the_files_names_suggest_fixes_one_edit_away() {
+        let text = "import time\n\ndef check(done):\n    t = tiem.time()\n    fi not done:\n        return t\n    if done:\n        return time\n    if t:\n        return done\n";
+        let index = NameIndex::new(text, &prose_ranges(text, "python"));
+        let open = NameIndex::default();
+        let at = |needle: &str, word: &str| {
+            let start = text.find(needle).unwrap() + needle.find(word).unwrap();
+            Flag {
+                range: start..start + word.len(),
+                ..flag(text, word)
+            }
+        };
+        let fixes = |flag: &Flag| -> Vec<(String, String)> {
+            lexical_fixes(flag, text, &index, &open)
+                .into_iter()
+                .map(|fix| (text[fix.replace].to_string(), fix.text))
+                .collect()
+        };
+        // The flagged word itself.
+        assert_eq!(
+            fixes(&at("tiem.", "tiem")),
+            [("tiem".into(), "time".into())]
+        );
+        // The unknown word before a flagged known one.
+        assert_eq!(fixes(&at("fi not", "not")), [("fi".into(), "if".into())]);
+        // A known word after a known word: nothing to suggest.
+        assert!(fixes(&at("if done", "done")).is_empty());
     }
 
     #[test]

@@ -16,9 +16,9 @@ use super::prompt::window_start;
 use super::store::SequenceStore;
 use super::CancelToken;
 use crate::diagnostics::confirm::{
-    common_tail, fixed_fragment, stands, tail_range, CheckShape, Verdict,
+    common_tail, fixed_fragment, settle, tail_range, tail_start, CheckShape, Judged, Verdict,
 };
-use crate::diagnostics::names::{known_name, NameIndex};
+use crate::diagnostics::names::{known_name, lexical_fixes, NameIndex};
 use crate::diagnostics::prose::{inside, prose_ranges};
 use crate::diagnostics::spans::worth_scoring;
 use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
@@ -272,22 +272,21 @@ pub fn run(
                 });
             }
             let cancelled = || cancel.is_cancelled();
-            let verdicts = judge(
-                loaded,
-                store,
-                &key,
-                &tokens,
-                &tokenized,
+            let context = JudgeContext {
+                key: &key,
+                tokens: &tokens,
+                tokenized: &tokenized,
                 window,
-                &text,
-                &flags,
-                CheckShape::DEFAULT,
-                &cancelled,
-            )?;
+                text: &text,
+                names: &names,
+                open_names: &job.open_names,
+                shape: CheckShape::DEFAULT,
+            };
+            let verdicts = judge(loaded, store, &context, &flags, &cancelled)?;
             if cancel.is_cancelled() {
                 return Ok(Progress::Cancelled);
             }
-            let flags = judged(flags, verdicts, job.min_gain);
+            let flags = judged(flags, verdicts, &text, job.min_gain);
             let _ = job.events.send(DiagnoseEvent::Scored {
                 region: finished,
                 flags,
@@ -304,23 +303,26 @@ pub fn run(
     Ok(Progress::Finished)
 }
 
-/// The flags that stand after their verdicts, with their fixes attached. Without a check
-/// (`min_gain` `None`) every flag stays, with whatever fix was decoded; with one, a flag left
-/// without a verdict (past the per-region limit) is dropped too.
-fn judged(flags: Vec<Flag>, verdicts: Vec<Verdict>, min_gain: Option<f32>) -> Vec<Flag> {
+/// The flags that stand after their verdicts (see [`settle`]), in order. A flag left without a
+/// verdict (past the per-region limit) is kept only without a check.
+fn judged(
+    flags: Vec<Flag>,
+    verdicts: Vec<Verdict>,
+    text: &str,
+    min_gain: Option<f32>,
+) -> Vec<Flag> {
     let mut verdicts = verdicts.into_iter();
-    flags
+    let mut kept: Vec<Flag> = flags
         .into_iter()
-        .filter_map(|mut flag| {
-            let verdict = verdicts.next();
-            flag.fix = verdict.as_ref().and_then(|verdict| verdict.fix.clone());
-            match (min_gain, verdict) {
-                (None, _) => Some(flag),
-                (Some(min_gain), Some(verdict)) => stands(&verdict, min_gain).then_some(flag),
-                (Some(_), None) => None,
-            }
+        .filter_map(|flag| {
+            let verdict = verdicts.next().unwrap_or_default();
+            settle(flag, &verdict, text, min_gain, CheckShape::DEFAULT)
         })
-        .collect()
+        .collect();
+    // A flag moved onto the word before it may now precede or meet another flag.
+    kept.sort_by_key(|flag| flag.range.start);
+    kept.dedup_by(|later, earlier| later.range.start < earlier.range.end);
+    kept
 }
 
 /// One region's scores.
@@ -401,13 +403,16 @@ fn score_region(
 pub struct PreparedText {
     tokenized: Tokenized,
     prose: Vec<Range<usize>>,
+    names: NameIndex,
 }
 
 impl PreparedText {
     pub fn new(loaded: &LoadedModel, text: &str, language_id: &str) -> rill_model::Result<Self> {
+        let prose = prose_ranges(text, language_id);
         Ok(Self {
             tokenized: Tokenized::new(loaded, text)?,
-            prose: prose_ranges(text, language_id),
+            names: NameIndex::new(text, &prose),
+            prose,
         })
     }
 }
@@ -459,18 +464,17 @@ pub fn judge_flags(
     flags: &[Flag],
     shape: CheckShape,
 ) -> rill_model::Result<Vec<Verdict>> {
-    judge(
-        loaded,
-        store,
+    let context = JudgeContext {
         key,
-        &scan.tokens,
-        &prepared.tokenized,
-        scan.window,
+        tokens: &scan.tokens,
+        tokenized: &prepared.tokenized,
+        window: scan.window,
         text,
-        flags,
+        names: &prepared.names,
+        open_names: &NameIndex::default(),
         shape,
-        &|| false,
-    )
+    };
+    judge(loaded, store, &context, flags, &|| false)
 }
 
 /// Scores every token of `text` worth scoring (no flags, no fixes): what benchmarks sweep
@@ -522,104 +526,114 @@ fn scored_token(
     })
 }
 
+/// What judging the flags of a region needs besides the model.
+struct JudgeContext<'a> {
+    /// The sequence holding the region's window.
+    key: &'a str,
+    /// BOS and the window's tokens up to the region's end.
+    tokens: &'a [u32],
+    tokenized: &'a Tokenized,
+    window: usize,
+    text: &'a str,
+    names: &'a NameIndex,
+    open_names: &'a NameIndex,
+    shape: CheckShape,
+}
+
 /// Judges each flag (at most [`MAX_FIXES_PER_REGION`]; the rest get no verdict): decodes the
-/// model's rewrite of it and, when the rewrite changes anything, scores the text after the flag
-/// with the rewrite and as written (see [`crate::diagnostics::confirm`]). Both run on one copy of
-/// the prefix: the sequence itself keeps the whole region cached, for the next region and for
-/// completions. Returns fewer verdicts than flags when cancelled.
-#[allow(clippy::too_many_arguments)]
+/// model's rewrite of it, adds the fixes the file's names suggest, and scores the text after each
+/// fix with the fix and as written (see [`crate::diagnostics::confirm`]). All of it runs on one
+/// copy of the prefix: the sequence itself keeps the whole region cached, for the next region and
+/// for completions. Returns fewer verdicts than flags when cancelled.
 fn judge(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
-    tokens: &[u32],
-    tokenized: &Tokenized,
-    window: usize,
-    text: &str,
+    context: &JudgeContext<'_>,
     flags: &[Flag],
-    shape: CheckShape,
     cancelled: &dyn Fn() -> bool,
 ) -> rill_model::Result<Vec<Verdict>> {
+    let (tokenized, window, text) = (context.tokenized, context.window, context.text);
+    let in_window = |token: usize| token >= window && token + 1 < window + context.tokens.len();
     let mut verdicts = Vec::with_capacity(flags.len());
-    let nothing = Verdict {
-        fix: None,
-        gain: None,
-        compared: 0,
-        profile: Vec::new(),
-    };
     for flag in flags.iter().take(MAX_FIXES_PER_REGION) {
         if cancelled() {
             break;
         }
-        // Decode from the token holding the span's first byte: the model writes whole tokens.
-        let first = tokenized.covering(&(flag.range.start..flag.range.start + 1));
-        if first.start < window || first.start + 1 >= window + tokens.len() {
-            verdicts.push(nothing.clone());
+        let lexical = lexical_fixes(flag, text, context.names, context.open_names);
+        // The copy starts at the token holding the earliest byte any fix touches.
+        let earliest = lexical
+            .iter()
+            .map(|fix| fix.replace.start)
+            .fold(flag.range.start, usize::min);
+        let first = tokenized.covering(&(earliest..earliest + 1)).start;
+        // The model writes whole tokens: its rewrite starts at the token holding the span's start.
+        let own = tokenized
+            .covering(&(flag.range.start..flag.range.start + 1))
+            .start;
+        if !in_window(first) || !in_window(own) {
+            verdicts.push(Verdict::default());
             continue;
         }
-        let token_start = tokenized.starts[first.start];
-        let branch_at = first.start - window + 1;
-        let Some(mut branch) = store.sequence(key, &loaded.model).fork(branch_at) else {
-            verdicts.push(nothing.clone());
+        let branch_at = first - window + 1;
+        let Some(mut branch) = store.sequence(context.key, &loaded.model).fork(branch_at) else {
+            verdicts.push(Verdict::default());
             continue;
         };
+        let own_start = tokenized.starts[own];
         let rewrite = rewrite_span(
             &loaded.model,
             &loaded.tokenizer,
             &mut branch,
-            tokens,
-            branch_at,
-            &text[token_start..],
-            flag.range.end - token_start,
+            context.tokens,
+            own - window + 1,
+            &text[own_start..],
+            flag.range.end - own_start,
             cancelled,
-        )?;
-        let fix = rewrite
-            .and_then(|rewrite| minimal_fix(text, token_start, rewrite.replaces, &rewrite.text));
-        let Some(fix) = fix else {
-            verdicts.push(nothing.clone());
-            continue;
-        };
-        let profile = counterfactual(
-            loaded,
-            &mut branch,
-            branch_at,
-            tokenized,
-            text,
-            token_start,
-            flag,
-            &fix,
-            shape,
-        )?;
-        verdicts.push(Verdict {
-            fix: Some(fix),
-            gain: profile
-                .as_ref()
-                .map(|profile| profile.iter().map(|(_, gain)| gain).sum()),
-            compared: profile.as_ref().map_or(0, Vec::len),
-            profile: profile.unwrap_or_default(),
-        });
+        )?
+        .and_then(|rewrite| minimal_fix(text, own_start, rewrite.replaces, &rewrite.text));
+        let mut fixes: Vec<Fix> = rewrite.iter().cloned().collect();
+        for fix in lexical {
+            if !fixes.contains(&fix) {
+                fixes.push(fix);
+            }
+        }
+        let mut judged = Vec::with_capacity(fixes.len());
+        for fix in fixes {
+            if cancelled() {
+                break;
+            }
+            let from = tokenized.starts[first];
+            if let Some(profile) =
+                counterfactual(loaded, &mut branch, branch_at, context, from, flag, &fix)?
+            {
+                judged.push(Judged {
+                    gain: profile.iter().map(|(_, gain)| gain).sum(),
+                    fix,
+                    profile,
+                });
+            }
+        }
+        verdicts.push(Verdict { rewrite, judged });
     }
     Ok(verdicts)
 }
 
-/// How much likelier each token of the text after `flag` is with `fix` than as written (nats),
-/// with where it ends (bytes after the flag); `None` when nothing could be compared. `branch`
-/// holds the prefix up to the token at `token_start` in its first `branch_at` tokens (it is rolled
-/// back there and extended twice).
-#[allow(clippy::too_many_arguments)]
+/// How much likelier each token of the text after `fix` (see [`tail_start`]) is with the fix
+/// than as written (nats), with where it ends (bytes after the tail's start); `None` when nothing
+/// could be compared. `branch` holds the prefix up to the token at byte `from` in its first
+/// `branch_at` tokens (it is rolled back there and extended twice).
 fn counterfactual(
     loaded: &LoadedModel,
     branch: &mut rill_model::Sequence,
     branch_at: usize,
-    tokenized: &Tokenized,
-    text: &str,
-    token_start: usize,
+    context: &JudgeContext<'_>,
+    from: usize,
     flag: &Flag,
     fix: &Fix,
-    shape: CheckShape,
 ) -> rill_model::Result<Option<Vec<(usize, f32)>>> {
-    let tail = tail_range(text, flag, shape.lines);
-    // The nearest `shape.tokens` tokens after the flag, cut at a token boundary of the document.
+    let (tokenized, text, shape) = (context.tokenized, context.text, context.shape);
+    let tail = tail_range(text, tail_start(flag, fix), shape.lines);
+    // The nearest `shape.tokens` tokens of the tail, cut at a token boundary of the document.
     let first_after = tokenized
         .starts
         .partition_point(|&start| start < tail.start);
@@ -629,13 +643,13 @@ fn counterfactual(
         .copied()
         .unwrap_or(text.len());
     let end = tail.end.min(capped).max(tail.start);
-    if end == tail.start || fix.replace.end > end {
+    if end == tail.start || fix.replace.end > end || fix.replace.start < from {
         return Ok(None);
     }
     let tokenizer = &loaded.tokenizer;
-    let original = tokenizer.encode(&text[token_start..end])?;
+    let original = tokenizer.encode(&text[from..end])?;
     let lengths = tokenizer.document_lengths(&original)?;
-    let fixed = tokenizer.encode(&fixed_fragment(text, token_start, end, fix))?;
+    let fixed = tokenizer.encode(&fixed_fragment(text, from, end, fix))?;
     let compared = common_tail(&original, &lengths, &fixed, end - tail.start);
     if compared == 0 {
         return Ok(None);
