@@ -65,8 +65,8 @@ use rill_server::engine::diagnose::{judge_flags, score_text_region, PreparedText
 use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
 use serde_json::{json, Value};
 
-const MIN_SURPRISE: [f32; 7] = [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0];
-const MIN_ALTERNATIVE: [f32; 5] = [0.2, 0.3, 0.5, 0.7, 0.9];
+const MIN_SURPRISE: [f32; 9] = [4.0, 5.0, 6.0, 7.0, 8.0, 10.0, 12.0, 13.0, 14.0];
+const MIN_ALTERNATIVE: [f32; 6] = [0.2, 0.3, 0.4, 0.5, 0.7, 0.9];
 /// How far after a fault's changed bytes (on its line) a flag still counts as finding it.
 const AFTER_BYTES: usize = 8;
 /// The settings before issue 15, the "before" column of the reports.
@@ -1230,6 +1230,17 @@ fn write_report(
             before_grid.push(evaluate(thresholds, Pipeline::SURPRISAL));
         }
     }
+    // The thresholds with the name index, over the whole grid (no model time: no check).
+    let mut names_grid = Vec::new();
+    for min_surprise in MIN_SURPRISE {
+        for min_alternative in MIN_ALTERNATIVE {
+            let thresholds = Thresholds {
+                min_surprise,
+                min_alternative,
+            };
+            names_grid.push(evaluate(thresholds, Pipeline::NAMES));
+        }
+    }
     // The full pipeline on the cells the check is measured on, every minGain.
     let mut checked = Vec::new();
     for min_gain in MIN_GAINS {
@@ -1261,6 +1272,17 @@ fn write_report(
         out,
         &before_grid,
         before_recommended,
+        &MIN_SURPRISE,
+        &MIN_ALTERNATIVE,
+    )?;
+    writeln!(
+        out,
+        "With the name index (a flag on a name the file uses elsewhere is dropped):\n"
+    )?;
+    write_grid(
+        out,
+        &names_grid,
+        recommend(&names_grid, min_precision, max_false),
         &MIN_SURPRISE,
         &MIN_ALTERNATIVE,
     )?;
