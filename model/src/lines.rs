@@ -40,6 +40,10 @@ pub struct LineSearch<'a> {
     /// this are skipped, so the answer never waits long for them (the greedy line is always
     /// finished). `None` for no limit.
     pub explore_until: Option<std::time::Instant>,
+    /// When the first text must go out whatever happens: a greedy line still being decoded then is
+    /// cut where it is (see [`LineCandidate::cut`]), so a slow machine still shows something
+    /// within the request's budget. `None` for no limit.
+    pub decide_by: Option<std::time::Instant>,
 }
 
 /// One candidate first line.
@@ -61,6 +65,9 @@ pub struct LineCandidate {
     pub following_logprob: f32,
     /// Generation ended (end-of-generation or stop token) inside or right after this line.
     pub ended: bool,
+    /// The line was cut at `decide_by` before it ended: it is the greedy text so far, not a line,
+    /// and its confidence is not known.
+    pub cut: bool,
 }
 
 impl LineCandidate {
@@ -132,19 +139,27 @@ pub fn search(
         base: prompt.len(),
     };
     let start = Path::new(params.heal.as_bytes().to_vec());
-    let want_branch = params.width > 1;
+    let role = if params.width > 1 {
+        Role::Greedy
+    } else {
+        Role::Only
+    };
     let Some((greedy, branch)) = decoder.decode(
         sequence,
         synced.logits,
         start,
-        want_branch,
+        role,
         &mut outcome.forward_passes,
         cancelled,
     )?
     else {
         return Ok(None);
     };
+    let cut = greedy.cut;
     outcome.candidates.push(greedy.finish(params.heal));
+    if cut {
+        return Ok(Some(outcome));
+    }
     if let Some(branch) = branch {
         let step = branch.before.tokens.len();
         for &(token, logprob) in branch.alternatives.iter().take(params.width - 1) {
@@ -166,13 +181,17 @@ pub fn search(
                 sequence,
                 logits,
                 path,
-                false,
+                Role::Alternative,
                 &mut outcome.forward_passes,
                 cancelled,
             )?
             else {
                 return Ok(None);
             };
+            if candidate.abandoned {
+                // Out of time halfway through: an unfinished line is no candidate.
+                break;
+            }
             let candidate = candidate.finish(params.heal);
             if outcome
                 .candidates
@@ -297,6 +316,10 @@ struct Path {
     skipped_bytes: usize,
     /// The log probability of the end-of-generation token that ended the path, if one did.
     end: Option<f32>,
+    /// An alternative given up when the exploration time ran out.
+    abandoned: bool,
+    /// The greedy line cut at `decide_by`.
+    cut: bool,
 }
 
 impl Path {
@@ -313,6 +336,8 @@ impl Path {
             skipped_lines: 0,
             skipped_bytes: 0,
             end: None,
+            abandoned: false,
+            cut: false,
         }
     }
 
@@ -360,9 +385,21 @@ impl Path {
             total_logprob: self.logprobs.iter().sum::<f32>() + end,
             following_logprob: 0.0,
             ended: self.end.is_some(),
+            cut: self.cut,
             tokens: self.tokens,
         }
     }
+}
+
+/// What a decoded path is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// The only candidate wanted: no branch step is looked for.
+    Only,
+    /// The greedy line, which also finds the branch step.
+    Greedy,
+    /// An alternative from the branch step, given up when the exploration time runs out.
+    Alternative,
 }
 
 struct Decoder<'a> {
@@ -380,7 +417,7 @@ impl Decoder<'_> {
         sequence: &mut Sequence,
         mut logits: Vec<f32>,
         mut path: Path,
-        want_branch: bool,
+        role: Role,
         passes: &mut usize,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Option<(Path, Option<Branch>)>> {
@@ -403,12 +440,29 @@ impl Decoder<'_> {
             if path.end.is_some() || path.tokens.len() >= self.params.max_tokens {
                 break;
             }
+            if role == Role::Alternative && out_of_time(self.params) {
+                path.abandoned = true;
+                break;
+            }
+            if role != Role::Alternative
+                && path.tokens.len() > path.line_first_token
+                && self
+                    .params
+                    .decide_by
+                    .is_some_and(|by| std::time::Instant::now() >= by)
+            {
+                path.cut = true;
+                break;
+            }
             if !path.owed.is_empty() && !healing::mask(tokenizer, &path.owed, &mut logits) {
                 // No token spells the owed bytes: give up the constraint (see `generate`).
                 path.owed.clear();
             }
             let (best, best_logprob) = best_and_logprob(&logits);
-            if want_branch && branch.is_none() && best_logprob.exp() < self.params.branch_below {
+            if role == Role::Greedy
+                && branch.is_none()
+                && best_logprob.exp() < self.params.branch_below
+            {
                 branch = Some(Branch {
                     before: path.clone(),
                     alternatives: alternatives(

@@ -255,6 +255,7 @@ fn the_line_search_heals_like_generate() {
         skip_line: &|_| false,
         max_skipped: 0,
         explore_until: None,
+        decide_by: None,
     };
     let outcome = search(model(), tokenizer, &mut sequence, prompt, &params, &|| {
         false

@@ -299,7 +299,7 @@ impl Default for Config {
             diagnostics_min_alternative: DEFAULT_MIN_ALTERNATIVE,
             diagnostics_debounce_ms: 150,
             diagnostics_lookahead_lines: 20,
-            diagnostics_counterfactual: true,
+            diagnostics_counterfactual: false,
             diagnostics_min_gain: DEFAULT_MIN_GAIN,
             reasoning_timeout_ms: 30_000,
             reasoning_max_steps: 6,
@@ -391,11 +391,11 @@ pub const KEYS: [&str; 40] = [
 ];
 
 /// Default `completion.minConfidence`, chosen on the quality benchmark (`benches/README.md`).
-pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.0;
+pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.6;
 /// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
-pub const DEFAULT_MIN_SURPRISE: f32 = 12.0;
+pub const DEFAULT_MIN_SURPRISE: f32 = 13.0;
 /// Default `diagnostics.minAlternative`, chosen from the same benchmark.
-pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.7;
+pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.2;
 /// Default `diagnostics.minGain` (nats), chosen from the same benchmark at a realistic fault density.
 pub const DEFAULT_MIN_GAIN: f32 = 2.0;
 

@@ -27,6 +27,9 @@ enum Behaviour {
     },
     /// 200 with these pieces, then nothing more while the connection stays open.
     StallAfter(Vec<String>),
+    /// 200 with these pieces, then the connection closes without the end of the stream, as when
+    /// the server process is killed.
+    DieAfter(Vec<String>),
     /// An error status with a body.
     Status(u16, String),
     /// 200 `text/event-stream` whose event is not JSON.
@@ -172,6 +175,14 @@ async fn serve(mut socket: TcpStream, behaviour: Behaviour, seen: Arc<Mutex<Vec<
                 let _ = writer.write_all(event(piece).as_bytes()).await;
             }
             tokio::time::sleep(Duration::from_secs(30)).await;
+        }
+        Behaviour::DieAfter(pieces) => {
+            let _ = writer.write_all(SSE_HEAD.as_bytes()).await;
+            for piece in &pieces {
+                let _ = writer.write_all(event(piece).as_bytes()).await;
+            }
+            let _ = writer.shutdown().await;
+            return;
         }
         Behaviour::Status(status, body) => {
             let answer = format!(
@@ -519,6 +530,28 @@ async fn a_stream_that_stalls_times_out_instead_of_hanging() {
     };
     assert!(message.contains("sent nothing for 600 ms"), "{message}");
     assert!(took >= TIMEOUT && took < TIMEOUT * 4, "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_stream_fails_the_job_at_once_after_its_text() {
+    let server = FakeServer::start(Behaviour::DieAfter(vec![
+        "def".to_string(),
+        " f".to_string(),
+    ]))
+    .await;
+    let (engine, mut notices) = engine(&server.base_url);
+    let started = Instant::now();
+    let (completion, mut handle) = job("x");
+    engine.submit(completion).expect("submitted");
+    let (texts, last) = finish(&mut handle).await;
+    let took = started.elapsed();
+    assert_eq!(texts, ["def", " f"]);
+    let EngineEvent::Error(message) = last else {
+        panic!("expected an error, got {last:?}");
+    };
+    assert!(message.contains("ended before"), "{message}");
+    assert!(took < TIMEOUT, "not waiting for a timeout: {took:?}");
+    assert!(matches!(notices.try_recv(), Ok(RemoteNotice::Failed(_))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

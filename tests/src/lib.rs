@@ -12,11 +12,18 @@
 //! - [`rill_bin`] and [`cli_complete`]: the binary under test and its command-line completion, the
 //!   reference the server's suggestions are compared against;
 //! - [`llama_server`] and [`fault_proxy`]: llama.cpp's OpenAI-compatible server and a
-//!   fault-injecting proxy in front of it, for the remote engine (`engine.backend = "openai"`).
+//!   fault-injecting proxy in front of it, for the remote engine (`engine.backend = "openai"`);
+//!   [`fake_openai`], a scripted stand-in for such a server when no model server is needed;
+//! - [`fuzz`]: the seeded random campaign that drives the server with valid, mutated, misordered
+//!   and malformed messages (the `fuzz` test and `fuzz_bench`);
+//! - [`Server::peak_rss_bytes`]: the server process's memory, from `/proc`.
 
+pub mod fake_openai;
 pub mod fault_proxy;
 mod framing;
+pub mod fuzz;
 pub mod llama_server;
+mod memory;
 mod profile;
 mod requests;
 mod server;
@@ -27,7 +34,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub use profile::Profile;
-pub use server::{Message, MessageKind, Reply, RpcError, Server, DEFAULT_TIMEOUT};
+pub use server::{Message, MessageKind, Reply, RpcError, Server, WaitError, DEFAULT_TIMEOUT};
 pub use text::{Encoding, Rng, TextModel};
 
 /// The Python document most tests complete in: the cursor goes on the empty last line (line 3).
@@ -86,6 +93,19 @@ pub fn rill_bin() -> PathBuf {
         "cannot find the rill binary above {}; run `cargo build --release -p rill` (or set RILL_BIN)",
         exe.display()
     );
+}
+
+/// The GGUF file the server loads by default: `RILL_MODEL`, else the default model in the cache
+/// (`$XDG_CACHE_HOME/rill/models/`, else `~/.cache/rill/models/`), as the server resolves it.
+pub fn model_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("RILL_MODEL").filter(|path| !path.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_default();
+    cache.join("rill/models/gemma-3-270m-q4_k_m.gguf")
 }
 
 /// The completion `rill complete --stdin` prints for `text` (cursor at its end), without the final newline.

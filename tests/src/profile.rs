@@ -16,6 +16,9 @@ pub struct Profile {
     pub settings: Value,
     /// Whether this editor ever sends `$/cancelRequest`; Helix does not, so tests for it must not either.
     pub sends_cancel: bool,
+    /// Environment variables the server process starts with, after the harness's own
+    /// (`RILL_LOG=debug`), which they may override.
+    pub env: Vec<(String, String)>,
 }
 
 impl Profile {
@@ -38,6 +41,7 @@ impl Profile {
             initialization_options: Value::Null,
             settings: Value::Null,
             sends_cancel: true,
+            env: Vec::new(),
         }
     }
 
@@ -67,6 +71,7 @@ impl Profile {
             initialization_options: Value::Null,
             settings: Value::Null,
             sends_cancel: false,
+            env: Vec::new(),
         }
     }
 
@@ -84,12 +89,19 @@ impl Profile {
             initialization_options: Value::Null,
             settings: Value::Null,
             sends_cancel: true,
+            env: Vec::new(),
         }
     }
 
     /// The same profile with this settings tree (answered to `workspace/configuration`).
     pub fn with_settings(mut self, settings: Value) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// The same profile with an environment variable set for the server process.
+    pub fn with_env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
         self
     }
 

@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -39,6 +39,14 @@ static EXCLUSIVE: Mutex<()> = Mutex::new(());
 thread_local! {
     /// Set while this thread holds [`EXCLUSIVE`], to turn a self-deadlock into a clear panic.
     static HOLDS_SERVER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Why [`Server::try_wait_until`] found nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitError {
+    TimedOut,
+    /// The server closed its stdout.
+    Closed,
 }
 
 /// A JSON-RPC error object.
@@ -158,6 +166,18 @@ impl Reply {
             .unwrap_or_else(|| panic!("result without items: {result}"))
             .clone()
     }
+
+    /// The suggestion of a completed inline-completion answer: its first item. The answer may
+    /// carry up to two alternatives behind it (`completion.candidates`), never more and never
+    /// none; panics (failing the test) otherwise.
+    pub fn suggestion(&self) -> Value {
+        let items = self.inline_items();
+        assert!(
+            (1..=3).contains(&items.len()),
+            "expected a suggestion and at most two alternatives: {items:?}"
+        );
+        items[0].clone()
+    }
 }
 
 /// What the reader threads send to the test thread.
@@ -186,6 +206,8 @@ pub struct Server {
     started: Instant,
     initialize_result: RefCell<Option<Value>>,
     exit_status: Option<ExitStatus>,
+    /// While true the reader thread stops reading stdout, as an editor that hangs.
+    reading_paused: Arc<(Mutex<bool>, Condvar)>,
     _exclusive: MutexGuard<'static, ()>,
 }
 
@@ -203,6 +225,7 @@ impl Server {
         let mut child = Command::new(&binary)
             .arg("--stdio")
             .env("RILL_LOG", "debug")
+            .envs(profile.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -219,10 +242,12 @@ impl Server {
         }
         let settings = Arc::new(Mutex::new(profile.settings.clone()));
         let (sender, events) = mpsc::channel();
+        let reading_paused = Arc::new((Mutex::new(false), Condvar::new()));
         {
             let stdin = stdin.clone();
             let settings = settings.clone();
-            thread::spawn(move || read_stdout(stdout, &stdin, &settings, &sender));
+            let paused = reading_paused.clone();
+            thread::spawn(move || read_stdout(stdout, &stdin, &settings, &sender, &paused));
         }
         Self {
             profile,
@@ -239,6 +264,7 @@ impl Server {
             started: Instant::now(),
             initialize_result: RefCell::new(None),
             exit_status: None,
+            reading_paused,
             _exclusive: exclusive,
         }
     }
@@ -357,6 +383,39 @@ impl Server {
             .write_all(bytes)
             .and_then(|()| stdin.flush())
             .unwrap_or_else(|err| panic!("writing to the server failed: {err}"));
+    }
+
+    /// Writes bytes to the server's stdin as they are, reporting a failure (the server is gone)
+    /// instead of panicking, for drivers that count crashes.
+    pub fn try_send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        let stdin = stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the server's stdin is closed",
+            )
+        })?;
+        stdin.write_all(bytes).and_then(|()| stdin.flush())
+    }
+
+    /// Writes `pieces` one after the other, `pause` apart, holding the pipe meanwhile so that no
+    /// answer of the reader thread lands between them (a frame split across writes).
+    pub fn try_send_raw_in_pieces(&self, pieces: &[&[u8]], pause: Duration) -> std::io::Result<()> {
+        let mut stdin = self.stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        let stdin = stdin.as_mut().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the server's stdin is closed",
+            )
+        })?;
+        for (index, piece) in pieces.iter().enumerate() {
+            if index > 0 {
+                thread::sleep(pause);
+            }
+            stdin.write_all(piece)?;
+            stdin.flush()?;
+        }
+        Ok(())
     }
 
     fn write(&self, message: &Value) {
@@ -479,20 +538,36 @@ impl Server {
         &self,
         what: &str,
         timeout: Duration,
-        mut find: impl FnMut(&[Message]) -> Option<T>,
+        find: impl FnMut(&[Message]) -> Option<T>,
     ) -> T {
+        match self.try_wait_until(timeout, find) {
+            Ok(found) => found,
+            Err(WaitError::Closed) => {
+                panic!("the server closed its stdout while the test waited for {what}")
+            }
+            Err(WaitError::TimedOut) => panic!("timed out after {timeout:?} waiting for {what}"),
+        }
+    }
+
+    /// Like [`Server::wait_until`], but reports a timeout or a closed stdout instead of panicking,
+    /// for drivers that count such failures (the fuzz campaign).
+    pub fn try_wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut find: impl FnMut(&[Message]) -> Option<T>,
+    ) -> Result<T, WaitError> {
         let deadline = Instant::now() + timeout;
         loop {
             self.drain();
             if let Some(found) = find(&self.log.borrow()) {
-                return found;
+                return Ok(found);
             }
             if self.closed.get() {
-                panic!("the server closed its stdout while the test waited for {what}");
+                return Err(WaitError::Closed);
             }
             let now = Instant::now();
             if now >= deadline {
-                panic!("timed out after {timeout:?} waiting for {what}");
+                return Err(WaitError::TimedOut);
             }
             match self.events.recv_timeout(deadline - now) {
                 Ok(event) => self.record(event),
@@ -500,6 +575,38 @@ impl Server {
                 Err(RecvTimeoutError::Disconnected) => self.closed.set(true),
             }
         }
+    }
+
+    /// Empties the message log (after checking [`Server::check_invariants`] on it), so that a
+    /// long run does not keep every message; indices start again at 0.
+    pub fn clear_log(&self) {
+        self.check_invariants();
+        self.log.borrow_mut().clear();
+    }
+
+    /// Takes what the server wrote to stderr so far, leaving the buffer empty.
+    pub fn take_stderr(&self) -> String {
+        std::mem::take(&mut *self.stderr.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Stops reading the server's stdout, as an editor that hangs: what the server writes stays
+    /// in the pipe until [`Server::resume_reading`].
+    pub fn pause_reading(&self) {
+        let (paused, _) = &*self.reading_paused;
+        *paused.lock().unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    /// Reads the server's stdout again.
+    pub fn resume_reading(&self) {
+        let (paused, wake) = &*self.reading_paused;
+        *paused.lock().unwrap_or_else(PoisonError::into_inner) = false;
+        wake.notify_all();
+    }
+
+    /// Whether the server's stdout has closed (it exited or is about to).
+    pub fn is_closed(&self) -> bool {
+        self.drain();
+        self.closed.get()
     }
 
     /// Moves everything the reader thread has delivered into the log, without waiting.
@@ -697,13 +804,24 @@ fn collect_stderr(pipe: impl Read, buffer: &Mutex<String>) {
 /// Parses frames from the server's stdout, answers its requests, and forwards everything.
 fn read_stdout(
     stdout: impl Read,
-    stdin: &Mutex<Option<ChildStdin>>,
+    stdin: &Arc<Mutex<Option<ChildStdin>>>,
     settings: &Mutex<Value>,
     events: &Sender<Event>,
+    paused: &(Mutex<bool>, Condvar),
 ) {
     let mut reader = BufReader::new(stdout);
     loop {
-        let event = match read_frame(&mut reader) {
+        let frame = read_frame(&mut reader);
+        // A paused client holds what it was reading when it stopped (unanswered, unrecorded)
+        // and reads nothing more until it resumes.
+        {
+            let (flag, wake) = paused;
+            let mut flag = flag.lock().unwrap_or_else(PoisonError::into_inner);
+            while *flag {
+                flag = wake.wait(flag).unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        let event = match frame {
             Ok(Frame::Eof) | Err(_) => break,
             Ok(Frame::Violation(violation)) => Event::Violation(violation),
             Ok(Frame::Body(body)) => {
@@ -769,7 +887,7 @@ fn classify(body: &[u8]) -> Result<MessageKind, String> {
 
 /// Answers a server-to-client request the way an editor would.
 fn answer(
-    stdin: &Mutex<Option<ChildStdin>>,
+    stdin: &Arc<Mutex<Option<ChildStdin>>>,
     settings: &Mutex<Value>,
     id: &Value,
     method: &str,
@@ -803,9 +921,15 @@ fn answer(
         }),
     };
     let body = serde_json::to_vec(&reply).expect("serializable reply");
-    let mut stdin = stdin.lock().unwrap_or_else(PoisonError::into_inner);
-    // The server may be gone already (a test of exit), or its stdin closed; then nobody needs an answer.
-    if let Some(stdin) = stdin.as_mut() {
-        let _ = write_frame(stdin, &body);
-    }
+    // Written by a thread of its own: the reader must never wait for the pipe to the server
+    // (the test thread may hold it, blocked on a server that waits for its output to be read).
+    let stdin = stdin.clone();
+    thread::spawn(move || {
+        let mut stdin = stdin.lock().unwrap_or_else(PoisonError::into_inner);
+        // The server may be gone already (a test of exit), or its stdin closed; then nobody
+        // needs an answer.
+        if let Some(stdin) = stdin.as_mut() {
+            let _ = write_frame(stdin, &body);
+        }
+    });
 }

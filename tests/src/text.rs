@@ -138,6 +138,51 @@ impl TextModel {
         self.position(self.text.len())
     }
 
+    /// The byte offset an LSP position names once clamped the way the specification asks: a line
+    /// past the last one means the end of the document, a character past a line's content means
+    /// the end of that content (before its terminator), and a character inside a multi-unit
+    /// character (half a surrogate pair, a byte inside UTF-8) means that character's start.
+    pub fn clamped_offset(&self, line: u32, character: u32) -> usize {
+        let starts = self.line_starts();
+        let line = line as usize;
+        if line >= starts.len() {
+            return self.text.len();
+        }
+        let (start, end) = self.line_content(&starts, line);
+        let mut units = 0u64;
+        for (offset, c) in self.text[start..end].char_indices() {
+            let width = u64::from(self.encoding.units(c));
+            if u64::from(character) < units + width {
+                return start + offset;
+            }
+            units += width;
+        }
+        end
+    }
+
+    /// Replaces a byte range, as a change the server is known to apply this way.
+    pub fn replace_bytes(&mut self, from: usize, to: usize, new_text: &str) {
+        self.text.replace_range(from..to, new_text);
+    }
+
+    /// Replaces the whole text.
+    pub fn set_text(&mut self, text: &str) {
+        self.text = text.to_string();
+    }
+
+    /// Whether an edit may start or end at `offset`: a character boundary not between `\r` and `\n`.
+    pub fn is_edit_point(&self, offset: usize) -> bool {
+        let bytes = self.text.as_bytes();
+        offset <= self.text.len()
+            && self.text.is_char_boundary(offset)
+            && !(offset > 0 && bytes[offset - 1] == b'\r' && bytes.get(offset) == Some(&b'\n'))
+    }
+
+    /// The encoding positions are counted in.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
     /// Replaces the text between two positions, as an incremental `didChange` does.
     pub fn apply(&mut self, start: (u32, u32), end: (u32, u32), new_text: &str) {
         let from = self.offset(start.0, start.1);

@@ -126,3 +126,170 @@ fn exit_without_shutdown_exits_with_code_1() {
         .expect("the server did not exit within 10 s of exit");
     assert_eq!(status.code(), Some(1), "exit status without shutdown");
 }
+
+/// JSON-RPC error code of a request sent before `initialize` (LSP `ServerNotInitialized`).
+const SERVER_NOT_INITIALIZED: i64 = -32002;
+/// JSON-RPC error code of an invalid request (LSP's answer to anything after `shutdown`).
+const INVALID_REQUEST: i64 = -32600;
+
+fn error_code(server: &Server, id: i64) -> Option<i64> {
+    server
+        .response(id, DEFAULT_TIMEOUT)
+        .err()
+        .map(|error| error.code)
+}
+
+/// The specification sends `initialized` once. Each repeat used to start another engine, which
+/// loaded another copy of the model and never freed it (+340 MB per repeat).
+#[test]
+fn repeated_initialized_is_ignored_and_loads_no_second_model() {
+    let mut server = Server::start_ready(Profile::vscode());
+    let before = server.rss_bytes().expect("the server's VmRSS");
+    for _ in 0..5 {
+        server.notify("initialized", json!({}));
+    }
+    // Long enough for a second model to load on a busy machine, were one started.
+    std::thread::sleep(Duration::from_secs(6));
+    let after = server.rss_bytes().expect("the server's VmRSS");
+    let stderr = server.stderr();
+    eprintln!("VmRSS {} MB before, {} MB after", before >> 20, after >> 20);
+    assert_eq!(
+        stderr.matches("model loaded in").count(),
+        1,
+        "the model was loaded more than once"
+    );
+    assert!(
+        after < before + (100 << 20),
+        "memory grew from {} MB to {} MB",
+        before >> 20,
+        after >> 20
+    );
+    assert_eq!(
+        stderr.matches("ignoring a repeated `initialized`").count(),
+        5,
+        "each repeat is logged"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// Before `initialize`, requests get -32002 and notifications are dropped (`exit` aside);
+/// malformed input still gets its own error.
+#[test]
+fn requests_before_initialize_get_server_not_initialized() {
+    let mut server = Server::spawn(Profile::vscode());
+    for (method, params) in [
+        (
+            "textDocument/inlineCompletion",
+            json!({
+                "textDocument": { "uri": "file:///e2e/early.py" },
+                "position": { "line": 0, "character": 0 },
+                "context": { "triggerKind": 1 }
+            }),
+        ),
+        ("rill/cacheStatus", Value::Null),
+        (
+            "rill/documentText",
+            json!({ "textDocument": { "uri": "file:///e2e/early.py" } }),
+        ),
+        ("shutdown", Value::Null),
+    ] {
+        let id = server.request(method, params);
+        assert_eq!(
+            error_code(&server, id),
+            Some(SERVER_NOT_INITIALIZED),
+            "{method} before initialize"
+        );
+    }
+    server.open("file:///e2e/early.py", "python", "x = 1\n");
+    let body = b"{\"jsonrpc\": \"2.0\", \"id\": ";
+    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+    frame.extend_from_slice(body);
+    server.send_raw(&frame);
+    let parse_error = server.wait_until("a response with a null id", DEFAULT_TIMEOUT, |log| {
+        log.iter().find_map(|message| match &message.kind {
+            rill_e2e::MessageKind::Response {
+                id: Value::Null,
+                outcome: Err(error),
+            } => Some(error.code),
+            _ => None,
+        })
+    });
+    assert_eq!(parse_error, rill_e2e::PARSE_ERROR);
+
+    server.initialize();
+    // The didOpen sent before initialize was dropped.
+    let id = server.request(
+        "rill/documentText",
+        json!({ "textDocument": { "uri": "file:///e2e/early.py" } }),
+    );
+    assert_eq!(error_code(&server, id), Some(rill_e2e::INVALID_PARAMS));
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// After `shutdown`, every request but `exit` gets -32600, the server's own methods included.
+#[test]
+fn requests_after_shutdown_get_invalid_request() {
+    let mut server = Server::start(Profile::helix());
+    server.open(rill_e2e::PRIME_URI, "python", rill_e2e::PRIME_PY);
+    let id = server.request("shutdown", Value::Null);
+    server
+        .response(id, DEFAULT_TIMEOUT)
+        .expect("the first shutdown succeeds");
+    for (method, params) in [
+        (
+            "textDocument/completion",
+            json!({
+                "textDocument": { "uri": rill_e2e::PRIME_URI },
+                "position": { "line": 3, "character": 0 }
+            }),
+        ),
+        ("rill/cacheStatus", Value::Null),
+        (
+            "rill/documentText",
+            json!({ "textDocument": { "uri": rill_e2e::PRIME_URI } }),
+        ),
+        ("initialize", server.profile().initialize_params()),
+        ("shutdown", Value::Null),
+    ] {
+        let id = server.request(method, params);
+        assert_eq!(
+            error_code(&server, id),
+            Some(INVALID_REQUEST),
+            "{method} after shutdown"
+        );
+    }
+    server.notify("exit", Value::Null);
+    let status = server
+        .wait_for_exit(Duration::from_secs(10))
+        .expect("the server exits after exit");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A second `initialize`, even one sent right behind the first (before its answer), is an
+/// error and changes nothing: neither the position encoding nor the settings it carries.
+#[test]
+fn a_second_initialize_is_refused_and_changes_nothing() {
+    let mut server = Server::spawn(Profile::vscode());
+    let first = server.request("initialize", server.profile().initialize_params());
+    let mut second_params = Profile::helix()
+        .with_initialization_options(json!({ "enable": false }))
+        .initialize_params();
+    second_params["capabilities"]["general"]["positionEncodings"] = json!(["utf-8"]);
+    let second = server.request("initialize", second_params);
+    let result = server
+        .response(first, DEFAULT_TIMEOUT)
+        .expect("the first initialize succeeds");
+    assert_eq!(result["capabilities"]["positionEncoding"], "utf-16");
+    assert_eq!(error_code(&server, second), Some(INVALID_REQUEST));
+    server.notify("initialized", json!({}));
+    server.wait_until_ready();
+    server.open(rill_e2e::PRIME_URI, "python", rill_e2e::PRIME_PY);
+    // `enable: false` from the refused initialize would answer every completion empty.
+    let id = server.inline_completion(rill_e2e::PRIME_URI, 3, 0);
+    let items = server.reply(id, DEFAULT_TIMEOUT).inline_items();
+    assert!(!items.is_empty(), "completions are still on");
+    // A third one, after the first was answered, is refused too.
+    let third = server.request("initialize", server.profile().initialize_params());
+    assert_eq!(error_code(&server, third), Some(INVALID_REQUEST));
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

@@ -62,7 +62,8 @@ fn completes(server: &Server) -> Result<String, String> {
         .response(id, DEFAULT_TIMEOUT)
         .map_err(|err| err.to_string())?;
     match result["items"].as_array().map(Vec::as_slice) {
-        Some([item]) if !insert_text(item).trim().is_empty() => Ok(insert_text(item)),
+        // The best suggestion first; other candidates may follow it.
+        Some([item, ..]) if !insert_text(item).trim().is_empty() => Ok(insert_text(item)),
         _ => Err(format!("no suggestion: {result}")),
     }
 }
@@ -225,5 +226,91 @@ fn malformed_json_gets_a_parse_error_and_the_server_survives() {
         .document_text(PRIME_URI)
         .expect("rill/documentText after malformed JSON");
     assert_eq!(mirror["version"], 1);
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// Clients send parameterless requests with `"params": {}` or `"params": null` as well as without
+/// the member; all three are the same request. Other params are still refused.
+#[test]
+fn parameterless_requests_accept_empty_and_null_params() {
+    let mut server = Server::start_ready(Profile::vscode());
+    for params in [None, Some(json!({})), Some(Value::Null)] {
+        let id = 10_000
+            + params
+                .as_ref()
+                .map_or(0, |p| if p.is_null() { 2 } else { 1 });
+        let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": "rill/cacheStatus" });
+        if let Some(params) = &params {
+            message["params"] = params.clone();
+        }
+        let body = message.to_string();
+        server.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        let reply = server.wait_until("the cacheStatus answer", DEFAULT_TIMEOUT, |log| {
+            log.iter().find_map(|message| match &message.kind {
+                MessageKind::Response { id: got, outcome } if *got == json!(id) => {
+                    Some(outcome.clone())
+                }
+                _ => None,
+            })
+        });
+        let status = reply.unwrap_or_else(|err| panic!("params {params:?}: {err}"));
+        assert!(status["cachedDocuments"].is_u64(), "{status}");
+    }
+    let id = server.request("rill/cacheStatus", json!({ "unexpected": 1 }));
+    assert_eq!(
+        code_of(&server.response(id, DEFAULT_TIMEOUT)),
+        Some(INVALID_PARAMS)
+    );
+    // `shutdown` with null params, then `exit`: a clean exit.
+    let body =
+        json!({ "jsonrpc": "2.0", "id": 10_100, "method": "shutdown", "params": null }).to_string();
+    server.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    let answer = server.wait_until("the shutdown answer", DEFAULT_TIMEOUT, |log| {
+        log.iter().find_map(|message| match &message.kind {
+            MessageKind::Response { id, outcome } if *id == json!(10_100) => Some(outcome.clone()),
+            _ => None,
+        })
+    });
+    assert_eq!(answer, Ok(Value::Null));
+    server.notify("exit", Value::Null);
+    let status = server
+        .wait_for_exit(Duration::from_secs(10))
+        .expect("the server exits");
+    assert_eq!(status.code(), Some(0));
+}
+
+/// A reasoning chain cancelled while the client has not answered the server's
+/// `window/workDoneProgress/create` yet: the answer then arrives for a request whose waiter is
+/// gone, which made tower-lsp panic in the task that serves every message (found by the fuzz
+/// campaign). The server must answer the cancel and keep serving.
+#[test]
+fn a_chain_cancelled_before_the_client_answers_its_progress_request_leaves_the_server_serving() {
+    let mut server = Server::start_ready(Profile::vscode());
+    server.open(PRIME_URI, "python", PRIME_PY);
+    server.pause_reading();
+    let id = server.request(
+        "workspace/executeCommand",
+        json!({
+            "command": "rill.reason",
+            "arguments": [{
+                "uri": PRIME_URI,
+                "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 2, "character": 20 } },
+                "task": "explain"
+            }]
+        }),
+    );
+    // The server asks for a progress token and waits; the client does not read yet.
+    std::thread::sleep(Duration::from_millis(500));
+    server.cancel(id);
+    std::thread::sleep(Duration::from_millis(500));
+    server.resume_reading();
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    assert!(
+        matches!(&outcome, Err(error) if error.code == rill_e2e::REQUEST_CANCELLED),
+        "{outcome:?}"
+    );
+    let status = server.call("rill/cacheStatus", Value::Null);
+    assert!(status["cachedDocuments"].is_u64(), "{status}");
+    assert!(!server.stderr().contains("panicked"), "the server panicked");
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }

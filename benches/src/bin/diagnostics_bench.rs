@@ -696,7 +696,12 @@ fn current_defaults() -> Thresholds {
 
 /// The server's pipeline with its default settings.
 fn current_pipeline() -> Pipeline {
-    Pipeline::checked(DEFAULT_MIN_GAIN)
+    let config = rill_server::config::Config::default();
+    if config.diagnostics_counterfactual {
+        Pipeline::checked(config.diagnostics_min_gain)
+    } else {
+        Pipeline::NAMES
+    }
 }
 
 fn read_sources(dir: &Path, group: Group, workloads: &Path) -> Result<Vec<Source>> {
@@ -1255,12 +1260,15 @@ fn write_report(
         }
     }
     let before_recommended = recommend(&before_grid, min_precision, max_false);
-    let recommended = recommend(&checked, min_precision, max_false);
+    // The best of both new pipelines: the name index alone, or with the check.
+    let candidates: Vec<Cell> = names_grid.iter().chain(&checked).cloned().collect();
+    let recommended = recommend(&candidates, min_precision, max_false);
     let pipeline = current_pipeline();
-    let defaults: Vec<Cell> = before_grid
+    // The check at its default minGain, on the cells it is measured on.
+    let check_default = Pipeline::checked(DEFAULT_MIN_GAIN);
+    let defaults: Vec<Cell> = checked
         .iter()
-        .chain(&checked)
-        .filter(|c| c.pipeline == pipeline)
+        .filter(|c| c.pipeline == check_default)
         .cloned()
         .collect();
 
@@ -1288,8 +1296,7 @@ fn write_report(
     )?;
     writeln!(
         out,
-        "With the name index and the counterfactual check (minGain {}), on the cells it is measured on:\n",
-        pipeline.min_gain.unwrap_or(0.0)
+        "With the name index and the counterfactual check (minGain {DEFAULT_MIN_GAIN}), on the cells it is measured on (flags without a verdict count as withdrawn):\n"
     )?;
     let default_recommended = recommend(&defaults, min_precision, max_false);
     write_grid(
@@ -1301,7 +1308,7 @@ fn write_report(
     )?;
 
     let thresholds = current_defaults();
-    let columns: Vec<(String, Cell)> = vec![
+    let mut columns: Vec<(String, Cell)> = vec![
         (
             format!(
                 "{} {} (before)",
@@ -1328,6 +1335,14 @@ fn write_report(
         ),
         (
             format!(
+                "{} {}",
+                label(&evaluate(thresholds, check_default)),
+                check_default.label()
+            ),
+            evaluate(thresholds, check_default),
+        ),
+        (
+            format!(
                 "{} {} (default)",
                 label(&evaluate(thresholds, pipeline)),
                 pipeline.label()
@@ -1343,6 +1358,14 @@ fn write_report(
             recommended.clone(),
         ),
     ];
+    // The default pipeline is one of the columns before it: name that one the default instead.
+    if let Some(position) = columns[..columns.len() - 2]
+        .iter()
+        .position(|(_, cell)| cell.thresholds == thresholds && cell.pipeline == pipeline)
+    {
+        let (_, default) = columns.remove(columns.len() - 2);
+        columns[position] = (format!("{} (default)", columns[position].0), default);
+    }
     write!(out, "| fault type | faults |")?;
     for (name, _) in &columns {
         write!(out, " {name} |")?;
@@ -1423,15 +1446,16 @@ fn write_report(
     writeln!(out)?;
     writeln!(
         out,
-        "Best by the rule (the most recall with precision ≥ {min_precision} and at most {max_false} false flags per 1k clean lines): thresholds only {} ({}); with the name index and the check {} minGain {} ({}).\n",
+        "Best by the rule (the most recall with precision ≥ {min_precision} and at most {max_false} false flags per 1k clean lines): thresholds only {} ({}); with the new checks {} {} ({}).\n",
         label(before_recommended),
         cell_text(before_recommended),
         label(recommended),
-        recommended.pipeline.min_gain.unwrap_or(0.0),
+        recommended.pipeline.label(),
         cell_text(recommended),
     )?;
     Ok(json!({
         "before_grid": before_grid.iter().map(cell_json).collect::<Vec<_>>(),
+        "names_grid": names_grid.iter().map(cell_json).collect::<Vec<_>>(),
         "checked_grid": checked.iter().map(cell_json).collect::<Vec<_>>(),
         "columns": columns.iter().map(|(name, cell)| json!({"name": name, "cell": cell_json(cell)})).collect::<Vec<_>>(),
         "min_gain_sweep": sweep,

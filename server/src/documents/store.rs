@@ -22,13 +22,30 @@ pub enum DocumentError {
 #[derive(Debug, Default)]
 pub struct DocumentStore {
     documents: HashMap<Url, Document>,
+    /// When each document was last opened, edited or asked for a completion, on [`Self::clock`].
+    used: HashMap<Url, u64>,
+    clock: u64,
 }
 
 impl DocumentStore {
     /// Starts mirroring a document; reopening a URI replaces the old mirror, since the client's text wins.
     pub fn open(&mut self, uri: Url, text: &str, version: i32, language_id: String) {
+        self.touch(&uri);
         self.documents
             .insert(uri, Document::new(text, version, language_id));
+    }
+
+    /// Marks an open document as the most recently used one (a completion was asked in it).
+    pub fn touch(&mut self, uri: &Url) {
+        self.clock += 1;
+        self.used.insert(uri.clone(), self.clock);
+    }
+
+    /// The URIs of every open document, the most recently used first.
+    pub fn uris_by_recency(&self) -> Vec<Url> {
+        let mut uris = self.uris();
+        uris.sort_by_key(|uri| std::cmp::Reverse(self.used.get(uri).copied().unwrap_or(0)));
+        uris
     }
 
     /// Applies a `didChange` notification's changes in order and returns them in byte offsets.
@@ -43,11 +60,14 @@ impl DocumentStore {
             .documents
             .get_mut(uri)
             .ok_or_else(|| DocumentError::NotOpen(uri.to_string()))?;
-        Ok(document.apply_changes(changes, version, encoding))
+        let edits = document.apply_changes(changes, version, encoding);
+        self.touch(uri);
+        Ok(edits)
     }
 
     /// Stops mirroring a document and frees its rope.
     pub fn close(&mut self, uri: &Url) -> Result<(), DocumentError> {
+        self.used.remove(uri);
         self.documents
             .remove(uri)
             .map(drop)

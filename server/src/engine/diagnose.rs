@@ -28,8 +28,12 @@ use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
 pub const SCORE_CHUNK: usize = 16;
 
 /// Most tokens of context a scan keeps before the region it scores. Documents up to this size are
-/// scored with all of their text as context.
+/// scored with all of their text as context. A memory budget (`engine.cacheBudgetMb`) too small
+/// for a scan sequence this long lowers it (see [`scan_budget`]).
 pub const SCAN_CONTEXT: usize = 8192;
+
+/// The scan budget never goes below this many tokens, whatever the memory budget.
+const MIN_SCAN_CONTEXT: usize = 512;
 
 /// Most rewrites decoded per region: each costs a few full forward passes.
 const MAX_FIXES_PER_REGION: usize = 8;
@@ -223,6 +227,21 @@ pub fn run(
         }
         let region = region.start.min(text.len())..region.end.min(text.len());
         let covered = tokenized.covering(&region);
+        let budget = scan_budget(loaded, store);
+        if covered.len() > budget {
+            // A block of very long lines (minified or generated text): scoring it whole would
+            // need a cache beyond the memory budget, and it is not code the model judges well.
+            tracing::debug!(
+                "not scoring {} tokens of {document} at once (scan budget {budget})",
+                covered.len()
+            );
+            job.regions.remove(0);
+            let _ = job.events.send(DiagnoseEvent::Scored {
+                region,
+                flags: Vec::new(),
+            });
+            continue;
+        }
         if covered.is_empty() {
             job.regions.remove(0);
             let _ = job.events.send(DiagnoseEvent::Scored {
@@ -239,6 +258,7 @@ pub fn run(
             &tokenized,
             &prose,
             covered.clone(),
+            budget,
             &stop,
         )?;
         if cancel.is_cancelled() {
@@ -250,8 +270,13 @@ pub fn run(
             region.end
         } else {
             // Report whole lines only: a flag's span may reach to the end of its word.
-            let reached = tokenized.starts[scan.reached];
-            text[..reached].rfind('\n').map_or(0, |newline| newline + 1)
+            // Byte-fallback tokens split a character, so `reached` may fall inside one: look for
+            // the line break in bytes.
+            let reached = tokenized.starts[scan.reached].min(text.len());
+            text.as_bytes()[..reached]
+                .iter()
+                .rposition(|&byte| byte == b'\n')
+                .map_or(0, |newline| newline + 1)
         };
         if done_until > region.start {
             let finished = region.start..done_until;
@@ -336,8 +361,20 @@ pub struct RegionScan {
     reached: usize,
 }
 
+/// Tokens a scan sequence may hold: [`SCAN_CONTEXT`] and the model's context, and half of the
+/// store's memory budget, so that `engine.cacheBudgetMb` bounds what scoring a long document
+/// costs too (at least [`MIN_SCAN_CONTEXT`]). At the default budget this is [`SCAN_CONTEXT`].
+pub fn scan_budget(loaded: &LoadedModel, store: &SequenceStore) -> usize {
+    let per_token = loaded.model.new_cache().bytes_per_token();
+    let by_memory = store.sequence_cap(per_token).max(MIN_SCAN_CONTEXT);
+    SCAN_CONTEXT
+        .min(by_memory)
+        .min(loaded.model.config().context_length)
+        .saturating_sub(1)
+}
+
 /// Scores the document tokens `covered` in the sequence `key`, with as much of the text before
-/// them as context as [`SCAN_CONTEXT`] allows.
+/// them as context as `scan_budget` (see [`scan_budget`]) allows.
 #[allow(clippy::too_many_arguments)]
 fn score_region(
     loaded: &LoadedModel,
@@ -347,20 +384,17 @@ fn score_region(
     tokenized: &Tokenized,
     prose: &[Range<usize>],
     covered: Range<usize>,
+    scan_budget: usize,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<RegionScan> {
-    let context_length = loaded.model.config().context_length;
-    let scan_budget = SCAN_CONTEXT.min(context_length).saturating_sub(1);
     let window = if covered.end <= scan_budget {
         0
     } else {
         // Long documents: the region keeps half the scan budget of anchored context before it.
         let before = &tokenized.lengths[..covered.start];
-        window_start(
-            &text[..tokenized.starts[covered.start]],
-            before,
-            scan_budget / 2,
-        )
+        // `window_start` reads bytes only, so the text need not be cut at the region (whose
+        // first token may start inside a character split into byte tokens).
+        window_start(text, before, scan_budget / 2)
     };
     let mut tokens = Vec::with_capacity(covered.end - window + 1);
     tokens.push(loaded.tokenizer.bos_id());
@@ -438,6 +472,7 @@ pub fn score_text_region(
             reached: covered.end,
         });
     }
+    let budget = scan_budget(loaded, store);
     score_region(
         loaded,
         store,
@@ -446,6 +481,7 @@ pub fn score_text_region(
         &prepared.tokenized,
         &prepared.prose,
         covered,
+        budget,
         &|| false,
     )
 }
@@ -502,6 +538,9 @@ pub fn score_document(
             &tokenized,
             &prose,
             start..end,
+            SCAN_CONTEXT
+                .min(loaded.model.config().context_length)
+                .saturating_sub(1),
             &|| false,
         )?;
         scored.extend(scan.scored);

@@ -208,6 +208,47 @@ pub struct EngineHandle {
     backend: RwLock<Backend>,
     notice_sender: mpsc::UnboundedSender<RemoteNotice>,
     notices: Mutex<Option<mpsc::UnboundedReceiver<RemoteNotice>>>,
+    models: Mutex<ModelRequest>,
+}
+
+/// Which `model.path` the local engine serves and which one was asked for last.
+#[derive(Default)]
+struct ModelRequest {
+    /// The path the local engine in use was started with.
+    serving: Option<PathBuf>,
+    /// The path asked for last: `serving`, or one loading (or failed to load) to replace it.
+    wanted: Option<PathBuf>,
+    /// Bumped by every new request and backend change: a load started for an older one is stale.
+    generation: u64,
+    /// A new model loads beside the one in use (see [`Reconfigured::Reloading`]).
+    reloading: bool,
+}
+
+/// What [`EngineHandle::reconfigure`] did.
+pub enum Reconfigured {
+    /// Nothing that needs reporting.
+    Unchanged,
+    /// A new engine replaced the one in use: report its start as at initialization.
+    Replaced,
+    /// `model.path` changed while a model serves: the new model loads beside it. Once it is
+    /// ready, [`EngineHandle::install`] swaps it in; if it fails, the old one keeps serving.
+    Reloading(PendingModel),
+}
+
+/// A local engine loading a new `model.path` while the old model keeps serving. Dropping it
+/// without installing it stops its thread, which frees whatever it loaded.
+pub struct PendingModel {
+    local: Arc<LocalEngine>,
+    generation: u64,
+    /// The `model.path` it loads (`None`: the default search).
+    pub path: Option<PathBuf>,
+}
+
+impl PendingModel {
+    /// The new engine's state, to wait for its load.
+    pub fn state(&self) -> watch::Receiver<EngineState> {
+        self.local.state.clone()
+    }
 }
 
 /// The engine in use. Cloning clones handles, not engines.
@@ -269,6 +310,14 @@ impl LocalEngine {
     }
 }
 
+impl Drop for LocalEngine {
+    /// The thread owns the model: when the last handle on it goes, it must stop, or the model
+    /// stays in memory for good.
+    fn drop(&mut self) {
+        self.inbox.shutdown();
+    }
+}
+
 impl RemoteBackend {
     fn start(config: &Config, notices: mpsc::UnboundedSender<RemoteNotice>) -> Self {
         let engine = RemoteSettings::from_config(config).and_then(|settings| {
@@ -321,7 +370,9 @@ impl EngineHandle {
     /// Starts the engine `engine.backend` names: the local thread, or the remote engine (which
     /// must be started on a tokio runtime, on which its requests then run).
     pub fn start_for(config: &Config) -> Self {
-        Self::with_backend(|notices| Self::backend_for(config, notices))
+        let handle = Self::with_backend(|notices| Self::backend_for(config, notices));
+        handle.note_backend(config);
+        handle
     }
 
     fn with_backend(backend: impl FnOnce(mpsc::UnboundedSender<RemoteNotice>) -> Backend) -> Self {
@@ -330,7 +381,17 @@ impl EngineHandle {
             backend: RwLock::new(backend(notice_sender.clone())),
             notice_sender,
             notices: Mutex::new(Some(notices)),
+            models: Mutex::new(ModelRequest::default()),
         }
+    }
+
+    /// Notes that a local engine for `config` starts (or the remote one): whatever loads for an
+    /// older request is stale from now on.
+    fn note_backend(&self, config: &Config) {
+        let mut models = lock(&self.models);
+        models.serving = config.model_path.clone();
+        models.wanted = config.model_path.clone();
+        models.generation += 1;
     }
 
     fn backend_for(config: &Config, notices: mpsc::UnboundedSender<RemoteNotice>) -> Backend {
@@ -345,13 +406,12 @@ impl EngineHandle {
     }
 
     /// Applies changed settings: switches backend when `engine.backend` changed (stopping the
-    /// local thread, which frees the model, or starting it), or gives the remote engine its new
-    /// server settings. Returns true when the backend was replaced, so the caller can report the
-    /// new one's state.
-    pub fn reconfigure(&self, config: &Config) -> bool {
+    /// local thread, which frees the model, or starting it), gives the remote engine its new
+    /// server settings, or loads a new `model.path`.
+    pub fn reconfigure(&self, config: &Config) -> Reconfigured {
         let current = self.current();
         match (&current, config.engine_backend) {
-            (Backend::Local(_), BackendKind::Local) => false,
+            (Backend::Local(local), BackendKind::Local) => self.reload_model(local, config),
             (Backend::Remote(remote), BackendKind::Openai) => {
                 let updated = match (&remote.engine, RemoteSettings::from_config(config)) {
                     (Some(engine), Ok(settings)) => engine.update(settings).is_ok(),
@@ -360,11 +420,12 @@ impl EngineHandle {
                     _ => false,
                 };
                 if updated {
-                    return false;
+                    return Reconfigured::Unchanged;
                 }
                 // Unusable before or now: start afresh so the state says why.
                 self.replace(Self::backend_for(config, self.notice_sender.clone()));
-                true
+                self.note_backend(config);
+                Reconfigured::Replaced
             }
             _ => {
                 tracing::info!(
@@ -372,9 +433,74 @@ impl EngineHandle {
                     config.engine_backend.as_str()
                 );
                 self.replace(Self::backend_for(config, self.notice_sender.clone()));
-                true
+                self.note_backend(config);
+                Reconfigured::Replaced
             }
         }
+    }
+
+    /// Starts loading `config.model_path` when it is not the path asked for last. A model that
+    /// serves keeps serving until the new one is ready; an engine still loading, or one that
+    /// failed, has nothing worth keeping and is replaced at once.
+    fn reload_model(&self, local: &LocalEngine, config: &Config) -> Reconfigured {
+        let mut models = lock(&self.models);
+        if config.model_path == models.wanted {
+            return Reconfigured::Unchanged;
+        }
+        if models.reloading || *local.state.borrow() == EngineState::Loading {
+            // Two loads at once would hold two more models in memory: the new path is applied
+            // when the load under way ends (the caller then calls `reconfigure` again).
+            tracing::info!("model.path changed while a model loads: applied once it has loaded");
+            return Reconfigured::Unchanged;
+        }
+        models.wanted = config.model_path.clone();
+        models.generation += 1;
+        if config.model_path == models.serving {
+            // Back to the model in use: a load still running for another path is abandoned.
+            return Reconfigured::Unchanged;
+        }
+        let describe = |path: &Option<PathBuf>| {
+            path.as_ref()
+                .map_or("the default model".to_string(), |path| {
+                    path.display().to_string()
+                })
+        };
+        tracing::info!("model.path is now {}", describe(&config.model_path));
+        let fresh = LocalEngine::start(
+            config.model_path.clone(),
+            thread_settings(config),
+            config.cache_budget_bytes(),
+        );
+        if *local.state.borrow() != EngineState::Ready {
+            // The model in use failed to load: nothing worth keeping.
+            models.serving = config.model_path.clone();
+            drop(models);
+            self.replace(Backend::Local(Arc::new(fresh)));
+            return Reconfigured::Replaced;
+        }
+        models.reloading = true;
+        Reconfigured::Reloading(PendingModel {
+            local: Arc::new(fresh),
+            generation: models.generation,
+            path: config.model_path.clone(),
+        })
+    }
+
+    /// Swaps in a model that finished loading, unless a newer setting superseded it (then it is
+    /// dropped, which stops its thread). Returns whether it now serves.
+    pub fn install(&self, pending: PendingModel) -> bool {
+        let mut models = lock(&self.models);
+        models.reloading = false;
+        if models.generation != pending.generation
+            || !matches!(self.current(), Backend::Local(_))
+            || *pending.local.state.borrow() != EngineState::Ready
+        {
+            return false;
+        }
+        models.serving = pending.path.clone();
+        drop(models);
+        self.replace(Backend::Local(pending.local));
+        true
     }
 
     fn replace(&self, backend: Backend) {
@@ -395,6 +521,12 @@ impl EngineHandle {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Ends a reload whose model could not be loaded (the one in use stays).
+    pub fn reload_failed(&self, pending: PendingModel) {
+        lock(&self.models).reloading = false;
+        drop(pending);
     }
 
     /// The remote engine's notices (failure episodes, recoveries); `None` after the first call.
@@ -491,6 +623,12 @@ impl EngineHandle {
             local.inbox.shutdown();
         }
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl CompletionStats {

@@ -11,6 +11,28 @@ pub const COMPACTION_MARGIN: usize = 128;
 /// Default memory budget over all documents (`engine.cacheBudgetMb`).
 pub const DEFAULT_BUDGET_BYTES: usize = 512 << 20;
 
+/// Appended to a document's key for the sequence its reasoning chains run in.
+pub const REASON_SUFFIX: &str = "\u{0}reason";
+
+/// The key of the sequence a reasoning chain on `document` runs in: a sequence of the document's,
+/// freed with it and counted with it, but not the one the user is editing.
+pub fn reason_key(document: &str) -> String {
+    format!("{document}{REASON_SUFFIX}")
+}
+
+/// The document a sequence key belongs to: the key itself, or the document of a diagnostics scan
+/// or reasoning sequence.
+pub fn owner(key: &str) -> &str {
+    key.strip_suffix(super::diagnose::SCAN_SUFFIX)
+        .or_else(|| key.strip_suffix(REASON_SUFFIX))
+        .unwrap_or(key)
+}
+
+/// Whether `key` is a reasoning chain's sequence.
+fn is_reasoning(key: &str) -> bool {
+    key.ends_with(REASON_SUFFIX)
+}
+
 /// What the cache holds, as `rill/status` reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheReport {
@@ -53,6 +75,12 @@ impl SequenceStore {
         self.budget_bytes = bytes;
     }
 
+    /// The most tokens one sequence should hold under the memory budget: half of it, so that
+    /// the edited and pre-warmed documents keep room beside a long scan or chain.
+    pub fn sequence_cap(&self, bytes_per_token: usize) -> usize {
+        self.budget_bytes / 2 / bytes_per_token.max(1)
+    }
+
     /// The document's sequence, created empty on first use; marks it most recently used.
     pub fn sequence(&mut self, document: &str, model: &Model) -> &mut Sequence {
         self.clock += 1;
@@ -74,12 +102,11 @@ impl SequenceStore {
         self.entries.get(document).map(|entry| &entry.sequence)
     }
 
-    /// Drops the document's sequences (its own and its diagnostics scan, see
-    /// [`super::diagnose::scan_key`]).
+    /// Drops the sequence `document` and every sequence that belongs to it: for a document, its
+    /// own, its diagnostics scan (see [`super::diagnose::scan_key`]) and its reasoning chains'
+    /// ([`reason_key`]); for one of those keys, that sequence alone.
     pub fn remove(&mut self, document: &str) {
-        let belongs = |key: &str| {
-            key == document || key.strip_prefix(document) == Some(super::diagnose::SCAN_SUFFIX)
-        };
+        let belongs = |key: &str| key == document || owner(key) == document;
         self.entries.retain(|key, _| !belongs(key));
         for slot in &mut self.protected {
             if slot.as_deref().is_some_and(belongs) {
@@ -88,9 +115,21 @@ impl SequenceStore {
         }
     }
 
-    /// Marks `document` as the one the user is editing.
+    /// Marks `document` as the one the user is editing. A reasoning chain's sequence is not one:
+    /// it serves a single chain, and taking the mark would leave the edited document unprotected.
     pub fn set_editing(&mut self, document: &str) {
-        self.protected[0] = Some(document.to_string());
+        if !is_reasoning(document) {
+            self.protected[0] = Some(document.to_string());
+        }
+    }
+
+    /// The sequence keys that stay whole (the edited, pre-warmed and scored ones), for tests.
+    pub fn protected(&self) -> Vec<&str> {
+        self.protected
+            .iter()
+            .flatten()
+            .map(String::as_str)
+            .collect()
     }
 
     /// Marks `document` as the one last pre-warmed.
@@ -112,11 +151,11 @@ impl SequenceStore {
 
     pub fn report(&self) -> CacheReport {
         CacheReport {
-            // A document's scan sequence (diagnostics) is part of the same document.
+            // A document's scan (diagnostics) and reasoning sequences are part of the document.
             documents: self
                 .entries
                 .keys()
-                .map(|key| key.trim_end_matches(super::diagnose::SCAN_SUFFIX))
+                .map(|key| owner(key))
                 .collect::<std::collections::HashSet<_>>()
                 .len(),
             tokens: self

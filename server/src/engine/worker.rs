@@ -35,15 +35,26 @@ const FOLLOWING_TOKENS: usize = 16;
 /// How long a completion may spend on alternatives and on ranking them, counted from the job's
 /// start (a prompt that needs prefilling leaves less): the first text must not wait long for
 /// them. Past it, what was found is used.
-const EXPLORE_BUDGET: Duration = Duration::from_millis(600);
+const EXPLORE_BUDGET: Duration = Duration::from_millis(1000);
+/// How long a completion may hold its first line back at most, counted from the job's start: on
+/// a slow or busy machine the greedy text so far then streams (undecided, ungated) so the request's
+/// budget (2 s by default) still shows something.
+const DECIDE_BUDGET: Duration = Duration::from_millis(1500);
 /// Comment lines a candidate decodes past when code is expected.
 const MAX_SKIPPED_LINES: usize = 2;
+
+/// Test hook: a completion job whose text before the cursor contains this variable's value
+/// panics inside the engine, so end-to-end tests can check that a panic fails that job's request
+/// only. Read once when the engine starts; unset (as in any real use) it costs nothing.
+pub const PANIC_HOOK_VARIABLE: &str = "RILL_TEST_PANIC_ON";
 
 struct Engine {
     loaded: LoadedModel,
     store: SequenceStore,
     /// The prompt layout's special tokens, found once in the vocabulary.
     specials: prompt::Specials,
+    /// [`PANIC_HOOK_VARIABLE`]'s value, when set and not empty.
+    panic_on: Option<String>,
 }
 
 pub(super) fn run(
@@ -69,10 +80,19 @@ pub(super) fn run(
             let specials = prompt::Specials::of(tokenizer);
             tracing::info!("prompt layout: {}", specials.describe());
             let _ = state.send(EngineState::Ready);
+            let panic_on = std::env::var(PANIC_HOOK_VARIABLE)
+                .ok()
+                .filter(|marker| !marker.is_empty());
+            if let Some(marker) = &panic_on {
+                tracing::warn!(
+                    "test hook {PANIC_HOOK_VARIABLE} is set: completions after {marker:?} panic"
+                );
+            }
             Some(Engine {
                 specials,
                 loaded,
                 store: SequenceStore::new(cache_budget_bytes),
+                panic_on,
             })
         }
         Err(err) => {
@@ -156,6 +176,11 @@ impl Engine {
     }
 
     fn complete(&mut self, job: &CompletionJob) -> rill_model::Result<CompletionStats> {
+        if let Some(marker) = &self.panic_on {
+            if job.text_before_cursor.contains(marker.as_str()) {
+                panic!("injected by the test hook {PANIC_HOOK_VARIABLE}");
+            }
+        }
         let mut params = job.params.clone();
         let prompt = if job.raw_prompt {
             self.build_raw_prompt(&job.text_before_cursor, job.params.max_tokens)?
@@ -249,6 +274,7 @@ impl Engine {
             skip_line: &skip_line,
             max_skipped: MAX_SKIPPED_LINES,
             explore_until: Some(started + EXPLORE_BUDGET),
+            decide_by: Some(started + DECIDE_BUDGET),
         };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(&job.document, model);
@@ -281,15 +307,18 @@ impl Engine {
         if job.cancel.is_cancelled() {
             return Ok(stats(0, true));
         }
-        let _ = job.events.send(EngineEvent::Candidates(
-            candidates
-                .iter()
-                .map(|candidate| Candidate {
-                    text: candidate.shown().to_string(),
-                    confidence: candidate.confidence(),
-                })
-                .collect(),
-        ));
+        // A line cut for time was not decided: no candidates, no confidence to gate on.
+        if !candidates.first().is_some_and(|best| best.cut) {
+            let _ = job.events.send(EngineEvent::Candidates(
+                candidates
+                    .iter()
+                    .map(|candidate| Candidate {
+                        text: candidate.shown().to_string(),
+                        confidence: candidate.confidence(),
+                    })
+                    .collect(),
+            ));
+        }
         let Some(best) = candidates.into_iter().next() else {
             return Ok(stats(0, false));
         };
@@ -415,18 +444,21 @@ impl Engine {
     }
 
     /// A prompt written for the model: control tokens as spelled, BOS in front unless the text
-    /// starts with it, and its start dropped if it would leave no room for `reserve` tokens.
+    /// starts with it, and its start dropped if it would leave no room for `reserve` tokens in
+    /// the model's context or in one sequence's share of the memory budget.
     fn build_raw_prompt(&self, text: &str, reserve: usize) -> rill_model::Result<Vec<u32>> {
         let tokenizer = &self.loaded.tokenizer;
         let mut tokens = tokenizer.encode_with_control(text)?;
         if tokens.first() != Some(&tokenizer.bos_id()) {
             tokens.insert(0, tokenizer.bos_id());
         }
+        let per_token = self.loaded.model.new_cache().bytes_per_token();
         let room = self
             .loaded
             .model
             .config()
             .context_length
+            .min(self.store.sequence_cap(per_token))
             .saturating_sub(reserve)
             .max(2);
         if tokens.len() > room {

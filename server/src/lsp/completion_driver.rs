@@ -27,6 +27,8 @@ const FOLLOWING_LINES: usize = 20;
 const PREVIOUS_LINES: usize = 3;
 /// Non-blank lines after the cursor's line that candidate first lines are ranked against.
 const RANKING_LINES: usize = 2;
+/// Generations started closer together than this are one typing burst (see [`quality`]).
+const TYPING_GAP: Duration = Duration::from_millis(500);
 /// The smallest time budget that waits for the candidate search (see [`quality`]).
 const SEARCH_BUDGET: Duration = Duration::from_millis(1000);
 /// Candidates searched when they are ranked by the text after the cursor.
@@ -66,7 +68,11 @@ pub struct Answer {
 /// Copies what a completion needs from the open document, or explains why it cannot.
 pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Result<Snapshot> {
     let encoding = session.features().encoding;
-    let documents = lock(&session.documents);
+    let mut documents = lock(&session.documents);
+    if documents.get(uri).is_some() {
+        // Pre-warming at start-up goes most recently used first.
+        documents.touch(uri);
+    }
     let document = documents
         .get(uri)
         .ok_or_else(|| invalid_params(format!("document {uri} is not open")))?;
@@ -160,10 +166,21 @@ async fn run(
     token: &CancelToken,
     started: Instant,
 ) -> jsonrpc::Result<Option<Answer>> {
-    let Some(engine) = session.engine.get() else {
+    // Until the engine has started and loaded, the request waits within its budget; a newer
+    // request or an edit (the token) ends the wait at once.
+    let left = || budget.saturating_sub(started.elapsed());
+    let engine = tokio::select! {
+        engine = session.engine_within(left()) => engine,
+        () = token.cancelled() => None,
+    };
+    let Some(engine) = engine else {
         return Ok(None);
     };
-    if !wait_until_ready(engine.state(), budget).await {
+    let ready = tokio::select! {
+        ready = wait_until_ready(engine.state(), left()) => ready,
+        () = token.cancelled() => false,
+    };
+    if !ready {
         return Ok(None);
     }
     let mode = choose_mode(&snapshot.cursor, config.multiline);
@@ -191,10 +208,12 @@ async fn run(
         // was found), and it only grows, so the remainder starts right after the typed part.
         let raw = current.raw[typed..].to_string();
         if below_confidence(&current, config.min_confidence) {
-            // Unsure: stay silent, and let the engine stop if nobody else listens.
+            // Unsure: stay silent, and let the engine stop if nobody else listens. The status
+            // still reports the work the engine did.
             if generation.listeners() == 1 {
                 generation.stop();
             }
+            report_status_when_done(session.clone(), generation.clone(), source, typed);
             return Ok(None);
         }
         if let Some(suggestion) = postprocess(&raw, &snapshot.cursor, mode) {
@@ -352,7 +371,12 @@ fn start_generation(
         cross_file: cross_file::prompt_context(session, uri),
         raw_prompt: false,
         params: generation_params(config),
-        quality: quality(snapshot, config, budget),
+        quality: quality(
+            snapshot,
+            config,
+            budget,
+            session.suggestions.note_start(uri),
+        ),
         cancel: job_token,
         events,
     };
@@ -397,9 +421,20 @@ async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<E
 /// A request whose budget is below [`SEARCH_BUDGET`] (the menu fallback's 300 ms) cannot wait for
 /// a whole first line and its alternatives: it streams the healed greedy continuation as it is
 /// decoded, and answers with what is there when the budget ends.
-fn quality(snapshot: &Snapshot, config: &Config, budget: Duration) -> Quality {
+///
+/// So does a request in the middle of a typing burst (the previous generation of the document
+/// started less than [`TYPING_GAP`] ago): the search holds its text back until the first line is
+/// decided, and held text cannot be adopted by the next keystroke's request, whereas streamed text
+/// can (typed-ahead). The search runs on the first keystroke after a pause, where the user looks.
+fn quality(
+    snapshot: &Snapshot,
+    config: &Config,
+    budget: Duration,
+    since_previous: Option<Duration>,
+) -> Quality {
     let comment_markers = comments::markers(&snapshot.language_id);
-    if budget < SEARCH_BUDGET {
+    let typing = since_previous.is_some_and(|gap| gap < TYPING_GAP);
+    if budget < SEARCH_BUDGET || typing {
         return Quality {
             heal: config.token_healing,
             width: 1,
@@ -574,8 +609,12 @@ impl PartialStream {
         }
     }
 
-    /// Flushes when the text ends a word, an operator or a line, or 30 ms have passed.
+    /// Flushes when the text ends a word, an operator or a line, or 30 ms have passed, unless
+    /// the client is behind on reading (it gets the last partial, before the response).
     async fn maybe_flush(&mut self, session: &Session, text: &str) {
+        if super::stdout_filter::congested() {
+            return;
+        }
         let at_boundary = text
             .chars()
             .last()

@@ -12,6 +12,7 @@ mod server;
 mod session;
 mod shim;
 mod stdin_filter;
+mod stdout_filter;
 mod suggestions;
 
 use tower_lsp::{LspService, Server};
@@ -37,20 +38,16 @@ pub async fn serve_stdio() {
         "window/workDoneProgress/cancel",
         server::Backend::work_done_progress_cancel,
     )
-    .custom_method(
-        stdin_filter::PARSE_ERROR_METHOD,
-        server::Backend::parse_error,
-    )
-    .custom_method(
-        stdin_filter::INVALID_REQUEST_METHOD,
-        server::Backend::invalid_request,
-    )
     .finish();
     let service = shim::InitializeShim::new(service, raw_initialize);
     // tower-lsp polls at most this many messages at once, notifications included; superseded
     // completions answer at once, so a high limit keeps didChange from waiting behind them.
-    Server::new(stdin_filter::filtered_stdin(), tokio::io::stdout(), socket)
+    // Output goes through the outbox, which coalesces partial results a slow client has not read.
+    let (stdout, writer) = stdout_filter::filtered_stdout();
+    Server::new(stdin_filter::filtered_stdin(), stdout, socket)
         .concurrency_level(256)
         .serve(service)
         .await;
+    // Let what the server wrote last leave, unless the client stopped reading.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tower_lsp::lsp_types::Url;
 
 use super::session::{lock, Session};
-use crate::engine::{BackgroundJob, BackgroundKind};
+use crate::engine::{BackgroundJob, BackgroundKind, EngineState};
 
 /// Queues a pre-warm of `uri` at low priority. The prompt is the one a completion at the position
 /// of the document's last completion request would use (the text before it, the text after it for
@@ -21,6 +21,11 @@ pub fn request(session: &Session, uri: &Url) {
     let Some(engine) = session.engine.get() else {
         return;
     };
+    if *engine.state().borrow() == EngineState::Loading {
+        // Every open document is pre-warmed once the model is ready (`open_documents`), most
+        // recently used first; queued now, they would run in the order they were opened.
+        return;
+    }
     let encoding = session.features().encoding;
     let cursor = lock(&session.last_cursor).get(uri).copied();
     let (before, after) = {
@@ -51,6 +56,16 @@ pub fn request(session: &Session, uri: &Url) {
             heal: config.token_healing,
         },
     });
+}
+
+/// Queues a pre-warm of every open document, most recently used first (the inbox runs pre-warms
+/// of equal priority in arrival order), when the engine becomes ready: documents opened while the
+/// model loaded, or before the engine existed, would otherwise wait for their first edit.
+pub fn open_documents(session: &Session) {
+    let uris = lock(&session.documents).uris_by_recency();
+    for uri in uris {
+        request(session, &uri);
+    }
 }
 
 /// Pre-warms `uri` once typing has paused for `engine.prewarmIdleMs`: every edit restarts the wait.

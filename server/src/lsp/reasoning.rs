@@ -29,7 +29,7 @@ use tower_lsp::lsp_types::{
 
 use super::completion_driver::invalid_params;
 use super::diagnostics::lsp_range;
-use super::session::{lock, Session};
+use super::session::{client_request, lock, Session};
 use crate::documents::Document;
 use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, EngineEvent};
 use crate::reasoning::parse::{completed_titles, parse_steps};
@@ -46,6 +46,13 @@ const CONTEXT_LINES: usize = 30;
 
 /// Tokens a chain may write per step at most (title, rationale and the code after the step).
 const TOKENS_PER_STEP: usize = 192;
+
+/// Longest selection a chain reasons about: its prompt, and the cache the engine fills for it,
+/// grow with the selection, and a small model cannot plan changes to more code than this anyway.
+const MAX_SELECTION_BYTES: usize = 8 << 10;
+
+/// Most bytes of the text before the selection shown as context (its last lines).
+const MAX_CONTEXT_BYTES: usize = 4 << 10;
 
 /// The arguments of [`REASON_COMMAND`].
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +73,35 @@ pub struct Chains {
     last: Mutex<HashMap<Url, Chain>>,
     running: Mutex<HashMap<String, CancelToken>>,
     next: AtomicU64,
+}
+
+impl Chains {
+    /// Records a running chain's cancel token under its progress token until the guard drops.
+    fn register(&self, key: &str, cancel: &CancelToken) -> RunningChain<'_> {
+        lock(&self.running).insert(key.to_string(), cancel.clone());
+        RunningChain {
+            chains: self,
+            key: key.to_string(),
+        }
+    }
+
+    /// How many chains are running.
+    pub fn running(&self) -> usize {
+        lock(&self.running).len()
+    }
+}
+
+/// A running chain's entry in [`Chains::running`], removed when this drops: `execute` returns
+/// on several paths, and its future is dropped midway when the client cancels the request.
+struct RunningChain<'a> {
+    chains: &'a Chains,
+    key: String,
+}
+
+impl Drop for RunningChain<'_> {
+    fn drop(&mut self) {
+        lock(&self.chains.running).remove(&self.key);
+    }
 }
 
 /// A finished chain, kept to offer its steps.
@@ -239,8 +275,12 @@ struct Selection {
 fn selection(document: &Document, range: LspRange, session: &Session) -> Selection {
     let encoding = session.features().encoding;
     let text = document.text();
-    let start = document.byte_offset(range.start, encoding);
-    let mut end = document.byte_offset(range.end, encoding);
+    let (first, second) = (
+        document.byte_offset(range.start, encoding),
+        document.byte_offset(range.end, encoding),
+    );
+    // A range whose end comes before its start selects the same text (as in `didChange`).
+    let (start, mut end) = (first.min(second), first.max(second));
     // A selection ending at the start of a line does not include that line.
     if end > start && text.as_bytes()[end - 1] == b'\n' {
         end -= 1;
@@ -249,11 +289,18 @@ fn selection(document: &Document, range: LspRange, session: &Session) -> Selecti
     let end = text[end..]
         .find('\n')
         .map_or(text.len(), |newline| end + newline + 1);
-    let context_start = text[..start]
+    let mut context_start = text[..start]
         .match_indices('\n')
         .rev()
         .nth(CONTEXT_LINES)
         .map_or(0, |(newline, _)| newline + 1);
+    if start - context_start > MAX_CONTEXT_BYTES {
+        // Very long lines: keep the end of the context, from a character boundary.
+        context_start = start - MAX_CONTEXT_BYTES;
+        while !text.is_char_boundary(context_start) {
+            context_start += 1;
+        }
+    }
     Selection {
         bytes: start..end,
         code: text[start..end].to_string(),
@@ -286,6 +333,13 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             .ok_or_else(|| invalid_params(format!("document {} is not open", arguments.uri)))?;
         selection(document, arguments.range, session)
     };
+    if selection.code.len() > MAX_SELECTION_BYTES {
+        return Err(invalid_params(format!(
+            "the selection is too long for a reasoning chain ({} KiB; at most {} KiB)",
+            selection.code.len() >> 10,
+            MAX_SELECTION_BYTES >> 10
+        )));
+    }
     let request = ReasoningRequest {
         task,
         language_id: &selection.language_id,
@@ -309,12 +363,13 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         "rill/reason/{}",
         session.chains.next.fetch_add(1, Ordering::Relaxed)
     );
-    lock(&session.chains.running).insert(key.clone(), cancel.clone());
+    // Removes the entry on every way out, a dropped future included.
+    let _running = session.chains.register(&key, &cancel);
     let progress = ChainProgress::start(session, &key, task.title()).await;
 
     let (events, mut received) = mpsc::unbounded_channel();
     let job = CompletionJob {
-        document: format!("{}\u{0}reason", arguments.uri),
+        document: crate::engine::store::reason_key(arguments.uri.as_str()),
         text_before_cursor: prompt.text.clone(),
         text_after_cursor: String::new(),
         context_tokens: usize::MAX,
@@ -330,7 +385,6 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         events,
     };
     if let Err(err) = engine.submit(job) {
-        lock(&session.chains.running).remove(&key);
         progress.end(session, &format!("not started: {err}")).await;
         return Err(internal(&err.to_string()));
     }
@@ -370,7 +424,6 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             () = cancel.cancelled(), if reported <= config.reasoning_max_steps => break,
         }
     }
-    lock(&session.chains.running).remove(&key);
     let user_cancelled =
         cancel.is_cancelled() && !timed_out && reported <= config.reasoning_max_steps;
     if user_cancelled {
@@ -472,16 +525,15 @@ async fn apply_combined(
             },
         )
     };
-    let response = session
-        .client
-        .send_request::<tower_lsp::lsp_types::request::ApplyWorkspaceEdit>(
-            ApplyWorkspaceEditParams {
-                label: Some("rill: reasoning steps".to_string()),
-                edit,
-            },
-        )
-        .await
-        .map_err(|err| format!("workspace/applyEdit failed: {err}"))?;
+    let response = client_request::<tower_lsp::lsp_types::request::ApplyWorkspaceEdit>(
+        session,
+        ApplyWorkspaceEditParams {
+            label: Some("rill: reasoning steps".to_string()),
+            edit,
+        },
+    )
+    .await
+    .map_err(|err| format!("workspace/applyEdit failed: {err}"))?;
     if response.applied {
         Ok(true)
     } else {
@@ -554,13 +606,14 @@ impl ChainProgress {
     async fn start(session: &Session, key: &str, title: &str) -> Self {
         let token = NumberOrString::String(key.to_string());
         let supported = session.features().work_done_progress
-            && session
-                .client
-                .send_request::<WorkDoneProgressCreate>(WorkDoneProgressCreateParams {
+            && client_request::<WorkDoneProgressCreate>(
+                session,
+                WorkDoneProgressCreateParams {
                     token: token.clone(),
-                })
-                .await
-                .is_ok();
+                },
+            )
+            .await
+            .is_ok();
         let progress = Self {
             token: supported.then_some(token),
         };
@@ -611,5 +664,61 @@ impl ChainProgress {
                 })
                 .await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::EngineHandle;
+    use tower_lsp::lsp_types::Position;
+
+    /// `$/cancelRequest` makes tower-lsp drop the request's future wherever it waits: the chain's
+    /// entry among the running ones must go with it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chain_whose_request_is_dropped_leaves_no_running_entry() {
+        // A completion server that accepts connections and never answers.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming().flatten() {
+                held.push(stream);
+            }
+        });
+        let (service, _socket) = tower_lsp::LspService::new(|client| {
+            crate::lsp::server::Backend::new(client, Default::default())
+        });
+        let session = service.inner().session.clone();
+        let mut config = Config::default();
+        config.engine_backend = crate::config::Backend::Openai;
+        config.engine_base_url = Some(format!("http://127.0.0.1:{port}"));
+        *lock(&session.config) = config.clone();
+        assert!(session.set_engine(EngineHandle::start_for(&config)));
+        let uri = Url::parse("file:///e2e/chain.py").unwrap();
+        lock(&session.documents).open(
+            uri.clone(),
+            "def f(x):\n    return x +\n",
+            1,
+            "python".to_string(),
+        );
+        let arguments = ReasonArguments {
+            uri,
+            range: LspRange::new(Position::new(0, 0), Position::new(1, 14)),
+            task: "fix".to_string(),
+            problem: None,
+        };
+        let chain = execute(&session, arguments);
+        let waited = tokio::time::timeout(Duration::from_millis(500), chain).await;
+        assert!(
+            waited.is_err(),
+            "the chain should still wait for the server"
+        );
+        assert_eq!(
+            session.chains.running(),
+            0,
+            "the dropped chain is still listed"
+        );
     }
 }

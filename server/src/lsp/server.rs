@@ -34,32 +34,6 @@ impl Backend {
         methods::inline_completion::handle(&self.session, params).await
     }
 
-    /// Stand-in for a client message that was not JSON (see `stdin_filter`): answers -32700.
-    pub async fn parse_error(&self, params: serde_json::Value) -> Result<()> {
-        Err(tower_lsp::jsonrpc::Error {
-            code: tower_lsp::jsonrpc::ErrorCode::ParseError,
-            message: format!(
-                "Parse error: {}",
-                params["reason"].as_str().unwrap_or("invalid JSON")
-            )
-            .into(),
-            data: None,
-        })
-    }
-
-    /// Stand-in for a client message that was JSON but not JSON-RPC: answers -32600.
-    pub async fn invalid_request(&self, params: serde_json::Value) -> Result<()> {
-        Err(tower_lsp::jsonrpc::Error {
-            code: tower_lsp::jsonrpc::ErrorCode::InvalidRequest,
-            message: format!(
-                "Invalid request: {}",
-                params["reason"].as_str().unwrap_or("not JSON-RPC")
-            )
-            .into(),
-            data: None,
-        })
-    }
-
     /// `rill/cacheStatus`: what the engine's KV caches hold now (documents, tokens, bytes), for a
     /// status display and for tests that wait for background pre-warming.
     pub async fn cache_status(&self) -> Result<CacheStatus> {

@@ -4,7 +4,9 @@
 //! notification handler applies its change before it first yields and edits keep arrival order.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
 use tower_lsp::lsp_types::{Position, Url};
 use tower_lsp::Client;
@@ -21,6 +23,11 @@ pub struct Session {
     pub config: Mutex<Config>,
     pub features: OnceLock<ClientFeatures>,
     pub engine: OnceLock<EngineHandle>,
+    /// Becomes true once `engine` is set: requests that arrive before (while `initialized` still
+    /// pulls the configuration) wait on it within their budget instead of answering empty.
+    engine_started: tokio::sync::watch::Sender<bool>,
+    /// Set by the first `initialized`; a repeat is ignored (it would start a second engine).
+    pub initialized: AtomicBool,
     /// Configuration problems found before the client could show messages (in `initialize`).
     pub pending_config_issues: Mutex<Vec<String>>,
     /// The completion request currently running for each document; a newer one cancels it.
@@ -41,6 +48,25 @@ pub struct Session {
     pub cross_file: super::cross_file::CrossFile,
 }
 
+/// Sends a request to the client from a task of its own and waits for the answer. The caller may
+/// be dropped while it waits (a request cancelled with `$/cancelRequest`), and tower-lsp 0.20
+/// panics, taking the whole server down, when an answer arrives for a request whose waiter is
+/// gone; the task keeps waiting in its place.
+pub async fn client_request<R>(
+    session: &Session,
+    params: R::Params,
+) -> tower_lsp::jsonrpc::Result<R::Result>
+where
+    R: tower_lsp::lsp_types::request::Request,
+    R::Params: Send + 'static,
+    R::Result: Send + 'static,
+{
+    let client = session.client.clone();
+    tokio::spawn(async move { client.send_request::<R>(params).await })
+        .await
+        .unwrap_or_else(|_| Err(tower_lsp::jsonrpc::Error::internal_error()))
+}
+
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
 /// a single assignment, so the data is consistent even then.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -57,6 +83,8 @@ impl Session {
             config: Mutex::new(Config::default()),
             features: OnceLock::new(),
             engine: OnceLock::new(),
+            engine_started: tokio::sync::watch::channel(false).0,
+            initialized: AtomicBool::new(false),
             pending_config_issues: Mutex::new(Vec::new()),
             in_flight: Mutex::new(HashMap::new()),
             next_ticket: std::sync::atomic::AtomicU64::new(0),
@@ -67,6 +95,28 @@ impl Session {
             chains: Default::default(),
             cross_file: Default::default(),
         }
+    }
+
+    /// Installs the engine (once; false if one was installed already) and wakes the requests
+    /// waiting for it.
+    pub fn set_engine(&self, engine: EngineHandle) -> bool {
+        if self.engine.set(engine).is_err() {
+            return false;
+        }
+        self.engine_started.send_replace(true);
+        true
+    }
+
+    /// The engine, waiting at most `budget` for `initialized` to start it: the engine counts as
+    /// starting from `initialize` on, so a request sent right after it is not answered empty
+    /// just because the configuration pull has not come back yet.
+    pub async fn engine_within(&self, budget: Duration) -> Option<&EngineHandle> {
+        if let Some(engine) = self.engine.get() {
+            return Some(engine);
+        }
+        let mut started = self.engine_started.subscribe();
+        let _ = tokio::time::timeout(budget, started.wait_for(|started| *started)).await;
+        self.engine.get()
     }
 
     pub fn features(&self) -> ClientFeatures {

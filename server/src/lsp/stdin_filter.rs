@@ -4,7 +4,7 @@
 //! tower-lsp 0.20 reads stdin through tokio-util's `FramedRead`, which ends the stream after the
 //! first decode error; the server would then stop serving altogether. This filter sits between
 //! stdin and tower-lsp, forwards well-formed frames byte for byte, and rewrites bad ones to
-//! `rill/parseError` / `rill/invalidRequest` with a null id, whose handlers answer -32700 / -32600.
+//! `rill/parseError` / `rill/invalidRequest` with a null id, which the shim (`shim.rs`) answers with -32700 / -32600.
 
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader, DuplexStream};

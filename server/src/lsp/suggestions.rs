@@ -187,9 +187,20 @@ pub struct Match {
 #[derive(Default)]
 pub struct Suggestions {
     by_document: Mutex<HashMap<Url, Vec<Arc<Generation>>>>,
+    /// When each document last asked for a generation, to tell a typing burst from a pause.
+    last_started: Mutex<HashMap<Url, std::time::Instant>>,
 }
 
 impl Suggestions {
+    /// Records that `uri` starts a new generation now and returns how long ago the previous one
+    /// started (`None` for the first).
+    pub fn note_start(&self, uri: &Url) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        lock(&self.last_started)
+            .insert(uri.clone(), now)
+            .map(|previous| now - previous)
+    }
+
     /// Finds a generation that answers a request at `text_before_cursor`: one whose prefix this
     /// text extends by at most [`MAX_TYPED_CHARS`] characters that its text begins with, and which
     /// still runs or left more than the typed part. The newest match wins.
@@ -257,6 +268,7 @@ impl Suggestions {
 
     /// Forgets a closed document's generations, stopping any still running.
     pub fn forget(&self, uri: &Url) {
+        lock(&self.last_started).remove(uri);
         if let Some(generations) = lock(&self.by_document).remove(uri) {
             for generation in generations {
                 generation.stop();

@@ -5,6 +5,7 @@ use tower_lsp::lsp_types::{ConfigurationItem, DidChangeConfigurationParams, Mess
 
 use std::sync::Arc;
 
+use crate::engine::Reconfigured;
 use crate::lsp::session::{lock, Session};
 
 pub async fn handle(session: &Arc<Session>, params: DidChangeConfigurationParams) {
@@ -42,9 +43,15 @@ async fn apply(session: &Arc<Session>, settings: &Value) {
     };
     crate::lsp::diagnostics::on_config_change(session, &old, &config);
     if let Some(engine) = session.engine.get() {
-        if engine.reconfigure(&config) {
-            // A new backend (local <-> remote): report its start as at initialization.
-            super::initialized::report_engine_state(session, engine.state());
+        match engine.reconfigure(&config) {
+            Reconfigured::Unchanged => {}
+            // A new backend (local <-> remote) or model: report its start as at initialization.
+            Reconfigured::Replaced => {
+                super::initialized::report_engine_state(session, engine.state());
+            }
+            Reconfigured::Reloading(pending) => {
+                super::initialized::report_model_reload(session, pending);
+            }
         }
         engine.set_cache_budget(config.cache_budget_bytes());
     }

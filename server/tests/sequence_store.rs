@@ -1,0 +1,150 @@
+//! The engine's sequence store on the real model: a document's companion sequences (diagnostics scan, reasoning chain) are freed and counted with it, and a reasoning job never takes the protection of the document being edited.
+
+use rill_model::{LoadOptions, LoadedModel};
+use rill_server::engine::diagnose::SCAN_SUFFIX;
+use rill_server::engine::store::{reason_key, SequenceStore, DEFAULT_BUDGET_BYTES};
+
+const DOCUMENT: &str = "file:///work/a.py";
+const OTHER: &str = "file:///work/b.py";
+
+fn model() -> LoadedModel {
+    let path = rill_model::paths::resolve_model_path(None)
+        .expect("the default model (run scripts/fetch-model.py)");
+    LoadedModel::load(&path, LoadOptions::default()).expect("load the default model")
+}
+
+/// Caches `text` in the sequence `key`.
+fn fill(store: &mut SequenceStore, loaded: &LoadedModel, key: &str, text: &str) {
+    let mut tokens = vec![loaded.tokenizer.bos_id()];
+    tokens.extend(loaded.tokenizer.encode(text).unwrap());
+    store
+        .sequence(key, &loaded.model)
+        .extend(&loaded.model, &tokens)
+        .unwrap();
+}
+
+#[test]
+fn companion_sequences_belong_to_their_document() {
+    let loaded = model();
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    fill(&mut store, &loaded, DOCUMENT, "def f(x):\n    return x\n");
+    fill(
+        &mut store,
+        &loaded,
+        &format!("{DOCUMENT}{SCAN_SUFFIX}"),
+        "def f(x):\n",
+    );
+    fill(
+        &mut store,
+        &loaded,
+        &reason_key(DOCUMENT),
+        "Fix the code step by step.",
+    );
+    fill(&mut store, &loaded, OTHER, "import os\n");
+
+    // Reports count documents, not sequences.
+    assert_eq!(store.report().documents, 2, "the open documents");
+
+    // Closing a document frees every sequence of it, its reasoning chain's included.
+    store.remove(DOCUMENT);
+    assert!(
+        store.peek(&reason_key(DOCUMENT)).is_none(),
+        "the chain's sequence is freed"
+    );
+    assert!(store.peek(&format!("{DOCUMENT}{SCAN_SUFFIX}")).is_none());
+    assert!(store.peek(DOCUMENT).is_none());
+    let report = store.report();
+    assert_eq!(report.documents, 1);
+    assert_eq!(
+        report.tokens,
+        store
+            .peek(OTHER)
+            .map_or(0, |sequence| sequence.tokens().len()),
+        "only the other document's tokens are left"
+    );
+}
+
+#[test]
+fn a_reasoning_job_leaves_the_edited_document_protected() {
+    let loaded = model();
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    fill(&mut store, &loaded, OTHER, "import os\nimport sys\n");
+    fill(
+        &mut store,
+        &loaded,
+        &reason_key(DOCUMENT),
+        "Explain the code.",
+    );
+    // The user edits OTHER, then runs a chain on DOCUMENT: the worker marks each job's sequence.
+    store.set_editing(OTHER);
+    store.set_editing(&reason_key(DOCUMENT));
+    assert_eq!(store.protected(), vec![OTHER]);
+    // Nothing may be kept beyond the protected sequences: the chain's goes, the edited one stays.
+    store.set_budget(0);
+    store.enforce();
+    assert!(
+        store.peek(OTHER).is_some(),
+        "the edited document was evicted"
+    );
+    assert!(store.peek(&reason_key(DOCUMENT)).is_none());
+
+    // A panic in a chain drops only the chain's own sequence.
+    fill(&mut store, &loaded, &reason_key(OTHER), "Explain.");
+    store.remove(&reason_key(OTHER));
+    assert!(store.peek(OTHER).is_some());
+}
+
+/// Scoring interrupted after every chunk, over text whose astral characters are byte-fallback
+/// tokens (four per character): the point reached falls inside a character again and again, and
+/// scoring must resume from the last whole line without slicing through it (found by the fuzz
+/// campaign: the engine panicked there).
+#[test]
+fn scoring_interrupted_inside_a_character_resumes_from_a_line_start() {
+    use std::cell::Cell;
+    use std::sync::Arc;
+
+    use rill_server::diagnostics::Thresholds;
+    use rill_server::engine::diagnose::{run, DiagnoseJob, DiagnoseKind, Progress};
+    use rill_server::engine::CancelToken;
+
+    let loaded = model();
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    let text: String = (0..12)
+        .map(|n| format!("x_{n} = \"𝔘𝔫𝔦𝔠𝔬𝔡𝔢 🦀 {n}\"  # 𝔘𝔫𝔦\n"))
+        .collect();
+    let (events, _received) = tokio::sync::mpsc::unbounded_channel();
+    let mut job = DiagnoseJob {
+        text: Arc::from(text.as_str()),
+        language_id: "python".to_string(),
+        regions: vec![0..text.len()],
+        context_tokens: 64,
+        reserve_tokens: 8,
+        thresholds: Thresholds {
+            min_surprise: 12.0,
+            min_alternative: 0.7,
+        },
+        kind: DiagnoseKind::Opened,
+        cancel: CancelToken::new(),
+        events,
+    };
+    let mut rounds = 0;
+    loop {
+        // Interrupted after one to six chunks of 16 tokens, so the point reached varies.
+        let checks = Cell::new(0);
+        let allowed = 1 + rounds % 6;
+        let interrupted = || {
+            checks.set(checks.get() + 1);
+            checks.get() > allowed
+        };
+        let progress = run(&loaded, &mut store, DOCUMENT, &mut job, &interrupted).unwrap();
+        rounds += 1;
+        if matches!(progress, Progress::Finished) {
+            break;
+        }
+        for region in &job.regions {
+            assert!(text.is_char_boundary(region.start), "{region:?}");
+        }
+        assert!(rounds < 500, "scoring makes no progress");
+    }
+    assert!(rounds > 1, "scoring was never interrupted");
+}
