@@ -657,6 +657,57 @@ pub fn plan(
     plan
 }
 
+/// Picks the sites of `variants` faulted copies of the corpus `files` at a realistic density:
+/// each file is cut into sections of about `lines_per_fault` lines (at least one per file) and
+/// every variant puts one fault in each section, of the kinds `kinds` in turns (the next kind
+/// that has an unused site in the section). No site (token) is used by two variants. Returns
+/// `[variant][file]` lists of sites.
+pub fn plan_sparse(
+    files: &[&str],
+    variants: usize,
+    lines_per_fault: usize,
+    kinds: &[FaultKind],
+    seed: u64,
+) -> Vec<Vec<Vec<Site>>> {
+    let mut plan = vec![vec![Vec::new(); files.len()]; variants];
+    if kinds.is_empty() {
+        return plan;
+    }
+    let mut rng = Rng::new(seed.wrapping_add(0x5A5A));
+    let mut turn = rng.below(kinds.len());
+    for (f, text) in files.iter().enumerate() {
+        let mut file_rng = Rng::new(seed ^ (f as u64).wrapping_mul(0x1000_0000_01B3));
+        let mut sites = candidates(text, &mut file_rng);
+        sites.retain(|site| kinds.contains(&site.kind));
+        rng.shuffle(&mut sites);
+        let lines = text.lines().count().max(1);
+        let sections = (lines + lines_per_fault / 2) / lines_per_fault.max(1);
+        let sections = sections.max(1);
+        let mut used: HashSet<usize> = HashSet::new();
+        for variant in plan.iter_mut() {
+            for section in 0..sections {
+                let (from, to) = (section * lines / sections, (section + 1) * lines / sections);
+                for attempt in 0..kinds.len() {
+                    let kind = kinds[(turn + attempt) % kinds.len()];
+                    let pick = sites.iter().find(|site| {
+                        site.kind == kind
+                            && (from..to).contains(&site.line)
+                            && !used.contains(&site.token)
+                    });
+                    if let Some(site) = pick {
+                        used.insert(site.token);
+                        variant[f].push(site.clone());
+                        turn = (turn + attempt + 1) % kinds.len();
+                        break;
+                    }
+                }
+            }
+            variant[f].sort_by_key(|site| site.edit.start);
+        }
+    }
+    plan
+}
+
 /// A fault as injected: where it is in the faulted text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -850,6 +901,29 @@ def helper(value, limit=_LIMIT):
         }
         // Outside a method there is no `self.` to delete.
         assert!(of(FaultKind::MissingSelf).all(|s| s.line > 8 && s.line < 26));
+    }
+
+    #[test]
+    fn sparse_plan_puts_one_fault_in_each_section() {
+        let long: String = (0..4).map(|_| SAMPLE).collect();
+        let files = [SAMPLE, long.as_str()];
+        let kinds = [FaultKind::MisspelledKeyword, FaultKind::SwappedOperator];
+        let a = plan_sparse(&files, 2, 30, &kinds, 5);
+        assert_eq!(a, plan_sparse(&files, 2, 30, &kinds, 5));
+        let sections = |text: &str| ((text.lines().count() + 15) / 30).max(1);
+        let mut seen = HashSet::new();
+        for variant in &a {
+            for (f, sites) in variant.iter().enumerate() {
+                assert_eq!(sites.len(), sections(files[f]), "file {f}");
+                for site in sites {
+                    assert!(kinds.contains(&site.kind));
+                    assert!(seen.insert((f, site.token)), "site reused");
+                }
+            }
+        }
+        // Both kinds are used, in turns.
+        let all: Vec<FaultKind> = a.iter().flatten().flatten().map(|s| s.kind).collect();
+        assert!(kinds.iter().all(|kind| all.contains(kind)));
     }
 
     #[test]

@@ -118,6 +118,41 @@ fn score_row(logits: &[f32], tokens: &[u32], index: usize) -> Result<TokenScore>
     })
 }
 
+/// Appends `fragment` to `sequence` in one forward pass and returns the log probabilities of its
+/// last `tail` tokens, each given everything before it, in order (at most `fragment.len() - 1`
+/// tokens: the first token's logits belong to the pass before).
+///
+/// Diagnostics fork a sequence before a flagged span and call this once with the text as written
+/// and once with the model's fix, both followed by the same text: the difference says whether the
+/// fix makes what follows likelier (a misspelling) or not (a surprising but correct new name).
+pub fn tail_logprobs(
+    model: &Model,
+    sequence: &mut Sequence,
+    fragment: &[u32],
+    tail: usize,
+) -> Result<Vec<f32>> {
+    let count = fragment.len();
+    let tail = tail.min(count.saturating_sub(1));
+    if tail == 0 {
+        return Ok(Vec::new());
+    }
+    // The logits after token j predict token j + 1.
+    let positions: Vec<usize> = (count - tail - 1..count - 1).collect();
+    let logits = sequence.extend_selected(model, fragment, Which::Positions(&positions))?;
+    let vocab = model.config().vocab_size;
+    positions
+        .iter()
+        .enumerate()
+        .map(|(row, &position)| {
+            log_prob(
+                &logits[row * vocab..(row + 1) * vocab],
+                fragment[position + 1],
+            )
+            .map(|(logprob, _, _)| logprob)
+        })
+        .collect()
+}
+
 /// The model's own version of a span of text, decoded greedily.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rewrite {

@@ -245,6 +245,10 @@ pub struct Config {
     pub diagnostics_debounce_ms: u64,
     /// `diagnostics.lookaheadLines`: lines after an edit rescored with it (the rest waits for idle time), 0 to 1000.
     pub diagnostics_lookahead_lines: usize,
+    /// `diagnostics.counterfactual`: keep a flag only when the model's fix also makes the text after it likelier.
+    pub diagnostics_counterfactual: bool,
+    /// `diagnostics.minGain`: by at least this many nats (natural log), 0 to 50.
+    pub diagnostics_min_gain: f32,
     /// `reasoning.timeoutMs`: time limit of one reasoning chain, 1000 to 600000 ms.
     pub reasoning_timeout_ms: u64,
     /// `reasoning.maxSteps`: most steps a chain may have, 1 to 20.
@@ -295,6 +299,8 @@ impl Default for Config {
             diagnostics_min_alternative: DEFAULT_MIN_ALTERNATIVE,
             diagnostics_debounce_ms: 150,
             diagnostics_lookahead_lines: 20,
+            diagnostics_counterfactual: false,
+            diagnostics_min_gain: DEFAULT_MIN_GAIN,
             reasoning_timeout_ms: 30_000,
             reasoning_max_steps: 6,
             // Off by default: on the default model it did not improve completions measurably
@@ -341,7 +347,7 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 38] = [
+pub const KEYS: [&str; 40] = [
     "model.path",
     "engine.threads",
     "engine.cacheBudgetMb",
@@ -374,6 +380,8 @@ pub const KEYS: [&str; 38] = [
     "diagnostics.minAlternative",
     "diagnostics.debounceMs",
     "diagnostics.lookaheadLines",
+    "diagnostics.counterfactual",
+    "diagnostics.minGain",
     "reasoning.timeoutMs",
     "reasoning.maxSteps",
     "context.crossFile",
@@ -385,9 +393,11 @@ pub const KEYS: [&str; 38] = [
 /// Default `completion.minConfidence`, chosen on the quality benchmark (`benches/README.md`).
 pub const DEFAULT_MIN_CONFIDENCE: f32 = 0.6;
 /// Default `diagnostics.minSurprise` (nats), chosen from the fault-injection benchmark (`benches/README.md`).
-pub const DEFAULT_MIN_SURPRISE: f32 = 12.0;
+pub const DEFAULT_MIN_SURPRISE: f32 = 13.0;
 /// Default `diagnostics.minAlternative`, chosen from the same benchmark.
-pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.7;
+pub const DEFAULT_MIN_ALTERNATIVE: f32 = 0.2;
+/// Default `diagnostics.minGain` (nats), chosen from the same benchmark at a realistic fault density.
+pub const DEFAULT_MIN_GAIN: f32 = 2.0;
 
 impl Config {
     /// The memory budget for all documents' KV caches, in bytes.
@@ -545,6 +555,10 @@ impl Config {
             "diagnostics.lookaheadLines" => {
                 self.diagnostics_lookahead_lines = integer_in(value, 0, 1000)? as usize
             }
+            "diagnostics.counterfactual" => self.diagnostics_counterfactual = expect_bool(value)?,
+            "diagnostics.minGain" => {
+                self.diagnostics_min_gain = number_in(value, 0.0, 50.0, false)?
+            }
             "reasoning.timeoutMs" => self.reasoning_timeout_ms = integer_in(value, 1000, 600_000)?,
             "reasoning.maxSteps" => self.reasoning_max_steps = integer_in(value, 1, 20)? as usize,
             "context.crossFile" => self.cross_file = expect_bool(value)?,
@@ -604,6 +618,10 @@ impl Config {
             "diagnostics.lookaheadLines" => {
                 self.diagnostics_lookahead_lines = defaults.diagnostics_lookahead_lines
             }
+            "diagnostics.counterfactual" => {
+                self.diagnostics_counterfactual = defaults.diagnostics_counterfactual
+            }
+            "diagnostics.minGain" => self.diagnostics_min_gain = defaults.diagnostics_min_gain,
             "reasoning.timeoutMs" => self.reasoning_timeout_ms = defaults.reasoning_timeout_ms,
             "reasoning.maxSteps" => self.reasoning_max_steps = defaults.reasoning_max_steps,
             "context.crossFile" => self.cross_file = defaults.cross_file,

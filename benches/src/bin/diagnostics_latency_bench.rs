@@ -7,6 +7,12 @@
 //! Each edit is timed on the client side of the pipe, through the real `rill --stdio`: the figure
 //! is the time from the end of the debounce to the first publish for the new version that arrives
 //! after it, which is what the user waits for once they stop typing.
+//!
+//! The first publish carries the flags as scored; the server then judges them (the counterfactual
+//! check) and publishes again, withdrawing those it rejects. The bench waits until the edited
+//! region is settled (`rill/diagnosticsStatus` says nothing is pending) and reports how long that
+//! took and the *flicker*: the share of flags that appeared in a first publish and were gone when
+//! the region settled.
 
 // A benchmark's report goes to stdout.
 #![allow(clippy::print_stdout)]
@@ -64,7 +70,17 @@ fn main() -> Result<()> {
     );
     let mut version = 1;
     let mut latencies = Vec::new();
+    let mut settle_latencies = Vec::new();
     let mut flagged = 0;
+    let mut kept = 0;
+    let (mut appeared, mut withdrawn) = (0, 0);
+    let mut settled_before: Vec<Value> = ranges_of(
+        &server
+            .notifications("textDocument/publishDiagnostics")
+            .last()
+            .map(|(_, params)| params.clone())
+            .unwrap_or(Value::Null),
+    );
     for &(line, column) in sites.iter().rev() {
         for (old, new) in [("return", "retrun"), ("retrun", "return")] {
             version += 1;
@@ -97,17 +113,66 @@ fn main() -> Result<()> {
             if new == "retrun" && flags_line(&params, line) {
                 flagged += 1;
             }
+            // Settled: the edited region's job is over (the idle refresh starts 1.5 s later).
+            wait_until_scored(&server)?;
+            let (settled_at, settled) = server
+                .notifications("textDocument/publishDiagnostics")
+                .into_iter()
+                .rev()
+                .find(|(_, params)| params["version"] == version)
+                .context("no publish for the version")?;
+            settle_latencies.push(
+                settled_at
+                    .saturating_duration_since(debounce_end)
+                    .as_secs_f64()
+                    * 1000.0,
+            );
+            if new == "retrun" && flags_line(&settled, line) {
+                kept += 1;
+            }
+            // Flags that were not there before the edit and appeared in any publish of this
+            // version, against those still there once it settled.
+            let settled_ranges = ranges_of(&settled);
+            let mut seen: Vec<Value> = Vec::new();
+            for (_, published) in server
+                .notifications("textDocument/publishDiagnostics")
+                .into_iter()
+                .filter(|(_, params)| params["version"] == version)
+            {
+                for range in ranges_of(&published) {
+                    if !settled_before.contains(&range) && !seen.contains(&range) {
+                        seen.push(range);
+                    }
+                }
+            }
+            appeared += seen.len();
+            withdrawn += seen
+                .iter()
+                .filter(|range| !settled_ranges.contains(range))
+                .count();
+            settled_before = settled_ranges;
             // A short pause, as between two edits of a user who looks at the result.
             std::thread::sleep(Duration::from_millis(300));
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let percentile = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
+    settle_latencies.sort_by(f64::total_cmp);
+    let percentile =
+        |values: &[f64], p: f64| values[((values.len() - 1) as f64 * p).round() as usize];
     let (p50, p95, max) = (
-        percentile(0.5),
-        percentile(0.95),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.95),
         latencies[latencies.len() - 1],
     );
+    let (settle_p50, settle_p95) = (
+        percentile(&settle_latencies, 0.5),
+        percentile(&settle_latencies, 0.95),
+    );
+    let flicker = withdrawn as f64 / appeared.max(1) as f64;
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .unwrap_or_default();
     let lines = text.lines().count();
     if args.json {
         println!(
@@ -121,14 +186,21 @@ fn main() -> Result<()> {
                 "p95Ms": p95,
                 "maxMs": max,
                 "typosFlagged": flagged,
+                "typosKept": kept,
                 "typos": sites.len(),
+                "settledP50Ms": settle_p50,
+                "settledP95Ms": settle_p95,
+                "flagsAppeared": appeared,
+                "flagsWithdrawn": withdrawn,
+                "flicker": flicker,
+                "loadAverage": load,
             })
         );
     } else {
-        println!("| file | lines | initial scan | flags | edits | after debounce p50 | p95 | max | typos flagged |");
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("| file | lines | initial scan | flags | edits | after debounce p50 | p95 | max | typos flagged (first / settled) | settled p50 / p95 | flicker | load average |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
         println!(
-            "| {} | {lines} | {scan_seconds:.1} s | {initial} | {} | {p50:.0} ms | {p95:.0} ms | {max:.0} ms | {flagged}/{} |",
+            "| {} | {lines} | {scan_seconds:.1} s | {initial} | {} | {p50:.0} ms | {p95:.0} ms | {max:.0} ms | {flagged} / {kept} of {} | {settle_p50:.0} / {settle_p95:.0} ms | {flicker:.2} ({withdrawn}/{appeared}) | {load} |",
             path.file_name().and_then(|name| name.to_str()).unwrap_or("?"),
             latencies.len(),
             sites.len()
@@ -162,6 +234,14 @@ fn last_diagnostics(server: &Server) -> usize {
         .last()
         .and_then(|(_, params)| params["diagnostics"].as_array().map(Vec::len))
         .unwrap_or(0)
+}
+
+/// The ranges of a publish's diagnostics.
+fn ranges_of(params: &Value) -> Vec<Value> {
+    params["diagnostics"]
+        .as_array()
+        .map(|all| all.iter().map(|d| d["range"].clone()).collect())
+        .unwrap_or_default()
 }
 
 fn flags_line(params: &Value, line: usize) -> bool {

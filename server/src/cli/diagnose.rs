@@ -11,7 +11,7 @@ use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::{LoadOptions, LoadedModel};
 
 use super::ModelArgs;
-use crate::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_SURPRISE};
+use crate::config::{DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_GAIN, DEFAULT_MIN_SURPRISE};
 use crate::diagnostics::{Flag, Thresholds};
 use crate::engine::diagnose::{self, DiagnoseEvent, DiagnoseJob, DiagnoseKind};
 use crate::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
@@ -29,6 +29,12 @@ pub struct DiagnoseArgs {
     /// ...when the model's own choice there is at least this likely.
     #[arg(long, default_value_t = DEFAULT_MIN_ALTERNATIVE)]
     pub min_alternative: f32,
+    /// Keep a flag only when the model's fix makes the text after it likelier by this many nats.
+    #[arg(long, default_value_t = DEFAULT_MIN_GAIN)]
+    pub min_gain: f32,
+    /// Keep every flag the thresholds give (no counterfactual check).
+    #[arg(long)]
+    pub no_counterfactual: bool,
     /// Language id (comments and strings are not scored); default: from the file's extension.
     #[arg(long)]
     pub language: Option<String>,
@@ -62,6 +68,8 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
             min_surprise: args.min_surprise,
             min_alternative: args.min_alternative,
         },
+        min_gain: (!args.no_counterfactual).then_some(args.min_gain),
+        open_names: Arc::default(),
         kind: DiagnoseKind::Opened,
         cancel: CancelToken::new(),
         events,

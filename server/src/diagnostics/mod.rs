@@ -3,8 +3,11 @@
 //! Nothing here runs the model or knows LSP: the engine produces [`ScoredToken`]s, these modules
 //! turn them into [`Flag`]s, and the LSP layer publishes them.
 
+pub mod confirm;
 pub mod edits;
+pub mod names;
 pub mod prose;
+pub mod regions;
 pub mod spans;
 
 pub use edits::{ByteEdit, FlagSet};

@@ -50,9 +50,21 @@ pub struct Fix {
 impl Flag {
     /// The message shown to the user.
     pub fn message(&self) -> String {
+        let model_choice = self.expected.trim();
         let expected = match &self.fix {
+            // A fix from the file's names rather than the model's own choice here: no percentage.
+            Some(fix)
+                if !fix.text.trim().is_empty()
+                    && (model_choice.is_empty() || !fix.text.trim().starts_with(model_choice)) =>
+            {
+                return format!(
+                    "unusual `{}` — did you mean `{}`?",
+                    self.text,
+                    fix.text.trim()
+                );
+            }
             Some(fix) => fix.text.trim().to_string(),
-            None => self.expected.trim().to_string(),
+            None => model_choice.to_string(),
         };
         let percent = (self.expected_prob * 100.0).round();
         if expected.is_empty() {
@@ -170,5 +182,46 @@ impl CharClass {
             b if b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80 => Self::Word,
             _ => Self::Operator,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(text: &str, expected: &str, fix: Option<&str>) -> Flag {
+        Flag {
+            range: 4..4 + text.len(),
+            text: text.into(),
+            surprise: 14.0,
+            expected: expected.into(),
+            expected_prob: 0.81,
+            fix: fix.map(|fix| Fix {
+                replace: 4..4 + text.len(),
+                text: fix.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn messages_name_the_models_choice_or_the_files_name() {
+        assert_eq!(
+            flag("retrun", " return", Some("return")).message(),
+            "unusual `retrun` — the model expected `return` (81%)"
+        );
+        // The model's choice before the fix is decoded.
+        assert_eq!(
+            flag("retrun", " return", None).message(),
+            "unusual `retrun` — the model expected `return` (81%)"
+        );
+        // A fix from the file's names, not the model's choice here.
+        assert_eq!(
+            flag("tiem", " None", Some("time")).message(),
+            "unusual `tiem` — did you mean `time`?"
+        );
+        assert_eq!(
+            flag("x", "\n", None).message(),
+            "unusual `x` (the model found it unlikely)"
+        );
     }
 }

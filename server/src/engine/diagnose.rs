@@ -8,13 +8,17 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use rill_model::score::{rewrite_span, score_tokens, TokenScore};
+use rill_model::score::{rewrite_span, score_tokens, tail_logprobs, TokenScore};
 use rill_model::LoadedModel;
 use tokio::sync::mpsc;
 
 use super::prompt::window_start;
 use super::store::SequenceStore;
 use super::CancelToken;
+use crate::diagnostics::confirm::{
+    common_tail, fixed_fragment, settle, tail_range, tail_start, CheckShape, Judged, Verdict,
+};
+use crate::diagnostics::names::{known_name, lexical_fixes, NameIndex};
 use crate::diagnostics::prose::{inside, prose_ranges};
 use crate::diagnostics::spans::worth_scoring;
 use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
@@ -51,6 +55,11 @@ pub struct DiagnoseJob {
     pub context_tokens: usize,
     pub reserve_tokens: usize,
     pub thresholds: Thresholds,
+    /// `diagnostics.minGain`: a flag stands only when the model's fix makes the text after it
+    /// likelier by this many nats (see [`crate::diagnostics::confirm`]); `None` keeps every flag.
+    pub min_gain: Option<f32>,
+    /// The names of the other open documents: a flag on one of them is not a typo.
+    pub open_names: Arc<NameIndex>,
     pub kind: DiagnoseKind,
     pub cancel: CancelToken,
     pub events: mpsc::UnboundedSender<DiagnoseEvent>,
@@ -208,6 +217,7 @@ pub fn run(
         completion_holds_document(loaded, store, document, &tokenized.ids),
     );
     let prose = prose_ranges(&text, &job.language_id);
+    let names = NameIndex::new(&text, &prose);
     store.set_diagnosed(&key);
     let cancel = job.cancel.clone();
     let stop = || cancel.is_cancelled() || interrupted();
@@ -270,24 +280,38 @@ pub fn run(
         };
         if done_until > region.start {
             let finished = region.start..done_until;
-            let mut flags: Vec<Flag> = find_flags(&text, &scored, job.thresholds)
+            // Names the file (or another open document) uses elsewhere are not typos: dropped
+            // before anything is shown, as this costs no model time.
+            let flags: Vec<Flag> = find_flags(&text, &scored, job.thresholds)
                 .into_iter()
                 .filter(|flag| finished.contains(&flag.range.start))
+                .filter(|flag| !known_name(flag, &text, &names, &job.open_names))
                 .collect();
-            // The squiggles go out before the fixes are decoded (a few full passes each), so the
-            // user sees them as soon as the region is scored; the fixes follow in a second report.
+            // The squiggles go out before they are judged (a few full passes each), so the user
+            // sees them as soon as the region is scored; the judged flags, with their fixes,
+            // follow in a second report that withdraws those the check rejects.
             if !flags.is_empty() {
                 let _ = job.events.send(DiagnoseEvent::Scored {
                     region: finished.clone(),
                     flags: flags.clone(),
                 });
             }
-            add_fixes(
-                loaded, store, &key, &tokens, &tokenized, window, &text, &mut flags, &cancel,
-            )?;
+            let cancelled = || cancel.is_cancelled();
+            let context = JudgeContext {
+                key: &key,
+                tokens: &tokens,
+                tokenized: &tokenized,
+                window,
+                text: &text,
+                names: &names,
+                open_names: &job.open_names,
+                shape: CheckShape::DEFAULT,
+            };
+            let verdicts = judge(loaded, store, &context, &flags, &cancelled)?;
             if cancel.is_cancelled() {
                 return Ok(Progress::Cancelled);
             }
+            let flags = judged(flags, verdicts, &text, job.min_gain);
             let _ = job.events.send(DiagnoseEvent::Scored {
                 region: finished,
                 flags,
@@ -304,13 +328,35 @@ pub fn run(
     Ok(Progress::Finished)
 }
 
+/// The flags that stand after their verdicts (see [`settle`]), in order. A flag left without a
+/// verdict (past the per-region limit) is kept only without a check.
+fn judged(
+    flags: Vec<Flag>,
+    verdicts: Vec<Verdict>,
+    text: &str,
+    min_gain: Option<f32>,
+) -> Vec<Flag> {
+    let mut verdicts = verdicts.into_iter();
+    let mut kept: Vec<Flag> = flags
+        .into_iter()
+        .filter_map(|flag| {
+            let verdict = verdicts.next().unwrap_or_default();
+            settle(flag, &verdict, text, min_gain, CheckShape::DEFAULT)
+        })
+        .collect();
+    // A flag moved onto the word before it may now precede or meet another flag.
+    kept.sort_by_key(|flag| flag.range.start);
+    kept.dedup_by(|later, earlier| later.range.start < earlier.range.end);
+    kept
+}
+
 /// One region's scores.
-struct RegionScan {
+pub struct RegionScan {
     /// The first document token of the window (the sequence holds BOS and the tokens from here).
     window: usize,
     /// BOS and the window's tokens up to the region's end.
     tokens: Vec<u32>,
-    scored: Vec<ScoredToken>,
+    pub scored: Vec<ScoredToken>,
     /// The first document token not yet scored (the region's end when it is complete).
     reached: usize,
 }
@@ -386,6 +432,87 @@ fn score_region(
     })
 }
 
+/// A text ready to be scored region by region outside a job (benchmarks): its tokens with their
+/// byte offsets and where its comments and strings are.
+pub struct PreparedText {
+    tokenized: Tokenized,
+    prose: Vec<Range<usize>>,
+    names: NameIndex,
+}
+
+impl PreparedText {
+    pub fn new(loaded: &LoadedModel, text: &str, language_id: &str) -> rill_model::Result<Self> {
+        let prose = prose_ranges(text, language_id);
+        Ok(Self {
+            tokenized: Tokenized::new(loaded, text)?,
+            names: NameIndex::new(text, &prose),
+            prose,
+        })
+    }
+}
+
+/// Scores the tokens of `text` covering the byte range `region` in the sequence `key`, exactly as
+/// a diagnostics job scores a region (the same context window, the cached prefix reused): what
+/// benchmarks replay edits with. `prepared` must be `text`'s.
+pub fn score_text_region(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    text: &str,
+    prepared: &PreparedText,
+    region: Range<usize>,
+) -> rill_model::Result<RegionScan> {
+    let region = region.start.min(text.len())..region.end.min(text.len());
+    let covered = prepared.tokenized.covering(&region);
+    if covered.is_empty() {
+        return Ok(RegionScan {
+            window: 0,
+            tokens: Vec::new(),
+            scored: Vec::new(),
+            reached: covered.end,
+        });
+    }
+    let budget = scan_budget(loaded, store);
+    score_region(
+        loaded,
+        store,
+        key,
+        text,
+        &prepared.tokenized,
+        &prepared.prose,
+        covered,
+        budget,
+        &|| false,
+    )
+}
+
+/// The verdict of the counterfactual check on each of `flags` (found in `scan`, the last region
+/// scored in the sequence `key`), as a diagnostics job judges them: what benchmarks measure the
+/// check with.
+#[allow(clippy::too_many_arguments)]
+pub fn judge_flags(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &str,
+    text: &str,
+    prepared: &PreparedText,
+    scan: &RegionScan,
+    flags: &[Flag],
+    shape: CheckShape,
+) -> rill_model::Result<Vec<Verdict>> {
+    let context = JudgeContext {
+        key,
+        tokens: &scan.tokens,
+        tokenized: &prepared.tokenized,
+        window: scan.window,
+        text,
+        names: &prepared.names,
+        open_names: &NameIndex::default(),
+        shape,
+    };
+    judge(loaded, store, &context, flags, &|| false)
+}
+
 /// Scores every token of `text` worth scoring (no flags, no fixes): what benchmarks sweep
 /// thresholds over. Uses the sequence `key` of `store`.
 pub fn score_document(
@@ -438,50 +565,158 @@ fn scored_token(
     })
 }
 
-/// Decodes the model's rewrite of each flag (at most [`MAX_FIXES_PER_REGION`]) and attaches it
-/// as the flag's fix, unless it changes nothing.
-#[allow(clippy::too_many_arguments)]
-fn add_fixes(
+/// What judging the flags of a region needs besides the model.
+struct JudgeContext<'a> {
+    /// The sequence holding the region's window.
+    key: &'a str,
+    /// BOS and the window's tokens up to the region's end.
+    tokens: &'a [u32],
+    tokenized: &'a Tokenized,
+    window: usize,
+    text: &'a str,
+    names: &'a NameIndex,
+    open_names: &'a NameIndex,
+    shape: CheckShape,
+}
+
+/// Judges each flag (at most [`MAX_FIXES_PER_REGION`]; the rest get no verdict): decodes the
+/// model's rewrite of it, adds the fixes the file's names suggest, and scores the text after each
+/// fix with the fix and as written (see [`crate::diagnostics::confirm`]). All of it runs on one
+/// copy of the prefix: the sequence itself keeps the whole region cached, for the next region and
+/// for completions. Returns fewer verdicts than flags when cancelled.
+fn judge(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
-    tokens: &[u32],
-    tokenized: &Tokenized,
-    window: usize,
-    text: &str,
-    flags: &mut [Flag],
-    cancel: &CancelToken,
-) -> rill_model::Result<()> {
-    let cancelled = || cancel.is_cancelled();
-    for flag in flags.iter_mut().take(MAX_FIXES_PER_REGION) {
-        // Decode from the token holding the span's first byte: the model writes whole tokens.
-        let first = tokenized.covering(&(flag.range.start..flag.range.start + 1));
-        if first.start < window || first.start >= window + tokens.len() - 1 {
+    context: &JudgeContext<'_>,
+    flags: &[Flag],
+    cancelled: &dyn Fn() -> bool,
+) -> rill_model::Result<Vec<Verdict>> {
+    let (tokenized, window, text) = (context.tokenized, context.window, context.text);
+    let in_window = |token: usize| token >= window && token + 1 < window + context.tokens.len();
+    let mut verdicts = Vec::with_capacity(flags.len());
+    for flag in flags.iter().take(MAX_FIXES_PER_REGION) {
+        if cancelled() {
+            break;
+        }
+        let lexical = lexical_fixes(flag, text, context.names, context.open_names);
+        // The copy starts at the token holding the earliest byte any fix touches.
+        let earliest = lexical
+            .iter()
+            .map(|fix| fix.replace.start)
+            .fold(flag.range.start, usize::min);
+        let first = tokenized.covering(&(earliest..earliest + 1)).start;
+        // The model writes whole tokens: its rewrite starts at the token holding the span's start.
+        let own = tokenized
+            .covering(&(flag.range.start..flag.range.start + 1))
+            .start;
+        if !in_window(first) || !in_window(own) {
+            verdicts.push(Verdict::default());
             continue;
         }
-        let token_start = tokenized.starts[first.start];
-        let branch_at = first.start - window + 1;
-        // Decode on a copy of the prefix: the sequence itself keeps the whole region cached, for
-        // the next region and for completions.
-        let Some(mut branch) = store.sequence(key, &loaded.model).fork(branch_at) else {
+        let branch_at = first - window + 1;
+        let Some(mut branch) = store.sequence(context.key, &loaded.model).fork(branch_at) else {
+            verdicts.push(Verdict::default());
             continue;
         };
-        let Some(rewrite) = rewrite_span(
+        let own_start = tokenized.starts[own];
+        let rewrite = rewrite_span(
             &loaded.model,
             &loaded.tokenizer,
             &mut branch,
-            tokens,
-            branch_at,
-            &text[token_start..],
-            flag.range.end - token_start,
-            &cancelled,
+            context.tokens,
+            own - window + 1,
+            &text[own_start..],
+            flag.range.end - own_start,
+            cancelled,
         )?
-        else {
-            continue;
-        };
-        flag.fix = minimal_fix(text, token_start, rewrite.replaces, &rewrite.text);
+        .and_then(|rewrite| minimal_fix(text, own_start, rewrite.replaces, &rewrite.text));
+        let mut fixes: Vec<Fix> = rewrite.iter().cloned().collect();
+        for fix in lexical {
+            if !fixes.contains(&fix) {
+                fixes.push(fix);
+            }
+        }
+        let mut judged = Vec::with_capacity(fixes.len());
+        for fix in fixes {
+            if cancelled() {
+                break;
+            }
+            let from = tokenized.starts[first];
+            if let Some(profile) =
+                counterfactual(loaded, &mut branch, branch_at, context, from, flag, &fix)?
+            {
+                judged.push(Judged {
+                    gain: profile.iter().map(|(_, gain)| gain).sum(),
+                    fix,
+                    profile,
+                });
+            }
+        }
+        verdicts.push(Verdict { rewrite, judged });
     }
-    Ok(())
+    Ok(verdicts)
+}
+
+/// How much likelier each token of the text after `fix` (see [`tail_start`]) is with the fix
+/// than as written (nats), with where it ends (bytes after the tail's start); `None` when nothing
+/// could be compared. `branch` holds the prefix up to the token at byte `from` in its first
+/// `branch_at` tokens (it is rolled back there and extended twice).
+fn counterfactual(
+    loaded: &LoadedModel,
+    branch: &mut rill_model::Sequence,
+    branch_at: usize,
+    context: &JudgeContext<'_>,
+    from: usize,
+    flag: &Flag,
+    fix: &Fix,
+) -> rill_model::Result<Option<Vec<(usize, f32)>>> {
+    let (tokenized, text, shape) = (context.tokenized, context.text, context.shape);
+    let tail = tail_range(text, tail_start(flag, fix), shape.lines);
+    // The nearest `shape.tokens` tokens of the tail, cut at a token boundary of the document.
+    let first_after = tokenized
+        .starts
+        .partition_point(|&start| start < tail.start);
+    let capped = tokenized
+        .starts
+        .get(first_after + shape.tokens)
+        .copied()
+        .unwrap_or(text.len());
+    let end = tail.end.min(capped).max(tail.start);
+    if end == tail.start || fix.replace.end > end || fix.replace.start < from {
+        return Ok(None);
+    }
+    let tokenizer = &loaded.tokenizer;
+    let original = tokenizer.encode(&text[from..end])?;
+    let lengths = tokenizer.document_lengths(&original)?;
+    let fixed = tokenizer.encode(&fixed_fragment(text, from, end, fix))?;
+    let compared = common_tail(&original, &lengths, &fixed, end - tail.start);
+    if compared == 0 {
+        return Ok(None);
+    }
+    let mut score = |fragment: &[u32]| -> rill_model::Result<Option<Vec<f32>>> {
+        branch.truncate(branch_at);
+        if branch.tokens().len() != branch_at {
+            return Ok(None);
+        }
+        tail_logprobs(&loaded.model, branch, fragment, compared).map(Some)
+    };
+    let (Some(as_written), Some(with_fix)) = (score(&original)?, score(&fixed)?) else {
+        return Ok(None);
+    };
+    // Where each compared token ends, counted from the fragment's end backwards.
+    let mut ends = Vec::with_capacity(compared);
+    let mut at = end - tail.start;
+    for length in lengths.iter().rev().take(compared) {
+        ends.push(at);
+        at = at.saturating_sub(*length);
+    }
+    ends.reverse();
+    Ok(Some(
+        ends.into_iter()
+            .zip(with_fix.iter().zip(&as_written))
+            .map(|(end, (with_fix, as_written))| (end, with_fix - as_written))
+            .collect(),
+    ))
 }
 
 /// The fix replacing `text[start..start + replaces]` with `new_text`, without the leading

@@ -19,6 +19,9 @@ use tower_lsp::lsp_types::{
 
 use super::session::{lock, Session};
 use crate::config::Config;
+use crate::diagnostics::names::NameIndex;
+use crate::diagnostics::prose::prose_ranges;
+use crate::diagnostics::regions::{blocks, line_offset_after, whole_lines};
 use crate::diagnostics::{ByteEdit, Fix, Flag, FlagSet, Thresholds};
 use crate::documents::{Document, PositionEncoding};
 use crate::engine::diagnose::{DiagnoseEvent, DiagnoseJob, DiagnoseKind};
@@ -26,9 +29,6 @@ use crate::engine::{BackgroundJob, BackgroundKind, CancelToken};
 
 /// Quiet time after the edited region was rescored before the rest of the document is.
 pub const REFRESH_IDLE: Duration = Duration::from_millis(1500);
-
-/// Lines per region when a whole document is scored, so results appear block by block.
-const BLOCK_LINES: usize = 40;
 
 /// The diagnostic code of a model flag.
 pub const CODE: &str = "unlikely-token";
@@ -175,6 +175,8 @@ pub fn on_config_change(session: &Arc<Session>, old: &Config, new: &Config) {
             config.diagnostics_enable && config.enable,
             config.diagnostics_min_surprise.to_bits(),
             config.diagnostics_min_alternative.to_bits(),
+            config.diagnostics_counterfactual,
+            config.diagnostics_min_gain.to_bits(),
         )
     };
     if relevant(old) == relevant(new) {
@@ -267,6 +269,7 @@ fn submit(
         .get(uri)
         .map(|document| document.language_id().to_string())
         .unwrap_or_default();
+    let open_names = Arc::new(open_names(session, uri));
     let cancel = CancelToken::new();
     {
         let mut documents = lock(&session.diagnostics.documents);
@@ -290,6 +293,10 @@ fn submit(
                 min_surprise: config.diagnostics_min_surprise,
                 min_alternative: config.diagnostics_min_alternative,
             },
+            min_gain: config
+                .diagnostics_counterfactual
+                .then_some(config.diagnostics_min_gain),
+            open_names,
             kind,
             cancel: cancel.clone(),
             events,
@@ -330,6 +337,28 @@ fn submit(
             }
         }
     });
+}
+
+/// The names of every open document but `uri`: a name defined in another file the user has open
+/// is not a typo either.
+fn open_names(session: &Session, uri: &Url) -> NameIndex {
+    let others: Vec<(String, String)> = {
+        let documents = lock(&session.documents);
+        documents
+            .uris()
+            .into_iter()
+            .filter(|other| other != uri)
+            .filter_map(|other| {
+                let document = documents.get(&other)?;
+                Some((document.text(), document.language_id().to_string()))
+            })
+            .collect()
+    };
+    let mut names = NameIndex::default();
+    for (text, language_id) in others {
+        names.extend(&NameIndex::new(&text, &prose_ranges(&text, &language_id)));
+    }
+    names
 }
 
 fn cancel_job(state: &mut DocumentFlags) {
@@ -420,97 +449,9 @@ fn follow_dirty(dirty: Option<Range<usize>>, edit: &ByteEdit) -> Range<usize> {
     dirty.start.min(edit.old.start).min(moved(dirty.start))..moved(dirty.end).max(new_end)
 }
 
-/// The character boundary at or before `offset` (offsets that follow edits through
-/// [`follow_dirty`] may fall inside a character).
-fn floor_boundary(text: &str, offset: usize) -> usize {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    offset
-}
-
-/// The character boundary at or after `offset`.
-fn ceil_boundary(text: &str, offset: usize) -> usize {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset += 1;
-    }
-    offset
-}
-
-/// `range` widened to whole lines of `text`.
-fn whole_lines(text: &str, range: Range<usize>) -> Range<usize> {
-    let start = floor_boundary(text, range.start);
-    let end = ceil_boundary(text, range.end.max(start));
-    let start = text[..start].rfind('\n').map_or(0, |newline| newline + 1);
-    let end = text[end..]
-        .find('\n')
-        .map_or(text.len(), |newline| end + newline + 1);
-    start..end
-}
-
-/// The offset `lines` line starts after `from` (or the end of the text).
-fn line_offset_after(text: &str, from: usize, lines: usize) -> usize {
-    let mut offset = floor_boundary(text, from);
-    for _ in 0..lines {
-        match text[offset..].find('\n') {
-            Some(newline) => offset += newline + 1,
-            None => return text.len(),
-        }
-    }
-    offset
-}
-
-/// `range` (line-aligned) cut into regions of [`BLOCK_LINES`] lines.
-fn blocks(text: &str, range: Range<usize>) -> Vec<Range<usize>> {
-    let mut regions = Vec::new();
-    let mut start = range.start;
-    while start < range.end {
-        let end = line_offset_after(text, start, BLOCK_LINES).min(range.end);
-        let end = end.max(ceil_boundary(text, start + 1));
-        regions.push(start..end.min(range.end));
-        start = end;
-    }
-    regions
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn offsets_inside_a_character_are_widened_to_its_boundaries() {
-        // Bytes 2..6 are the crab: offsets that followed edits may land inside it.
-        let text = "a\n🦀b\nc\n";
-        assert_eq!(whole_lines(text, 3..3), 2..8);
-        assert_eq!(whole_lines(text, 4..5), 2..8);
-        assert_eq!(line_offset_after(text, 3, 1), 8);
-        for region in blocks(text, 0..text.len()) {
-            assert!(text.is_char_boundary(region.start) && text.is_char_boundary(region.end));
-        }
-    }
-
-    #[test]
-    fn whole_lines_cover_the_edit() {
-        let text = "ab\ncd\nef\n";
-        assert_eq!(whole_lines(text, 4..4), 3..6);
-        assert_eq!(whole_lines(text, 1..4), 0..6);
-        assert_eq!(whole_lines(text, 9..9), 9..9);
-    }
-
-    #[test]
-    fn blocks_cut_at_line_starts() {
-        let text: String = (0..100).map(|i| format!("line {i}\n")).collect();
-        let regions = blocks(&text, 0..text.len());
-        assert_eq!(regions.len(), 3);
-        assert_eq!(regions[0].start, 0);
-        assert_eq!(regions.last().map(|r| r.end), Some(text.len()));
-        for pair in regions.windows(2) {
-            assert_eq!(pair[0].end, pair[1].start);
-            assert_eq!(&text[pair[1].start - 1..pair[1].start], "\n");
-        }
-    }
 
     #[test]
     fn the_dirty_range_follows_edits() {
