@@ -221,9 +221,7 @@ pub fn run(options: &Options) -> Report {
             seed: options.seed,
             model_bytes,
             model_resident_bytes,
-            rss_bound_bytes: model_resident_bytes
-                + (options.cache_budget_mb << 20)
-                + (150 << 20),
+            rss_bound_bytes: model_resident_bytes + (options.cache_budget_mb << 20) + (150 << 20),
             ..Report::default()
         },
         broken_model: broken_model_file(),
