@@ -530,7 +530,9 @@ fn everything_nested() -> Value {
             "minSurprise": 6.5,
             "minAlternative": 0.25,
             "debounceMs": 200,
-            "lookaheadLines": 10
+            "lookaheadLines": 10,
+            "counterfactual": true,
+            "minGain": 1.5
         },
         "reasoning": { "timeoutMs": 5000, "maxSteps": 4 },
         "context": { "crossFile": true, "chunkLines": 32, "maxChunks": 8, "crossFileTokens": 400 }
@@ -572,6 +574,8 @@ fn everything_expected() -> Config {
         diagnostics_min_alternative: 0.25,
         diagnostics_debounce_ms: 200,
         diagnostics_lookahead_lines: 10,
+        diagnostics_counterfactual: true,
+        diagnostics_min_gain: 1.5,
         reasoning_timeout_ms: 5000,
         reasoning_max_steps: 4,
         cross_file: true,

@@ -124,6 +124,8 @@ fn scoring_interrupted_inside_a_character_resumes_from_a_line_start() {
             min_surprise: 12.0,
             min_alternative: 0.7,
         },
+        min_gain: None,
+        open_names: Arc::default(),
         kind: DiagnoseKind::Opened,
         cancel: CancelToken::new(),
         events,

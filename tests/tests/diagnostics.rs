@@ -74,7 +74,10 @@ fn apply_edit(text: &str, edit: &Value) -> String {
 
 #[test]
 fn a_misspelling_is_flagged_with_a_quick_fix_and_the_flag_goes_once_fixed() {
-    let server = server_with(json!({ "diagnostics": { "lookaheadLines": 5 } }));
+    // The thresholds this fixture was written for: the second `retrun` is less surprising than the
+    // first (12.7 nats: the model has seen it once), under the default `minSurprise` of 13.
+    let server =
+        server_with(json!({ "diagnostics": { "lookaheadLines": 5, "minSurprise": 12.0 } }));
     let mark = server.mark();
     server.open(SIZES_URI, "python", SIZES);
     // Flags are published as soon as a region is scored, and again once their fixes are decoded.
@@ -138,7 +141,9 @@ fn a_misspelling_is_flagged_with_a_quick_fix_and_the_flag_goes_once_fixed() {
 
 #[test]
 fn an_edit_rescores_only_its_region_and_reintroducing_the_fault_flags_it_again() {
-    let server = server_with(json!({ "diagnostics": { "lookaheadLines": 3, "debounceMs": 100 } }));
+    let server = server_with(
+        json!({ "diagnostics": { "lookaheadLines": 3, "debounceMs": 100, "minSurprise": 12.0 } }),
+    );
     let mark = server.mark();
     server.open(SIZES_URI, "python", SIZES);
     let before = wait_for_diagnostics(&server, mark, 1, |diagnostics| {
@@ -326,4 +331,48 @@ fn turning_diagnostics_on_scores_documents_opened_while_they_were_off() {
     let mark = server.mark();
     server.change_settings(json!({ "rill": { "diagnostics": { "enable": false } } }));
     wait_for_diagnostics(&server, mark, 1, <[Value]>::is_empty);
+}
+
+/// A call of a helper defined further down: `quux_frob` surprises the model where it is first
+/// used. The two documents share every byte up to that call, so the model scores it the same in
+/// both; only the name index tells them apart.
+const HELPER_CALLED: &str = "import math\n\n\ndef area(shape):\n    return quux_frob(shape) * 2\n";
+const HELPER_DEFINED: &str = "import math\n\n\ndef area(shape):\n    return quux_frob(shape) * 2\n\n\ndef perimeter(shape):\n    return quux_frob(shape) + math.pi\n\n\ndef quux_frob(shape):\n    return shape.width * shape.height\n";
+
+#[test]
+fn a_name_the_file_uses_elsewhere_is_not_flagged_where_a_name_used_once_is() {
+    // Low thresholds, so that the call is flagged on surprise alone.
+    let server =
+        server_with(json!({ "diagnostics": { "minSurprise": 6.0, "minAlternative": 0.1 } }));
+    let flags_of = |uri: &str, text: &str| -> Vec<Value> {
+        let mark = server.mark();
+        server.open(uri, "python", text);
+        // The document is one region: its first publish with a flag holds all of its flags.
+        let (_, params) = server.wait_for_notification_since(
+            mark,
+            "textDocument/publishDiagnostics",
+            |params| {
+                params["uri"] == uri
+                    && params["diagnostics"]
+                        .as_array()
+                        .is_some_and(|diagnostics| !diagnostics.is_empty())
+            },
+            SCORING_TIMEOUT,
+        );
+        params["diagnostics"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    let called = flags_of("file:///e2e/called.py", HELPER_CALLED);
+    let call = on_line(&called, 4).unwrap_or_else(|| panic!("the call is flagged: {called:?}"));
+    assert!(
+        call["message"].as_str().unwrap().contains("`quux_frob`"),
+        "{call}"
+    );
+    let defined = flags_of("file:///e2e/defined.py", HELPER_DEFINED);
+    assert!(
+        on_line(&defined, 4).is_none(),
+        "a helper the file defines and calls twice is not a typo: {defined:?}"
+    );
 }

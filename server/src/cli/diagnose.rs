@@ -29,12 +29,13 @@ pub struct DiagnoseArgs {
     /// ...when the model's own choice there is at least this likely.
     #[arg(long, default_value_t = DEFAULT_MIN_ALTERNATIVE)]
     pub min_alternative: f32,
-    /// Keep a flag only when the model's fix makes the text after it likelier by this many nats.
+    /// Keep a flag only when a fix makes the text after it likelier (the server's
+    /// `diagnostics.counterfactual`, off by default there too).
+    #[arg(long)]
+    pub counterfactual: bool,
+    /// With `--counterfactual`: by at least this many nats.
     #[arg(long, default_value_t = DEFAULT_MIN_GAIN)]
     pub min_gain: f32,
-    /// Keep every flag the thresholds give (no counterfactual check).
-    #[arg(long)]
-    pub no_counterfactual: bool,
     /// Language id (comments and strings are not scored); default: from the file's extension.
     #[arg(long)]
     pub language: Option<String>,
@@ -68,7 +69,7 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
             min_surprise: args.min_surprise,
             min_alternative: args.min_alternative,
         },
-        min_gain: (!args.no_counterfactual).then_some(args.min_gain),
+        min_gain: args.counterfactual.then_some(args.min_gain),
         open_names: Arc::default(),
         kind: DiagnoseKind::Opened,
         cancel: CancelToken::new(),
@@ -76,19 +77,23 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
     };
     let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
     diagnose::run(&loaded, &mut store, "file", &mut job, &|| false)?;
-    let mut stdout = std::io::stdout().lock();
-    let mut count = 0;
+    // A region with flags is reported twice (as scored, then with fixes): the last report of each
+    // region is its answer.
+    let mut regions: std::collections::BTreeMap<usize, Vec<Flag>> = Default::default();
     while let Ok(event) = received.try_recv() {
         match event {
-            DiagnoseEvent::Scored { flags, .. } => {
-                for flag in flags {
-                    count += 1;
-                    print_flag(&mut stdout, &args, &text, &flag)?;
-                }
+            DiagnoseEvent::Scored { region, flags } => {
+                regions.insert(region.start, flags);
             }
             DiagnoseEvent::Failed(reason) => anyhow::bail!("scoring failed: {reason}"),
             DiagnoseEvent::Done => {}
         }
+    }
+    let mut stdout = std::io::stdout().lock();
+    let mut count = 0;
+    for flag in regions.values().flatten() {
+        count += 1;
+        print_flag(&mut stdout, &args, &text, flag)?;
     }
     eprintln!(
         "rill: {count} flags in {} lines, scored in {:.1} s",
