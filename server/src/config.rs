@@ -53,6 +53,39 @@ impl fmt::Display for Multiline {
     }
 }
 
+/// How a reasoning chain's result reaches the document (`reasoning.apply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ApplyMode {
+    /// As an edit the editor previews before anything changes (a change annotation that needs
+    /// confirmation); for editors without that, as a code action to apply by hand.
+    #[default]
+    Preview,
+    /// As an edit applied at once (the user undoes it if it is wrong).
+    Immediately,
+}
+
+impl ApplyMode {
+    /// Every value, in the spelling the settings use.
+    pub const NAMES: [&'static str; 2] = ["preview", "immediately"];
+
+    /// The spelling the settings use for this value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Preview => "preview",
+            Self::Immediately => "immediately",
+        }
+    }
+
+    /// The value a settings string names, or `None` for anything else (matching is exact).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "preview" => Some(Self::Preview),
+            "immediately" => Some(Self::Immediately),
+            _ => None,
+        }
+    }
+}
+
 /// What happens to a suggestion that is only a comment where code is expected
 /// (`completion.codeOverComment`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -253,6 +286,8 @@ pub struct Config {
     pub reasoning_timeout_ms: u64,
     /// `reasoning.maxSteps`: most steps a chain may have, 1 to 20.
     pub reasoning_max_steps: usize,
+    /// `reasoning.apply`: how a chain's result reaches the document.
+    pub reasoning_apply: ApplyMode,
     /// `context.crossFile`: show chunks of other open documents in front of the prompt.
     pub cross_file: bool,
     /// `context.chunkLines`: lines per cross-file chunk, 4 to 512.
@@ -303,6 +338,7 @@ impl Default for Config {
             diagnostics_min_gain: DEFAULT_MIN_GAIN,
             reasoning_timeout_ms: 30_000,
             reasoning_max_steps: 6,
+            reasoning_apply: ApplyMode::Preview,
             // Off by default: on the default model it did not improve completions measurably
             // (`crossfile_bench`, benches/README.md) and it makes every prompt longer.
             cross_file: false,
@@ -347,7 +383,7 @@ impl std::error::Error for ConfigIssue {}
 pub const SECTION: &str = "rill";
 
 /// Every key `apply` understands, dotted, without the `rill.` prefix.
-pub const KEYS: [&str; 40] = [
+pub const KEYS: [&str; 41] = [
     "model.path",
     "engine.threads",
     "engine.cacheBudgetMb",
@@ -384,6 +420,7 @@ pub const KEYS: [&str; 40] = [
     "diagnostics.minGain",
     "reasoning.timeoutMs",
     "reasoning.maxSteps",
+    "reasoning.apply",
     "context.crossFile",
     "context.chunkLines",
     "context.maxChunks",
@@ -561,6 +598,11 @@ impl Config {
             }
             "reasoning.timeoutMs" => self.reasoning_timeout_ms = integer_in(value, 1000, 600_000)?,
             "reasoning.maxSteps" => self.reasoning_max_steps = integer_in(value, 1, 20)? as usize,
+            "reasoning.apply" => {
+                let name = expect_string(value)?;
+                self.reasoning_apply =
+                    ApplyMode::from_name(name).ok_or_else(|| one_of(&ApplyMode::NAMES, name))?;
+            }
             "context.crossFile" => self.cross_file = expect_bool(value)?,
             "context.chunkLines" => self.chunk_lines = integer_in(value, 4, 512)? as usize,
             "context.maxChunks" => self.max_chunks = integer_in(value, 1, 64)? as usize,
@@ -624,6 +666,7 @@ impl Config {
             "diagnostics.minGain" => self.diagnostics_min_gain = defaults.diagnostics_min_gain,
             "reasoning.timeoutMs" => self.reasoning_timeout_ms = defaults.reasoning_timeout_ms,
             "reasoning.maxSteps" => self.reasoning_max_steps = defaults.reasoning_max_steps,
+            "reasoning.apply" => self.reasoning_apply = defaults.reasoning_apply,
             "context.crossFile" => self.cross_file = defaults.cross_file,
             "context.chunkLines" => self.chunk_lines = defaults.chunk_lines,
             "context.maxChunks" => self.max_chunks = defaults.max_chunks,

@@ -23,6 +23,8 @@ pub const INLINE_COMPLETION_METHOD: &str = "textDocument/inlineCompletion";
 pub const PARTIAL_METHOD: &str = "rill/inlineCompletion/partial";
 /// rill's notification reporting the engine's state and the measurements of the last completion.
 pub const STATUS_METHOD: &str = "rill/status";
+/// The notification with a finished reasoning chain, whole, for a panel or a float.
+pub const REASONING_RESULT_METHOD: &str = "rill/reasoningResult";
 
 /// How an inline completion was triggered.
 ///
@@ -421,4 +423,44 @@ pub enum StatusNotification {}
 impl Notification for StatusNotification {
     type Params = StatusParams;
     const METHOD: &'static str = STATUS_METHOD;
+}
+
+/// One step of a reasoning chain as `rill/reasoningResult` reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningStepReport {
+    pub number: usize,
+    pub title: String,
+    pub rationale: String,
+    /// Whether the step's edit is part of the result; `false` for an explanation step.
+    pub kept: bool,
+    /// Why the step was dropped, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_because: Option<String>,
+}
+
+/// Parameters of `rill/reasoningResult`: everything a chain found, sent once when it ends, so that
+/// an editor can show it in full (the summary alone fits one status line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReasoningResultParams {
+    pub uri: Url,
+    /// `fix`, `explain` or `improve`.
+    pub task: String,
+    /// One line: steps, kept, dropped, and whether the result was applied.
+    pub summary: String,
+    pub steps: Vec<ReasoningStepReport>,
+    pub applied: bool,
+    /// When a guard stopped the result, why, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejected_by: Option<String>,
+}
+
+/// The `rill/reasoningResult` notification.
+#[derive(Debug)]
+pub enum ReasoningResultNotification {}
+
+impl Notification for ReasoningResultNotification {
+    type Params = ReasoningResultParams;
+    const METHOD: &'static str = REASONING_RESULT_METHOD;
 }

@@ -9,7 +9,7 @@ use tower_lsp::lsp_types::request::Request;
 use tower_lsp::lsp_types::{Command, NumberOrString, Position, Range, Url};
 
 use rill_server::config::{
-    Backend, CommentPolicy, Config, ConfigIssue, FimTemplate, Multiline, KEYS,
+    ApplyMode, Backend, CommentPolicy, Config, ConfigIssue, FimTemplate, Multiline, KEYS,
 };
 use rill_server::protocol::*;
 
@@ -534,7 +534,7 @@ fn everything_nested() -> Value {
             "counterfactual": true,
             "minGain": 1.5
         },
-        "reasoning": { "timeoutMs": 5000, "maxSteps": 4 },
+        "reasoning": { "timeoutMs": 5000, "maxSteps": 4, "apply": "immediately" },
         "context": { "crossFile": true, "chunkLines": 32, "maxChunks": 8, "crossFileTokens": 400 }
     })
 }
@@ -578,6 +578,7 @@ fn everything_expected() -> Config {
         diagnostics_min_gain: 1.5,
         reasoning_timeout_ms: 5000,
         reasoning_max_steps: 4,
+        reasoning_apply: ApplyMode::Immediately,
         cross_file: true,
         chunk_lines: 32,
         max_chunks: 8,

@@ -6,7 +6,7 @@ use rill_server::reasoning::prompt::{
     TASK_MARKER,
 };
 use rill_server::reasoning::steps::{
-    applies_to, combined, comment_style, minimal_change, plan, plan_for_language,
+    applies_to, combined, comment_style, held_state, minimal_change, plan, plan_for_language,
     reasoning_as_comments, CommentStyle, Plan, TextChange,
 };
 
@@ -1018,6 +1018,53 @@ fn applies_to_checks_the_current_text() {
         Err("the code changed since the step was planned".to_string())
     );
     assert!(applies_to(&plan, 2, ORIGINAL_PYTHON).is_err());
+}
+
+/// Found in Helix: after applying both steps and undoing the second, step 2/2 read "the code
+/// changed since the step was planned" although the file held exactly step 1's result. The
+/// document is read from the selection's start to its end, whatever the length of each state.
+#[test]
+fn the_state_the_document_holds_is_recognised_whatever_its_length() {
+    let chain = parse_steps(WELL_FORMED, 5);
+    let plan = plan(ORIGINAL_PYTHON, &chain.steps);
+    let following = "\n\ndef after():\n    pass\n";
+    for state in [
+        ORIGINAL_PYTHON,
+        plan.steps[0].after.as_str(),
+        plan.steps[1].after.as_str(),
+    ] {
+        let rest = format!("{state}{following}more text\n");
+        assert_eq!(
+            held_state(&plan, ORIGINAL_PYTHON, &rest, following),
+            Some(state)
+        );
+    }
+    // After step 1 is undone from step 2 (the document holds step 1's result): step 2 applies,
+    // step 1 is already applied.
+    let rest = format!("{}{following}", plan.steps[0].after);
+    let held = held_state(&plan, ORIGINAL_PYTHON, &rest, following).unwrap();
+    assert_eq!(applies_to(&plan, 1, held), Ok(()));
+    assert_eq!(
+        applies_to(&plan, 0, held),
+        Err("already applied".to_string())
+    );
+    // Anything else is none of the chain's states.
+    let rest = format!("def something_else(): pass\n{following}");
+    assert_eq!(held_state(&plan, ORIGINAL_PYTHON, &rest, following), None);
+    // A state that is a prefix of another is told apart by what follows it.
+    let longer = format!("{}    extra = 1\n", plan.steps[0].after);
+    let appended = rill_server::reasoning::steps::Plan {
+        steps: vec![rill_server::reasoning::steps::PlannedStep {
+            after: longer.clone(),
+            ..plan.steps[0].clone()
+        }],
+        dropped: Vec::new(),
+    };
+    let rest = format!("{}{following}", plan.steps[0].after);
+    assert_eq!(
+        held_state(&appended, &plan.steps[0].after, &rest, following),
+        Some(plan.steps[0].after.as_str())
+    );
 }
 
 #[test]

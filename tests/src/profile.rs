@@ -35,7 +35,12 @@ impl Profile {
                     "inlineCompletion": {}
                 },
                 "window": { "workDoneProgress": true, "showMessage": {} },
-                "workspace": { "configuration": true, "didChangeConfiguration": { "dynamicRegistration": true } },
+                "workspace": {
+                    "configuration": true,
+                    "didChangeConfiguration": { "dynamicRegistration": true },
+                    // As VS Code: it previews edits whose change annotation needs confirmation.
+                    "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": { "groupsOnLabel": true } }
+                },
                 "experimental": { "rillStreaming": true }
             }),
             initialization_options: Value::Null,

@@ -247,8 +247,32 @@ fn a_reasoning_chain_reports_progress_offers_steps_and_stops_when_cancelled() {
     // Every kept step is offered afterwards with an edit that applies to the document's text, and
     // applying them in order gives the last kept step's code.
     let kept = result["kept"].as_array().unwrap();
-    if !kept.is_empty() {
+    // The whole chain in one notification, one line for the status line.
+    let (_, chain) = server
+        .notifications("rill/reasoningResult")
+        .pop()
+        .expect("rill/reasoningResult");
+    assert_eq!(chain["uri"], SIZES_URI);
+    assert_eq!(
+        chain["steps"].as_array().unwrap().len(),
+        steps.len(),
+        "{chain}"
+    );
+    assert!(
+        !chain["summary"].as_str().unwrap().contains('\n'),
+        "{chain}"
+    );
+    if !kept.is_empty() && result["rejectedBy"].is_null() {
         assert!(result["applied"] == true, "{result}");
+        // VS Code previews it: the edit carries an annotation that needs confirmation.
+        let edit = server
+            .server_requests("workspace/applyEdit")
+            .pop()
+            .expect("workspace/applyEdit");
+        assert_eq!(
+            edit["edit"]["changeAnnotations"]["rill-reasoning"]["needsConfirmation"], true,
+            "{edit}"
+        );
         let original_code: String = SIZES.split_inclusive('\n').skip(3).take(7).collect();
         let mut code = original_code.clone();
         for step in kept {
@@ -374,5 +398,72 @@ fn a_name_the_file_uses_elsewhere_is_not_flagged_where_a_name_used_once_is() {
     assert!(
         on_line(&defined, 4).is_none(),
         "a helper the file defines and calls twice is not a typo: {defined:?}"
+    );
+}
+
+/// Helix cannot preview an edit: with `reasoning.apply` `preview` (the default) a chain's result
+/// is not sent as an edit but waits as one code action, which applies it whole.
+#[test]
+fn a_chain_waits_as_a_code_action_where_the_editor_cannot_preview_it() {
+    let server = Server::spawn(Profile::helix());
+    server.set_settings(json!({ "rill": { "reasoning": { "timeoutMs": 120000, "maxSteps": 3 } } }));
+    server.initialize();
+    server.wait_until_ready();
+    server.open(SIZES_URI, "python", SIZES);
+    let selection =
+        json!({ "start": { "line": 3, "character": 0 }, "end": { "line": 10, "character": 0 } });
+    let id = server.request(
+        "workspace/executeCommand",
+        json!({ "command": "rill.reason", "arguments": [{ "uri": SIZES_URI, "range": selection, "task": "fix" }] }),
+    );
+    let result = server
+        .response(id, Duration::from_secs(300))
+        .expect("the chain answers");
+    eprintln!("chain result: {result}");
+    assert!(
+        server.server_requests("workspace/applyEdit").is_empty(),
+        "nothing is applied without a preview"
+    );
+    assert_eq!(result["applied"], false, "{result}");
+    let kept = result["kept"].as_array().unwrap();
+    let summary = server
+        .notifications("window/showMessage")
+        .pop()
+        .map(|(_, params)| params["message"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default();
+    assert!(
+        !summary.contains('\n'),
+        "one line for Helix's status line: {summary}"
+    );
+    if kept.is_empty() {
+        // Every step dropped or rejected: nothing offered, and the summary says why.
+        assert_eq!(result["offered"], false, "{result}");
+        return;
+    }
+    assert_eq!(result["offered"], true, "{result}");
+    let actions = server.call(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": SIZES_URI }, "range": selection, "context": { "diagnostics": [] } }),
+    );
+    let whole = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| {
+            action["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("rill: apply the "))
+        })
+        .unwrap_or_else(|| panic!("no action applying the chain in {actions}"));
+    assert!(
+        summary.contains(whole["title"].as_str().unwrap()),
+        "{summary}"
+    );
+    let edit = &whole["edit"]["changes"][SIZES_URI][0];
+    let original_code: String = SIZES.split_inclusive('\n').skip(3).take(7).collect();
+    let last = kept.last().unwrap()["after"].as_str().unwrap();
+    assert_eq!(
+        apply_edit(SIZES, edit),
+        SIZES.replacen(&original_code, last, 1)
     );
 }

@@ -16,6 +16,9 @@ pub struct ClientFeatures {
     pub configuration_pull: bool,
     /// The client shows `$/progress` for server-created tokens.
     pub work_done_progress: bool,
+    /// The client honours change annotations in `workspace/applyEdit` (LSP 3.16), so an edit that
+    /// needs confirmation is previewed before it changes anything.
+    pub change_annotations: bool,
 }
 
 impl ClientFeatures {
@@ -53,6 +56,15 @@ impl ClientFeatures {
                 .as_ref()
                 .and_then(|window| window.work_done_progress)
                 .unwrap_or(false),
+            change_annotations: params
+                .capabilities
+                .workspace
+                .as_ref()
+                .and_then(|workspace| workspace.workspace_edit.as_ref())
+                .is_some_and(|edit| {
+                    edit.change_annotation_support.is_some()
+                        && edit.document_changes.unwrap_or(false)
+                }),
         }
     }
 }
@@ -65,6 +77,7 @@ impl Default for ClientFeatures {
             streaming: false,
             configuration_pull: false,
             work_done_progress: false,
+            change_annotations: false,
         }
     }
 }

@@ -21,6 +21,10 @@ use tokio::sync::mpsc;
 use tower_lsp::jsonrpc::{Error, Result};
 use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
 use tower_lsp::lsp_types::{
+    AnnotatedTextEdit, ChangeAnnotation, DocumentChanges, OneOf,
+    OptionalVersionedTextDocumentIdentifier, TextDocumentEdit,
+};
+use tower_lsp::lsp_types::{
     ApplyWorkspaceEditParams, CodeAction, CodeActionDisabled, CodeActionKind, CodeActionOrCommand,
     Command, MessageType, NumberOrString, ProgressParams, ProgressParamsValue, Range as LspRange,
     TextEdit, Url, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressCreateParams,
@@ -30,12 +34,15 @@ use tower_lsp::lsp_types::{
 use super::completion_driver::invalid_params;
 use super::diagnostics::lsp_range;
 use super::session::{client_request, lock, Session};
+use crate::config::{ApplyMode, Config};
 use crate::documents::Document;
 use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, EngineEvent};
+use crate::protocol::{ReasoningResultNotification, ReasoningResultParams, ReasoningStepReport};
+use crate::reasoning::guards::{self, Proposal};
 use crate::reasoning::parse::{completed_titles, parse_steps};
 use crate::reasoning::prompt::{build_prompt, ReasoningRequest, ReasoningTask};
 use crate::reasoning::steps::{
-    applies_to, combined, plan_for_language, reasoning_as_comments, Plan,
+    applies_to, combined, held_state, plan_for_language, reasoning_as_comments, DroppedStep, Plan,
 };
 
 /// The command every reasoning action runs.
@@ -112,7 +119,13 @@ struct Chain {
     /// Byte offset of the selection's start in the document when the chain ran.
     start: usize,
     original: String,
+    /// The text after the selection when the chain ran (at most [`FOLLOWING_BYTES`]), to tell
+    /// which step's result the document holds now.
+    following: String,
     plan: Plan,
+    /// The kept steps were not applied but are offered as one code action (`reasoning.apply` is
+    /// `preview` and the editor cannot preview an edit).
+    offered: bool,
     /// Every parsed step's title and rationale, for "insert the reasoning as comments".
     reasoning: Vec<(String, String)>,
 }
@@ -181,11 +194,33 @@ fn step_actions(session: &Session, uri: &Url, range: LspRange) -> Vec<CodeAction
     if asked_end < chain.start || asked_start > chain.start + longest {
         return Vec::new();
     }
+    let rest = text.get(chain.start.min(text.len())..).unwrap_or("");
+    let held = held_state(&chain.plan, &chain.original, rest, &chain.following);
     let mut actions = Vec::new();
     let total = chain.plan.steps.len();
+    if chain.offered && held == Some(chain.original.as_str()) {
+        if let Some(change) = combined(&chain.plan, &chain.original) {
+            let bytes = chain.start + change.start..chain.start + change.end;
+            actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                title: apply_all_title(chain.task, total),
+                kind: Some(CodeActionKind::REFACTOR_REWRITE),
+                is_preferred: Some(true),
+                edit: Some(single_edit(
+                    uri,
+                    TextEdit {
+                        range: lsp_range(document, &bytes, encoding),
+                        new_text: change.new_text,
+                    },
+                )),
+                ..CodeAction::default()
+            }));
+        }
+    }
     for (index, step) in chain.plan.steps.iter().enumerate() {
         let end = (chain.start + step.before.len()).min(text.len());
-        let current = text.get(chain.start.min(end)..end).unwrap_or("");
+        // The state the document holds, when it is one of the chain's; else the text where this
+        // step would go, which then reads as changed.
+        let current = held.unwrap_or_else(|| text.get(chain.start.min(end)..end).unwrap_or(""));
         let title = format!("rill: step {}/{total}: {}", index + 1, step.title);
         let mut action = CodeAction {
             title,
@@ -245,6 +280,14 @@ fn step_actions(session: &Session, uri: &Url, range: LspRange) -> Vec<CodeAction
     actions
 }
 
+/// The title of the code action that applies a whole offered chain.
+fn apply_all_title(task: ReasoningTask, steps: usize) -> String {
+    format!(
+        "rill: apply the {steps}-step {} (the chain is in the log)",
+        task.command_name()
+    )
+}
+
 fn single_edit(uri: &Url, edit: TextEdit) -> WorkspaceEdit {
     WorkspaceEdit {
         changes: Some([(uri.clone(), vec![edit])].into_iter().collect()),
@@ -270,7 +313,12 @@ struct Selection {
     context_before: String,
     language_id: String,
     version: i32,
+    /// The text after the selection, at most [`FOLLOWING_BYTES`].
+    following: String,
 }
+
+/// How much of the text after a selection a chain keeps to recognise its own results later.
+const FOLLOWING_BYTES: usize = 256;
 
 fn selection(document: &Document, range: LspRange, session: &Session) -> Selection {
     let encoding = session.features().encoding;
@@ -301,7 +349,12 @@ fn selection(document: &Document, range: LspRange, session: &Session) -> Selecti
             context_start += 1;
         }
     }
+    let mut following_end = (end + FOLLOWING_BYTES).min(text.len());
+    while !text.is_char_boundary(following_end) {
+        following_end -= 1;
+    }
     Selection {
+        following: text[end..following_end].to_string(),
         bytes: start..end,
         code: text[start..end].to_string(),
         context_before: text[context_start..start].to_string(),
@@ -438,17 +491,21 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
     for problem in &parsed.problems {
         tracing::info!("reasoning output: {problem}");
     }
-    let plan = if task.edits_code() {
+    let mut plan = if task.edits_code() {
         plan_for_language(&selection.code, &parsed.steps, &selection.language_id)
     } else {
         Plan::default()
     };
+    // Nothing is applied, or offered step by step, unless the result passes every guard.
+    let rejected = guard(task, &selection, &mut plan);
     let chain = Chain {
         task,
         language_id: selection.language_id.clone(),
         start: selection.bytes.start,
         original: selection.code.clone(),
+        following: selection.following.clone(),
         plan: plan.clone(),
+        offered: rejected.is_none() && !plan.steps.is_empty() && offer_only(session, &config),
         reasoning: parsed
             .steps
             .iter()
@@ -456,7 +513,10 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             .collect(),
     };
     lock(&session.chains.last).insert(arguments.uri.clone(), chain);
-    let applied = apply_combined(session, &arguments.uri, &selection, &plan).await;
+    let applied = match &rejected {
+        Some(reason) => Err(reason.clone()),
+        None => apply_combined(session, &arguments.uri, &selection, &plan, &config).await,
+    };
     let summary = summary_message(
         task,
         &parsed.steps.len(),
@@ -465,12 +525,17 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         applied.as_ref(),
     );
     progress.end(session, &summary).await;
-    if !plan.dropped.is_empty() || (task == ReasoningTask::Explain && !parsed.steps.is_empty()) {
-        session
-            .client
-            .show_message(MessageType::INFO, explanation(task, &parsed, &plan))
-            .await;
-    }
+    report(
+        session,
+        &arguments.uri,
+        task,
+        &summary,
+        &parsed,
+        &plan,
+        applied.as_ref() == Ok(&Outcome::Applied),
+        rejected.clone(),
+    )
+    .await;
     Ok(json!({
         "cancelled": false,
         "timedOut": timed_out,
@@ -490,23 +555,81 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             "reason": dropped.reason,
         })).collect::<Vec<_>>(),
         "problems": parsed.problems,
-        "applied": applied.as_ref().is_ok_and(|applied| *applied),
+        "applied": applied.as_ref() == Ok(&Outcome::Applied),
+        "offered": applied.as_ref() == Ok(&Outcome::Offered),
+        "rejectedBy": rejected,
         "notApplied": applied.err(),
         "output": output,
     }))
 }
 
-/// Applies the kept steps as one edit if the document still holds the selection the chain read.
-/// Ok(false) when there was nothing to apply; Err(reason) when it could not be applied.
+/// Runs the guards on the chain's result. A rejected result keeps no step: each kept step moves
+/// to the dropped ones with the reason, which is returned in words.
+fn guard(task: ReasoningTask, selection: &Selection, plan: &mut Plan) -> Option<String> {
+    let last = plan.steps.last()?;
+    let step_text: String = plan
+        .steps
+        .iter()
+        .map(|step| format!("{}\n{}\n", step.title, step.rationale))
+        .collect();
+    let proposal = Proposal {
+        task,
+        language_id: &selection.language_id,
+        original: &selection.code,
+        result: &last.after,
+        step_text: &step_text,
+    };
+    let reason = guards::check(&proposal)
+        .err()?
+        .describe(&selection.language_id);
+    tracing::info!("reasoning result rejected: {reason}");
+    for step in plan.steps.drain(..) {
+        plan.dropped.push(DroppedStep {
+            title: step.title,
+            reason: reason.clone(),
+        });
+    }
+    Some(reason)
+}
+
+/// What became of a chain's kept steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// No step was kept.
+    Nothing,
+    /// The editor applied them (after its preview, where it has one).
+    Applied,
+    /// They wait as a code action: the editor cannot preview an edit and `reasoning.apply` is
+    /// `preview`.
+    Offered,
+}
+
+/// Whether a chain's result is only offered as a code action, never sent as an edit.
+fn offer_only(session: &Session, config: &Config) -> bool {
+    config.reasoning_apply == ApplyMode::Preview && !session.features().change_annotations
+}
+
+/// The label and id of the change annotation a previewed chain's edit carries.
+const ANNOTATION_ID: &str = "rill-reasoning";
+
+/// Applies the kept steps as one edit if the document still holds the selection the chain read:
+/// for confirmation in the editor's preview (`reasoning.apply` `preview`, where the editor has
+/// one), at once (`immediately`), or not at all but offered as a code action. Err(reason) when it
+/// could not be applied.
 async fn apply_combined(
     session: &Session,
     uri: &Url,
     selection: &Selection,
     plan: &Plan,
-) -> std::result::Result<bool, String> {
+    config: &Config,
+) -> std::result::Result<Outcome, String> {
     let Some(change) = combined(plan, &selection.code) else {
-        return Ok(false);
+        return Ok(Outcome::Nothing);
     };
+    if offer_only(session, config) {
+        return Ok(Outcome::Offered);
+    }
+    let preview = config.reasoning_apply == ApplyMode::Preview;
     let edit = {
         let documents = lock(&session.documents);
         let document = documents
@@ -517,13 +640,15 @@ async fn apply_combined(
         }
         let encoding = session.features().encoding;
         let bytes = selection.bytes.start + change.start..selection.bytes.start + change.end;
-        single_edit(
-            uri,
-            TextEdit {
-                range: lsp_range(document, &bytes, encoding),
-                new_text: change.new_text.clone(),
-            },
-        )
+        let text_edit = TextEdit {
+            range: lsp_range(document, &bytes, encoding),
+            new_text: change.new_text.clone(),
+        };
+        if preview {
+            annotated_edit(uri, document.version(), text_edit, plan.steps.len())
+        } else {
+            single_edit(uri, text_edit)
+        }
     };
     let response = client_request::<tower_lsp::lsp_types::request::ApplyWorkspaceEdit>(
         session,
@@ -535,11 +660,39 @@ async fn apply_combined(
     .await
     .map_err(|err| format!("workspace/applyEdit failed: {err}"))?;
     if response.applied {
-        Ok(true)
+        Ok(Outcome::Applied)
     } else {
         Err(response
             .failure_reason
             .unwrap_or_else(|| "the editor declined the edit".to_string()))
+    }
+}
+
+/// `edit` of document `uri` at `version` with a change annotation that needs confirmation, so that
+/// the editor previews it (VS Code's refactor preview) before anything changes.
+fn annotated_edit(uri: &Url, version: i32, edit: TextEdit, steps: usize) -> WorkspaceEdit {
+    let annotation = ChangeAnnotation {
+        label: format!("rill: {steps} reasoning step(s)"),
+        needs_confirmation: Some(true),
+        description: Some("The model's rewrite of the selection, step by step".to_string()),
+    };
+    WorkspaceEdit {
+        document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+            text_document: OptionalVersionedTextDocumentIdentifier {
+                uri: uri.clone(),
+                version: Some(version),
+            },
+            edits: vec![OneOf::Right(AnnotatedTextEdit {
+                text_edit: edit,
+                annotation_id: ANNOTATION_ID.to_string(),
+            })],
+        }])),
+        change_annotations: Some(
+            [(ANNOTATION_ID.to_string(), annotation)]
+                .into_iter()
+                .collect(),
+        ),
+        ..WorkspaceEdit::default()
     }
 }
 
@@ -548,7 +701,7 @@ fn summary_message(
     parsed_steps: &usize,
     plan: &Plan,
     timed_out: bool,
-    applied: std::result::Result<&bool, &String>,
+    applied: std::result::Result<&Outcome, &String>,
 ) -> String {
     let mut message = if task.edits_code() {
         format!(
@@ -564,11 +717,75 @@ fn summary_message(
         message.push_str("; stopped at reasoning.timeoutMs, offering the steps so far");
     }
     match applied {
-        Ok(true) => message.push_str("; applied"),
-        Ok(false) => {}
+        Ok(Outcome::Applied) => message.push_str("; applied"),
+        Ok(Outcome::Offered) => message.push_str(&format!(
+            "; not applied yet: the code action \"{}\" applies it",
+            apply_all_title(task, plan.steps.len())
+        )),
+        Ok(Outcome::Nothing) => {}
         Err(reason) => message.push_str(&format!("; not applied: {reason}")),
     }
     message
+}
+
+/// Tells the user how the chain ended, where each editor can show it: one line with
+/// `window/showMessage` (a status line holds it whole), the whole chain with `window/logMessage`
+/// (Helix's log, VS Code's output channel) and as `rill/reasoningResult` (the VS Code panel and
+/// the Neovim float render it).
+#[allow(clippy::too_many_arguments)]
+async fn report(
+    session: &Session,
+    uri: &Url,
+    task: ReasoningTask,
+    summary: &str,
+    parsed: &crate::reasoning::parse::ParsedChain,
+    plan: &Plan,
+    applied: bool,
+    rejected_by: Option<String>,
+) {
+    let details = explanation(task, parsed, plan);
+    session
+        .client
+        .log_message(MessageType::INFO, format!("{details}\n{summary}"))
+        .await;
+    let dropped_because = |title: &str| {
+        plan.dropped
+            .iter()
+            .find(|dropped| dropped.title == title)
+            .map(|dropped| dropped.reason.clone())
+    };
+    let steps = parsed
+        .steps
+        .iter()
+        .map(|step| ReasoningStepReport {
+            number: step.number,
+            title: step.title.clone(),
+            rationale: step.rationale.clone(),
+            kept: plan.steps.iter().any(|kept| kept.title == step.title),
+            dropped_because: dropped_because(&step.title),
+        })
+        .collect();
+    session
+        .client
+        .send_notification::<ReasoningResultNotification>(ReasoningResultParams {
+            uri: uri.clone(),
+            task: task.command_name().to_string(),
+            summary: summary.to_string(),
+            steps,
+            applied,
+            rejected_by,
+        })
+        .await;
+    if !parsed.steps.is_empty() {
+        let short = task.title().trim_start_matches("rill: ");
+        session
+            .client
+            .show_message(
+                MessageType::INFO,
+                format!("rill: {short}: {summary} (the whole chain is in the log)"),
+            )
+            .await;
+    }
 }
 
 fn explanation(

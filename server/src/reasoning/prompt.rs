@@ -330,6 +330,12 @@ function activeNames(users) {
 
 "#;
 
+/// The worked examples of the few-shot prompt, whose text a model must not hand back as its
+/// answer (see [`super::guards`]).
+pub fn worked_example_code() -> [&'static str; 2] {
+    [FIX_EXAMPLE, IMPROVE_EXAMPLE]
+}
+
 /// The few-shot prompt for base models: two worked examples, then the task, ending with "1.".
 fn few_shot_prompt(request: &ReasoningRequest<'_>) -> String {
     let mut prompt = String::from(FEW_SHOT_INTRODUCTION);

@@ -143,6 +143,26 @@ pub fn applies_to(plan: &Plan, index: usize, current: &str) -> Result<(), String
     Err("the code changed since the step was planned".to_string())
 }
 
+/// Which state of the chain the document holds where the selection starts: the original or a kept
+/// step's result, recognised by `following`, the text that came after the selection when the
+/// chain ran (a state that is a prefix of another, such as a step that appends lines, is told
+/// apart by what follows it). `rest` is the document from the selection's start. The longest
+/// matching state wins; `None` when the document holds none of them.
+pub fn held_state<'a>(
+    plan: &'a Plan,
+    original: &'a str,
+    rest: &str,
+    following: &str,
+) -> Option<&'a str> {
+    std::iter::once(original)
+        .chain(plan.steps.iter().map(|step| step.after.as_str()))
+        .filter(|state| {
+            rest.strip_prefix(*state)
+                .is_some_and(|after| after.starts_with(following))
+        })
+        .max_by_key(|state| state.len())
+}
+
 /// When `current` is the state before an earlier step, the number of that earlier step.
 fn next_step_to_apply(plan: &Plan, index: usize, current: &str) -> Option<usize> {
     plan.steps[..index]
