@@ -1,9 +1,22 @@
 //! The guards a reasoning chain's result must pass before it is applied: on the output the default model (Gemma 3 270M) gave in Helix (recorded in issue 16), on variants of it, and on correct rewrites they must let through.
 
 use rill_server::reasoning::guards::{check, Proposal, Rejection};
-use rill_server::reasoning::prompt::ReasoningTask;
+use rill_server::reasoning::prompt::{instruction_texts, ReasoningRequest, ReasoningTask};
 
 const MEAN: &str = "def mean(xs):\n    return sum_all(xs) / len(xs)\n";
+
+/// rill's own prompt texts for a chain of `task` on `code` (leaked: the proposals borrow them).
+fn instructions(task: ReasoningTask, language_id: &str, code: &str) -> &'static [String] {
+    let request = ReasoningRequest {
+        task,
+        language_id,
+        code,
+        context_before: "",
+        problem: None,
+        max_steps: 2,
+    };
+    Vec::leak(instruction_texts(&request))
+}
 
 fn proposal<'a>(
     task: ReasoningTask,
@@ -17,6 +30,7 @@ fn proposal<'a>(
         original,
         result,
         step_text: "",
+        instructions: instructions(task, language_id, original),
     }
 }
 
@@ -170,5 +184,28 @@ fn a_chain_that_repeats_the_examples_reasoning_is_rejected() {
     let fixed = "def total_size(paths):\n    \"\"\"Return the total size of the given files in bytes.\"\"\"\n    total = 0\n    for path in paths:\n        if os.path.isfile(path):\n            total += os.path.getsize(path)\n    return total\n";
     let mut own = proposal(ReasoningTask::Fix, "python", original, fixed);
     own.step_text = "Spell the return keyword\n`retrun` is not a keyword, so the function fails when the list is empty or not.\n";
+    assert_eq!(check(&own), Ok(()));
+}
+
+/// Recorded from SmolLM2-135M-Instruct through its chat template (tests/tests/reasoning_instruct.rs):
+/// the step titles are the format's placeholder and a sentence of the instructions, and the "fix"
+/// computes the mean of the squares.
+#[test]
+fn steps_titled_with_the_prompts_own_text_are_rejected() {
+    let original = "def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    retrun total / len(xs)\n";
+    let recorded = "def mean(xs):\n    return sum(x * x for x in xs) / len(xs)\n";
+    for title in ["<step title, one line>", "Use at most 2 small steps."] {
+        let mut chain = proposal(ReasoningTask::Fix, "python", original, recorded);
+        chain.step_text = title;
+        let verdict = check(&chain);
+        assert!(
+            matches!(verdict, Err(Rejection::CopiedReasoning { .. })),
+            "{title}: {verdict:?}"
+        );
+    }
+    // A title of its own passes this check.
+    let fixed = "def mean(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total / len(xs)\n";
+    let mut own = proposal(ReasoningTask::Fix, "python", original, fixed);
+    own.step_text = "Spell the return keyword\nWhy: `retrun` is a name, not a keyword.\n";
     assert_eq!(check(&own), Ok(()));
 }

@@ -108,6 +108,22 @@ pub fn model_path() -> PathBuf {
     cache.join("rill/models/gemma-3-270m-q4_k_m.gguf")
 }
 
+/// SmolLM2-135M-Instruct (Q4_1), the real instruct model with a chat template that
+/// `scripts/fetch-smollm2.py` puts next to the default model; `RILL_SMOLLM2` overrides the path.
+/// Tests that need it fail with a clear message when it is missing.
+pub fn smollm2_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("RILL_SMOLLM2").filter(|path| !path.is_empty()) {
+        return PathBuf::from(path);
+    }
+    let path = model_path().with_file_name("smollm2-135m-instruct-q4_1.gguf");
+    assert!(
+        path.is_file(),
+        "{} is missing: run `python3 scripts/fetch-smollm2.py` (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
 /// The completion `rill complete --stdin` prints for `text` (cursor at its end), without the final newline.
 ///
 /// With its defaults the command decodes greedily, so this is the model's own continuation of the

@@ -40,7 +40,7 @@ use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, EngineEvent};
 use crate::protocol::{ReasoningResultNotification, ReasoningResultParams, ReasoningStepReport};
 use crate::reasoning::guards::{self, Proposal};
 use crate::reasoning::parse::{completed_titles, parse_steps};
-use crate::reasoning::prompt::{build_prompt, ReasoningRequest, ReasoningTask};
+use crate::reasoning::prompt::{build_prompt, instruction_texts, ReasoningRequest, ReasoningTask};
 use crate::reasoning::steps::{
     applies_to, combined, held_state, plan_for_language, reasoning_as_comments, DroppedStep, Plan,
 };
@@ -408,6 +408,15 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         &info.eos_text,
     )
     .map_err(|err| internal(&err.to_string()))?;
+    tracing::info!(
+        "reasoning ({}) through {}",
+        task.command_name(),
+        if prompt.uses_chat_template {
+            "the model's chat template"
+        } else {
+            "the few-shot prompt for base models"
+        }
+    );
 
     let cancel = CancelToken::new();
     // Dropping this future ($/cancelRequest) must stop the engine too.
@@ -497,7 +506,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         Plan::default()
     };
     // Nothing is applied, or offered step by step, unless the result passes every guard.
-    let rejected = guard(task, &selection, &mut plan);
+    let rejected = guard(task, &selection, &instruction_texts(&request), &mut plan);
     let chain = Chain {
         task,
         language_id: selection.language_id.clone(),
@@ -565,7 +574,12 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
 
 /// Runs the guards on the chain's result. A rejected result keeps no step: each kept step moves
 /// to the dropped ones with the reason, which is returned in words.
-fn guard(task: ReasoningTask, selection: &Selection, plan: &mut Plan) -> Option<String> {
+fn guard(
+    task: ReasoningTask,
+    selection: &Selection,
+    instructions: &[String],
+    plan: &mut Plan,
+) -> Option<String> {
     let last = plan.steps.last()?;
     let step_text: String = plan
         .steps
@@ -578,6 +592,7 @@ fn guard(task: ReasoningTask, selection: &Selection, plan: &mut Plan) -> Option<
         original: &selection.code,
         result: &last.after,
         step_text: &step_text,
+        instructions,
     };
     let reason = guards::check(&proposal)
         .err()?

@@ -29,7 +29,8 @@ pub enum Rejection {
     },
     /// The result repeats a run of words from the prompt's worked examples.
     CopiedExample { words: String },
-    /// A step's title or reason repeats the worked examples' instead of speaking of this code.
+    /// A step's title or reason repeats the prompt's examples or instructions instead of speaking
+    /// of this code.
     CopiedReasoning { words: String },
     /// The result keeps too few of the selection's names to be about it.
     Unrelated { kept: usize, of: usize },
@@ -48,7 +49,7 @@ impl Rejection {
                 "the result copies the prompt's example (`{words}`) instead of changing the selection"
             ),
             Rejection::CopiedReasoning { words } => format!(
-                "a step repeats the reasoning of the prompt's example (`{words}`), not of this code"
+                "a step repeats the prompt's own text (`{words}`) instead of reasoning about this code"
             ),
             Rejection::Unrelated { kept, of } => format!(
                 "the result is not about the selection (it keeps {kept} of its {of} names)"
@@ -72,6 +73,9 @@ pub struct Proposal<'a> {
     pub result: &'a str,
     /// The titles and rationales of the kept steps: a step may say it renames something.
     pub step_text: &'a str,
+    /// rill's own texts in the prompt (examples, instructions: [`super::prompt::instruction_texts`]),
+    /// which no step may repeat as its reasoning.
+    pub instructions: &'a [String],
 }
 
 /// Every check, in order; the first that fails decides.
@@ -309,27 +313,40 @@ fn not_copied(proposal: &Proposal<'_>) -> Result<(), Rejection> {
     Ok(())
 }
 
-/// The steps' titles and reasons must not be the worked examples': a step titled as an example's
-/// step, or repeating six words in a row of their prose, was written from the example, not from
-/// this code (recorded: "Handle an empty list — dividing by `len(paths)` raises ZeroDivisionError
+/// The steps' titles and reasons must not be the prompt's own: a step titled as an example's step
+/// or as a sentence of the instructions, or repeating six words in a row of them, was written from
+/// the prompt, not from this code (recorded: "Handle an empty list — dividing by `len(paths)` raises ZeroDivisionError
 /// when the list is empty" on a function that divides by nothing).
 fn reasoning_not_copied(proposal: &Proposal<'_>) -> Result<(), Rejection> {
-    let examples = worked_example_code();
-    let example_titles: HashSet<String> = examples
+    // Titles: a step titled as a line or a sentence of the prompt's own text (an example's step,
+    // the format's placeholder `<step title, one line>`, "Use at most 2 small steps.").
+    let normal = |text: &str| {
+        text.trim()
+            .trim_end_matches(['.', ':'])
+            .trim()
+            .to_lowercase()
+    };
+    let prompt_sentences: HashSet<String> = proposal
+        .instructions
         .iter()
-        .flat_map(|example| example.lines())
-        .filter_map(step_title)
-        .map(|title| title.to_lowercase())
+        .flat_map(|text| text.lines())
+        .flat_map(|line| {
+            let line = step_title(line).unwrap_or(line);
+            std::iter::once(line).chain(line.split(". "))
+        })
+        .map(normal)
+        .filter(|sentence| sentence.len() > 3)
         .collect();
     for line in proposal.step_text.lines() {
-        let title = step_title(line).unwrap_or(line).trim().to_lowercase();
-        if example_titles.contains(&title) {
+        let title = normal(step_title(line).unwrap_or(line));
+        if prompt_sentences.contains(&title) {
             return Err(Rejection::CopiedReasoning { words: title });
         }
     }
+    // Reasons: six words in a row of the prompt's own text that the selection does not hold.
     let lowercase = |text: &str| text.to_lowercase();
-    let example_words = lowercase(&examples.concat());
-    let example_grams: HashSet<Vec<&str>> = words(&example_words)
+    let prompt_words = lowercase(&proposal.instructions.concat());
+    let prompt_grams: HashSet<Vec<&str>> = words(&prompt_words)
         .windows(PROSE_NGRAM)
         .map(<[&str]>::to_vec)
         .collect();
@@ -341,7 +358,7 @@ fn reasoning_not_copied(proposal: &Proposal<'_>) -> Result<(), Rejection> {
     let said = lowercase(proposal.step_text);
     for gram in words(&said).windows(PROSE_NGRAM) {
         let gram = gram.to_vec();
-        if example_grams.contains(&gram) && !original_grams.contains(&gram) {
+        if prompt_grams.contains(&gram) && !original_grams.contains(&gram) {
             return Err(Rejection::CopiedReasoning {
                 words: gram.join(" "),
             });

@@ -336,6 +336,19 @@ pub fn worked_example_code() -> [&'static str; 2] {
     [FIX_EXAMPLE, IMPROVE_EXAMPLE]
 }
 
+/// Every text of the prompt that is rill's own, not the user's code: the few-shot introduction and
+/// examples and the chat prompt's instructions. A step whose title or reason repeats them was
+/// copied from the prompt (see [`super::guards`]).
+pub fn instruction_texts(request: &ReasoningRequest<'_>) -> Vec<String> {
+    vec![
+        FEW_SHOT_INTRODUCTION.to_string(),
+        FIX_EXAMPLE.to_string(),
+        IMPROVE_EXAMPLE.to_string(),
+        task_instruction(request),
+        format_instruction(request),
+    ]
+}
+
 /// The few-shot prompt for base models: two worked examples, then the task, ending with "1.".
 fn few_shot_prompt(request: &ReasoningRequest<'_>) -> String {
     let mut prompt = String::from(FEW_SHOT_INTRODUCTION);
