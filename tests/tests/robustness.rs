@@ -314,3 +314,28 @@ fn a_chain_cancelled_before_the_client_answers_its_progress_request_leaves_the_s
     assert!(!server.stderr().contains("panicked"), "the server panicked");
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
+
+/// Found by the fuzz campaign: a reasoning chain over a range whose end comes before its start
+/// sliced the document backwards and panicked. It selects the same lines as the range the right
+/// way round.
+#[test]
+fn a_reversed_reasoning_range_selects_the_same_lines() {
+    let settings = json!({ "rill": { "reasoning": { "timeoutMs": 1000, "maxSteps": 1 } } });
+    let mut server = Server::start_ready(Profile::vscode().with_settings(settings));
+    server.open(PRIME_URI, "python", PRIME_PY);
+    let id = server.request(
+        "workspace/executeCommand",
+        json!({
+            "command": "rill.reason",
+            "arguments": [{
+                "uri": PRIME_URI,
+                "range": { "start": { "line": 2, "character": 20 }, "end": { "line": 0, "character": 0 } },
+                "task": "explain"
+            }]
+        }),
+    );
+    let outcome = server.response(id, DEFAULT_TIMEOUT);
+    assert!(outcome.is_ok(), "{outcome:?}");
+    assert!(!server.stderr().contains("panicked"), "the server panicked");
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

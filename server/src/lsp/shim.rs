@@ -281,3 +281,56 @@ fn exit_soon(shutdown_requested: bool) {
         std::process::exit(code);
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An inner service whose handler panics on one method and answers every other request.
+    #[derive(Clone)]
+    struct PanicsOn(&'static str);
+
+    impl Service<Request> for PanicsOn {
+        type Response = Option<Response>;
+        type Error = std::convert::Infallible;
+        type Future = Pin<Box<dyn Future<Output = Result<Option<Response>, Self::Error>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request) -> Self::Future {
+            let panics = request.method() == self.0;
+            let id = request.id().cloned();
+            Box::pin(async move {
+                assert!(!panics, "a handler bug");
+                Ok(id.map(|id| Response::from_ok(id, Value::Null)))
+            })
+        }
+    }
+
+    fn request(method: &'static str, id: i64) -> Request {
+        Request::build(method).id(id).finish()
+    }
+
+    /// Found by the fuzz campaign: a panicking handler unwound the task that serves every message,
+    /// and the server hung. It now fails that request alone.
+    #[tokio::test]
+    async fn a_panicking_handler_fails_its_request_and_the_next_is_served() {
+        let mut shim = InitializeShim::new(PanicsOn("rill/broken"), RawInitialize::default());
+        let failed = shim
+            .call(request("rill/broken", 1))
+            .await
+            .unwrap()
+            .expect("a response");
+        let error = failed.error().expect("an error response");
+        assert_eq!(error.code, ErrorCode::InternalError);
+        assert!(error.message.contains("a handler bug"), "{}", error.message);
+        let next = shim
+            .call(request("rill/fine", 2))
+            .await
+            .unwrap()
+            .expect("a response");
+        assert!(next.is_ok());
+    }
+}
