@@ -125,6 +125,12 @@ fn correct_rewrites_pass() {
         check(&proposal(ReasoningTask::Improve, "python", MEAN, result)),
         Ok(())
     );
+    // A multi-line dict literal is Python too.
+    let result = "def mean(xs):\n    names = {\n        \"total\": sum_all(xs),\n    }\n    return names[\"total\"] / len(xs)\n";
+    assert_eq!(
+        check(&proposal(ReasoningTask::Improve, "python", MEAN, result)),
+        Ok(())
+    );
     // Python's `//` is an operator and a `;` in a string is text.
     let result = "def mean(xs):\n    print(\"a; b {\")  # ok;\n    return sum_all(xs) // len(xs)\n";
     assert_eq!(

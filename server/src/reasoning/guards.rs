@@ -140,14 +140,16 @@ const PYTHON_MARKERS: &[Marker] = &[
 
 const BRACE_MARKERS: &[Marker] = &[
     Marker {
-        text: "{",
+        // A block opened with a brace (`if (x) {`, `} else {`), not a dict or set literal
+        // (`x = {`, `f({`), which Python writes too.
+        text: ") {",
         language: "a language with braces",
-        found: |line| line.trim_end().ends_with('{'),
-    },
-    Marker {
-        text: "}",
-        language: "a language with braces",
-        found: |line| line.trim() == "}" || line.trim() == "};",
+        found: |line| {
+            let line = line.trim_end();
+            line.ends_with(") {")
+                || line.ends_with("else {")
+                || line.trim_start().starts_with("} else")
+        },
     },
     Marker {
         text: ";",
