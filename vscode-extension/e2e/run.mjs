@@ -2,8 +2,9 @@
 // user-data and extensions folder per run), opens it in headless Chromium through playwright-core, and
 // checks what a user sees: the status bar reaching "ready" and showing the last completion's speed, ghost
 // text appearing and growing (without blinking) while the server streams it, Tab inserting it, VS Code's
-// accept-next-word working on it, Alt+] / Alt+[ cycling through the server's several suggestions, and a
-// misspelling flagged with a squiggle whose quick fix applies.
+// accept-next-word working on it, Alt+] / Alt+[ cycling through the server's several suggestions, a
+// misspelling flagged with a squiggle whose quick fix applies, and a reasoning chain on a selection whose
+// whole result (`rill/reasoningResult`) appears in the "rill: reasoning" output channel.
 //
 // Usage: node e2e/run.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // `--tools` holds node24/ and code-server/ (with playwright-core) as scripts/provision-e2e.sh installs
@@ -43,6 +44,8 @@ const { chromium } = createRequire(path.join(codeServerDir, 'package.json'))('pl
 const MODEL_READY_MS = 120_000;
 const GHOST_APPEAR_MS = 60_000;
 const DIAGNOSTIC_MS = 90_000;
+// Planning and writing the steps, bounded by rill.reasoning.timeoutMs below, plus the model's slow start.
+const REASONING_MS = 120_000;
 
 const started = Date.now();
 const log = (message) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
@@ -81,6 +84,9 @@ const FILES = {
 const SETTINGS = {
   // The CPU running CI is slow: give a completion time to finish instead of the 2 s default.
   'rill.completion.timeoutMs': 20000,
+  // A reasoning chain ends with the steps written by then; few steps keep the check short.
+  'rill.reasoning.timeoutMs': 30000,
+  'rill.reasoning.maxSteps': 3,
   'editor.inlineSuggest.enabled': true,
   // Keep the suggest widget away, so that Tab goes to the ghost text.
   'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
@@ -170,6 +176,7 @@ async function main() {
     await checkCycling(page);
     await openFile(page, 'ops.py');
     await checkQuickFix(page);
+    await checkReasoning(page, path.join(workspace, 'ops.py'));
     await checkMenuAndLog(page);
     await checkToggle(page);
     log('all checks passed');
@@ -594,6 +601,72 @@ async function checkQuickFix(page) {
     async () => (await page.locator('.editor-instance .squiggly-info').count()) === 0,
   );
   pass(`quick fix applied; the editor now reads:\n${after.join('\n')}`);
+}
+
+async function checkReasoning(page, file) {
+  // Select `mul` (lines 9 and 10) and run "explain step by step", which changes nothing in the document.
+  await focusEditor(page);
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Control+G');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor();
+  await input.fill(':9:1');
+  await page.keyboard.press('Enter');
+  await page.keyboard.press('Shift+ArrowDown');
+  await page.keyboard.press('Shift+End');
+  const title = 'rill: explain step by step';
+  const action = page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
+  // The action is a refactor (refactor.rewrite): VS Code lists it under Ctrl+. and under "Refactor...".
+  const ways = [
+    ['Ctrl+.', () => page.keyboard.press('Control+.')],
+    ['the command palette', () => runCommand(page, 'Refactor...')],
+  ];
+  let offered = false;
+  for (let attempt = 0; attempt < 6 && !offered; attempt++) {
+    const [name, open] = ways[attempt % ways.length];
+    await open();
+    offered = await action
+      .waitFor({ timeout: 5_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (!offered) {
+      const rows = await page.locator('.action-widget .monaco-list-row').allTextContents();
+      log(`no "${title}" via ${name} yet; the menu lists ${JSON.stringify(rows)}`);
+      await page.keyboard.press('Escape');
+      await sleep(1000);
+    } else {
+      log(`"${title}" offered via ${name}`);
+    }
+  }
+  if (!offered) {
+    throw new Error(`the code action "${title}" was not offered on a selection`);
+  }
+  const startedAt = Date.now();
+  await action.click();
+  // The extension renders the chain in its own channel and reveals it: the summary line first, then the
+  // document (a line the server's log does not have).
+  const heading = page.locator('.panel .monaco-editor .view-line', { hasText: `${title}: ` }).first();
+  const where = page.locator('.panel .monaco-editor .view-line', { hasText: `in ${file}` }).first();
+  await until('the reasoning chain in the "rill: reasoning" output channel', REASONING_MS, async () => {
+    return (await heading.count()) > 0 && (await where.count()) > 0;
+  });
+  const shown = await page
+    .locator('.panel .monaco-editor .view-lines')
+    .first()
+    .evaluate((element) => {
+      const lines = [...element.querySelectorAll('.view-line')];
+      lines.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
+      return lines.map((line) => (line.textContent ?? '').replace(/\u00a0/g, ' ')).join('\n');
+    });
+  // Revealed without taking the focus: the editor keeps it, so typing still goes to the document.
+  const editorFocused = await page.evaluate(
+    () => document.activeElement?.closest('.editor-instance') !== null,
+  );
+  if (!editorFocused) {
+    throw new Error('revealing the reasoning channel took the focus from the editor');
+  }
+  pass(`the chain's result shows in the reasoning channel after ${Date.now() - startedAt} ms:\n${shown}`);
+  await page.keyboard.press('Escape');
 }
 
 async function checkMenuAndLog(page) {

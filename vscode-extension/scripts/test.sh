@@ -2,7 +2,8 @@
 # Every check of the VS Code extension, in order: install its npm dependencies (npm ci), check formatting
 # (prettier), compile (tsc +
 # esbuild bundle), unit tests (node --test), package the .vsix with the server binary
-# (../target/release/rill, which must be built), provision the end-to-end tools outside the repository,
+# (../target/release/rill, which must be built; $RILL_SERVER_BINARY, or $RILL_BIN as the Neovim tests take
+# it, to package another), provision the end-to-end tools outside the repository,
 # and run the end-to-end test in code-server + headless Chromium. Exits non-zero on the first failure and
 # prints how long each step took.
 #
@@ -63,6 +64,8 @@ step "unit tests"
 node --test out/test/
 
 step "package"
+# The Neovim tests' name for the server binary works here too (copy-server.mjs reads RILL_SERVER_BINARY).
+if [ -n "${RILL_BIN:-}" ] && [ -z "${RILL_SERVER_BINARY:-}" ]; then export RILL_SERVER_BINARY="$RILL_BIN"; fi
 VERSION=$(node -p 'require("./package.json").version')
 rm -f rill-*.vsix
 npm run --silent package

@@ -1,5 +1,6 @@
 // Builds the LanguageClient that runs `rill --stdio`: document selector, configuration sync, the
-// streaming opt-in, and the hooks that feed the status bar and the ghost-text streaming.
+// streaming opt-in, and the hooks that feed the status bar, the ghost-text streaming and the reasoning
+// channel.
 
 import * as vscode from 'vscode';
 import {
@@ -11,7 +12,16 @@ import {
 } from 'vscode-languageclient/node';
 
 import { InlineStreaming } from './inlineStreaming';
-import { LOAD_MODEL_TOKEN, PARTIAL_METHOD, PartialParams, STATUS_METHOD, StatusParams } from './protocol';
+import {
+  LOAD_MODEL_TOKEN,
+  PARTIAL_METHOD,
+  PartialParams,
+  REASONING_RESULT_METHOD,
+  ReasoningResultParams,
+  STATUS_METHOD,
+  StatusParams,
+} from './protocol';
+import { ReasoningView } from './reasoning';
 import { pipeServerLog, pipeServerStdout } from './serverLog';
 import { SECTION } from './settings';
 import { StatusBar } from './statusBar';
@@ -27,6 +37,7 @@ export function createClient(
   output: vscode.LogOutputChannel,
   streaming: InlineStreaming,
   status: StatusBar,
+  reasoning: ReasoningView,
 ): LanguageClient {
   const serverOptions: ServerOptions = {
     command: serverPath,
@@ -59,5 +70,8 @@ export function createClient(
   // Registered before start, so the first `loading` status is not missed.
   client.onNotification(STATUS_METHOD, (params: StatusParams) => status.onStatus(params));
   client.onNotification(PARTIAL_METHOD, (params: PartialParams) => streaming.onPartial(params));
+  client.onNotification(REASONING_RESULT_METHOD, (params: ReasoningResultParams) =>
+    reasoning.onResult(params),
+  );
   return client;
 }

@@ -2,6 +2,7 @@
 
 import * as vscode from 'vscode';
 
+import { ReasoningView } from './reasoning';
 import { ServerController } from './serverController';
 import { isEnabled, openSettings, setEnabled } from './settings';
 import { MENU_COMMAND } from './statusBar';
@@ -13,6 +14,7 @@ export const COMMANDS = {
   triggerSuggestion: 'rill.triggerSuggestion',
   restartServer: 'rill.restartServer',
   showLog: 'rill.showLog',
+  showReasoning: 'rill.showReasoning',
   openSettings: 'rill.openSettings',
   showMenu: MENU_COMMAND,
 } as const;
@@ -24,6 +26,7 @@ interface MenuItem extends vscode.QuickPickItem {
 export function registerCommands(
   controller: ServerController,
   output: vscode.LogOutputChannel,
+  reasoning: ReasoningView,
 ): vscode.Disposable[] {
   const register = (id: string, run: () => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, run);
@@ -37,6 +40,7 @@ export function registerCommands(
     ),
     register(COMMANDS.restartServer, () => controller.restart()),
     register(COMMANDS.showLog, () => output.show(true)),
+    register(COMMANDS.showReasoning, () => reasoning.show()),
     register(COMMANDS.openSettings, () => openSettings()),
     register(COMMANDS.showMenu, () => showMenu()),
   ];

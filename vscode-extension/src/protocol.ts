@@ -1,10 +1,12 @@
-// Wire types of the two notifications rill adds to LSP (see docs/protocol.md and server/src/protocol.rs).
+// Wire types of the notifications rill adds to LSP (see docs/protocol.md and server/src/protocol.rs).
 // Kept free of `vscode` imports so the pure modules and their unit tests can use them.
 
 /** `rill/inlineCompletion/partial`: the suggestion so far while a request is decoded. */
 export const PARTIAL_METHOD = 'rill/inlineCompletion/partial';
 /** `rill/status`: the engine's state and the last completion's measurements. */
 export const STATUS_METHOD = 'rill/status';
+/** `rill/reasoningResult`: a reasoning chain (`rill.reason`) ended; every step and what became of it. */
+export const REASONING_RESULT_METHOD = 'rill/reasoningResult';
 /** The work-done progress token the server reports model loading on. */
 export const LOAD_MODEL_TOKEN = 'rill/loadModel';
 
@@ -48,6 +50,28 @@ export interface StatusParams {
   cachedTokens?: number;
   cachedBytes?: number;
   bytesPerCachedToken?: number;
+}
+
+export interface ReasoningStepReport {
+  number: number;
+  title: string;
+  rationale: string;
+  /** Whether the step's edit is part of the result; `false` for an explanation step. */
+  kept: boolean;
+  /** Why the step was dropped, when it was. */
+  droppedBecause?: string;
+}
+
+export interface ReasoningResultParams {
+  uri: string;
+  /** `fix`, `explain` or `improve`. */
+  task: string;
+  /** One line: steps, kept, dropped, and whether the result was applied. */
+  summary: string;
+  steps: ReasoningStepReport[];
+  applied: boolean;
+  /** When a guard stopped the result, why, in words. */
+  rejectedBy?: string;
 }
 
 /** The plain text of an item, whichever of the two LSP shapes it uses. */

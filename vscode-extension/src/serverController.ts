@@ -9,6 +9,7 @@ import { LanguageClient, State } from 'vscode-languageclient/node';
 
 import { createClient } from './client';
 import { InlineStreaming } from './inlineStreaming';
+import { ReasoningView } from './reasoning';
 import { executableName, Resolution, resolveServerPath } from './serverPath';
 import { configuredServerPath } from './settings';
 import { StatusBar } from './statusBar';
@@ -22,6 +23,7 @@ export class ServerController implements vscode.Disposable {
     private readonly output: vscode.LogOutputChannel,
     private readonly status: StatusBar,
     private readonly streaming: InlineStreaming,
+    private readonly reasoning: ReasoningView,
   ) {}
 
   get running(): boolean {
@@ -46,7 +48,7 @@ export class ServerController implements vscode.Disposable {
       return;
     }
     this.output.info(`starting ${resolution.path} --stdio (found via ${resolution.source})`);
-    const client = createClient(resolution.path, this.output, this.streaming, this.status);
+    const client = createClient(resolution.path, this.output, this.streaming, this.status, this.reasoning);
     this.client = client;
     this.stateSubscription = client.onDidChangeState((event) => {
       if (event.newState === State.Starting) {

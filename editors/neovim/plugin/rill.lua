@@ -22,5 +22,5 @@ end, {
   complete = function(lead)
     return require("rill.command").complete(lead)
   end,
-  desc = "rill: status | toggle | log | suggest | fix",
+  desc = "rill: status | toggle | log | suggest | fix | reasoning",
 })

@@ -18,6 +18,9 @@ local subcommands = {
   fix = function()
     require("rill.fix").at_cursor()
   end,
+  reasoning = function()
+    require("rill.reasoning").open()
+  end,
 }
 
 --- Runs `:Rill {sub}`; without an argument, `status`.

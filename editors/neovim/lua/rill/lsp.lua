@@ -66,6 +66,20 @@ function M.client_config(cfg)
       ["rill/status"] = function(_, params, ctx)
         require("rill.status").on_status(params, ctx.client_id)
       end,
+      ["rill/reasoningResult"] = function(_, params)
+        require("rill.reasoning").on_result(params)
+      end,
+      -- Neovim 0.11 echoes an info message with a trailing line break, so every one ends in a
+      -- hit-enter prompt (over the reasoning float, after each chain); rill's messages are one line.
+      ["window/showMessage"] = function(err, params, ctx)
+        local types = vim.lsp.protocol.MessageType
+        if type(params) == "table" and type(params.message) == "string" and params.type ~= types.Error then
+          local level = params.type == types.Warning and vim.log.levels.WARN or vim.log.levels.INFO
+          vim.notify(params.message, level)
+          return params
+        end
+        return vim.lsp.handlers["window/showMessage"](err, params, ctx)
+      end,
     },
     on_exit = function(_, _, client_id)
       require("rill.status").forget(client_id)
