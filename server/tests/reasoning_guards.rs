@@ -1,6 +1,6 @@
 //! The guards a reasoning chain's result must pass before it is applied: on the output the default model (Gemma 3 270M) gave in Helix (recorded in issue 16), on variants of it, and on correct rewrites they must let through.
 
-use rill_server::reasoning::guards::{check, Proposal, Rejection};
+use rill_server::reasoning::guards::{check, check_explanation, Proposal, Rejection};
 use rill_server::reasoning::prompt::{instruction_texts, ReasoningRequest, ReasoningTask};
 
 const MEAN: &str = "def mean(xs):\n    return sum_all(xs) / len(xs)\n";
@@ -214,4 +214,22 @@ fn steps_titled_with_the_prompts_own_text_are_rejected() {
     let mut own = proposal(ReasoningTask::Fix, "python", original, fixed);
     own.step_text = "Spell the return keyword\nWhy: `retrun` is a name, not a keyword.\n";
     assert_eq!(check(&own), Ok(()));
+}
+
+/// Recorded in the Neovim e2e run: "explain step by step" on `mul` answered with the fix example's
+/// reason, the name swapped in.
+#[test]
+fn an_explanation_that_repeats_the_prompts_example_is_set_aside() {
+    let code = "def mul(a, b):\n    return a * b\n";
+    let mut explanation = proposal(ReasoningTask::Explain, "python", code, code);
+    explanation.step_text =
+        "Use the variable that holds the sum\n`mul` is a typo; the sum is stored in `total`.\n";
+    let verdict = check_explanation(&explanation);
+    assert!(
+        matches!(verdict, Err(Rejection::CopiedReasoning { .. })),
+        "{verdict:?}"
+    );
+    explanation.step_text =
+        "Multiply the arguments\nThe function returns the product of `a` and `b`.\n";
+    assert_eq!(check_explanation(&explanation), Ok(()));
 }

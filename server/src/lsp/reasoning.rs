@@ -506,7 +506,13 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         Plan::default()
     };
     // Nothing is applied, or offered step by step, unless the result passes every guard.
-    let rejected = guard(task, &selection, &instruction_texts(&request), &mut plan);
+    let rejected = guard(
+        task,
+        &selection,
+        &instruction_texts(&request),
+        &parsed,
+        &mut plan,
+    );
     let chain = Chain {
         task,
         language_id: selection.language_id.clone(),
@@ -578,8 +584,30 @@ fn guard(
     task: ReasoningTask,
     selection: &Selection,
     instructions: &[String],
+    parsed: &crate::reasoning::parse::ParsedChain,
     plan: &mut Plan,
 ) -> Option<String> {
+    if task == ReasoningTask::Explain {
+        // Nothing to apply, but an explanation repeating the prompt's example is not one.
+        let said: String = parsed
+            .steps
+            .iter()
+            .map(|step| format!("{}\n{}\n", step.title, step.rationale))
+            .collect();
+        let proposal = Proposal {
+            task,
+            language_id: &selection.language_id,
+            original: &selection.code,
+            result: &selection.code,
+            step_text: &said,
+            instructions,
+        };
+        let reason = guards::check_explanation(&proposal)
+            .err()?
+            .describe(&selection.language_id);
+        tracing::info!("explanation rejected: {reason}");
+        return Some(reason);
+    }
     let last = plan.steps.last()?;
     let step_text: String = plan
         .steps
@@ -738,7 +766,8 @@ fn summary_message(
             apply_all_title(task, plan.steps.len())
         )),
         Ok(Outcome::Nothing) => {}
-        Err(reason) => message.push_str(&format!("; not applied: {reason}")),
+        Err(reason) if task.edits_code() => message.push_str(&format!("; not applied: {reason}")),
+        Err(reason) => message.push_str(&format!("; not an explanation of this code: {reason}")),
     }
     message
 }

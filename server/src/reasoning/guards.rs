@@ -88,6 +88,13 @@ pub fn check(proposal: &Proposal<'_>) -> Result<(), Rejection> {
     Ok(())
 }
 
+/// The check of an explanation (nothing is applied): its steps must not repeat the prompt's own
+/// text (recorded: "`mul` is a typo; the sum is stored in `total`" for `def mul(a, b): return a *
+/// b`, the fix example's reason with the name swapped).
+pub fn check_explanation(proposal: &Proposal<'_>) -> Result<(), Rejection> {
+    reasoning_not_copied(proposal)
+}
+
 /// Syntax families, each with markers that never appear in the others' code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
