@@ -614,6 +614,15 @@ async function checkReasoning(page, file) {
   await page.keyboard.press('Enter');
   await page.keyboard.press('Shift+ArrowDown');
   await page.keyboard.press('Shift+End');
+  // VS Code asks for the selection's code actions once the selection settles and shows the light
+  // bulb; Ctrl+. pressed before that can open nothing.
+  await page
+    .locator('.lightBulbWidget, .codicon-light-bulb, .codicon-lightbulb')
+    .first()
+    .waitFor({ timeout: 10_000 })
+    .catch(() => log('no light bulb within 10 s; trying Ctrl+. anyway'));
+  // The bulb may still be the one of the line before; let the selection's own request answer.
+  await sleep(1000);
   const title = 'rill: explain step by step';
   const action = page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
   // The action is a refactor (refactor.rewrite): VS Code lists it under Ctrl+. and under "Refactor...".
@@ -645,10 +654,14 @@ async function checkReasoning(page, file) {
   await action.click();
   // The extension renders the chain in its own channel and reveals it: the summary line first, then the
   // document (a line the server's log does not have).
-  const heading = page.locator('.panel .monaco-editor .view-line', { hasText: `${title}: ` }).first();
-  const where = page.locator('.panel .monaco-editor .view-line', { hasText: `in ${file}` }).first();
+  // The panel draws only the lines in view and follows the end of the channel: a long chain puts
+  // its heading above them, so its last lines (the steps, each marked with its outcome) count too.
+  const line = (text) => page.locator('.panel .monaco-editor .view-line', { hasText: text }).first();
+  const heading = line(`${title}: `);
+  const where = line(`in ${file}`);
+  const step = line('(explanation)');
   await until('the reasoning chain in the "rill: reasoning" output channel', REASONING_MS, async () => {
-    return (await heading.count()) > 0 && (await where.count()) > 0;
+    return ((await heading.count()) > 0 && (await where.count()) > 0) || (await step.count()) > 0;
   });
   const shown = await page
     .locator('.panel .monaco-editor .view-lines')
