@@ -233,3 +233,18 @@ fn an_explanation_that_repeats_the_prompts_example_is_set_aside() {
         "Multiply the arguments\nThe function returns the product of `a` and `b`.\n";
     assert_eq!(check_explanation(&explanation), Ok(()));
 }
+
+/// Recorded from the default model on `reasoning_bench` (heapq's `_heappop_max` with `retrun`):
+/// the "fix" rewrote the docstring and kept the misspelled keyword, and was applied.
+#[test]
+fn a_fix_that_changes_only_a_docstring_is_rejected() {
+    let original = "def _heappop_max(heap):\n    \"\"\"Maxheap version of a heappop.\"\"\"\n    lastelt = heap.pop()    # raises appropriate IndexError if heap is empty\n    if heap:\n        returnitem = heap[0]\n        heap[0] = lastelt\n        _siftup_max(heap, 0)\n        retrun returnitem\n    return lastelt\n";
+    let recorded = original.replace("a heappop.", "a stack.");
+    let verdict = check(&proposal(ReasoningTask::Fix, "python", original, &recorded));
+    assert_eq!(verdict, Err(Rejection::OnlyProse));
+    let fixed = original.replace("retrun returnitem", "return returnitem");
+    assert_eq!(
+        check(&proposal(ReasoningTask::Fix, "python", original, &fixed)),
+        Ok(())
+    );
+}

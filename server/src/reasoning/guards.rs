@@ -34,6 +34,8 @@ pub enum Rejection {
     CopiedReasoning { words: String },
     /// The result keeps too few of the selection's names to be about it.
     Unrelated { kept: usize, of: usize },
+    /// The result changes only comments or strings, not the code.
+    OnlyProse,
     /// A function or type the selection defines is gone or has lost parameters.
     DefinitionChanged { name: String, detail: &'static str },
 }
@@ -54,6 +56,9 @@ impl Rejection {
             Rejection::Unrelated { kept, of } => format!(
                 "the result is not about the selection (it keeps {kept} of its {of} names)"
             ),
+            Rejection::OnlyProse => {
+                "the result changes only comments or strings, not the code".to_string()
+            }
             Rejection::DefinitionChanged { name, detail } => {
                 format!("the result {detail} `{name}`, which no step said to change")
             }
@@ -81,6 +86,7 @@ pub struct Proposal<'a> {
 /// Every check, in order; the first that fails decides.
 pub fn check(proposal: &Proposal<'_>) -> Result<(), Rejection> {
     same_language(proposal)?;
+    changes_code(proposal)?;
     not_copied(proposal)?;
     reasoning_not_copied(proposal)?;
     about_the_selection(proposal)?;
@@ -218,6 +224,26 @@ fn foreign_markers(family: Family) -> Vec<&'static Marker> {
             .collect(),
         Family::OtherBraces => all(PYTHON_MARKERS),
     }
+}
+
+/// `fix` and `improve` must change code: a result that rewrites only a docstring or a comment
+/// leaves the problem where it was (recorded from the default model on the reasoning benchmark:
+/// a "fix" of `retrun returnitem` that edited the docstring and kept the misspelled keyword).
+fn changes_code(proposal: &Proposal<'_>) -> Result<(), Rejection> {
+    let Some(family) = Family::of(proposal.language_id) else {
+        return Ok(());
+    };
+    let code = |text: &str| -> Vec<String> {
+        code_lines(text, family)
+            .into_iter()
+            .map(|line| line.trim_end().to_string())
+            .filter(|line| !line.is_empty())
+            .collect()
+    };
+    if code(proposal.original) == code(proposal.result) {
+        return Err(Rejection::OnlyProse);
+    }
+    Ok(())
 }
 
 /// The result must not show another language's syntax that the original does not show.
