@@ -587,45 +587,41 @@ fn guard(
     parsed: &crate::reasoning::parse::ParsedChain,
     plan: &mut Plan,
 ) -> Option<String> {
-    if task == ReasoningTask::Explain {
-        // Nothing to apply, but an explanation repeating the prompt's example is not one.
-        let said: String = parsed
+    // An explanation is judged on everything it says; an edit on its kept steps and their result.
+    let said = |steps: &mut dyn Iterator<Item = (&str, &str)>| -> String {
+        steps
+            .map(|(title, rationale)| format!("{title}\n{rationale}\n"))
+            .collect()
+    };
+    let (step_text, result) = if task == ReasoningTask::Explain {
+        let mut steps = parsed
             .steps
             .iter()
-            .map(|step| format!("{}\n{}\n", step.title, step.rationale))
-            .collect();
-        let proposal = Proposal {
-            task,
-            language_id: &selection.language_id,
-            original: &selection.code,
-            result: &selection.code,
-            step_text: &said,
-            instructions,
-        };
-        let reason = guards::check_explanation(&proposal)
-            .err()?
-            .describe(&selection.language_id);
-        tracing::info!("explanation rejected: {reason}");
-        return Some(reason);
-    }
-    let last = plan.steps.last()?;
-    let step_text: String = plan
-        .steps
-        .iter()
-        .map(|step| format!("{}\n{}\n", step.title, step.rationale))
-        .collect();
+            .map(|step| (step.title.as_str(), step.rationale.as_str()));
+        (said(&mut steps), selection.code.as_str())
+    } else {
+        let mut steps = plan
+            .steps
+            .iter()
+            .map(|step| (step.title.as_str(), step.rationale.as_str()));
+        (said(&mut steps), plan.steps.last()?.after.as_str())
+    };
     let proposal = Proposal {
         task,
         language_id: &selection.language_id,
         original: &selection.code,
-        result: &last.after,
+        result,
         step_text: &step_text,
         instructions,
     };
-    let reason = guards::check(&proposal)
-        .err()?
-        .describe(&selection.language_id);
+    let verdict = if task == ReasoningTask::Explain {
+        guards::check_explanation(&proposal)
+    } else {
+        guards::check(&proposal)
+    };
+    let reason = verdict.err()?.describe(&selection.language_id);
     tracing::info!("reasoning result rejected: {reason}");
+    // Nothing of a rejected chain is applied or offered step by step.
     for step in plan.steps.drain(..) {
         plan.dropped.push(DroppedStep {
             title: step.title,
@@ -934,6 +930,33 @@ mod tests {
     use crate::config::Config;
     use crate::engine::EngineHandle;
     use tower_lsp::lsp_types::Position;
+
+    /// A previewed chain's edit names the document's version and carries an annotation that needs
+    /// confirmation, which is what makes VS Code show its refactor preview before applying.
+    #[test]
+    fn a_previewed_edit_needs_confirmation() {
+        let uri = Url::parse("file:///a.py").unwrap();
+        let edit = TextEdit {
+            range: LspRange::new(Position::new(1, 0), Position::new(2, 0)),
+            new_text: "    return total\n".to_string(),
+        };
+        let workspace_edit = annotated_edit(&uri, 7, edit.clone(), 2);
+        assert!(workspace_edit.changes.is_none());
+        let annotations = workspace_edit.change_annotations.expect("annotations");
+        assert_eq!(annotations[ANNOTATION_ID].needs_confirmation, Some(true));
+        let Some(DocumentChanges::Edits(edits)) = workspace_edit.document_changes else {
+            panic!("document changes with edits");
+        };
+        assert_eq!(edits[0].text_document.uri, uri);
+        assert_eq!(edits[0].text_document.version, Some(7));
+        assert_eq!(
+            edits[0].edits,
+            vec![OneOf::Right(AnnotatedTextEdit {
+                text_edit: edit,
+                annotation_id: ANNOTATION_ID.to_string(),
+            })]
+        );
+    }
 
     /// `$/cancelRequest` makes tower-lsp drop the request's future wherever it waits: the chain's
     /// entry among the running ones must go with it.
