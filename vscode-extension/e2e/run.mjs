@@ -560,34 +560,10 @@ async function checkQuickFix(page) {
   await page.keyboard.press('ArrowLeft');
   await page.keyboard.press('ArrowLeft');
   const title = 'rill: replace `retrun` with `return`';
-  const action = page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
   // Ctrl+. first, as a user would; then the command palette, alternately. An open menu does not
   // refresh, and while the server rescores the document after the edit its code actions can lack the
   // fix for a moment (the squiggle stays), so the menu is closed and opened again until it lists it.
-  const ways = [
-    ['Ctrl+.', () => page.keyboard.press('Control+.')],
-    ['the command palette', () => runCommand(page, 'Quick Fix...')],
-  ];
-  let offered = false;
-  for (let attempt = 0; attempt < 10 && !offered; attempt++) {
-    const [name, open] = ways[attempt % ways.length];
-    await open();
-    offered = await action
-      .waitFor({ timeout: 5_000 })
-      .then(() => true)
-      .catch(() => false);
-    if (!offered) {
-      const rows = await page.locator('.action-widget .monaco-list-row').allTextContents();
-      log(`no quick fix via ${name} yet; the menu lists ${JSON.stringify(rows)}`);
-      await page.keyboard.press('Escape');
-      await sleep(1000);
-    } else {
-      log(`quick fix offered via ${name}: ${title}`);
-    }
-  }
-  if (!offered) {
-    throw new Error(`the quick fix "${title}" was not offered`);
-  }
+  const action = await offeredAction(page, title, 'Quick Fix...', 10);
   await action.click();
   const after = await until('the quick fix to rewrite the line', 10_000, async () => {
     const lines = await editorLines(page);
@@ -601,6 +577,35 @@ async function checkQuickFix(page) {
     async () => (await page.locator('.editor-instance .squiggly-info').count()) === 0,
   );
   pass(`quick fix applied; the editor now reads:\n${after.join('\n')}`);
+}
+
+/**
+ * Opens the code action menu, by Ctrl+. and by the command palette's `command` in turns, until it
+ * lists `title` (at most `attempts` times), and returns that row; throws when it never does.
+ */
+async function offeredAction(page, title, command, attempts) {
+  const action = page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
+  const ways = [
+    ['Ctrl+.', () => page.keyboard.press('Control+.')],
+    ['the command palette', () => runCommand(page, command)],
+  ];
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const [name, open] = ways[attempt % ways.length];
+    await open();
+    const offered = await action
+      .waitFor({ timeout: 5_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (offered) {
+      log(`"${title}" offered via ${name}`);
+      return action;
+    }
+    const rows = await page.locator('.action-widget .monaco-list-row').allTextContents();
+    log(`no "${title}" via ${name} yet; the menu lists ${JSON.stringify(rows)}`);
+    await page.keyboard.press('Escape');
+    await sleep(1000);
+  }
+  throw new Error(`the code action "${title}" was not offered`);
 }
 
 async function checkReasoning(page, file) {
@@ -624,32 +629,8 @@ async function checkReasoning(page, file) {
   // The bulb may still be the one of the line before; let the selection's own request answer.
   await sleep(1000);
   const title = 'rill: explain step by step';
-  const action = page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
   // The action is a refactor (refactor.rewrite): VS Code lists it under Ctrl+. and under "Refactor...".
-  const ways = [
-    ['Ctrl+.', () => page.keyboard.press('Control+.')],
-    ['the command palette', () => runCommand(page, 'Refactor...')],
-  ];
-  let offered = false;
-  for (let attempt = 0; attempt < 6 && !offered; attempt++) {
-    const [name, open] = ways[attempt % ways.length];
-    await open();
-    offered = await action
-      .waitFor({ timeout: 5_000 })
-      .then(() => true)
-      .catch(() => false);
-    if (!offered) {
-      const rows = await page.locator('.action-widget .monaco-list-row').allTextContents();
-      log(`no "${title}" via ${name} yet; the menu lists ${JSON.stringify(rows)}`);
-      await page.keyboard.press('Escape');
-      await sleep(1000);
-    } else {
-      log(`"${title}" offered via ${name}`);
-    }
-  }
-  if (!offered) {
-    throw new Error(`the code action "${title}" was not offered on a selection`);
-  }
+  const action = await offeredAction(page, title, 'Refactor...', 6);
   const startedAt = Date.now();
   await action.click();
   // The extension renders the chain in its own channel and reveals it: the summary line first, then the
