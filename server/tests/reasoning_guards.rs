@@ -248,3 +248,18 @@ fn a_fix_that_changes_only_a_docstring_is_rejected() {
         Ok(())
     );
 }
+
+#[test]
+fn a_result_the_model_finds_much_less_likely_is_rejected_in_words() {
+    use rill_server::reasoning::guards::{model_prefers, MAX_PREFERENCE_DROP};
+    // Mean log probabilities per token: a result as likely, or likelier, passes.
+    assert!(model_prefers(-1.2, -1.1).is_ok());
+    assert!(model_prefers(-1.2, -1.2 - MAX_PREFERENCE_DROP * 0.9).is_ok());
+    let rejection = model_prefers(-1.2, -1.2 - MAX_PREFERENCE_DROP * 2.0).unwrap_err();
+    assert!(matches!(rejection, Rejection::ModelPrefersOriginal { .. }));
+    let words = rejection.describe("python");
+    assert!(words.contains("much less likely"), "{words}");
+    assert!(words.contains("1.20"), "{words}");
+    // A result the model could not score at all is never taken as better.
+    assert!(model_prefers(-1.2, f32::NEG_INFINITY).is_err());
+}

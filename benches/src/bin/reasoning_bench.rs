@@ -77,6 +77,12 @@ struct Args {
     /// Print one JSON object instead of Markdown.
     #[arg(long)]
     json: bool,
+    /// Instead of running chains, measure the guard "the model must prefer the result" in
+    /// process: how the model scores each true fix (buggy → correct), each injected bug
+    /// (correct → buggy) and a gross rewrite (the body's statements in reverse order), against the
+    /// code it replaces, with the bound the server uses.
+    #[arg(long)]
+    preference: bool,
 }
 
 /// One function of the corpus.
@@ -173,6 +179,13 @@ fn main() -> Result<()> {
             ("SmolLM2-135M-Instruct", rill_e2e::smollm2_path()),
         ],
     };
+    if args.preference {
+        for (label, path) in &models {
+            ensure!(path.is_file(), "the model {} is missing", path.display());
+            preference_report(label, path, &cases)?;
+        }
+        return Ok(());
+    }
     let mut reports = Vec::new();
     for (label, path) in &models {
         ensure!(path.is_file(), "the model {} is missing", path.display());
@@ -672,4 +685,72 @@ fn print_runs(runs: &[Run], cases: &[Case]) {
         );
     }
     println!();
+}
+
+/// `--preference`: the model's check of a result, measured on the corpus without chains.
+fn preference_report(label: &str, path: &Path, cases: &[Case]) -> Result<()> {
+    use rill_server::engine::prefer::{compare, PreferInput};
+    use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
+    use rill_server::reasoning::guards::MAX_PREFERENCE_DROP;
+
+    let loaded = rill_model::LoadedModel::load(path, rill_model::LoadOptions::default())?;
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    let mut drops: [Vec<(f32, &str)>; 3] = Default::default();
+    for case in cases {
+        let reversed = reverse_body(&case.correct);
+        let pairs = [
+            (&case.buggy, &case.correct),
+            (&case.correct, &case.buggy),
+            (&case.correct, &reversed),
+        ];
+        for (kind, (original, result)) in pairs.into_iter().enumerate() {
+            let input = PreferInput {
+                context: case.prelude.clone(),
+                original: original.clone(),
+                result: result.clone(),
+                following: String::new(),
+            };
+            let preference = compare(&loaded, &mut store, "bench", &input, &|| false)?
+                .context("not cancelled")?;
+            drops[kind].push((preference.drop(), &case.name));
+        }
+    }
+    println!("### {label}: the model's check (drop in nats per token; rejected above {MAX_PREFERENCE_DROP})\n");
+    println!("| result | cases | min | median | max | rejected |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let labels = [
+        "true fix (buggy → correct)",
+        "injected bug (correct → buggy)",
+        "body reversed (correct → reversed)",
+    ];
+    for (label, values) in labels.iter().zip(drops.iter_mut()) {
+        values.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let rejected = values
+            .iter()
+            .filter(|(drop, _)| *drop > MAX_PREFERENCE_DROP)
+            .count();
+        println!(
+            "| {label} | {} | {:+.3} ({}) | {:+.3} | {:+.3} ({}) | {rejected} |",
+            values.len(),
+            values[0].0,
+            values[0].1,
+            values[values.len() / 2].0,
+            values[values.len() - 1].0,
+            values[values.len() - 1].1,
+        );
+    }
+    println!();
+    Ok(())
+}
+
+/// The function with the statements of its body in reverse order (the `def` line stays first):
+/// still Python with the same names, so only the model's check can tell it is wrong.
+fn reverse_body(code: &str) -> String {
+    let mut lines: Vec<&str> = code.lines().collect();
+    if lines.len() > 2 {
+        lines[1..].reverse();
+    }
+    let mut reversed = lines.join("\n");
+    reversed.push('\n');
+    reversed
 }

@@ -150,14 +150,14 @@ fn completion_holds_document(
 }
 
 /// The document's tokens with their byte offsets.
-struct Tokenized {
-    ids: Vec<u32>,
+pub(super) struct Tokenized {
+    pub(super) ids: Vec<u32>,
     lengths: Vec<usize>,
     starts: Vec<usize>,
 }
 
 impl Tokenized {
-    fn new(loaded: &LoadedModel, text: &str) -> rill_model::Result<Self> {
+    pub(super) fn new(loaded: &LoadedModel, text: &str) -> rill_model::Result<Self> {
         let ids = loaded.tokenizer.encode(text)?;
         // Document lengths, not `token_bytes` lengths: with a space prefix (Llama 2, CodeLlama)
         // the first token also carries a space that is not in the document.
@@ -181,7 +181,7 @@ impl Tokenized {
 
     /// Token indices covering the byte range: from the token containing its start to the last
     /// token starting before its end.
-    fn covering(&self, bytes: &Range<usize>) -> Range<usize> {
+    pub(super) fn covering(&self, bytes: &Range<usize>) -> Range<usize> {
         if bytes.is_empty() {
             return 0..0;
         }

@@ -12,6 +12,7 @@
 mod cancel;
 pub mod diagnose;
 mod inbox;
+pub mod prefer;
 pub mod prompt;
 pub mod store;
 mod worker;
@@ -128,6 +129,9 @@ pub enum BackgroundKind {
         /// `completion.tokenHealing`, which changes the prompt's last tokens.
         heal: bool,
     },
+    /// Score a reasoning chain's result against the selection it rewrites (run whole: the user
+    /// waits for it, and it is short).
+    Prefer(Box<prefer::PreferJob>),
     /// Nothing but the inbox's housekeeping (closed documents, a new memory budget).
     Housekeeping,
 }
@@ -139,6 +143,7 @@ impl BackgroundJob {
             BackgroundKind::Diagnose(job) => job.kind as u8,
             BackgroundKind::Prewarm { .. } => 3,
             BackgroundKind::Housekeeping => 4,
+            BackgroundKind::Prefer(_) => 5,
         };
         (self.document.clone(), kind)
     }
@@ -148,7 +153,7 @@ impl BackgroundJob {
     /// user is idle.
     pub(crate) fn priority(&self) -> u8 {
         match &self.kind {
-            BackgroundKind::Housekeeping => 0,
+            BackgroundKind::Housekeeping | BackgroundKind::Prefer(_) => 0,
             BackgroundKind::Diagnose(job) => match job.kind {
                 diagnose::DiagnoseKind::EditedRegion => 0,
                 diagnose::DiagnoseKind::Opened | diagnose::DiagnoseKind::Refresh => 2,
@@ -576,11 +581,17 @@ impl EngineHandle {
     pub fn submit_background(&self, job: BackgroundJob) {
         match self.current() {
             Backend::Local(local) => local.inbox.submit_background(job),
-            Backend::Remote(_) => {
-                if let BackgroundKind::Diagnose(diagnose) = job.kind {
+            Backend::Remote(_) => match job.kind {
+                BackgroundKind::Diagnose(diagnose) => {
                     let _ = diagnose.events.send(diagnose::DiagnoseEvent::Done);
                 }
-            }
+                BackgroundKind::Prefer(prefer) => {
+                    let _ = prefer
+                        .answer
+                        .send(Err("the remote engine does not score text".to_string()));
+                }
+                BackgroundKind::Prewarm { .. } | BackgroundKind::Housekeeping => {}
+            },
         }
     }
 

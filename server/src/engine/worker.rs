@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::diagnose::{self, DiagnoseEvent, DiagnoseJob, Progress};
 use super::inbox::{Inbox, Work};
+use super::prefer::{self, PreferJob};
 use super::store::{CacheReport, SequenceStore};
 use super::{
     prompt, BackgroundJob, BackgroundKind, Candidate, CompletionJob, CompletionStats, EngineEvent,
@@ -348,10 +349,17 @@ impl Engine {
     /// Runs background work until it is done or an interactive job arrives; interrupted work goes
     /// back to the inbox and continues from where it stopped (its prefix stays cached).
     fn background(&mut self, job: BackgroundJob, inbox: &Inbox) {
-        if let BackgroundKind::Diagnose(diagnose) = job.kind {
-            self.diagnose(job.document, diagnose, inbox);
-            return;
-        }
+        let job = match job.kind {
+            BackgroundKind::Diagnose(diagnose) => {
+                self.diagnose(job.document, diagnose, inbox);
+                return;
+            }
+            BackgroundKind::Prefer(prefer) => {
+                self.prefer(&job.document, &prefer);
+                return;
+            }
+            kind => BackgroundJob { kind, ..job },
+        };
         let BackgroundKind::Prewarm {
             text_before_cursor,
             text_after_cursor,
@@ -402,6 +410,25 @@ impl Engine {
                 );
             }
         }
+    }
+
+    /// Compares a reasoning chain's result with the selection it rewrites.
+    fn prefer(&mut self, key: &str, job: &PreferJob) {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            prefer::compare(&self.loaded, &mut self.store, key, &job.input, &|| {
+                job.cancel.is_cancelled()
+            })
+        }));
+        let answer = match outcome {
+            Ok(result) => result.map_err(|err| err.to_string()),
+            Err(panic) => {
+                self.store.remove(key);
+                let reason = panic_message(&*panic);
+                tracing::error!("engine panicked while comparing a reasoning result: {reason}");
+                Err(format!("internal error: {reason}"))
+            }
+        };
+        let _ = job.answer.send(answer);
     }
 
     /// Scores a document for diagnostics until done, cancelled or interrupted by interactive work.

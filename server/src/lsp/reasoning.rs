@@ -36,7 +36,10 @@ use super::diagnostics::lsp_range;
 use super::session::{client_request, lock, Session};
 use crate::config::{ApplyMode, Config};
 use crate::documents::Document;
-use crate::engine::{CancelOnDrop, CancelToken, CompletionJob, EngineEvent};
+use crate::engine::prefer::{PreferInput, PreferJob};
+use crate::engine::{
+    BackgroundJob, BackgroundKind, CancelOnDrop, CancelToken, CompletionJob, EngineEvent,
+};
 use crate::protocol::{ReasoningResultNotification, ReasoningResultParams, ReasoningStepReport};
 use crate::reasoning::guards::{self, Proposal};
 use crate::reasoning::parse::{completed_titles, parse_steps};
@@ -506,13 +509,20 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         Plan::default()
     };
     // Nothing is applied, or offered step by step, unless the result passes every guard.
-    let rejected = guard(
+    let mut rejected = guard(
         task,
         &selection,
         &instruction_texts(&request),
         &parsed,
         &mut plan,
     );
+    if rejected.is_none() && !plan.steps.is_empty() {
+        if let Err(rejection) =
+            model_check(engine, &arguments.uri, &selection, &plan, &cancel).await
+        {
+            rejected = Some(reject(&mut plan, &rejection, &selection.language_id));
+        }
+    }
     let chain = Chain {
         task,
         language_id: selection.language_id.clone(),
@@ -619,7 +629,12 @@ fn guard(
     } else {
         guards::check(&proposal)
     };
-    let reason = verdict.err()?.describe(&selection.language_id);
+    Some(reject(plan, &verdict.err()?, &selection.language_id))
+}
+
+/// Moves every kept step of a rejected result to the dropped ones, with the reason in words.
+fn reject(plan: &mut Plan, rejection: &guards::Rejection, language_id: &str) -> String {
+    let reason = rejection.describe(language_id);
     tracing::info!("reasoning result rejected: {reason}");
     // Nothing of a rejected chain is applied or offered step by step.
     for step in plan.steps.drain(..) {
@@ -628,7 +643,63 @@ fn guard(
             reason: reason.clone(),
         });
     }
-    Some(reason)
+    reason
+}
+
+/// How long the model's check of a result may take: it scores about a thousand tokens.
+const MODEL_CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The last guard: the model scores the selection and the result in the file's context, and a
+/// result it finds much less likely is rejected. The remote engine cannot score text, so there
+/// the check is skipped (and logged); the preview still stands between the result and the file.
+async fn model_check(
+    engine: &crate::engine::EngineHandle,
+    uri: &Url,
+    selection: &Selection,
+    plan: &Plan,
+    cancel: &CancelToken,
+) -> std::result::Result<(), guards::Rejection> {
+    if engine.is_remote() {
+        tracing::info!(
+            "the remote engine cannot score text: the model's check of the result is skipped"
+        );
+        return Ok(());
+    }
+    let Some(result) = plan.steps.last().map(|step| step.after.clone()) else {
+        return Ok(());
+    };
+    let (answer, mut answers) = mpsc::unbounded_channel();
+    engine.submit_background(BackgroundJob {
+        document: crate::engine::store::reason_key(uri.as_str()),
+        kind: BackgroundKind::Prefer(Box::new(PreferJob {
+            input: PreferInput {
+                context: selection.context_before.clone(),
+                original: selection.code.clone(),
+                result,
+                following: selection.following.clone(),
+            },
+            cancel: cancel.clone(),
+            answer,
+        })),
+    });
+    let unchecked = |reason: String| guards::Rejection::Unchecked { reason };
+    match tokio::time::timeout(MODEL_CHECK_TIMEOUT, answers.recv()).await {
+        Ok(Some(Ok(Some(preference)))) => {
+            tracing::info!(
+                "the model scores the result {:.2} and the original {:.2} nats per token",
+                -preference.result,
+                -preference.original
+            );
+            guards::model_prefers(preference.original, preference.result)
+        }
+        Ok(Some(Ok(None))) => Err(unchecked("cancelled".to_string())),
+        Ok(Some(Err(reason))) => Err(unchecked(reason)),
+        Ok(None) => Err(unchecked("the engine stopped".to_string())),
+        Err(_) => Err(unchecked(format!(
+            "no answer within {} s",
+            MODEL_CHECK_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// What became of a chain's kept steps.
