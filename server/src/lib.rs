@@ -3,6 +3,7 @@
 //! The only crate that knows LSP. Documents are mirrored in `documents`, inference runs on the
 //! `engine` thread, and `lsp` wires tower-lsp to both, one module per method.
 
+pub mod backends;
 pub mod cli;
 pub mod comments;
 pub mod config;

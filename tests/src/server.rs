@@ -1,4 +1,4 @@
-//! One `rill --stdio` process under test, and the client side of the conversation with it.
+//! One `rill --stdio` process (or a server running in the test's own process) under test, and the client side of the conversation with it.
 //!
 //! A reader thread parses the server's stdout into messages, stamps each with the [`Instant`] it
 //! arrived, answers the server's own requests (configuration, progress tokens, registrations) at once,
@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
@@ -189,12 +189,22 @@ enum Event {
     Closed,
 }
 
-/// A running `rill --stdio`.
+/// The server's stdin, whatever carries it.
+type Input = Arc<Mutex<Option<Box<dyn Write + Send>>>>;
+
+/// What runs the server: a child process, or whatever keeps an in-process server alive.
+enum Running {
+    Process(Child),
+    /// Dropped with the `Server`; the in-process server stops when its input closes.
+    InProcess(#[allow(dead_code)] Box<dyn std::any::Any>),
+}
+
+/// A running `rill --stdio`, or a server in this process (see [`Server::connect`]).
 pub struct Server {
     profile: Profile,
-    child: Child,
+    running: Running,
     /// `None` once the test closed it (an editor that crashed).
-    stdin: Arc<Mutex<Option<ChildStdin>>>,
+    stdin: Input,
     events: Receiver<Event>,
     log: RefCell<Vec<Message>>,
     violations: RefCell<Vec<String>>,
@@ -208,7 +218,8 @@ pub struct Server {
     exit_status: Option<ExitStatus>,
     /// While true the reader thread stops reading stdout, as an editor that hangs.
     reading_paused: Arc<(Mutex<bool>, Condvar)>,
-    _exclusive: MutexGuard<'static, ()>,
+    /// Held by process servers only: in-process servers use no model and run side by side.
+    _exclusive: Option<MutexGuard<'static, ()>>,
 }
 
 impl Server {
@@ -231,15 +242,52 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {} --stdio: {err}", binary.display()));
-        let stdin = Arc::new(Mutex::new(Some(child.stdin.take().expect("piped stdin"))));
+        let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr_pipe = child.stderr.take().expect("piped stderr");
-
         let stderr = Arc::new(Mutex::new(String::new()));
         {
             let stderr = stderr.clone();
             thread::spawn(move || collect_stderr(stderr_pipe, &stderr));
         }
+        Self::over(
+            profile,
+            Running::Process(child),
+            Box::new(stdin),
+            stdout,
+            stderr,
+            Some(exclusive),
+        )
+    }
+
+    /// A client for a server that runs in this process and talks over `input` (what the server
+    /// reads) and `output` (what it writes); `keep_alive` is dropped with the `Server`. Servers
+    /// connected this way do not wait for each other, and have no stderr to show.
+    pub fn connect(
+        profile: Profile,
+        input: impl Write + Send + 'static,
+        output: impl Read + Send + 'static,
+        keep_alive: Box<dyn std::any::Any>,
+    ) -> Self {
+        Self::over(
+            profile,
+            Running::InProcess(keep_alive),
+            Box::new(input),
+            output,
+            Arc::new(Mutex::new(String::new())),
+            None,
+        )
+    }
+
+    fn over(
+        profile: Profile,
+        running: Running,
+        input: Box<dyn Write + Send>,
+        output: impl Read + Send + 'static,
+        stderr: Arc<Mutex<String>>,
+        exclusive: Option<MutexGuard<'static, ()>>,
+    ) -> Self {
+        let stdin: Input = Arc::new(Mutex::new(Some(input)));
         let settings = Arc::new(Mutex::new(profile.settings.clone()));
         let (sender, events) = mpsc::channel();
         let reading_paused = Arc::new((Mutex::new(false), Condvar::new()));
@@ -247,11 +295,11 @@ impl Server {
             let stdin = stdin.clone();
             let settings = settings.clone();
             let paused = reading_paused.clone();
-            thread::spawn(move || read_stdout(stdout, &stdin, &settings, &sender, &paused));
+            thread::spawn(move || read_stdout(output, &stdin, &settings, &sender, &paused));
         }
         Self {
             profile,
-            child,
+            running,
             stdin,
             events,
             log: RefCell::new(Vec::new()),
@@ -285,7 +333,10 @@ impl Server {
 
     /// The server process's id, so a benchmark can read its CPU time from `/proc/<pid>/stat`.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        match &self.running {
+            Running::Process(child) => child.id(),
+            Running::InProcess(_) => std::process::id(),
+        }
     }
 
     pub fn profile(&self) -> &Profile {
@@ -706,7 +757,15 @@ impl Server {
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(status) = self.child.try_wait().expect("poll the server process") {
+            let status = match &mut self.running {
+                Running::Process(child) => child.try_wait().expect("poll the server process"),
+                // An in-process server has ended when it closed its output.
+                Running::InProcess(_) => {
+                    self.drain();
+                    self.closed.get().then(ExitStatus::default)
+                }
+            };
+            if let Some(status) = status {
                 self.exit_status = Some(status);
                 self.wait_for_stdout_close();
                 return Some(status);
@@ -768,12 +827,16 @@ impl Drop for Server {
         if thread::panicking() {
             self.dump();
         }
-        if self.exit_status.is_none() {
+        if let (None, Running::Process(child)) = (self.exit_status, &mut self.running) {
             // Only our own child is killed: the test ended without a clean shutdown.
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        HOLDS_SERVER.set(false);
+        // Closing its input ends an in-process server.
+        self.close_stdin();
+        if self._exclusive.is_some() {
+            HOLDS_SERVER.set(false);
+        }
     }
 }
 
@@ -804,7 +867,7 @@ fn collect_stderr(pipe: impl Read, buffer: &Mutex<String>) {
 /// Parses frames from the server's stdout, answers its requests, and forwards everything.
 fn read_stdout(
     stdout: impl Read,
-    stdin: &Arc<Mutex<Option<ChildStdin>>>,
+    stdin: &Input,
     settings: &Mutex<Value>,
     events: &Sender<Event>,
     paused: &(Mutex<bool>, Condvar),
@@ -886,13 +949,7 @@ fn classify(body: &[u8]) -> Result<MessageKind, String> {
 }
 
 /// Answers a server-to-client request the way an editor would.
-fn answer(
-    stdin: &Arc<Mutex<Option<ChildStdin>>>,
-    settings: &Mutex<Value>,
-    id: &Value,
-    method: &str,
-    params: &Value,
-) {
+fn answer(stdin: &Input, settings: &Mutex<Value>, id: &Value, method: &str, params: &Value) {
     let reply = match method {
         "workspace/configuration" => {
             let settings = settings

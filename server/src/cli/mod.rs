@@ -68,9 +68,12 @@ fn serve() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(crate::lsp::serve_stdio());
+    let code = runtime.block_on(crate::lsp::serve_stdio());
     // The stdin reader is a blocking thread that only returns when stdin closes; an editor may
     // keep the pipe open after `exit`, so do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    if let Some(code) = code {
+        std::process::exit(code);
+    }
     Ok(())
 }

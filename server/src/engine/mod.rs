@@ -6,12 +6,16 @@
 //! completion or failure. A panic while running a job becomes an error for that job only: the
 //! engine drops that document's sequence (whose cache may be half-written) and serves the next job.
 //!
-//! With `engine.backend = "openai"` the handle sends completion jobs to the [`crate::remote`]
-//! engine instead, and the model is not loaded at all.
+//! The async side holds an [`EngineHandle`] on whichever [`Backend`] serves: the local engine
+//! thread ([`LocalEngine`]), the OpenAI-compatible remote engine (with `engine.backend = "openai"`;
+//! the model is not loaded at all), or the scripted fake of the tests ([`fake`]).
 
+mod backend;
 mod cancel;
 pub mod diagnose;
+pub mod fake;
 mod inbox;
+mod local;
 pub mod prefer;
 pub mod prompt;
 pub mod store;
@@ -22,19 +26,14 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rill_model::generate::GenerationParams;
-use rill_model::runtime::{configure_threads, ThreadSettings};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::{Backend as BackendKind, Config};
-use crate::remote::{RemoteEngine, RemoteNotice, RemoteSettings};
+pub use backend::Backend;
 pub use cancel::{CancelOnDrop, CancelToken};
 pub use inbox::SubmitError;
+pub use local::{thread_settings, LocalEngine};
 pub use store::CacheReport;
-
-use inbox::Inbox;
-
-/// Interactive jobs waiting for the engine at most; beyond that, requests are answered empty at once.
-const QUEUE_CAPACITY: usize = 32;
 
 /// Where the engine is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,13 +205,28 @@ pub struct ModelInfo {
     pub eos_text: String,
 }
 
-/// The async side's handle on the engine: the local engine thread, or the remote engine when
-/// `engine.backend` is `"openai"`. Both take the same jobs and report the same events, so the LSP
-/// side does not care which one runs; [`EngineHandle::reconfigure`] switches between them.
+/// What the LSP side should tell the user about a backend that reports its own failures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BackendNotice {
+    /// The first failure of an episode; later failures of the same episode are only logged.
+    Failed(String),
+    /// The first success after failures.
+    Recovered,
+}
+
+/// Starts the backend a configuration asks for; notices go to the channel given.
+pub type Starter =
+    Arc<dyn Fn(&Config, mpsc::UnboundedSender<BackendNotice>) -> Arc<dyn Backend> + Send + Sync>;
+
+/// The async side's handle on the engine: whichever [`Backend`] serves now. Every backend takes
+/// the same jobs and reports the same events, so the LSP side does not care which one runs;
+/// [`EngineHandle::reconfigure`] starts another one (through its [`Starter`]) when the settings
+/// ask for it.
 pub struct EngineHandle {
-    backend: RwLock<Backend>,
-    notice_sender: mpsc::UnboundedSender<RemoteNotice>,
-    notices: Mutex<Option<mpsc::UnboundedReceiver<RemoteNotice>>>,
+    backend: RwLock<Arc<dyn Backend>>,
+    starter: Starter,
+    notice_sender: mpsc::UnboundedSender<BackendNotice>,
+    notices: Mutex<Option<mpsc::UnboundedReceiver<BackendNotice>>>,
     models: Mutex<ModelRequest>,
 }
 
@@ -252,142 +266,30 @@ pub struct PendingModel {
 impl PendingModel {
     /// The new engine's state, to wait for its load.
     pub fn state(&self) -> watch::Receiver<EngineState> {
-        self.local.state.clone()
+        self.local.state()
     }
-}
-
-/// The engine in use. Cloning clones handles, not engines.
-#[derive(Clone)]
-enum Backend {
-    Local(Arc<LocalEngine>),
-    Remote(Arc<RemoteBackend>),
-}
-
-/// The handles on the local engine thread.
-struct LocalEngine {
-    inbox: Arc<Inbox>,
-    state: watch::Receiver<EngineState>,
-    report: Arc<Mutex<CacheReport>>,
-    model_info: Arc<std::sync::OnceLock<ModelInfo>>,
-}
-
-/// The remote engine (absent when its settings are unusable) and its state.
-struct RemoteBackend {
-    engine: Option<Arc<RemoteEngine>>,
-    state: watch::Sender<EngineState>,
-}
-
-impl LocalEngine {
-    fn start(
-        model_path: Option<PathBuf>,
-        threads: ThreadSettings,
-        cache_budget_bytes: usize,
-    ) -> Self {
-        let inbox = Arc::new(Inbox::new(QUEUE_CAPACITY));
-        let (state_sender, state) = watch::channel(EngineState::Loading);
-        let report = Arc::new(Mutex::new(CacheReport::default()));
-        let model_info = Arc::new(std::sync::OnceLock::new());
-        let (engine_inbox, engine_report) = (inbox.clone(), report.clone());
-        let engine_model_info = model_info.clone();
-        let spawned = std::thread::Builder::new()
-            .name("rill-engine".to_string())
-            .spawn(move || {
-                configure_threads(threads);
-                worker::run(
-                    model_path,
-                    &engine_inbox,
-                    state_sender,
-                    &engine_report,
-                    &engine_model_info,
-                    cache_budget_bytes,
-                )
-            });
-        if let Err(err) = spawned {
-            tracing::error!("cannot start the engine thread: {err}");
-            inbox.shutdown();
-        }
-        Self {
-            inbox,
-            state,
-            report,
-            model_info,
-        }
-    }
-}
-
-impl Drop for LocalEngine {
-    /// The thread owns the model: when the last handle on it goes, it must stop, or the model
-    /// stays in memory for good.
-    fn drop(&mut self) {
-        self.inbox.shutdown();
-    }
-}
-
-impl RemoteBackend {
-    fn start(config: &Config, notices: mpsc::UnboundedSender<RemoteNotice>) -> Self {
-        let engine = RemoteSettings::from_config(config).and_then(|settings| {
-            let runtime = tokio::runtime::Handle::try_current()
-                .map_err(|_| "the remote engine needs a tokio runtime".to_string())?;
-            tracing::info!(
-                "engine: OpenAI-compatible server at {} (model {}, FIM template {}); model diagnostics and pre-warming are off with this backend",
-                settings.completions_url(),
-                settings.model.as_deref().unwrap_or("the server's default"),
-                settings.fim().as_str(),
-            );
-            RemoteEngine::new(settings, notices, runtime)
-        });
-        match engine {
-            Ok(engine) => Self {
-                engine: Some(Arc::new(engine)),
-                state: watch::channel(EngineState::Ready).0,
-            },
-            Err(reason) => {
-                tracing::error!("the remote engine cannot start: {reason}");
-                Self {
-                    engine: None,
-                    state: watch::channel(EngineState::Failed(reason)).0,
-                }
-            }
-        }
-    }
-}
-
-/// The thread settings `engine.threads` asks for.
-fn thread_settings(config: &Config) -> ThreadSettings {
-    let mut threads = ThreadSettings::default();
-    if let Some(count) = config.engine_threads {
-        threads.threads = count;
-    }
-    threads
 }
 
 impl EngineHandle {
-    /// Starts the local engine thread, which loads the model in the background.
-    pub fn start(
-        model_path: Option<PathBuf>,
-        threads: ThreadSettings,
-        cache_budget_bytes: usize,
-    ) -> Self {
-        let local = LocalEngine::start(model_path, threads, cache_budget_bytes);
-        Self::with_backend(|_| Backend::Local(Arc::new(local)))
-    }
-
-    /// Starts the engine `engine.backend` names: the local thread, or the remote engine (which
-    /// must be started on a tokio runtime, on which its requests then run).
-    pub fn start_for(config: &Config) -> Self {
-        let handle = Self::with_backend(|notices| Self::backend_for(config, notices));
+    /// Starts the backend `config` asks for through `starter`, which also starts the ones later
+    /// settings ask for.
+    pub fn start(config: &Config, starter: Starter) -> Self {
+        let (notice_sender, notices) = mpsc::unbounded_channel();
+        let backend = starter(config, notice_sender.clone());
+        let handle = Self {
+            backend: RwLock::new(backend),
+            starter,
+            notice_sender,
+            notices: Mutex::new(Some(notices)),
+            models: Mutex::new(ModelRequest::default()),
+        };
         handle.note_backend(config);
         handle
     }
 
-    fn with_backend(backend: impl FnOnce(mpsc::UnboundedSender<RemoteNotice>) -> Backend) -> Self {
-        let (notice_sender, notices) = mpsc::unbounded_channel();
-        Self {
-            backend: RwLock::new(backend(notice_sender.clone())),
-            notice_sender,
-            notices: Mutex::new(Some(notices)),
-            models: Mutex::new(ModelRequest::default()),
-        }
+    /// A handle on one backend that settings never replace (tests, benchmarks).
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Self {
+        Self::start(&Config::default(), Arc::new(move |_, _| backend.clone()))
     }
 
     /// Notes that a local engine for `config` starts (or the remote one): whatever loads for an
@@ -399,60 +301,46 @@ impl EngineHandle {
         models.generation += 1;
     }
 
-    fn backend_for(config: &Config, notices: mpsc::UnboundedSender<RemoteNotice>) -> Backend {
-        match config.engine_backend {
-            BackendKind::Local => Backend::Local(Arc::new(LocalEngine::start(
-                config.model_path.clone(),
-                thread_settings(config),
-                config.cache_budget_bytes(),
-            ))),
-            BackendKind::Openai => Backend::Remote(Arc::new(RemoteBackend::start(config, notices))),
-        }
+    /// Starts the backend `config` names in place of the one in use.
+    fn restart(&self, config: &Config) -> Reconfigured {
+        self.replace((self.starter)(config, self.notice_sender.clone()));
+        self.note_backend(config);
+        Reconfigured::Replaced
     }
 
     /// Applies changed settings: switches backend when `engine.backend` changed (stopping the
     /// local thread, which frees the model, or starting it), gives the remote engine its new
-    /// server settings, or loads a new `model.path`.
+    /// server settings, or loads a new `model.path`. A backend a test built stays.
     pub fn reconfigure(&self, config: &Config) -> Reconfigured {
         let current = self.current();
-        match (&current, config.engine_backend) {
-            (Backend::Local(local), BackendKind::Local) => self.reload_model(local, config),
-            (Backend::Remote(remote), BackendKind::Openai) => {
-                let updated = match (&remote.engine, RemoteSettings::from_config(config)) {
-                    (Some(engine), Ok(settings)) => engine.update(settings).is_ok(),
-                    // Still unusable for the same reason: nothing new to report.
-                    (None, Err(reason)) => *remote.state.borrow() == EngineState::Failed(reason),
-                    _ => false,
-                };
-                if updated {
-                    return Reconfigured::Unchanged;
-                }
-                // Unusable before or now: start afresh so the state says why.
-                self.replace(Self::backend_for(config, self.notice_sender.clone()));
-                self.note_backend(config);
-                Reconfigured::Replaced
-            }
-            _ => {
-                tracing::info!(
-                    "engine.backend is now \"{}\"",
-                    config.engine_backend.as_str()
-                );
-                self.replace(Self::backend_for(config, self.notice_sender.clone()));
-                self.note_backend(config);
-                Reconfigured::Replaced
-            }
+        let Some(kind) = current.kind() else {
+            return Reconfigured::Unchanged;
+        };
+        if kind != config.engine_backend {
+            tracing::info!(
+                "engine.backend is now \"{}\"",
+                config.engine_backend.as_str()
+            );
+            return self.restart(config);
+        }
+        match kind {
+            BackendKind::Local => self.reload_model(&*current, config),
+            // Unusable before or now: start afresh so the state says why.
+            BackendKind::Openai if !current.update(config) => self.restart(config),
+            BackendKind::Openai => Reconfigured::Unchanged,
         }
     }
 
     /// Starts loading `config.model_path` when it is not the path asked for last. A model that
     /// serves keeps serving until the new one is ready; an engine still loading, or one that
     /// failed, has nothing worth keeping and is replaced at once.
-    fn reload_model(&self, local: &LocalEngine, config: &Config) -> Reconfigured {
+    fn reload_model(&self, local: &dyn Backend, config: &Config) -> Reconfigured {
         let mut models = lock(&self.models);
         if config.model_path == models.wanted {
             return Reconfigured::Unchanged;
         }
-        if models.reloading || *local.state.borrow() == EngineState::Loading {
+        let local_state = local.state().borrow().clone();
+        if models.reloading || local_state == EngineState::Loading {
             // Two loads at once would hold two more models in memory: the new path is applied
             // when the load under way ends (the caller then calls `reconfigure` again).
             tracing::info!("model.path changed while a model loads: applied once it has loaded");
@@ -471,16 +359,12 @@ impl EngineHandle {
                 })
         };
         tracing::info!("model.path is now {}", describe(&config.model_path));
-        let fresh = LocalEngine::start(
-            config.model_path.clone(),
-            thread_settings(config),
-            config.cache_budget_bytes(),
-        );
-        if *local.state.borrow() != EngineState::Ready {
+        let fresh = LocalEngine::start_for(config);
+        if local_state != EngineState::Ready {
             // The model in use failed to load: nothing worth keeping.
             models.serving = config.model_path.clone();
             drop(models);
-            self.replace(Backend::Local(Arc::new(fresh)));
+            self.replace(Arc::new(fresh));
             return Reconfigured::Replaced;
         }
         models.reloading = true;
@@ -497,18 +381,18 @@ impl EngineHandle {
         let mut models = lock(&self.models);
         models.reloading = false;
         if models.generation != pending.generation
-            || !matches!(self.current(), Backend::Local(_))
-            || *pending.local.state.borrow() != EngineState::Ready
+            || self.current().kind() != Some(BackendKind::Local)
+            || *pending.local.state().borrow() != EngineState::Ready
         {
             return false;
         }
         models.serving = pending.path.clone();
         drop(models);
-        self.replace(Backend::Local(pending.local));
+        self.replace(pending.local);
         true
     }
 
-    fn replace(&self, backend: Backend) {
+    fn replace(&self, backend: Arc<dyn Backend>) {
         let old = std::mem::replace(
             &mut *self
                 .backend
@@ -516,12 +400,11 @@ impl EngineHandle {
                 .unwrap_or_else(|poisoned| poisoned.into_inner()),
             backend,
         );
-        if let Backend::Local(local) = old {
-            local.inbox.shutdown();
-        }
+        old.shutdown();
     }
 
-    fn current(&self) -> Backend {
+    /// The backend in use now. Callers hold it for one call: a reconfiguration may replace it.
+    fn current(&self) -> Arc<dyn Backend> {
         self.backend
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -534,105 +417,64 @@ impl EngineHandle {
         drop(pending);
     }
 
-    /// The remote engine's notices (failure episodes, recoveries); `None` after the first call.
-    pub fn take_notices(&self) -> Option<mpsc::UnboundedReceiver<RemoteNotice>> {
-        self.notices
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
+    /// The backends' notices (failure episodes, recoveries); `None` after the first call.
+    pub fn take_notices(&self) -> Option<mpsc::UnboundedReceiver<BackendNotice>> {
+        lock(&self.notices).take()
     }
 
-    /// Whether the engine reports its failures itself (as [`RemoteNotice`]s, once per episode):
-    /// then a failed job answers its request empty instead of as an error.
+    /// See [`Backend::reports_failures_itself`].
     pub fn reports_failures_itself(&self) -> bool {
-        matches!(self.current(), Backend::Remote(_))
+        self.current().reports_failures_itself()
+    }
+
+    /// See [`Backend::scores_text`].
+    pub fn scores_text(&self) -> bool {
+        self.current().scores_text()
     }
 
     /// Whether completions come from a remote server.
     pub fn is_remote(&self) -> bool {
-        self.reports_failures_itself()
+        self.current().kind() == Some(BackendKind::Openai)
     }
 
-    /// The loaded model's prompt facts; `None` until the model has loaded. The remote backend
-    /// knows nothing of its model's template, so prompts for it are written for a base model.
+    /// See [`Backend::model_info`].
     pub fn model_info(&self) -> Option<ModelInfo> {
-        match self.current() {
-            Backend::Local(local) => local.model_info.get().cloned(),
-            Backend::Remote(_) => Some(ModelInfo::default()),
-        }
+        self.current().model_info()
     }
 
-    /// Queues a completion without waiting.
+    /// See [`Backend::submit`].
     pub fn submit(&self, job: CompletionJob) -> Result<(), SubmitError> {
-        match self.current() {
-            Backend::Local(local) => local.inbox.submit(job),
-            Backend::Remote(remote) => match &remote.engine {
-                Some(engine) => engine.submit(job),
-                None => Err(SubmitError::Stopped),
-            },
-        }
+        self.current().submit(job)
     }
 
-    /// Queues background work; a newer job for the same document replaces a pending one.
-    ///
-    /// The remote backend does none: scoring needs the log-probabilities of given text, which
-    /// few servers return, and pre-warming a server's cache would cost it a request per pause.
-    /// A diagnostics job is answered as done with no flags, so nothing waits for it.
+    /// See [`Backend::submit_background`].
     pub fn submit_background(&self, job: BackgroundJob) {
-        match self.current() {
-            Backend::Local(local) => local.inbox.submit_background(job),
-            Backend::Remote(_) => match job.kind {
-                BackgroundKind::Diagnose(diagnose) => {
-                    let _ = diagnose.events.send(diagnose::DiagnoseEvent::Done);
-                }
-                BackgroundKind::Prefer(prefer) => {
-                    let _ = prefer
-                        .answer
-                        .send(Err("the remote engine does not score text".to_string()));
-                }
-                BackgroundKind::Prewarm { .. } | BackgroundKind::Housekeeping => {}
-            },
-        }
+        self.current().submit_background(job);
     }
 
-    /// Frees the cached sequence of a closed document before the next job runs.
+    /// See [`Backend::forget`].
     pub fn forget(&self, document: &str) {
-        if let Backend::Local(local) = self.current() {
-            local.inbox.forget(document);
-        }
+        self.current().forget(document);
     }
 
-    /// Changes the memory budget over all documents' caches.
+    /// See [`Backend::set_cache_budget`].
     pub fn set_cache_budget(&self, bytes: usize) {
-        if let Backend::Local(local) = self.current() {
-            local.inbox.set_cache_budget(bytes);
-        }
+        self.current().set_cache_budget(bytes);
     }
 
-    /// What the caches hold after the last job (nothing with the remote backend).
+    /// See [`Backend::cache_report`].
     pub fn cache_report(&self) -> CacheReport {
-        match self.current() {
-            Backend::Local(local) => *local
-                .report
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-            Backend::Remote(_) => CacheReport::default(),
-        }
+        self.current().cache_report()
     }
 
     /// A receiver that sees every state change of the engine in use now.
     pub fn state(&self) -> watch::Receiver<EngineState> {
-        match self.current() {
-            Backend::Local(local) => local.state.clone(),
-            Backend::Remote(remote) => remote.state.subscribe(),
-        }
+        self.current().state()
     }
 
-    /// Asks the engine thread to finish after the current job.
+    /// Asks the engine to finish after the current job.
     pub fn shutdown(&self) {
-        if let Backend::Local(local) = self.current() {
-            local.inbox.shutdown();
-        }
+        self.current().shutdown();
     }
 }
 

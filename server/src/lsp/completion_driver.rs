@@ -612,7 +612,7 @@ impl PartialStream {
     /// Flushes when the text ends a word, an operator or a line, or 30 ms have passed, unless
     /// the client is behind on reading (it gets the last partial, before the response).
     async fn maybe_flush(&mut self, session: &Session, text: &str) {
-        if super::stdout_filter::congested() {
+        if session.congestion.is_congested() {
             return;
         }
         let at_boundary = text

@@ -15,14 +15,37 @@ mod stdin_filter;
 mod stdout_filter;
 mod suggestions;
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp::{LspService, Server};
 
-/// Serves LSP over stdin/stdout until the client sends `exit` (or closes the pipe).
-pub async fn serve_stdio() {
+use crate::engine::Starter;
+
+/// Serves LSP over stdin/stdout until the client sends `exit` (or closes the pipe); the exit code
+/// the specification asks for (0 after `shutdown`, 1 without), or `None` when stdin closed.
+pub async fn serve_stdio() -> Option<i32> {
+    serve(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        crate::backends::from_settings(),
+    )
+    .await
+}
+
+/// Serves LSP on any pair of streams until the client sends `exit` (returning its exit code) or
+/// closes `input` (`None`), with the backends `starter` starts: the binary serves stdio with the
+/// real ones, the in-process tests serve a socket pair with a scripted fake. Both go through the
+/// same filters.
+pub async fn serve(
+    input: impl AsyncRead + Unpin + Send + 'static,
+    output: impl AsyncWrite + Unpin + Send + 'static,
+    starter: Starter,
+) -> Option<i32> {
+    // Output goes through the outbox, which coalesces partial results a slow client has not read.
+    let (output, writer, congestion) = stdout_filter::filtered(output);
     let raw_initialize = shim::RawInitialize::default();
     let (service, socket) = LspService::build({
         let raw_initialize = raw_initialize.clone();
-        move |client| server::Backend::new(client, raw_initialize)
+        move |client| server::Backend::new(client, raw_initialize, starter, congestion)
     })
     .custom_method(
         crate::protocol::INLINE_COMPLETION_METHOD,
@@ -39,15 +62,19 @@ pub async fn serve_stdio() {
         server::Backend::work_done_progress_cancel,
     )
     .finish();
-    let service = shim::InitializeShim::new(service, raw_initialize);
+    let (exit_sender, mut exit) = tokio::sync::watch::channel(None);
+    let service = shim::InitializeShim::new(service, raw_initialize, exit_sender);
     // tower-lsp polls at most this many messages at once, notifications included; superseded
     // completions answer at once, so a high limit keeps didChange from waiting behind them.
-    // Output goes through the outbox, which coalesces partial results a slow client has not read.
-    let (stdout, writer) = stdout_filter::filtered_stdout();
-    Server::new(stdin_filter::filtered_stdin(), stdout, socket)
+    let serving = Server::new(stdin_filter::filtered(input), output, socket)
         .concurrency_level(256)
-        .serve(service)
-        .await;
+        .serve(service);
+    let code = tokio::select! {
+        () = serving => None,
+        // A client may keep its end open after `exit` and wait for the server to go.
+        code = exit.wait_for(Option::is_some) => code.ok().and_then(|code| *code),
+    };
     // Let what the server wrote last leave, unless the client stopped reading.
     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), writer).await;
+    code
 }

@@ -1043,14 +1043,22 @@ mod tests {
             }
         });
         let (service, _socket) = tower_lsp::LspService::new(|client| {
-            crate::lsp::server::Backend::new(client, Default::default())
+            crate::lsp::server::Backend::new(
+                client,
+                Default::default(),
+                crate::backends::from_settings(),
+                Default::default(),
+            )
         });
         let session = service.inner().session.clone();
         let mut config = Config::default();
         config.engine_backend = crate::config::Backend::Openai;
         config.engine_base_url = Some(format!("http://127.0.0.1:{port}"));
         *lock(&session.config) = config.clone();
-        assert!(session.set_engine(EngineHandle::start_for(&config)));
+        assert!(session.set_engine(EngineHandle::start(
+            &config,
+            crate::backends::from_settings()
+        )));
         let uri = Url::parse("file:///e2e/chain.py").unwrap();
         lock(&session.documents).open(
             uri.clone(),

@@ -10,6 +10,8 @@ use tower_lsp::{Client, LanguageServer};
 use super::methods;
 use super::session::Session;
 use super::shim::RawInitialize;
+use super::stdout_filter::Congestion;
+use crate::engine::Starter;
 use crate::protocol::{InlineCompletionList, InlineCompletionParams};
 
 pub struct Backend {
@@ -18,9 +20,14 @@ pub struct Backend {
 }
 
 impl Backend {
-    pub fn new(client: Client, raw_initialize: RawInitialize) -> Self {
+    pub fn new(
+        client: Client,
+        raw_initialize: RawInitialize,
+        starter: Starter,
+        congestion: Congestion,
+    ) -> Self {
         Self {
-            session: Arc::new(Session::new(client)),
+            session: Arc::new(Session::new(client, starter, congestion)),
             raw_initialize,
         }
     }

@@ -12,16 +12,21 @@ use tower_lsp::lsp_types::{Position, Url};
 use tower_lsp::Client;
 
 use super::capabilities::ClientFeatures;
+use super::stdout_filter::Congestion;
 use super::suggestions::Suggestions;
 use crate::config::Config;
 use crate::documents::DocumentStore;
-use crate::engine::{CancelToken, EngineHandle};
+use crate::engine::{CancelToken, EngineHandle, Starter};
 
 pub struct Session {
     pub client: Client,
     pub documents: Mutex<DocumentStore>,
     pub config: Mutex<Config>,
     pub features: OnceLock<ClientFeatures>,
+    /// Starts the backend the settings name (the real ones, or a test's fake).
+    pub starter: Starter,
+    /// Set while the client is behind on reading what the server writes.
+    pub congestion: Congestion,
     pub engine: OnceLock<EngineHandle>,
     /// Becomes true once `engine` is set: requests that arrive before (while `initialized` still
     /// pulls the configuration) wait on it within their budget instead of answering empty.
@@ -76,9 +81,11 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Session {
-    pub fn new(client: Client) -> Self {
+    pub fn new(client: Client, starter: Starter, congestion: Congestion) -> Self {
         Self {
             client,
+            starter,
+            congestion,
             documents: Mutex::new(DocumentStore::default()),
             config: Mutex::new(Config::default()),
             features: OnceLock::new(),

@@ -40,6 +40,8 @@ impl RawInitialize {
 pub struct InitializeShim<S> {
     inner: S,
     raw: RawInitialize,
+    /// Receives the exit code when `exit` arrives: 0 after `shutdown`, 1 without it.
+    exit: Arc<tokio::sync::watch::Sender<Option<i32>>>,
     /// Set once `shutdown` has been answered without error: `exit` then ends with code 0.
     shut_down: Arc<AtomicBool>,
     initialize: Arc<Mutex<InitializeState>>,
@@ -56,10 +58,15 @@ enum InitializeState {
 }
 
 impl<S> InitializeShim<S> {
-    pub fn new(inner: S, raw: RawInitialize) -> Self {
+    pub fn new(
+        inner: S,
+        raw: RawInitialize,
+        exit: tokio::sync::watch::Sender<Option<i32>>,
+    ) -> Self {
         Self {
             inner,
             raw,
+            exit: Arc::new(exit),
             shut_down: Arc::new(AtomicBool::new(false)),
             initialize: Arc::new(Mutex::new(InitializeState::NotYet)),
         }
@@ -82,7 +89,16 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let request = without_empty_params(with_request_id_in_params(request));
         match request.method() {
-            "exit" => exit_soon(self.shut_down.load(Ordering::Acquire)),
+            "exit" => {
+                // The spec's exit codes: 0 after `shutdown`, 1 without it. tower-lsp stops serving
+                // but keeps reading its input, so whoever serves stops on this signal instead.
+                let code = if self.shut_down.load(Ordering::Acquire) {
+                    0
+                } else {
+                    1
+                };
+                self.exit.send_replace(Some(code));
+            }
             PARSE_ERROR_METHOD | INVALID_REQUEST_METHOD => {
                 // Malformed input is answered the same before `initialize` and after `shutdown`
                 // (tower-lsp would answer -32002 or -32600 instead).
@@ -270,18 +286,6 @@ fn rebuild(
     builder.finish()
 }
 
-/// Ends the process shortly after `exit`: tower-lsp stops serving but keeps reading stdin, and a
-/// client that waits for the process to end before closing the pipe would wait forever. The exit
-/// code is 0 after `shutdown` and 1 without it, as the specification asks.
-fn exit_soon(shutdown_requested: bool) {
-    let code = if shutdown_requested { 0 } else { 1 };
-    std::thread::spawn(move || {
-        // Give the writer a moment to flush responses still in flight.
-        std::thread::sleep(std::time::Duration::from_millis(50));
-        std::process::exit(code);
-    });
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,7 +321,11 @@ mod tests {
     /// and the server hung. It now fails that request alone.
     #[tokio::test]
     async fn a_panicking_handler_fails_its_request_and_the_next_is_served() {
-        let mut shim = InitializeShim::new(PanicsOn("rill/broken"), RawInitialize::default());
+        let mut shim = InitializeShim::new(
+            PanicsOn("rill/broken"),
+            RawInitialize::default(),
+            tokio::sync::watch::channel(None).0,
+        );
         let failed = shim
             .call(request("rill/broken", 1))
             .await

@@ -15,11 +15,11 @@ const MAX_BODY: usize = 256 << 20;
 pub const PARSE_ERROR_METHOD: &str = "rill/parseError";
 pub const INVALID_REQUEST_METHOD: &str = "rill/invalidRequest";
 
-/// Starts the filter and returns the reader tower-lsp should use as its stdin.
-pub fn filtered_stdin() -> DuplexStream {
+/// Starts the filter in front of `input` and returns the reader tower-lsp should use.
+pub fn filtered(input: impl AsyncRead + Unpin + Send + 'static) -> DuplexStream {
     let (reader, mut writer) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
-        let mut input = BufReader::new(tokio::io::stdin());
+        let mut input = BufReader::new(input);
         while let Some(body) = read_frame(&mut input).await {
             let body = sanitize(body);
             let frame = format!("Content-Length: {}\r\n\r\n", body.len());

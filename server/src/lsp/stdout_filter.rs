@@ -13,7 +13,7 @@
 //! - every other message (responses, other notifications, the server's requests) is kept, in
 //!   order; past [`MAX_KEPT_BYTES`] of them the queue stops taking frames, which blocks tower-lsp's
 //!   writer as a full pipe would;
-//! - while the queue is [`congested`], the completion driver sends no intermediate partials at all,
+//! - while the queue is congested ([`Congestion`]), the completion driver sends no intermediate partials at all,
 //!   only each request's last one, so nothing piles up in tower-lsp's channel either;
 //! - a partial never follows its request's response: tower-lsp writes notifications and responses
 //!   from two queues, so a partial can reach the outbox after the response; it then goes before
@@ -43,30 +43,30 @@ const SMALL_RESPONSE: usize = 64 << 10;
 /// Ids of recent responses remembered, to drop partials that come after their response.
 const RECENT_RESPONSES: usize = 4096;
 
-/// Set while the outbox is congested: the client is not keeping up with what the server writes.
-static CONGESTED: AtomicBool = AtomicBool::new(false);
+/// Whether the client is behind on reading: streaming then skips intermediate partials. One per
+/// server, set by its outbox.
+#[derive(Debug, Clone, Default)]
+pub struct Congestion(Arc<AtomicBool>);
 
-/// Whether the client is behind on reading: streaming then skips intermediate partials.
-pub fn congested() -> bool {
-    CONGESTED.load(Ordering::Relaxed)
+impl Congestion {
+    pub fn is_congested(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
-/// Starts the outbox and returns the writer tower-lsp should use as its stdout, and the task that
-/// writes to the real stdout: it ends once the writer is dropped and everything queued is out.
-pub fn filtered_stdout() -> (DuplexStream, JoinHandle<()>) {
-    filtered(tokio::io::stdout(), &CONGESTED)
-}
-
-/// The outbox in front of `output`, reporting congestion in `congested`.
-fn filtered<W>(output: W, congested: &'static AtomicBool) -> (DuplexStream, JoinHandle<()>)
+/// Starts the outbox in front of `output` and returns the writer tower-lsp should use, the task
+/// that writes to `output` (it ends once the writer is dropped and everything queued is out), and
+/// the flag that says the client is behind.
+pub fn filtered<W>(output: W) -> (DuplexStream, JoinHandle<()>, Congestion)
 where
     W: AsyncWrite + Unpin + Send + 'static,
 {
+    let congestion = Congestion::default();
     let (server_side, frames) = tokio::io::duplex(64 << 10);
-    let outbox = Arc::new(Outbox::new(congested));
+    let outbox = Arc::new(Outbox::new(congestion.clone()));
     tokio::spawn(split_frames(frames, outbox.clone()));
     let writer = tokio::spawn(write_frames(output, outbox));
-    (server_side, writer)
+    (server_side, writer, congestion)
 }
 
 /// One framed message on its way out.
@@ -102,11 +102,11 @@ struct Outbox {
     queued: Notify,
     /// Wakes a waiting producer: frames left.
     written: Notify,
-    congested: &'static AtomicBool,
+    congested: Congestion,
 }
 
 impl Outbox {
-    fn new(congested: &'static AtomicBool) -> Self {
+    fn new(congested: Congestion) -> Self {
         Self {
             queue: Mutex::new(Queue::default()),
             queued: Notify::new(),
@@ -124,7 +124,7 @@ impl Outbox {
 
     fn update_congestion(&self, queue: &Queue) {
         let congested = queue.kept_bytes + queue.partial_bytes >= CONGESTED_BYTES;
-        self.congested.store(congested, Ordering::Relaxed);
+        self.congested.0.store(congested, Ordering::Relaxed);
     }
 
     /// Queues a frame; waits while the kept messages are over [`MAX_KEPT_BYTES`] (partials never wait).
@@ -258,7 +258,7 @@ impl Outbox {
         queue.kept_bytes = 0;
         queue.partials = 0;
         queue.partial_bytes = 0;
-        self.congested.store(false, Ordering::Relaxed);
+        self.congested.0.store(false, Ordering::Relaxed);
         drop(queue);
         self.written.notify_waiters();
     }
@@ -364,8 +364,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    static TEST_CONGESTED: AtomicBool = AtomicBool::new(false);
-
     fn frame(message: serde_json::Value) -> Vec<u8> {
         let body = message.to_string();
         format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
@@ -388,7 +386,7 @@ mod tests {
 
     #[tokio::test]
     async fn queued_partials_coalesce_per_request_and_responses_stay_in_order() {
-        let outbox = Outbox::new(&TEST_CONGESTED);
+        let outbox = Outbox::new(Congestion::default());
         let response = frame(json!({ "jsonrpc": "2.0", "id": 1, "result": null }));
         for (request, text) in [(1, "a"), (2, "b"), (1, "ab"), (1, "abc")] {
             let bytes = partial(request, text);
@@ -418,7 +416,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_late_partial_goes_before_its_queued_response_or_is_dropped() {
-        let outbox = Outbox::new(&TEST_CONGESTED);
+        let outbox = Outbox::new(Congestion::default());
         let push = |bytes: Vec<u8>| {
             let partial_of = partial_request(&bytes);
             let response_to = response_id(&bytes);
@@ -443,7 +441,7 @@ mod tests {
     #[tokio::test]
     async fn frames_pass_through_to_the_output() {
         let (output, mut client) = tokio::io::duplex(1 << 16);
-        let (mut server, writer) = filtered(output, &TEST_CONGESTED);
+        let (mut server, writer, _) = filtered(output);
         let message = frame(json!({ "jsonrpc": "2.0", "id": 3, "result": "ok" }));
         server.write_all(&message).await.unwrap();
         let mut received = vec![0; message.len()];

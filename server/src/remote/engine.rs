@@ -12,13 +12,7 @@ use super::settings::RemoteSettings;
 use crate::engine::{CompletionJob, CompletionStats, EngineEvent, SubmitError};
 
 /// What the LSP side should tell the user about the remote server.
-#[derive(Debug, Clone, PartialEq)]
-pub enum RemoteNotice {
-    /// The first failure of an episode; later failures of the same episode are only logged.
-    Failed(String),
-    /// The first success after failures.
-    Recovered,
-}
+pub use crate::engine::BackendNotice as RemoteNotice;
 
 /// Completions from an OpenAI-compatible server.
 pub struct RemoteEngine {

@@ -38,7 +38,7 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         pull_configuration(session).await;
     }
     let config = session.config();
-    let engine = EngineHandle::start_for(&config);
+    let engine = EngineHandle::start(&config, session.starter.clone());
     let state = engine.state();
     let notices = engine.take_notices();
     if !session.set_engine(engine) {
