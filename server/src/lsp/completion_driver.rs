@@ -174,6 +174,7 @@ async fn run(
         () = token.cancelled() => None,
     };
     let Some(engine) = engine else {
+        tracing::debug!("completion for {uri} answered empty: the engine has not started");
         return Ok(None);
     };
     let ready = tokio::select! {
@@ -181,6 +182,7 @@ async fn run(
         () = token.cancelled() => false,
     };
     if !ready {
+        tracing::debug!("completion for {uri} answered empty: the model is not ready");
         return Ok(None);
     }
     let mode = choose_mode(&snapshot.cursor, config.multiline);
@@ -208,6 +210,7 @@ async fn run(
         // was found), and it only grows, so the remainder starts right after the typed part.
         let raw = current.raw[typed..].to_string();
         if below_confidence(&current, config.min_confidence) {
+            tracing::debug!("completion for {uri} answered empty: below completion.minConfidence");
             // Unsure: stay silent, and let the engine stop if nobody else listens. The status
             // still reports the work the engine did.
             if generation.listeners() == 1 {

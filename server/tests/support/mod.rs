@@ -64,6 +64,13 @@ impl std::ops::DerefMut for InProcess {
 
 /// Starts a server for `profile` with a fake following `script`, without initializing it.
 pub fn spawn(profile: Profile, script: Script) -> InProcess {
+    // The server's log, for a failing test: `RILL_LOG=debug cargo test … -- --nocapture`.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("RILL_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let fake = FakeBackend::new(script);
     let starts = Arc::new(AtomicUsize::new(0));
     let starter: Starter = {
