@@ -263,3 +263,13 @@ fn a_result_the_model_finds_much_less_likely_is_rejected_in_words() {
     // A result the model could not score at all is never taken as better.
     assert!(model_prefers(-1.2, f32::NEG_INFINITY).is_err());
 }
+
+#[test]
+fn a_one_word_fix_that_happens_to_spell_the_examples_words_is_not_a_copy() {
+    // The fix example sums `values` into `total`; so does this fix, one word changed.
+    let original = "def mean(values):\n    total = 0\n    for value in values:\n        total += values\n    return total / len(values)\n";
+    let fixed = original.replace("total += values", "total += value");
+    let mut fix = proposal(ReasoningTask::Fix, "python", original, &fixed);
+    fix.step_text = "Add each value, not the list\n`total += values` adds the list every time\n";
+    assert_eq!(check(&fix), Ok(()));
+}

@@ -174,3 +174,24 @@ pub fn insert_text(item: &serde_json::Value) -> String {
         other => panic!("insertText is neither a string nor a snippet: {other}"),
     }
 }
+
+/// `text` after an LSP `TextEdit` (as JSON), its positions counted in `encoding`.
+pub fn apply_text_edit(text: &str, edit: &serde_json::Value, encoding: Encoding) -> String {
+    let position = |at: &serde_json::Value| {
+        let number = |key: &str| {
+            at[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("a position without {key}: {at}")) as u32
+        };
+        (number("line"), number("character"))
+    };
+    let mut model = TextModel::new(text, encoding);
+    model.apply(
+        position(&edit["range"]["start"]),
+        position(&edit["range"]["end"]),
+        edit["newText"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an edit without newText: {edit}")),
+    );
+    model.text().to_string()
+}

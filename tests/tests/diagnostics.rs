@@ -54,22 +54,7 @@ fn on_line(diagnostics: &[Value], line: u64) -> Option<&Value> {
 
 /// Applies one LSP text edit to `text` (UTF-16 positions; the fixture is ASCII).
 fn apply_edit(text: &str, edit: &Value) -> String {
-    let offset = |position: &Value| {
-        let line = position["line"].as_u64().unwrap() as usize;
-        let character = position["character"].as_u64().unwrap() as usize;
-        let line_start: usize = text.split_inclusive('\n').take(line).map(str::len).sum();
-        line_start + character
-    };
-    let (start, end) = (
-        offset(&edit["range"]["start"]),
-        offset(&edit["range"]["end"]),
-    );
-    format!(
-        "{}{}{}",
-        &text[..start],
-        edit["newText"].as_str().unwrap(),
-        &text[end..]
-    )
+    rill_e2e::apply_text_edit(text, edit, rill_e2e::Encoding::Utf16)
 }
 
 #[test]

@@ -49,6 +49,10 @@ struct DocumentFlags {
     dirty: Option<Range<usize>>,
     /// The running or pending job's cancel token.
     job: Option<CancelToken>,
+    /// Whether the whole document has been scored once. An edit during the first scan cancels
+    /// it; until a scan finishes, the refresh after an edit covers the text before the edit too,
+    /// or that part would stay unscored until it is edited itself.
+    scanned: bool,
 }
 
 impl Diagnostics {
@@ -110,6 +114,7 @@ pub fn on_open(session: &Arc<Session>, uri: &Url) {
         let state = documents.entry(uri.clone()).or_default();
         cancel_job(state);
         state.flags.clear();
+        state.scanned = false;
         state.edits
     };
     let regions = blocks(&text, 0..text.len());
@@ -191,6 +196,7 @@ pub fn on_config_change(session: &Arc<Session>, old: &Config, new: &Config) {
             if let Some(state) = lock(&session.diagnostics.documents).get_mut(&uri) {
                 cancel_job(state);
                 state.flags.clear();
+                state.scanned = false;
             }
             session.diagnostics.publish(&uri);
         }
@@ -233,8 +239,16 @@ async fn rescore_after_edit(session: &Arc<Session>, uri: &Url, count: u64) {
     let still_current = lock(&session.diagnostics.documents)
         .get(uri)
         .is_some_and(|state| state.edits == count);
-    if still_current && lookahead_end < text.len() {
-        let rest = blocks(&text, lookahead_end..text.len());
+    let scanned = lock(&session.diagnostics.documents)
+        .get(uri)
+        .is_some_and(|state| state.scanned);
+    let mut rest = if scanned {
+        Vec::new()
+    } else {
+        blocks(&text, 0..edited.start)
+    };
+    rest.extend(blocks(&text, lookahead_end..text.len()));
+    if still_current && !rest.is_empty() {
         submit(
             session,
             uri,
@@ -324,6 +338,10 @@ fn submit(
                         // This job is over: the document has nothing pending unless a newer job runs.
                         if state.job.as_ref().is_some_and(|job| job.same_as(&cancel)) {
                             state.job = None;
+                        }
+                        // A scan from the top, or the refresh after an edit, covered the rest.
+                        if kind != DiagnoseKind::EditedRegion && state.edits == edits {
+                            state.scanned = true;
                         }
                     }
                     if let Some(finished) = finished.take() {

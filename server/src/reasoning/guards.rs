@@ -357,17 +357,28 @@ fn ngrams<'a>(words: &[&'a str]) -> HashSet<Vec<&'a str>> {
 }
 
 /// The result must not repeat a run of words from the worked examples that the selection does not
-/// hold itself.
+/// hold itself. A run that is one of the selection's own with one word changed is the selection
+/// edited, not copied: fixing `total += values` to `total += value` may happen to spell the fix
+/// example's words (found by the in-process test of a true fix).
 fn not_copied(proposal: &Proposal<'_>) -> Result<(), Rejection> {
     let original = ngrams(&words(proposal.original));
     let examples: HashSet<Vec<&str>> = worked_example_code()
         .iter()
         .flat_map(|code| ngrams(&words(code)))
         .collect();
+    let one_word_from_original = |gram: &[&str]| {
+        original.iter().any(|own| {
+            own.iter()
+                .zip(gram)
+                .filter(|(own, word)| own != word)
+                .count()
+                <= 1
+        })
+    };
     let result_words = words(proposal.result);
     for gram in result_words.windows(COPY_NGRAM) {
         let gram = gram.to_vec();
-        if examples.contains(&gram) && !original.contains(&gram) {
+        if examples.contains(&gram) && !one_word_from_original(&gram) {
             return Err(Rejection::CopiedExample {
                 words: gram.join(" "),
             });
