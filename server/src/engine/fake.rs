@@ -22,6 +22,11 @@ use super::{
 use crate::config::Backend as BackendKind;
 use crate::diagnostics::{Fix, Flag};
 
+/// Set to a script file (see [`Script::from_json`]), this makes the `rill` binary serve from the
+/// fake instead of a model: for editor tests that need a known answer (the VS Code preview of a
+/// reasoning chain). It is logged loudly; users never set it.
+pub const SCRIPT_VARIABLE: &str = "RILL_TEST_FAKE_SCRIPT";
+
 /// How often a delay looks at the cancel token: a cancelled job stops within this.
 const CANCEL_POLL: Duration = Duration::from_millis(2);
 
@@ -94,6 +99,59 @@ impl Default for Script {
 }
 
 impl Script {
+    /// A script read from JSON, for [`SCRIPT_VARIABLE`]:
+    /// `{"rules": [{"endsWith"|"contains": "…", "text"|"fail"|"panic": "…"} | {"hang": true}],
+    /// "firstDelayMs", "pieceDelayMs", "pieceChars", "confidence", "regionDelayMs",
+    /// "flags": [["retrun", "return"]], "preference": {"original": -1.0, "result": -1.2}}`,
+    /// every member optional.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|err| format!("not JSON: {err}"))?;
+        let mut script = Script::default();
+        let millis = |key: &str| value[key].as_u64().map(Duration::from_millis);
+        script.first_delay = millis("firstDelayMs").unwrap_or(script.first_delay);
+        script.piece_delay = millis("pieceDelayMs").unwrap_or(script.piece_delay);
+        script.region_delay = millis("regionDelayMs").unwrap_or(script.region_delay);
+        if let Some(chars) = value["pieceChars"].as_u64() {
+            script.piece_chars = chars as usize;
+        }
+        if let Some(confidence) = value["confidence"].as_f64() {
+            script.confidence = confidence as f32;
+        }
+        if let (Some(original), Some(result)) = (
+            value["preference"]["original"].as_f64(),
+            value["preference"]["result"].as_f64(),
+        ) {
+            script.preference = Preference {
+                original: original as f32,
+                result: result as f32,
+            };
+        }
+        for pair in value["flags"].as_array().into_iter().flatten() {
+            match (pair[0].as_str(), pair[1].as_str()) {
+                (Some(word), Some(fix)) => script.flags.push((word.to_string(), fix.to_string())),
+                _ => return Err(format!("a flag is [word, fix]: {pair}")),
+            }
+        }
+        for rule in value["rules"].as_array().into_iter().flatten() {
+            let text = |key: &str| rule[key].as_str().map(str::to_string);
+            let when = match (text("endsWith"), text("contains")) {
+                (Some(suffix), _) => When::PromptEndsWith(suffix),
+                (None, Some(part)) => When::PromptContains(part),
+                (None, None) => When::Any,
+            };
+            let reply = match (text("text"), text("fail"), text("panic")) {
+                (Some(answer), _, _) => Reply::Text(answer),
+                (None, Some(message), _) => Reply::Fail(message),
+                (None, None, Some(message)) => Reply::Panic(message),
+                _ if rule["hang"] == true => Reply::Hang,
+                _ => return Err(format!("a rule needs text, fail, panic or hang: {rule}")),
+            };
+            script.rules.push(Rule { when, reply });
+        }
+        Ok(script)
+    }
+
     /// Answers prompts ending with `suffix` with `text`.
     pub fn when_ends_with(mut self, suffix: &str, text: &str) -> Self {
         self.rules.push(Rule {
@@ -446,4 +504,34 @@ fn flags_in(text: &str, region: &Range<usize>, words: &[(String, String)]) -> Ve
     }
     flags.sort_by_key(|flag| flag.range.start);
     flags
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_script_reads_from_json_and_says_what_is_wrong() {
+        let script = Script::from_json(
+            r#"{"rules": [{"contains": "Steps", "text": " one\n"}, {"hang": true}],
+                "pieceDelayMs": 7, "flags": [["retrun", "return"]],
+                "preference": {"original": -1.0, "result": -1.5}}"#,
+        )
+        .unwrap();
+        assert_eq!(script.piece_delay, Duration::from_millis(7));
+        assert_eq!(
+            script.reply_for("…Steps (at most 2):\n1."),
+            Some(Reply::Text(" one\n".into()))
+        );
+        assert_eq!(script.reply_for("anything"), Some(Reply::Hang));
+        assert_eq!(
+            script.flags,
+            vec![("retrun".to_string(), "return".to_string())]
+        );
+        assert_eq!(script.preference.drop(), 0.5);
+        assert!(Script::from_json(r#"{"rules": [{"contains": "x"}]}"#)
+            .unwrap_err()
+            .contains("needs text"));
+        assert!(Script::from_json("{").unwrap_err().contains("not JSON"));
+    }
 }
