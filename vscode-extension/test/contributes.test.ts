@@ -1,0 +1,24 @@
+// What package.json contributes besides the settings. The `rill.*` settings are generated from the
+// server's key declarations (server/src/config/keys.rs); server/tests/settings_generated.rs fails when
+// package.json's copy differs from them.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+
+const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '..', '..', 'package.json'), 'utf8'));
+
+test('the commands the brief names are contributed', () => {
+  const ids = (pkg.contributes.commands as Array<{ command: string }>).map((c) => c.command);
+  for (const id of [
+    'rill.enable',
+    'rill.disable',
+    'rill.toggle',
+    'rill.triggerSuggestion',
+    'rill.restartServer',
+    'rill.showLog',
+  ]) {
+    assert.ok(ids.includes(id), `${id} missing`);
+  }
+});
