@@ -684,10 +684,8 @@ fn vscode_gets_a_chains_progress_and_an_edit_it_previews_before_applying() {
     let fixed = apply(MEAN_PY, text_edit);
     assert_eq!(fixed, MEAN_PY.replace("total += values", "total += value"));
     // The whole chain is sent once more, for the editor's log.
-    let (_, chain) = server
-        .notifications("rill/reasoningResult")
-        .pop()
-        .expect("rill/reasoningResult");
+    let (_, chain) =
+        server.wait_for_notification("rill/reasoningResult", |_| true, DEFAULT_TIMEOUT);
     assert_eq!(chain["steps"].as_array().unwrap().len(), 1, "{chain}");
     assert!(
         !chain["summary"].as_str().unwrap().contains('\n'),
@@ -713,10 +711,9 @@ fn helix_gets_the_chains_result_as_a_code_action_instead_of_an_edit() {
         server.server_requests("workspace/applyEdit").is_empty(),
         "nothing is applied unseen"
     );
-    let summary = server.notifications("window/showMessage").pop().unwrap().1["message"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    // The summary may arrive just after the command's answer.
+    let (_, shown) = server.wait_for_notification("window/showMessage", |_| true, DEFAULT_TIMEOUT);
+    let summary = shown["message"].as_str().unwrap().to_string();
     assert!(
         !summary.contains('\n'),
         "one line for Helix's status line: {summary}"
@@ -777,7 +774,8 @@ fn a_result_the_model_finds_much_less_likely_is_rejected_in_words() {
     assert_eq!(result["applied"], false);
     assert_eq!(result["kept"], json!([]), "{result}");
     assert!(server.server_requests("workspace/applyEdit").is_empty());
-    let summary = server.notifications("window/showMessage").pop().unwrap().1["message"].clone();
+    let (_, shown) = server.wait_for_notification("window/showMessage", |_| true, DEFAULT_TIMEOUT);
+    let summary = shown["message"].clone();
     assert!(
         summary.as_str().unwrap().contains("much less likely"),
         "{summary}"

@@ -242,7 +242,7 @@ fn job(text: &str) -> (CompletionJob, Job) {
     let (events, received) = mpsc::unbounded_channel();
     (
         CompletionJob {
-            document: "file:///t.py".to_string(),
+            sequence: rill_server::engine::SequenceKey::completion("file:///t.py"),
             text_before_cursor: text.to_string(),
             text_after_cursor: "\nprint(1)\n".to_string(),
             context_tokens: 1024,

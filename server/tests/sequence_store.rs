@@ -1,11 +1,15 @@
 //! The engine's sequence store on the real model: a document's companion sequences (diagnostics scan, reasoning chain) are freed and counted with it, and a reasoning job never takes the protection of the document being edited.
 
 use rill_model::{LoadOptions, LoadedModel};
-use rill_server::engine::diagnose::SCAN_SUFFIX;
-use rill_server::engine::store::{reason_key, SequenceStore, DEFAULT_BUDGET_BYTES};
+use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
+use rill_server::engine::SequenceKey;
 
 const DOCUMENT: &str = "file:///work/a.py";
 const OTHER: &str = "file:///work/b.py";
+
+fn completion(document: &str) -> SequenceKey {
+    SequenceKey::completion(document)
+}
 
 fn model() -> LoadedModel {
     let path = rill_model::paths::resolve_model_path(None)
@@ -14,7 +18,7 @@ fn model() -> LoadedModel {
 }
 
 /// Caches `text` in the sequence `key`.
-fn fill(store: &mut SequenceStore, loaded: &LoadedModel, key: &str, text: &str) {
+fn fill(store: &mut SequenceStore, loaded: &LoadedModel, key: &SequenceKey, text: &str) {
     let mut tokens = vec![loaded.tokenizer.bos_id()];
     tokens.extend(loaded.tokenizer.encode(text).unwrap());
     store
@@ -27,38 +31,43 @@ fn fill(store: &mut SequenceStore, loaded: &LoadedModel, key: &str, text: &str) 
 fn companion_sequences_belong_to_their_document() {
     let loaded = model();
     let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
-    fill(&mut store, &loaded, DOCUMENT, "def f(x):\n    return x\n");
     fill(
         &mut store,
         &loaded,
-        &format!("{DOCUMENT}{SCAN_SUFFIX}"),
+        &completion(DOCUMENT),
+        "def f(x):\n    return x\n",
+    );
+    fill(
+        &mut store,
+        &loaded,
+        &SequenceKey::scan(DOCUMENT),
         "def f(x):\n",
     );
     fill(
         &mut store,
         &loaded,
-        &reason_key(DOCUMENT),
+        &SequenceKey::reasoning(DOCUMENT),
         "Fix the code step by step.",
     );
-    fill(&mut store, &loaded, OTHER, "import os\n");
+    fill(&mut store, &loaded, &completion(OTHER), "import os\n");
 
     // Reports count documents, not sequences.
     assert_eq!(store.report().documents, 2, "the open documents");
 
     // Closing a document frees every sequence of it, its reasoning chain's included.
-    store.remove(DOCUMENT);
+    store.remove_document(DOCUMENT);
     assert!(
-        store.peek(&reason_key(DOCUMENT)).is_none(),
+        store.peek(&SequenceKey::reasoning(DOCUMENT)).is_none(),
         "the chain's sequence is freed"
     );
-    assert!(store.peek(&format!("{DOCUMENT}{SCAN_SUFFIX}")).is_none());
-    assert!(store.peek(DOCUMENT).is_none());
+    assert!(store.peek(&SequenceKey::scan(DOCUMENT)).is_none());
+    assert!(store.peek(&completion(DOCUMENT)).is_none());
     let report = store.report();
     assert_eq!(report.documents, 1);
     assert_eq!(
         report.tokens,
         store
-            .peek(OTHER)
+            .peek(&completion(OTHER))
             .map_or(0, |sequence| sequence.tokens().len()),
         "only the other document's tokens are left"
     );
@@ -68,30 +77,40 @@ fn companion_sequences_belong_to_their_document() {
 fn a_reasoning_job_leaves_the_edited_document_protected() {
     let loaded = model();
     let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
-    fill(&mut store, &loaded, OTHER, "import os\nimport sys\n");
     fill(
         &mut store,
         &loaded,
-        &reason_key(DOCUMENT),
+        &completion(OTHER),
+        "import os\nimport sys\n",
+    );
+    fill(
+        &mut store,
+        &loaded,
+        &SequenceKey::reasoning(DOCUMENT),
         "Explain the code.",
     );
     // The user edits OTHER, then runs a chain on DOCUMENT: the worker marks each job's sequence.
-    store.set_editing(OTHER);
-    store.set_editing(&reason_key(DOCUMENT));
-    assert_eq!(store.protected(), vec![OTHER]);
+    store.set_editing(&completion(OTHER));
+    store.set_editing(&SequenceKey::reasoning(DOCUMENT));
+    assert_eq!(store.protected(), vec![&completion(OTHER)]);
     // Nothing may be kept beyond the protected sequences: the chain's goes, the edited one stays.
     store.set_budget(0);
     store.enforce();
     assert!(
-        store.peek(OTHER).is_some(),
+        store.peek(&completion(OTHER)).is_some(),
         "the edited document was evicted"
     );
-    assert!(store.peek(&reason_key(DOCUMENT)).is_none());
+    assert!(store.peek(&SequenceKey::reasoning(DOCUMENT)).is_none());
 
     // A panic in a chain drops only the chain's own sequence.
-    fill(&mut store, &loaded, &reason_key(OTHER), "Explain.");
-    store.remove(&reason_key(OTHER));
-    assert!(store.peek(OTHER).is_some());
+    fill(
+        &mut store,
+        &loaded,
+        &SequenceKey::reasoning(OTHER),
+        "Explain.",
+    );
+    store.remove(&SequenceKey::reasoning(OTHER));
+    assert!(store.peek(&completion(OTHER)).is_some());
 }
 
 /// Scoring interrupted after every chunk, over text whose astral characters are byte-fallback

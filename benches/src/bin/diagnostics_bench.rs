@@ -817,7 +817,7 @@ impl Scorer {
                 let scan: RegionScan = score_text_region(
                     loaded,
                     &mut self.store,
-                    "bench",
+                    &rill_server::engine::SequenceKey::scan("bench"),
                     text,
                     prepared,
                     range.clone(),
@@ -836,7 +836,7 @@ impl Scorer {
                     let judged = judge_flags(
                         loaded,
                         &mut self.store,
-                        "bench",
+                        &rill_server::engine::SequenceKey::scan("bench"),
                         text,
                         prepared,
                         &scan,

@@ -189,7 +189,8 @@ fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory
     let corpus = corpus(loaded, docs * doc_tokens)?;
     let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
     for (index, chunk) in corpus.chunks(doc_tokens - 1).take(docs).enumerate() {
-        let document = format!("file:///bench/{index}.rs");
+        let document =
+            rill_server::engine::SequenceKey::completion(format!("file:///bench/{index}.rs"));
         let mut tokens = vec![loaded.tokenizer.bos_id()];
         tokens.extend_from_slice(chunk);
         store.set_editing(&document);

@@ -710,8 +710,14 @@ fn preference_report(label: &str, path: &Path, cases: &[Case]) -> Result<()> {
                 result: result.clone(),
                 following: String::new(),
             };
-            let preference = compare(&loaded, &mut store, "bench", &input, &|| false)?
-                .context("not cancelled")?;
+            let preference = compare(
+                &loaded,
+                &mut store,
+                &rill_server::engine::SequenceKey::reasoning("bench"),
+                &input,
+                &|| false,
+            )?
+            .context("not cancelled")?;
             drops[kind].push((preference.drop(), &case.name));
         }
     }

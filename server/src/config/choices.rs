@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::schema::Shape;
+use super::shape::Shape;
 use super::values::{expect_string, one_of, Choice, SettingValue};
 
 /// Declares a settings enum: each variant with the name the settings spell it with and the description

@@ -341,7 +341,7 @@ config_keys! {
             rule: Choice,
             doc: "How a reasoning chain's result reaches the document. A result that fails a guard \
                 (another language, copied from the prompt's examples, not about the selection, \
-                definitions changed) is never applied.",
+                definitions changed, much less likely to the model than the original) is never applied.",
             protocol: "The preview is a change annotation with `needsConfirmation` (see \
                 [Reasoning chains](#reasoning-chains)).",
         }

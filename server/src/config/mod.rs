@@ -15,6 +15,7 @@ mod declare;
 mod choices;
 mod keys;
 pub mod schema;
+mod shape;
 mod values;
 
 use std::fmt;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::schema::Shape;
+use super::shape::Shape;
 
 /// A type a setting can have, with the rule that checks its values.
 pub trait SettingValue: Sized {

@@ -12,6 +12,7 @@ use rill_model::score::{rewrite_span, score_tokens, tail_logprobs, TokenScore};
 use rill_model::LoadedModel;
 use tokio::sync::mpsc;
 
+use super::key::SequenceKey;
 use super::prompt::window_start;
 use super::store::SequenceStore;
 use super::CancelToken;
@@ -38,10 +39,6 @@ const MIN_SCAN_CONTEXT: usize = 512;
 /// Most rewrites decoded per region: each costs a few full forward passes.
 const MAX_FIXES_PER_REGION: usize = 8;
 
-/// Appended to a document's key for the sequence that scores a document too long to share the
-/// completion's prompt window.
-pub const SCAN_SUFFIX: &str = "\u{0}scan";
-
 /// Scoring work for one document version.
 #[derive(Debug, Clone)]
 pub struct DiagnoseJob {
@@ -65,18 +62,7 @@ pub struct DiagnoseJob {
     pub events: mpsc::UnboundedSender<DiagnoseEvent>,
 }
 
-/// Why a document is scored, which decides when the job runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DiagnoseKind {
-    /// The lines just edited: the user waits for them, so this runs before pre-warming.
-    EditedRegion,
-    /// A newly opened document, scored from the top. It runs with pre-warming, first when queued
-    /// first: a document that fits the completion window is scored in the completion's own
-    /// sequence, and scoring fills that cache as pre-warming would (the head is the only extra).
-    Opened,
-    /// The rest of a document after an edit, while the user is idle: after everything else.
-    Refresh,
-}
+pub use super::key::DiagnoseKind;
 
 /// What the engine reports about a diagnostics job.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,14 +105,14 @@ pub fn scan_key(
     completion_budget: usize,
     kind: DiagnoseKind,
     completion_holds_document: bool,
-) -> String {
+) -> SequenceKey {
     if kind == DiagnoseKind::EditedRegion
         && document_tokens <= completion_budget
         && completion_holds_document
     {
-        document.to_string()
+        SequenceKey::completion(document)
     } else {
-        format!("{document}{SCAN_SUFFIX}")
+        SequenceKey::scan(document)
     }
 }
 
@@ -139,14 +125,17 @@ fn completion_holds_document(
     document: &str,
     ids: &[u32],
 ) -> bool {
-    store.peek(document).is_some_and(|sequence| {
-        let cached = sequence.tokens();
-        let start = ids.len().min(SHARED_START_TOKENS);
-        let mut expected = Vec::with_capacity(start + 1);
-        expected.push(loaded.tokenizer.bos_id());
-        expected.extend_from_slice(&ids[..start]);
-        cached.len() > 1 && sequence.common_prefix(&expected) >= cached.len().min(expected.len())
-    })
+    store
+        .peek(&SequenceKey::completion(document))
+        .is_some_and(|sequence| {
+            let cached = sequence.tokens();
+            let start = ids.len().min(SHARED_START_TOKENS);
+            let mut expected = Vec::with_capacity(start + 1);
+            expected.push(loaded.tokenizer.bos_id());
+            expected.extend_from_slice(&ids[..start]);
+            cached.len() > 1
+                && sequence.common_prefix(&expected) >= cached.len().min(expected.len())
+        })
 }
 
 /// The document's tokens with their byte offsets.
@@ -379,7 +368,7 @@ pub fn scan_budget(loaded: &LoadedModel, store: &SequenceStore) -> usize {
 fn score_region(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
+    key: &SequenceKey,
     text: &str,
     tokenized: &Tokenized,
     prose: &[Range<usize>],
@@ -457,7 +446,7 @@ impl PreparedText {
 pub fn score_text_region(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
+    key: &SequenceKey,
     text: &str,
     prepared: &PreparedText,
     region: Range<usize>,
@@ -493,7 +482,7 @@ pub fn score_text_region(
 pub fn judge_flags(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
+    key: &SequenceKey,
     text: &str,
     prepared: &PreparedText,
     scan: &RegionScan,
@@ -518,7 +507,7 @@ pub fn judge_flags(
 pub fn score_document(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
+    key: &SequenceKey,
     text: &str,
     language_id: &str,
 ) -> rill_model::Result<Vec<ScoredToken>> {
@@ -568,7 +557,7 @@ fn scored_token(
 /// What judging the flags of a region needs besides the model.
 struct JudgeContext<'a> {
     /// The sequence holding the region's window.
-    key: &'a str,
+    key: &'a SequenceKey,
     /// BOS and the window's tokens up to the region's end.
     tokens: &'a [u32],
     tokenized: &'a Tokenized,

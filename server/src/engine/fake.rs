@@ -346,7 +346,11 @@ impl Shared {
     fn run(&self, work: Work) {
         match work {
             Work::Complete(job) => {
-                self.see(&job.document, SeenKind::Completion, &job.text_before_cursor);
+                self.see(
+                    &job.sequence.document,
+                    SeenKind::Completion,
+                    &job.text_before_cursor,
+                );
                 let mut sent = String::new();
                 let outcome =
                     std::panic::catch_unwind(AssertUnwindSafe(|| self.complete(&job, &mut sent)));
@@ -375,7 +379,7 @@ impl Shared {
                         (EngineEvent::Error(message.clone()), Ending::Failed(message))
                     }
                 };
-                lock(&self.endings).push((job.document.clone(), ending));
+                lock(&self.endings).push((job.sequence.to_string(), ending));
                 let _ = job.events.send(event);
             }
             Work::Background(job) => self.background(job),

@@ -10,6 +10,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+use super::key::BackgroundKey;
 use super::{BackgroundJob, CompletionJob, CompletionStats, EngineEvent};
 
 /// What the engine thread should do next.
@@ -35,7 +36,7 @@ pub enum SubmitError {
 struct State {
     interactive: VecDeque<Box<CompletionJob>>,
     /// Pending background work by document and kind, with an arrival number for oldest-first order.
-    background: HashMap<(String, u8), (u64, BackgroundJob)>,
+    background: HashMap<BackgroundKey, (u64, BackgroundJob)>,
     arrivals: u64,
     forgotten: Vec<String>,
     cache_budget_bytes: Option<usize>,
@@ -116,7 +117,7 @@ impl Inbox {
         let mut state = self.lock();
         state
             .background
-            .retain(|(pending, _), _| pending != document);
+            .retain(|pending, _| pending.document != document);
         state.forgotten.push(document.to_string());
         self.wake.notify_one();
     }
@@ -203,7 +204,7 @@ mod tests {
         let (events, _) = tokio::sync::mpsc::unbounded_channel();
         (
             CompletionJob {
-                document: document.to_string(),
+                sequence: crate::engine::SequenceKey::completion(document),
                 text_before_cursor: String::new(),
                 text_after_cursor: String::new(),
                 context_tokens: 100,
@@ -234,7 +235,7 @@ mod tests {
 
     fn document_of(work: Work) -> String {
         match work {
-            Work::Complete(job) => format!("complete {}", job.document),
+            Work::Complete(job) => format!("complete {}", job.sequence),
             Work::Background(job) => format!("background {}", job.document),
             Work::Shutdown => "shutdown".to_string(),
         }

@@ -15,6 +15,7 @@ mod cancel;
 pub mod diagnose;
 pub mod fake;
 mod inbox;
+pub mod key;
 mod local;
 pub mod prefer;
 pub mod prompt;
@@ -32,6 +33,8 @@ use crate::config::{Backend as BackendKind, Config};
 pub use backend::Backend;
 pub use cancel::{CancelOnDrop, CancelToken};
 pub use inbox::SubmitError;
+pub use key::SequenceKey;
+use key::{BackgroundKey, Slot};
 pub use local::{thread_settings, LocalEngine};
 pub use store::CacheReport;
 
@@ -45,8 +48,8 @@ pub enum EngineState {
 
 /// One completion to compute.
 pub struct CompletionJob {
-    /// Key of the document's cached sequence (its URI).
-    pub document: String,
+    /// The cached sequence it runs in: the document's completion sequence, or its reasoning one.
+    pub sequence: SequenceKey,
     /// The document text before the cursor.
     pub text_before_cursor: String,
     /// The document text after the cursor: models with fill-in-the-middle tokens see it, others
@@ -137,14 +140,17 @@ pub enum BackgroundKind {
 
 impl BackgroundJob {
     /// The inbox keeps one pending job per document and kind.
-    fn key(&self) -> (String, u8) {
-        let kind = match &self.kind {
-            BackgroundKind::Diagnose(job) => job.kind as u8,
-            BackgroundKind::Prewarm { .. } => 3,
-            BackgroundKind::Housekeeping => 4,
-            BackgroundKind::Prefer(_) => 5,
+    fn key(&self) -> BackgroundKey {
+        let slot = match &self.kind {
+            BackgroundKind::Diagnose(job) => Slot::Diagnose(job.kind),
+            BackgroundKind::Prewarm { .. } => Slot::Prewarm,
+            BackgroundKind::Housekeeping => Slot::Housekeeping,
+            BackgroundKind::Prefer(_) => Slot::Prefer,
         };
-        (self.document.clone(), kind)
+        BackgroundKey {
+            document: self.document.clone(),
+            slot,
+        }
     }
 
     /// Lower runs first: the rescoring of an edited region, then pre-warming and the first scoring

@@ -12,6 +12,7 @@ use rill_model::LoadedModel;
 use tokio::sync::mpsc;
 
 use super::diagnose::{Tokenized, SCORE_CHUNK};
+use super::key::SequenceKey;
 use super::store::SequenceStore;
 use super::CancelToken;
 
@@ -60,7 +61,7 @@ pub struct PreferJob {
 pub fn compare(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
+    key: &SequenceKey,
     input: &PreferInput,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Option<Preference>> {
@@ -87,7 +88,7 @@ pub fn compare(
 fn mean_logprob(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
-    key: &str,
+    key: &SequenceKey,
     context: &str,
     region: &str,
     stop: &dyn Fn() -> bool,

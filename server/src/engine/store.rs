@@ -4,34 +4,14 @@ use std::collections::HashMap;
 
 use rill_model::{Model, Sequence};
 
+use super::key::{Role, SequenceKey};
+
 /// Positions beyond the sliding window that a compacted document keeps, so that re-typing near its
 /// end (the usual way back into a document) still rolls back without a fresh prefill.
 pub const COMPACTION_MARGIN: usize = 128;
 
 /// Default memory budget over all documents (`engine.cacheBudgetMb`).
 pub const DEFAULT_BUDGET_BYTES: usize = 512 << 20;
-
-/// Appended to a document's key for the sequence its reasoning chains run in.
-pub const REASON_SUFFIX: &str = "\u{0}reason";
-
-/// The key of the sequence a reasoning chain on `document` runs in: a sequence of the document's,
-/// freed with it and counted with it, but not the one the user is editing.
-pub fn reason_key(document: &str) -> String {
-    format!("{document}{REASON_SUFFIX}")
-}
-
-/// The document a sequence key belongs to: the key itself, or the document of a diagnostics scan
-/// or reasoning sequence.
-pub fn owner(key: &str) -> &str {
-    key.strip_suffix(super::diagnose::SCAN_SUFFIX)
-        .or_else(|| key.strip_suffix(REASON_SUFFIX))
-        .unwrap_or(key)
-}
-
-/// Whether `key` is a reasoning chain's sequence.
-fn is_reasoning(key: &str) -> bool {
-    key.ends_with(REASON_SUFFIX)
-}
 
 /// What the cache holds, as `rill/status` reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -52,13 +32,13 @@ struct Entry {
 
 /// Every document's cached sequence, keyed by document.
 pub struct SequenceStore {
-    entries: HashMap<String, Entry>,
+    entries: HashMap<SequenceKey, Entry>,
     budget_bytes: usize,
     clock: u64,
     /// Sequences that stay whole: the one of the last completion (the user is editing it), the
     /// last one pre-warmed (just opened, or where typing paused) and the last one scored for
     /// diagnostics (a rescore after the next edit rolls back into it).
-    protected: [Option<String>; 3],
+    protected: [Option<SequenceKey>; 3],
 }
 
 impl SequenceStore {
@@ -81,71 +61,71 @@ impl SequenceStore {
         self.budget_bytes / 2 / bytes_per_token.max(1)
     }
 
-    /// The document's sequence, created empty on first use; marks it most recently used.
-    pub fn sequence(&mut self, document: &str, model: &Model) -> &mut Sequence {
+    /// The sequence `key`, created empty on first use; marks it most recently used.
+    pub fn sequence(&mut self, key: &SequenceKey, model: &Model) -> &mut Sequence {
         self.clock += 1;
         let clock = self.clock;
-        let entry = self
-            .entries
-            .entry(document.to_string())
-            .or_insert_with(|| Entry {
-                sequence: Sequence::new(model),
-                last_used: clock,
-                compacted_at: None,
-            });
+        let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
+            sequence: Sequence::new(model),
+            last_used: clock,
+            compacted_at: None,
+        });
         entry.last_used = clock;
         &mut entry.sequence
     }
 
-    /// The document's sequence if it has one, without touching its recency.
-    pub fn peek(&self, document: &str) -> Option<&Sequence> {
-        self.entries.get(document).map(|entry| &entry.sequence)
+    /// The sequence `key` if there is one, without touching its recency.
+    pub fn peek(&self, key: &SequenceKey) -> Option<&Sequence> {
+        self.entries.get(key).map(|entry| &entry.sequence)
     }
 
-    /// Drops the sequence `document` and every sequence that belongs to it: for a document, its
-    /// own, its diagnostics scan (see [`super::diagnose::scan_key`]) and its reasoning chains'
-    /// ([`reason_key`]); for one of those keys, that sequence alone.
-    pub fn remove(&mut self, document: &str) {
-        let belongs = |key: &str| key == document || owner(key) == document;
-        self.entries.retain(|key, _| !belongs(key));
+    /// Drops the sequence `key` alone (its cache may be half-written).
+    pub fn remove(&mut self, key: &SequenceKey) {
+        self.retain(|held| held != key);
+    }
+
+    /// Drops every sequence of a closed document: its completion's, its diagnostics scan's and
+    /// its reasoning chains'.
+    pub fn remove_document(&mut self, document: &str) {
+        self.retain(|held| held.document != document);
+    }
+
+    fn retain(&mut self, keep: impl Fn(&SequenceKey) -> bool) {
+        self.entries.retain(|key, _| keep(key));
         for slot in &mut self.protected {
-            if slot.as_deref().is_some_and(belongs) {
+            if slot.as_ref().is_some_and(|key| !keep(key)) {
                 *slot = None;
             }
         }
     }
 
-    /// Marks `document` as the one the user is editing. A reasoning chain's sequence is not one:
+    /// Marks `key` as the sequence the user is editing. A reasoning chain's sequence is not one:
     /// it serves a single chain, and taking the mark would leave the edited document unprotected.
-    pub fn set_editing(&mut self, document: &str) {
-        if !is_reasoning(document) {
-            self.protected[0] = Some(document.to_string());
+    pub fn set_editing(&mut self, key: &SequenceKey) {
+        if key.role != Role::Reasoning {
+            self.protected[0] = Some(key.clone());
         }
     }
 
     /// The sequence keys that stay whole (the edited, pre-warmed and scored ones), for tests.
-    pub fn protected(&self) -> Vec<&str> {
-        self.protected
-            .iter()
-            .flatten()
-            .map(String::as_str)
-            .collect()
+    pub fn protected(&self) -> Vec<&SequenceKey> {
+        self.protected.iter().flatten().collect()
     }
 
-    /// Marks `document` as the one last pre-warmed.
-    pub fn set_prewarmed(&mut self, document: &str) {
-        self.protected[1] = Some(document.to_string());
+    /// Marks `key` as the one last pre-warmed.
+    pub fn set_prewarmed(&mut self, key: &SequenceKey) {
+        self.protected[1] = Some(key.clone());
     }
 
     /// Marks the sequence `key` as the one last scored for diagnostics.
-    pub fn set_diagnosed(&mut self, key: &str) {
-        self.protected[2] = Some(key.to_string());
+    pub fn set_diagnosed(&mut self, key: &SequenceKey) {
+        self.protected[2] = Some(key.clone());
     }
 
     /// Applies the budget around the protected sequences (see [`SequenceStore::enforce_budget`]).
     pub fn enforce(&mut self) {
         let protected = self.protected.clone();
-        let keys: Vec<&str> = protected.iter().flatten().map(String::as_str).collect();
+        let keys: Vec<&SequenceKey> = protected.iter().flatten().collect();
         self.enforce_budget(&keys);
     }
 
@@ -155,7 +135,7 @@ impl SequenceStore {
             documents: self
                 .entries
                 .keys()
-                .map(|key| owner(key))
+                .map(|key| key.document.as_str())
                 .collect::<std::collections::HashSet<_>>()
                 .len(),
             tokens: self
@@ -189,26 +169,25 @@ impl SequenceStore {
     /// continuing where the user left it needs; only a jump far back in an idle document pays a
     /// fresh prefill. The protected documents are never touched: a full cache is what makes a
     /// rollback anywhere free while the cursor moves around.
-    pub fn enforce_budget(&mut self, protected: &[&str]) {
-        for (document, entry) in &mut self.entries {
-            if protected.contains(&document.as_str())
-                || entry.compacted_at == Some(entry.sequence.tokens().len())
+    pub fn enforce_budget(&mut self, protected: &[&SequenceKey]) {
+        for (key, entry) in &mut self.entries {
+            if protected.contains(&key) || entry.compacted_at == Some(entry.sequence.tokens().len())
             {
                 continue;
             }
             let freed = entry.sequence.compact(COMPACTION_MARGIN);
             entry.compacted_at = Some(entry.sequence.tokens().len());
             if freed > 0 {
-                tracing::debug!("compacted the cache of {document}: {freed} bytes freed");
+                tracing::debug!("compacted the cache of {key}: {freed} bytes freed");
             }
         }
         while self.bytes() > self.budget_bytes {
             let oldest = self
                 .entries
                 .iter()
-                .filter(|(document, _)| !protected.contains(&document.as_str()))
+                .filter(|(key, _)| !protected.contains(key))
                 .min_by_key(|(_, entry)| entry.last_used)
-                .map(|(document, _)| document.clone());
+                .map(|(key, _)| key.clone());
             let Some(oldest) = oldest else {
                 break;
             };

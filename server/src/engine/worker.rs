@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use super::diagnose::{self, DiagnoseEvent, DiagnoseJob, Progress};
 use super::inbox::{Inbox, Work};
+use super::key::SequenceKey;
 use super::prefer::{self, PreferJob};
 use super::store::{CacheReport, SequenceStore};
 use super::{
@@ -124,7 +125,7 @@ pub(super) fn run(
             continue;
         };
         for document in inbox.take_forgotten() {
-            engine.store.remove(&document);
+            engine.store.remove_document(&document);
         }
         if let Some(bytes) = inbox.take_cache_budget() {
             engine.store.set_budget(bytes);
@@ -132,13 +133,15 @@ pub(super) fn run(
         let reply = match work {
             Work::Shutdown => break,
             Work::Complete(job) => {
-                engine.store.set_editing(&job.document);
+                engine.store.set_editing(&job.sequence);
                 let event = engine.handle(&job);
                 Some((job, event))
             }
             Work::Background(job) => {
                 if matches!(job.kind, BackgroundKind::Prewarm { .. }) {
-                    engine.store.set_prewarmed(&job.document);
+                    engine
+                        .store
+                        .set_prewarmed(&SequenceKey::completion(job.document.as_str()));
                 }
                 engine.background(job, inbox);
                 None
@@ -168,7 +171,7 @@ impl Engine {
             Ok(Err(err)) => EngineEvent::Error(err.to_string()),
             Err(panic) => {
                 // The sequence may hold a half-written cache: start that document afresh.
-                self.store.remove(&job.document);
+                self.store.remove(&job.sequence);
                 let reason = panic_message(&*panic);
                 tracing::error!("engine panicked on a completion job: {reason}");
                 EngineEvent::Error(format!("internal error in the engine: {reason}"))
@@ -220,7 +223,7 @@ impl Engine {
         params: &GenerationParams,
     ) -> rill_model::Result<CompletionStats> {
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
-        let sequence = self.store.sequence(&job.document, model);
+        let sequence = self.store.sequence(&job.sequence, model);
         let cancelled = || job.cancel.is_cancelled();
         let generation = generate(
             model,
@@ -278,7 +281,7 @@ impl Engine {
             decide_by: Some(started + DECIDE_BUDGET),
         };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
-        let sequence = self.store.sequence(&job.document, model);
+        let sequence = self.store.sequence(&job.sequence, model);
         let cancelled = || job.cancel.is_cancelled();
         let Some(outcome) = lines::search(model, tokenizer, sequence, prompt, &search, &cancelled)?
         else {
@@ -355,7 +358,7 @@ impl Engine {
                 return;
             }
             BackgroundKind::Prefer(prefer) => {
-                self.prefer(&job.document, &prefer);
+                self.prefer(&SequenceKey::reasoning(job.document.as_str()), &prefer);
                 return;
             }
             kind => BackgroundJob { kind, ..job },
@@ -371,6 +374,7 @@ impl Engine {
         else {
             return;
         };
+        let prewarmed = SequenceKey::completion(job.document.as_str());
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             // Exactly the prompt the completion at the same place will build.
             let prompt = self
@@ -387,12 +391,12 @@ impl Engine {
             let model = &self.loaded.model;
             if self
                 .store
-                .peek(&job.document)
+                .peek(&prewarmed)
                 .is_some_and(|sequence| sequence.common_prefix(&prompt) + 1 >= prompt.len())
             {
                 return Ok(true);
             }
-            let sequence = self.store.sequence(&job.document, model);
+            let sequence = self.store.sequence(&prewarmed, model);
             let interrupted = || inbox.interactive_waiting() || inbox.urgent_background_waiting(1);
             let synced = sequence.sync_in_chunks(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
             Ok::<_, rill_model::ModelError>(synced.is_some())
@@ -402,7 +406,7 @@ impl Engine {
             Ok(Ok(false)) => inbox.resume_background(job),
             Ok(Err(err)) => tracing::warn!("pre-warming {} failed: {err}", job.document),
             Err(panic) => {
-                self.store.remove(&job.document);
+                self.store.remove(&prewarmed);
                 tracing::error!(
                     "engine panicked while pre-warming {}: {}",
                     job.document,
@@ -413,7 +417,7 @@ impl Engine {
     }
 
     /// Compares a reasoning chain's result with the selection it rewrites.
-    fn prefer(&mut self, key: &str, job: &PreferJob) {
+    fn prefer(&mut self, key: &SequenceKey, job: &PreferJob) {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             prefer::compare(&self.loaded, &mut self.store, key, &job.input, &|| {
                 job.cancel.is_cancelled()
@@ -460,7 +464,7 @@ impl Engine {
                 let _ = job.events.send(DiagnoseEvent::Failed(err.to_string()));
             }
             Err(panic) => {
-                self.store.remove(&document);
+                self.store.remove_document(&document);
                 let reason = panic_message(&*panic);
                 tracing::error!("engine panicked while scoring {document}: {reason}");
                 let _ = job

@@ -17,6 +17,7 @@ use crate::comments;
 use crate::config::Config;
 use crate::engine::{
     CancelOnDrop, CancelToken, CompletionJob, EngineEvent, EngineHandle, EngineState, Quality,
+    SequenceKey,
 };
 use crate::postprocess::{choose_mode, postprocess, CursorContext};
 use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, StatusParams};
@@ -367,7 +368,7 @@ fn start_generation(
     let generation = Generation::new(snapshot.text_before_cursor.clone(), job_token.clone());
     let (events, receiver) = mpsc::unbounded_channel();
     let job = CompletionJob {
-        document: uri.to_string(),
+        sequence: SequenceKey::completion(uri.as_str()),
         text_before_cursor: snapshot.text_before_cursor.clone(),
         text_after_cursor: snapshot.text_after_cursor.clone(),
         context_tokens: config.context_tokens,

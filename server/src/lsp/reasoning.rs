@@ -37,6 +37,7 @@ use super::session::{client_request, lock, Session};
 use crate::config::{ApplyMode, Config};
 use crate::documents::Document;
 use crate::engine::prefer::{PreferInput, PreferJob};
+use crate::engine::SequenceKey;
 use crate::engine::{
     BackgroundJob, BackgroundKind, CancelOnDrop, CancelToken, CompletionJob, EngineEvent,
 };
@@ -434,7 +435,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
 
     let (events, mut received) = mpsc::unbounded_channel();
     let job = CompletionJob {
-        document: crate::engine::store::reason_key(arguments.uri.as_str()),
+        sequence: SequenceKey::reasoning(arguments.uri.as_str()),
         text_before_cursor: prompt.text.clone(),
         text_after_cursor: String::new(),
         context_tokens: usize::MAX,
@@ -670,7 +671,7 @@ async fn model_check(
     };
     let (answer, mut answers) = mpsc::unbounded_channel();
     engine.submit_background(BackgroundJob {
-        document: crate::engine::store::reason_key(uri.as_str()),
+        document: uri.to_string(),
         kind: BackgroundKind::Prefer(Box::new(PreferJob {
             input: PreferInput {
                 context: selection.context_before.clone(),
