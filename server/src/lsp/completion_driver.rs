@@ -143,7 +143,8 @@ pub async fn drive(
     }
     let started = Instant::now();
     // The user is looking here: the lines around the cursor become context for other documents.
-    cross_file::on_view(session, uri, snapshot.position.line as usize);
+    let viewed = cross_file::on_view(session, uri, snapshot.position.line as usize);
+    super::prewarm::refresh_when_idle(session, viewed);
     let token = CancelToken::new();
     // Dropping the handler's future ($/cancelRequest) cancels the engine job through this guard.
     let _guard = CancelOnDrop(token.clone());

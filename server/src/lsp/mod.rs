@@ -4,8 +4,10 @@ mod capabilities;
 mod completion_driver;
 mod cross_file;
 pub mod diagnostics;
+mod engine_status;
 mod methods;
 mod prewarm;
+mod progress;
 pub mod reasoning;
 mod remote_notices;
 mod server;
@@ -14,6 +16,7 @@ mod shim;
 mod stdin_filter;
 mod stdout_filter;
 mod suggestions;
+mod sync;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp::{LspService, Server};

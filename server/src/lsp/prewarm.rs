@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tower_lsp::lsp_types::Url;
 
+use super::cross_file;
 use super::session::{lock, Session};
 use crate::engine::{BackgroundJob, BackgroundKind, EngineState};
 
@@ -52,7 +53,7 @@ pub fn request(session: &Session, uri: &Url) {
             text_after_cursor: after,
             context_tokens: config.context_tokens,
             reserve_tokens: config.max_tokens,
-            cross_file: super::cross_file::prompt_context(session, uri),
+            cross_file: cross_file::prompt_context(session, uri),
             heal: config.token_healing,
         },
     });
@@ -83,8 +84,31 @@ pub fn schedule_after_edit(session: &Arc<Session>, uri: &Url) {
         let latest = lock(&session.edit_counts).get(&uri).copied();
         if latest == Some(edit) {
             // The chunks queued while typing join the ring now, before the prompt is prepared.
-            super::cross_file::refresh(&session);
+            cross_file::refresh(&session);
             request(&session, &uri);
+        }
+    });
+}
+
+/// After the cross-file `event` (an open, a completion request), once the user has been idle for
+/// `engine.prewarmIdleMs` with no later event: the queued chunks join the ring and, if it changed,
+/// the document the user is in is pre-warmed with its new prompt.
+pub fn refresh_when_idle(session: &Arc<Session>, event: Option<u64>) {
+    let Some(event) = event else {
+        return;
+    };
+    let idle = Duration::from_millis(session.config().prewarm_idle_ms);
+    let session = session.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(idle).await;
+        if !cross_file::is_latest(&session, event) {
+            return;
+        }
+        let focus = cross_file::focus(&session);
+        if cross_file::refresh(&session) {
+            if let Some(focus) = focus {
+                request(&session, &focus);
+            }
         }
     });
 }

@@ -5,13 +5,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use tower_lsp::lsp_types::{Position, Url};
 use tower_lsp::Client;
 
 use super::capabilities::ClientFeatures;
+use super::cross_file::state::CrossFile;
+use super::diagnostics::state::Diagnostics;
+use super::reasoning::chains::Chains;
 use super::stdout_filter::Congestion;
 use super::suggestions::Suggestions;
 use crate::config::Config;
@@ -46,11 +49,11 @@ pub struct Session {
     /// Counts edits per document; a pre-warm scheduled after an edit runs only if no later edit came.
     pub edit_counts: Mutex<HashMap<Url, u64>>,
     /// Model diagnostics: flags per document and their scheduling.
-    pub diagnostics: super::diagnostics::Diagnostics,
+    pub diagnostics: Diagnostics,
     /// Reasoning chains: the last one per document and the running ones.
-    pub chains: super::reasoning::Chains,
+    pub chains: Chains,
     /// The ring of chunks of recently opened, edited and viewed documents that prompts show.
-    pub cross_file: super::cross_file::CrossFile,
+    pub cross_file: CrossFile,
 }
 
 /// Sends a request to the client from a task of its own and waits for the answer. The caller may
@@ -72,13 +75,7 @@ where
         .unwrap_or_else(|_| Err(tower_lsp::jsonrpc::Error::internal_error()))
 }
 
-/// Locks a mutex, recovering the data if a panicking thread poisoned it: every update here is
-/// a single assignment, so the data is consistent even then.
-pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+pub use super::sync::lock;
 
 impl Session {
     pub fn new(client: Client, starter: Starter, congestion: Congestion) -> Self {

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tower_lsp::lsp_types::Url;
 
-use super::session::lock;
+use super::sync::lock;
 use crate::engine::{CancelToken, Candidate, CompletionStats};
 
 /// How far back (in characters) a request may be from a cached generation's prefix.

@@ -47,10 +47,10 @@ async fn apply(session: &Arc<Session>, settings: &Value) {
             Reconfigured::Unchanged => {}
             // A new backend (local <-> remote) or model: report its start as at initialization.
             Reconfigured::Replaced => {
-                super::initialized::report_engine_state(session, engine.state());
+                crate::lsp::engine_status::report_engine_state(session, engine.state());
             }
             Reconfigured::Reloading(pending) => {
-                super::initialized::report_model_reload(session, pending);
+                crate::lsp::engine_status::report_model_reload(session, pending);
             }
         }
         engine.set_cache_budget(config.cache_budget_bytes());

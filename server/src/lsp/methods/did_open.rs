@@ -22,5 +22,6 @@ pub fn handle(session: &Arc<Session>, params: DidOpenTextDocumentParams) {
     prewarm::request(session, &uri);
     diagnostics::on_open(session, &uri);
     // Its first lines become context for the other documents' prompts once the user pauses.
-    cross_file::on_open(session, &uri);
+    let opened = cross_file::on_open(session, &uri);
+    prewarm::refresh_when_idle(session, opened);
 }

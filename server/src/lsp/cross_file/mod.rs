@@ -6,32 +6,22 @@
 //! with its new prompt. Prompts read the ring's list as it was at the last refresh, so every
 //! keystroke between two pauses sees the same chunks in front of the document.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+pub mod state;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use tower_lsp::lsp_types::Url;
 
-use super::prewarm;
 use super::session::{lock, Session};
 use crate::context::chunk::{self, Chunk};
-use crate::context::ring::Ring;
 use crate::context::PromptContext;
 use crate::diagnostics::ByteEdit;
 
-/// The ring and what decides when it refreshes.
-#[derive(Debug, Default)]
-pub struct CrossFile {
-    ring: Mutex<Ring>,
-    /// Counts events; a refresh scheduled after one runs only if no later event came.
-    events: AtomicU64,
-    /// The document of the last event: the one the user is in.
-    focus: Mutex<Option<Url>>,
-}
-
-/// A document was opened: its first lines are what the user sees first.
-pub fn on_open(session: &Arc<Session>, uri: &Url) {
-    note(session, uri, Some(0));
+/// A document was opened: its first lines are what the user sees first. Returns the event to
+/// refresh after (see [`note`]).
+pub fn on_open(session: &Session, uri: &Url) -> Option<u64> {
+    note(session, uri, Some(0))
 }
 
 /// A document was edited: the lines around the first edit. No idle timer of its own: the edit's
@@ -50,9 +40,10 @@ pub fn on_change(session: &Arc<Session>, uri: &Url, edits: &[ByteEdit]) {
     }
 }
 
-/// A completion was asked at `line` of a document: the user is looking there.
-pub fn on_view(session: &Arc<Session>, uri: &Url, line: usize) {
-    note(session, uri, Some(line));
+/// A completion was asked at `line` of a document: the user is looking there. Returns the event
+/// to refresh after (see [`note`]).
+pub fn on_view(session: &Session, uri: &Url, line: usize) -> Option<u64> {
+    note(session, uri, Some(line))
 }
 
 /// A document was closed: its chunks leave the ring at the next refresh.
@@ -78,27 +69,24 @@ fn queue(session: &Session, uri: &Url, line: Option<usize>) -> bool {
     true
 }
 
-/// [`queue`], then a refresh once the user has been idle for `engine.prewarmIdleMs`.
-fn note(session: &Arc<Session>, uri: &Url, line: Option<usize>) {
+/// [`queue`]s the chunk and counts the event; returns the event's number (for
+/// `prewarm::refresh_when_idle`, which refreshes the ring and pre-warms the document the user is
+/// in once no later event came), or `None` when cross-file context is off.
+fn note(session: &Session, uri: &Url, line: Option<usize>) -> Option<u64> {
     if !queue(session, uri, line) {
-        return;
+        return None;
     }
-    let config = session.config();
-    let event = session.cross_file.events.fetch_add(1, Ordering::SeqCst) + 1;
-    let idle = Duration::from_millis(config.prewarm_idle_ms);
-    let session = session.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(idle).await;
-        if session.cross_file.events.load(Ordering::SeqCst) != event {
-            return;
-        }
-        let focus = lock(&session.cross_file.focus).clone();
-        if refresh(&session) {
-            if let Some(focus) = focus {
-                prewarm::request(&session, &focus);
-            }
-        }
-    });
+    Some(session.cross_file.events.fetch_add(1, Ordering::SeqCst) + 1)
+}
+
+/// Whether `event` is still the last one: no event came since.
+pub fn is_latest(session: &Session, event: u64) -> bool {
+    session.cross_file.events.load(Ordering::SeqCst) == event
+}
+
+/// The document of the last event: the one the user is in.
+pub fn focus(session: &Session) -> Option<Url> {
+    lock(&session.cross_file.focus).clone()
 }
 
 /// Moves the queued chunks into the ring, recording where the user's cursor is; returns whether

@@ -8,10 +8,11 @@
 //! available as a code action carrying only its own edit, offered only while the document holds
 //! exactly the code that step starts from.
 
-use std::collections::HashMap;
+pub mod chains;
+
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rill_model::generate::GenerationParams;
@@ -19,20 +20,18 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tower_lsp::jsonrpc::{Error, Result};
-use tower_lsp::lsp_types::request::WorkDoneProgressCreate;
 use tower_lsp::lsp_types::{
     AnnotatedTextEdit, ChangeAnnotation, DocumentChanges, OneOf,
     OptionalVersionedTextDocumentIdentifier, TextDocumentEdit,
 };
 use tower_lsp::lsp_types::{
     ApplyWorkspaceEditParams, CodeAction, CodeActionDisabled, CodeActionKind, CodeActionOrCommand,
-    Command, MessageType, NumberOrString, ProgressParams, ProgressParamsValue, Range as LspRange,
-    TextEdit, Url, WorkDoneProgress, WorkDoneProgressBegin, WorkDoneProgressCreateParams,
-    WorkDoneProgressEnd, WorkDoneProgressReport, WorkspaceEdit,
+    Command, MessageType, NumberOrString, Range as LspRange, TextEdit, Url, WorkspaceEdit,
 };
 
 use super::completion_driver::invalid_params;
 use super::diagnostics::lsp_range;
+use super::progress::WorkDone;
 use super::session::{client_request, lock, Session};
 use crate::config::{ApplyMode, Config};
 use crate::documents::Document;
@@ -48,6 +47,7 @@ use crate::reasoning::prompt::{build_prompt, instruction_texts, ReasoningRequest
 use crate::reasoning::steps::{
     applies_to, combined, held_state, plan_for_language, reasoning_as_comments, DroppedStep, Plan,
 };
+use chains::Chain;
 
 /// The command every reasoning action runs.
 pub const REASON_COMMAND: &str = "rill.reason";
@@ -76,62 +76,6 @@ pub struct ReasonArguments {
     /// The diagnostic the action was asked on, if any.
     #[serde(default)]
     pub problem: Option<String>,
-}
-
-/// The last chain of each document and the cancel tokens of running chains by progress token.
-#[derive(Default)]
-pub struct Chains {
-    last: Mutex<HashMap<Url, Chain>>,
-    running: Mutex<HashMap<String, CancelToken>>,
-    next: AtomicU64,
-}
-
-impl Chains {
-    /// Records a running chain's cancel token under its progress token until the guard drops.
-    fn register(&self, key: &str, cancel: &CancelToken) -> RunningChain<'_> {
-        lock(&self.running).insert(key.to_string(), cancel.clone());
-        RunningChain {
-            chains: self,
-            key: key.to_string(),
-        }
-    }
-
-    /// How many chains are running.
-    pub fn running(&self) -> usize {
-        lock(&self.running).len()
-    }
-}
-
-/// A running chain's entry in [`Chains::running`], removed when this drops: `execute` returns
-/// on several paths, and its future is dropped midway when the client cancels the request.
-struct RunningChain<'a> {
-    chains: &'a Chains,
-    key: String,
-}
-
-impl Drop for RunningChain<'_> {
-    fn drop(&mut self) {
-        lock(&self.chains.running).remove(&self.key);
-    }
-}
-
-/// A finished chain, kept to offer its steps.
-#[derive(Debug, Clone)]
-struct Chain {
-    task: ReasoningTask,
-    language_id: String,
-    /// Byte offset of the selection's start in the document when the chain ran.
-    start: usize,
-    original: String,
-    /// The text after the selection when the chain ran (at most [`FOLLOWING_BYTES`]), to tell
-    /// which step's result the document holds now.
-    following: String,
-    plan: Plan,
-    /// The kept steps were not applied but are offered as one code action (`reasoning.apply` is
-    /// `preview` and the editor cannot preview an edit).
-    offered: bool,
-    /// Every parsed step's title and rationale, for "insert the reasoning as comments".
-    reasoning: Vec<(String, String)>,
 }
 
 /// The reasoning actions for a selection or a diagnostic, plus the last chain's steps.
@@ -926,73 +870,23 @@ fn internal(message: &str) -> Error {
     }
 }
 
-/// Work-done progress of one chain; does nothing when the client has no progress support.
-struct ChainProgress {
-    token: Option<NumberOrString>,
-}
+/// A chain's progress: cancellable, one report per step written.
+struct ChainProgress(WorkDone);
 
 impl ChainProgress {
     async fn start(session: &Session, key: &str, title: &str) -> Self {
-        let token = NumberOrString::String(key.to_string());
-        let supported = session.features().work_done_progress
-            && client_request::<WorkDoneProgressCreate>(
-                session,
-                WorkDoneProgressCreateParams {
-                    token: token.clone(),
-                },
-            )
-            .await
-            .is_ok();
-        let progress = Self {
-            token: supported.then_some(token),
-        };
-        progress
-            .send(
-                session,
-                WorkDoneProgress::Begin(WorkDoneProgressBegin {
-                    title: title.to_string(),
-                    cancellable: Some(true),
-                    message: Some("planning the steps…".to_string()),
-                    percentage: Some(0),
-                }),
-            )
-            .await;
-        progress
+        Self(WorkDone::begin(session, key, title, true, "planning the steps…", Some(0)).await)
     }
 
     async fn report(&self, session: &Session, step: usize, max_steps: usize, title: &str) {
         let percentage = (step * 100 / max_steps.max(1)).min(100) as u32;
-        self.send(
-            session,
-            WorkDoneProgress::Report(WorkDoneProgressReport {
-                cancellable: Some(true),
-                message: Some(format!("step {step}: {title}")),
-                percentage: Some(percentage),
-            }),
-        )
-        .await;
+        self.0
+            .report(session, format!("step {step}: {title}"), Some(percentage))
+            .await;
     }
 
     async fn end(&self, session: &Session, message: &str) {
-        self.send(
-            session,
-            WorkDoneProgress::End(WorkDoneProgressEnd {
-                message: Some(message.to_string()),
-            }),
-        )
-        .await;
-    }
-
-    async fn send(&self, session: &Session, value: WorkDoneProgress) {
-        if let Some(token) = &self.token {
-            session
-                .client
-                .send_notification::<tower_lsp::lsp_types::notification::Progress>(ProgressParams {
-                    token: token.clone(),
-                    value: ProgressParamsValue::WorkDone(value),
-                })
-                .await;
-        }
+        self.0.end(session, message).await;
     }
 }
 

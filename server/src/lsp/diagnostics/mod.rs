@@ -7,9 +7,10 @@
 //! but whose flags rarely do, is rescored only after [`REFRESH_IDLE`] of further quiet. Every edit
 //! cancels the document's running job, so no flag computed for old text is ever published.
 
-use std::collections::HashMap;
+pub mod state;
+
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -22,10 +23,11 @@ use crate::config::Config;
 use crate::diagnostics::names::NameIndex;
 use crate::diagnostics::prose::prose_ranges;
 use crate::diagnostics::regions::{blocks, line_offset_after, whole_lines};
-use crate::diagnostics::{ByteEdit, Fix, Flag, FlagSet, Thresholds};
+use crate::diagnostics::{ByteEdit, Fix, Flag, Thresholds};
 use crate::documents::{Document, PositionEncoding};
 use crate::engine::diagnose::{DiagnoseEvent, DiagnoseJob, DiagnoseKind};
 use crate::engine::{BackgroundJob, BackgroundKind, CancelToken};
+use state::DocumentFlags;
 
 /// Quiet time after the edited region was rescored before the rest of the document is.
 pub const REFRESH_IDLE: Duration = Duration::from_millis(1500);
@@ -33,71 +35,26 @@ pub const REFRESH_IDLE: Duration = Duration::from_millis(1500);
 /// The diagnostic code of a model flag.
 pub const CODE: &str = "unlikely-token";
 
-/// Per-document flags and scheduling.
-#[derive(Default)]
-pub struct Diagnostics {
-    documents: Mutex<HashMap<Url, DocumentFlags>>,
-    publisher: std::sync::OnceLock<mpsc::UnboundedSender<Url>>,
-}
-
-#[derive(Default)]
-struct DocumentFlags {
-    flags: FlagSet,
-    /// Bumped by every edit: work scheduled for an older count is stale.
-    edits: u64,
-    /// Bytes of the current text edited since the last rescoring started.
-    dirty: Option<Range<usize>>,
-    /// The running or pending job's cancel token.
-    job: Option<CancelToken>,
-    /// Whether the whole document has been scored once. An edit during the first scan cancels
-    /// it; until a scan finishes, the refresh after an edit covers the text before the edit too,
-    /// or that part would stay unscored until it is edited itself.
-    scanned: bool,
-}
-
-impl Diagnostics {
-    /// Starts the task that publishes in order (call once the client can receive notifications).
-    pub fn start_publisher(session: &Arc<Session>) {
-        let (sender, mut receiver) = mpsc::unbounded_channel::<Url>();
-        if session.diagnostics.publisher.set(sender).is_err() {
-            return;
+/// Starts the task that publishes in order (call once the client can receive notifications).
+pub fn start_publisher(session: &Arc<Session>) {
+    let (sender, mut receiver) = mpsc::unbounded_channel::<Url>();
+    if session.diagnostics.publisher.set(sender).is_err() {
+        return;
+    }
+    let session = Arc::downgrade(session);
+    tokio::spawn(async move {
+        while let Some(uri) = receiver.recv().await {
+            let Some(session) = session.upgrade() else {
+                break;
+            };
+            // Publishing the latest state (not a queued snapshot) keeps stale flags from flashing.
+            let (diagnostics, version) = current_diagnostics(&session, &uri);
+            session
+                .client
+                .publish_diagnostics(uri, diagnostics, version)
+                .await;
         }
-        let session = Arc::downgrade(session);
-        tokio::spawn(async move {
-            while let Some(uri) = receiver.recv().await {
-                let Some(session) = session.upgrade() else {
-                    break;
-                };
-                // Publishing the latest state (not a queued snapshot) keeps stale flags from flashing.
-                let (diagnostics, version) = current_diagnostics(&session, &uri);
-                session
-                    .client
-                    .publish_diagnostics(uri, diagnostics, version)
-                    .await;
-            }
-        });
-    }
-
-    fn publish(&self, uri: &Url) {
-        if let Some(publisher) = self.publisher.get() {
-            let _ = publisher.send(uri.clone());
-        }
-    }
-
-    /// Whether `uri` has scoring work scheduled or running (edits not yet rescored, or a job).
-    pub fn pending(&self, uri: &Url) -> bool {
-        lock(&self.documents)
-            .get(uri)
-            .is_some_and(|document| document.job.is_some() || document.dirty.is_some())
-    }
-
-    /// The flags of `uri` now, in the current text's byte offsets.
-    pub fn flags(&self, uri: &Url) -> Vec<Flag> {
-        lock(&self.documents)
-            .get(uri)
-            .map(|document| document.flags.flags().to_vec())
-            .unwrap_or_default()
-    }
+    });
 }
 
 /// Scores a newly opened document from the top.

@@ -1,0 +1,11 @@
+//! Locking shared state: every lock in the LSP side is taken through here.
+
+use std::sync::{Mutex, MutexGuard};
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every update in the LSP
+/// side is a single assignment, insertion or removal, so the data is consistent even then.
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
