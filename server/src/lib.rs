@@ -16,3 +16,4 @@ pub mod postprocess;
 pub mod protocol;
 pub mod reasoning;
 pub mod remote;
+pub mod rill_protocol;

@@ -1,30 +1,20 @@
-//! Wire types rill speaks beyond lsp-types 0.94: LSP 3.18 inline completion and rill's own notifications.
+//! Wire types of the LSP 3.18 inline completion that lsp-types 0.94 lacks; rill's own `rill/*` methods are in [`crate::rill_protocol`].
 //!
 //! lsp-types 0.94 predates `textDocument/inlineCompletion`, so the request, its parameters and its result
 //! are defined here, field for field as in the LSP 3.18 specification (camelCase on the wire). The same
-//! module holds the helpers that read the parts of `initialize` lsp-types drops, and the two rill-specific
-//! notifications (`rill/inlineCompletion/partial` and `rill/status`). Nothing here depends on other rill
-//! modules, so the integration tests can include this file directly.
-
-use std::time::Duration;
+//! module holds the helpers that read the parts of `initialize` lsp-types drops. Nothing here depends on
+//! other rill modules.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
-use tower_lsp::lsp_types::notification::Notification;
 use tower_lsp::lsp_types::request::Request;
 use tower_lsp::lsp_types::{
-    Command, NumberOrString, Position, Range, TextDocumentIdentifier, Url, WorkDoneProgressOptions,
+    Command, Position, Range, TextDocumentIdentifier, WorkDoneProgressOptions,
     WorkDoneProgressParams,
 };
 
 /// The LSP 3.18 request method for inline completion.
 pub const INLINE_COMPLETION_METHOD: &str = "textDocument/inlineCompletion";
-/// rill's notification carrying the growing suggestion of a running inline completion request.
-pub const PARTIAL_METHOD: &str = "rill/inlineCompletion/partial";
-/// rill's notification reporting the engine's state and the measurements of the last completion.
-pub const STATUS_METHOD: &str = "rill/status";
-/// The notification with a finished reasoning chain, whole, for a panel or a float.
-pub const REASONING_RESULT_METHOD: &str = "rill/reasoningResult";
 
 /// How an inline completion was triggered.
 ///
@@ -268,199 +258,4 @@ pub fn client_wants_streaming(
             || is_true(options.get("rill.streaming"))
     });
     from_capability || from_options
-}
-
-/// Parameters of `rill/inlineCompletion/partial`.
-///
-/// Each notification replaces the previous one for the same request: `insertText` holds the whole
-/// suggestion so far, not a delta, and `seq` grows by one per notification so that a client can drop
-/// one that arrives out of order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InlineCompletionPartialParams {
-    /// The JSON-RPC id of the `textDocument/inlineCompletion` request this belongs to.
-    pub request_id: NumberOrString,
-    pub uri: Url,
-    /// The document version the suggestion was computed for.
-    pub version: i32,
-    /// 1 for the first partial of a request, then one more for each following partial.
-    pub seq: u64,
-    pub items: Vec<InlineCompletionItem>,
-}
-
-/// The `rill/inlineCompletion/partial` notification.
-#[derive(Debug)]
-pub enum InlineCompletionPartialNotification {}
-
-impl Notification for InlineCompletionPartialNotification {
-    type Params = InlineCompletionPartialParams;
-    const METHOD: &'static str = PARTIAL_METHOD;
-}
-
-/// The engine's state as `rill/status` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StatusState {
-    /// The model is being loaded; completions wait (up to their timeout) for it.
-    Loading,
-    /// The model is loaded and completions run.
-    Ready,
-    /// The model could not be loaded or a completion failed; `message` says why.
-    Error,
-}
-
-/// What one finished completion measured, as `StatusParams::ready` needs it.
-///
-/// This is a trait rather than a struct so that the engine's own statistics type can be passed as is
-/// without this module depending on the engine (the integration tests compile this file on its own).
-pub trait CompletionMeasurements {
-    fn prompt_tokens(&self) -> usize;
-    fn reused_tokens(&self) -> usize;
-    fn generated_tokens(&self) -> usize;
-    fn time_to_first_token(&self) -> Duration;
-    fn tokens_per_second(&self) -> f64;
-}
-
-/// Parameters of `rill/status`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusParams {
-    pub state: StatusState,
-    /// A human-readable explanation, always set for `error`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Tokens in the last completion's prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prompt_tokens: Option<usize>,
-    /// Prompt tokens whose KV cache entries were reused instead of recomputed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reused_tokens: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_to_first_token_ms: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tokens_per_second: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated_tokens: Option<usize>,
-    /// How the last request was served: `model` (a new generation), `typedAhead` (a running
-    /// generation the typed text matched) or `cache` (a finished one).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// For `typedAhead` and `cache`: characters of the suggestion the user typed, accepted without model work.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub accepted_chars: Option<usize>,
-    /// Documents whose KV cache the engine holds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_documents: Option<usize>,
-    /// Tokens cached over all documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_tokens: Option<usize>,
-    /// Bytes the KV caches hold over all documents.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cached_bytes: Option<usize>,
-    /// Bytes one more cached token costs in the document being edited.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bytes_per_cached_token: Option<usize>,
-}
-
-impl StatusParams {
-    /// A status with the given state and nothing else set.
-    pub fn new(state: StatusState) -> Self {
-        Self {
-            state,
-            message: None,
-            prompt_tokens: None,
-            reused_tokens: None,
-            time_to_first_token_ms: None,
-            tokens_per_second: None,
-            generated_tokens: None,
-            source: None,
-            accepted_chars: None,
-            cached_documents: None,
-            cached_tokens: None,
-            cached_bytes: None,
-            bytes_per_cached_token: None,
-        }
-    }
-
-    /// The model is loading.
-    pub fn loading() -> Self {
-        Self::new(StatusState::Loading)
-    }
-
-    /// The model is loaded and no completion has run yet.
-    pub fn ready_idle() -> Self {
-        Self::new(StatusState::Ready)
-    }
-
-    /// The model is loaded, with the measurements of the completion that just finished.
-    pub fn ready<M: CompletionMeasurements + ?Sized>(stats: &M) -> Self {
-        // JSON has no NaN or infinity (serde_json would write null), so a rate from a zero-length
-        // interval is left out instead of sent as a number the client cannot read.
-        let tokens_per_second = Some(stats.tokens_per_second()).filter(|rate| rate.is_finite());
-        Self {
-            prompt_tokens: Some(stats.prompt_tokens()),
-            reused_tokens: Some(stats.reused_tokens()),
-            generated_tokens: Some(stats.generated_tokens()),
-            time_to_first_token_ms: Some(stats.time_to_first_token().as_secs_f64() * 1000.0),
-            tokens_per_second,
-            ..Self::new(StatusState::Ready)
-        }
-    }
-
-    /// Something failed; `message` says what.
-    pub fn error(message: impl Into<String>) -> Self {
-        Self {
-            message: Some(message.into()),
-            ..Self::new(StatusState::Error)
-        }
-    }
-}
-
-/// The `rill/status` notification.
-#[derive(Debug)]
-pub enum StatusNotification {}
-
-impl Notification for StatusNotification {
-    type Params = StatusParams;
-    const METHOD: &'static str = STATUS_METHOD;
-}
-
-/// One step of a reasoning chain as `rill/reasoningResult` reports it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReasoningStepReport {
-    pub number: usize,
-    pub title: String,
-    pub rationale: String,
-    /// Whether the step's edit is part of the result; `false` for an explanation step.
-    pub kept: bool,
-    /// Why the step was dropped, when it was.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped_because: Option<String>,
-}
-
-/// Parameters of `rill/reasoningResult`: everything a chain found, sent once when it ends, so that
-/// an editor can show it in full (the summary alone fits one status line).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReasoningResultParams {
-    pub uri: Url,
-    /// `fix`, `explain` or `improve`.
-    pub task: String,
-    /// One line: steps, kept, dropped, and whether the result was applied.
-    pub summary: String,
-    pub steps: Vec<ReasoningStepReport>,
-    pub applied: bool,
-    /// When a guard stopped the result, why, in words.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rejected_by: Option<String>,
-}
-
-/// The `rill/reasoningResult` notification.
-#[derive(Debug)]
-pub enum ReasoningResultNotification {}
-
-impl Notification for ReasoningResultNotification {
-    type Params = ReasoningResultParams;
-    const METHOD: &'static str = REASONING_RESULT_METHOD;
 }

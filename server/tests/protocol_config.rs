@@ -12,6 +12,7 @@ use rill_server::config::{
     ApplyMode, Backend, CommentPolicy, Config, ConfigIssue, FimTemplate, Multiline, KEYS,
 };
 use rill_server::protocol::*;
+use rill_server::rill_protocol::*;
 
 /// Parses `value` as `T`, serializes it back and checks that nothing changed on the way.
 fn round_trip<T>(value: Value) -> T

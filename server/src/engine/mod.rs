@@ -505,7 +505,7 @@ impl CompletionStats {
     }
 }
 
-impl crate::protocol::CompletionMeasurements for CompletionStats {
+impl crate::rill_protocol::CompletionMeasurements for CompletionStats {
     fn prompt_tokens(&self) -> usize {
         self.prompt_tokens
     }

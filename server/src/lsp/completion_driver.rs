@@ -11,6 +11,7 @@ use tower_lsp::jsonrpc;
 use tower_lsp::lsp_types::{NumberOrString, Position, Range, Url};
 
 use super::cross_file;
+use super::errors::not_open;
 use super::session::{lock, Session};
 use super::suggestions::{Finish, Generation, Progress, Source};
 use crate::comments;
@@ -20,7 +21,8 @@ use crate::engine::{
     SequenceKey,
 };
 use crate::postprocess::{choose_mode, postprocess, CursorContext};
-use crate::protocol::{InlineCompletionItem, InlineCompletionPartialParams, StatusParams};
+use crate::protocol::InlineCompletionItem;
+use crate::rill_protocol::{InlineCompletionPartialParams, StatusParams};
 
 /// Lines after the cursor that post-processing looks at.
 const FOLLOWING_LINES: usize = 20;
@@ -74,9 +76,7 @@ pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Re
         // Pre-warming at start-up goes most recently used first.
         documents.touch(uri);
     }
-    let document = documents
-        .get(uri)
-        .ok_or_else(|| invalid_params(format!("document {uri} is not open")))?;
+    let document = documents.get(uri).ok_or_else(|| not_open(uri))?;
     let rope = document.rope();
     // Out-of-range positions are clamped, as the spec asks; report the clamped one back.
     let char_index = document.char_index(position, encoding);
@@ -567,7 +567,7 @@ fn report_status_when_done(
             Some(stats) => StatusParams::ready(stats),
             None => StatusParams::ready_idle(),
         };
-        status.source = Some(source.as_str().to_string());
+        status.source = Some(source);
         if source != Source::Model {
             let raw = generation.progress().raw;
             status.accepted_chars = Some(raw[..typed_bytes.min(raw.len())].chars().count());
@@ -586,7 +586,7 @@ fn report_status_when_done(
 pub async fn send_status(session: &Session, status: StatusParams) {
     session
         .client
-        .send_notification::<crate::protocol::StatusNotification>(status)
+        .send_notification::<crate::rill_protocol::StatusNotification>(status)
         .await;
 }
 
@@ -645,7 +645,7 @@ impl PartialStream {
         };
         session
             .client
-            .send_notification::<crate::protocol::InlineCompletionPartialNotification>(params)
+            .send_notification::<crate::rill_protocol::InlineCompletionPartialNotification>(params)
             .await;
     }
 }
@@ -658,13 +658,5 @@ pub fn inline_item(text: &str, range: Option<Range>) -> InlineCompletionItem {
         range,
         command: None,
         confidence: None,
-    }
-}
-
-pub fn invalid_params(message: String) -> jsonrpc::Error {
-    jsonrpc::Error {
-        code: jsonrpc::ErrorCode::InvalidParams,
-        message: message.into(),
-        data: None,
     }
 }

@@ -8,7 +8,7 @@ use super::completion_driver::send_status;
 use super::progress::WorkDone;
 use super::session::Session;
 use crate::engine::{EngineState, PendingModel, Reconfigured};
-use crate::protocol::StatusParams;
+use crate::rill_protocol::StatusParams;
 
 /// The work-done token of the model's loading.
 const PROGRESS_TOKEN: &str = "rill/loadModel";

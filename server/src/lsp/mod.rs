@@ -5,6 +5,7 @@ mod completion_driver;
 mod cross_file;
 pub mod diagnostics;
 mod engine_status;
+mod errors;
 mod methods;
 mod prewarm;
 mod progress;
@@ -21,7 +22,10 @@ mod sync;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp::{LspService, Server};
 
+use tower_lsp::lsp_types::request::Request;
+
 use crate::engine::Starter;
+use crate::rill_protocol::{CacheStatusRequest, DiagnosticsStatusRequest, DocumentTextRequest};
 
 /// Serves LSP over stdin/stdout until the client sends `exit` (or closes the pipe); the exit code
 /// the specification asks for (0 after `shutdown`, 1 without), or `None` when stdin closed.
@@ -54,10 +58,10 @@ pub async fn serve(
         crate::protocol::INLINE_COMPLETION_METHOD,
         server::Backend::inline_completion,
     )
-    .custom_method("rill/documentText", server::Backend::document_text)
-    .custom_method("rill/cacheStatus", server::Backend::cache_status)
+    .custom_method(DocumentTextRequest::METHOD, server::Backend::document_text)
+    .custom_method(CacheStatusRequest::METHOD, server::Backend::cache_status)
     .custom_method(
-        "rill/diagnosticsStatus",
+        DiagnosticsStatusRequest::METHOD,
         server::Backend::diagnostics_status,
     )
     .custom_method(

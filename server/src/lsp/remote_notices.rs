@@ -7,8 +7,8 @@ use tower_lsp::lsp_types::MessageType;
 
 use super::completion_driver::send_status;
 use super::session::Session;
-use crate::protocol::StatusParams;
 use crate::remote::RemoteNotice;
+use crate::rill_protocol::StatusParams;
 
 /// Forwards notices until the engine handle is dropped.
 pub async fn forward(session: Arc<Session>, mut notices: mpsc::UnboundedReceiver<RemoteNotice>) {

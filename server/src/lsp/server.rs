@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::*;
 use tower_lsp::{Client, LanguageServer};
@@ -13,6 +13,7 @@ use super::shim::RawInitialize;
 use super::stdout_filter::Congestion;
 use crate::engine::Starter;
 use crate::protocol::{InlineCompletionList, InlineCompletionParams};
+use crate::rill_protocol::{CacheStatus, DiagnosticsStatus, DocumentParams, DocumentText};
 
 pub struct Backend {
     pub session: Arc<Session>,
@@ -41,85 +42,25 @@ impl Backend {
         methods::inline_completion::handle(&self.session, params).await
     }
 
-    /// `rill/cacheStatus`: what the engine's KV caches hold now (documents, tokens, bytes), for a
-    /// status display and for tests that wait for background pre-warming.
+    /// `rill/cacheStatus`.
     pub async fn cache_status(&self) -> Result<CacheStatus> {
-        let report = self
-            .session
-            .engine
-            .get()
-            .map(|engine| engine.cache_report())
-            .unwrap_or_default();
-        Ok(CacheStatus {
-            cached_documents: report.documents,
-            cached_tokens: report.tokens,
-            cached_bytes: report.bytes,
-            bytes_per_cached_token: report.bytes_per_token,
-        })
+        Ok(methods::cache_status::handle(&self.session))
     }
 
     /// `window/workDoneProgress/cancel`: the user pressed cancel on a reasoning chain's progress.
     pub async fn work_done_progress_cancel(&self, params: WorkDoneProgressCancelParams) {
-        super::reasoning::cancel_progress(&self.session, &params.token);
+        methods::work_done_progress_cancel::handle(&self.session, params);
     }
 
-    /// `rill/diagnosticsStatus`: whether a document's model diagnostics are up to date, and how
-    /// many there are; tests and benchmarks wait on it instead of guessing from silence.
-    pub async fn diagnostics_status(
-        &self,
-        params: DocumentTextParams,
-    ) -> Result<serde_json::Value> {
-        let uri = params.text_document.uri;
-        let version = super::session::lock(&self.session.documents)
-            .get(&uri)
-            .map(|document| document.version())
-            .ok_or_else(|| {
-                super::completion_driver::invalid_params(format!("document {uri} is not open"))
-            })?;
-        Ok(serde_json::json!({
-            "version": version,
-            "pending": self.session.diagnostics.pending(&uri),
-            "flags": self.session.diagnostics.flags(&uri).len(),
-        }))
+    /// `rill/diagnosticsStatus`.
+    pub async fn diagnostics_status(&self, params: DocumentParams) -> Result<DiagnosticsStatus> {
+        methods::diagnostics_status::handle(&self.session, params)
     }
 
-    /// `rill/documentText`: the server's copy of a document, so that clients and tests can check
-    /// that the mirror equals what they sent.
-    pub async fn document_text(&self, params: DocumentTextParams) -> Result<DocumentText> {
-        let documents = super::session::lock(&self.session.documents);
-        let uri = params.text_document.uri;
-        let document = documents.get(&uri).ok_or_else(|| {
-            super::completion_driver::invalid_params(format!("document {uri} is not open"))
-        })?;
-        Ok(DocumentText {
-            version: document.version(),
-            text: document.text(),
-        })
+    /// `rill/documentText`.
+    pub async fn document_text(&self, params: DocumentParams) -> Result<DocumentText> {
+        methods::document_text::handle(&self.session, params)
     }
-}
-
-/// The result of `rill/cacheStatus`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CacheStatus {
-    pub cached_documents: usize,
-    pub cached_tokens: usize,
-    pub cached_bytes: usize,
-    pub bytes_per_cached_token: usize,
-}
-
-/// Params of `rill/documentText`.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DocumentTextParams {
-    pub text_document: TextDocumentIdentifier,
-}
-
-/// Result of `rill/documentText`: the server's mirror of a document.
-#[derive(Debug, Serialize)]
-pub struct DocumentText {
-    pub version: i32,
-    pub text: String,
 }
 
 /// Inline completion params plus the JSON-RPC id, which the shim copies into the params because

@@ -311,7 +311,7 @@ async fn read_frame<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> Option<Ve
 /// The `requestId` of a `rill/inlineCompletion/partial` frame, as JSON text; `None` for any
 /// other message.
 fn partial_request(frame: &[u8]) -> Option<String> {
-    let method = crate::protocol::PARTIAL_METHOD.as_bytes();
+    let method = crate::rill_protocol::PARTIAL_METHOD.as_bytes();
     if !frame.windows(method.len()).any(|window| window == method) {
         return None;
     }
@@ -320,7 +320,7 @@ fn partial_request(frame: &[u8]) -> Option<String> {
         .position(|window| window == b"\r\n\r\n")
         .map(|end| &frame[end + 4..])?;
     let message: serde_json::Value = serde_json::from_slice(body).ok()?;
-    if message["method"] != crate::protocol::PARTIAL_METHOD {
+    if message["method"] != crate::rill_protocol::PARTIAL_METHOD {
         return None;
     }
     Some(message["params"]["requestId"].to_string())
@@ -372,7 +372,7 @@ mod tests {
     fn partial(request: i64, text: &str) -> Vec<u8> {
         frame(json!({
             "jsonrpc": "2.0",
-            "method": crate::protocol::PARTIAL_METHOD,
+            "method": crate::rill_protocol::PARTIAL_METHOD,
             "params": { "requestId": request, "items": [{ "insertText": text }] }
         }))
     }

@@ -61,26 +61,7 @@ pub struct Generation {
     complete: AtomicBool,
 }
 
-/// How a request is served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// A new engine generation.
-    Model,
-    /// A generation still running for an earlier prefix that the typed text matches.
-    TypedAhead,
-    /// A finished generation for an earlier prefix.
-    Cache,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::Model => "model",
-            Source::TypedAhead => "typedAhead",
-            Source::Cache => "cache",
-        }
-    }
-}
+pub use crate::rill_protocol::Source;
 
 impl Generation {
     pub fn new(prefix: String, job: CancelToken) -> Arc<Self> {

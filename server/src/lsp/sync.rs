@@ -1,4 +1,4 @@
-//! Locking shared state: every lock in the LSP side is taken through here.
+//! Locking the session's shared state: the one place that says what a poisoned lock means there.
 
 use std::sync::{Mutex, MutexGuard};
 

@@ -22,8 +22,9 @@
 use minijinja::value::{from_args, Value, ValueKind};
 use minijinja::{context, Environment, Error, ErrorKind, State};
 
-/// The reasoning code actions rill offers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The reasoning code actions rill offers (on the wire by [`ReasoningTask::command_name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReasoningTask {
     Fix,
     Explain,

@@ -8,8 +8,8 @@ use tower_lsp::lsp_types::{
     NumberOrString, TextEdit, WorkspaceEdit,
 };
 
-use crate::lsp::completion_driver::invalid_params;
 use crate::lsp::diagnostics::{self, lsp_range, to_diagnostic};
+use crate::lsp::errors::not_open;
 use crate::lsp::reasoning;
 use crate::lsp::session::{lock, Session};
 
@@ -23,9 +23,7 @@ pub fn handle(
     let mut actions: Vec<CodeActionOrCommand> = Vec::new();
     {
         let documents = lock(&session.documents);
-        let document = documents
-            .get(&uri)
-            .ok_or_else(|| invalid_params(format!("document {uri} is not open")))?;
+        let document = documents.get(&uri).ok_or_else(|| not_open(&uri))?;
         let start = document.byte_offset(params.range.start, encoding);
         let end = document.byte_offset(params.range.end, encoding);
         let text = document.text();

@@ -17,6 +17,7 @@ pub fn handle(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
     prewarm::forget(session, &uri);
     cross_file::on_close(session, &uri);
     diagnostics::on_close(session, &uri);
+    crate::lsp::reasoning::forget(session, &uri);
     if let Some(engine) = session.engine.get() {
         engine.forget(uri.as_str());
     }

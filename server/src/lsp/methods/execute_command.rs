@@ -6,7 +6,7 @@ use serde_json::Value;
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::ExecuteCommandParams;
 
-use crate::lsp::completion_driver::invalid_params;
+use crate::lsp::errors::invalid_params;
 use crate::lsp::reasoning::{self, ReasonArguments, REASON_COMMAND};
 use crate::lsp::session::Session;
 
@@ -23,5 +23,8 @@ pub async fn handle(session: &Arc<Session>, params: ExecuteCommandParams) -> Res
             "{REASON_COMMAND} expects {{uri, range, task, problem?}}: {err}"
         ))
     })?;
-    reasoning::execute(session, arguments).await.map(Some)
+    let result = reasoning::execute(session, arguments).await?;
+    serde_json::to_value(result)
+        .map(Some)
+        .map_err(|err| crate::lsp::errors::internal(err.to_string()))
 }

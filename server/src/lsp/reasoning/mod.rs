@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rill_model::generate::GenerationParams;
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::sync::mpsc;
-use tower_lsp::jsonrpc::{Error, Result};
+use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::{
     AnnotatedTextEdit, ChangeAnnotation, DocumentChanges, OneOf,
     OptionalVersionedTextDocumentIdentifier, TextDocumentEdit,
@@ -29,8 +28,8 @@ use tower_lsp::lsp_types::{
     Command, MessageType, NumberOrString, Range as LspRange, TextEdit, Url, WorkspaceEdit,
 };
 
-use super::completion_driver::invalid_params;
 use super::diagnostics::lsp_range;
+use super::errors::{internal, invalid_params, not_open};
 use super::progress::WorkDone;
 use super::session::{client_request, lock, Session};
 use crate::config::{ApplyMode, Config};
@@ -40,12 +39,15 @@ use crate::engine::SequenceKey;
 use crate::engine::{
     BackgroundJob, BackgroundKind, CancelOnDrop, CancelToken, CompletionJob, EngineEvent,
 };
-use crate::protocol::{ReasoningResultNotification, ReasoningResultParams, ReasoningStepReport};
 use crate::reasoning::guards::{self, Proposal};
 use crate::reasoning::parse::{completed_titles, parse_steps};
 use crate::reasoning::prompt::{build_prompt, instruction_texts, ReasoningRequest, ReasoningTask};
 use crate::reasoning::steps::{
     applies_to, combined, held_state, plan_for_language, reasoning_as_comments, DroppedStep, Plan,
+};
+use crate::rill_protocol::{
+    ReasonResult, ReasoningResultNotification, ReasoningResultParams, ReasoningStepReport,
+    StepDropped, StepKept, StepWritten,
 };
 use chains::Chain;
 
@@ -65,18 +67,7 @@ const MAX_SELECTION_BYTES: usize = 8 << 10;
 /// Most bytes of the text before the selection shown as context (its last lines).
 const MAX_CONTEXT_BYTES: usize = 4 << 10;
 
-/// The arguments of [`REASON_COMMAND`].
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReasonArguments {
-    pub uri: Url,
-    pub range: LspRange,
-    /// `fix`, `explain` or `improve`.
-    pub task: String,
-    /// The diagnostic the action was asked on, if any.
-    #[serde(default)]
-    pub problem: Option<String>,
-}
+pub use crate::rill_protocol::ReasonArguments;
 
 /// The reasoning actions for a selection or a diagnostic, plus the last chain's steps.
 pub fn actions(
@@ -96,7 +87,7 @@ pub fn actions(
             let arguments = ReasonArguments {
                 uri: uri.clone(),
                 range,
-                task: task.command_name().to_string(),
+                task,
                 problem: problem.map(str::to_string),
             };
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {
@@ -311,14 +302,15 @@ fn selection(document: &Document, range: LspRange, session: &Session) -> Selecti
     }
 }
 
+/// Forgets a closed document's last chain: its steps are offered only while the document is open,
+/// and a chain holds the selection's text.
+pub fn forget(session: &Session, uri: &Url) {
+    lock(&session.chains.last).remove(uri);
+}
+
 /// Runs a chain for `workspace/executeCommand` and answers with its summary.
-pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Result<Value> {
-    let task = ReasoningTask::from_name(&arguments.task).ok_or_else(|| {
-        invalid_params(format!(
-            "unknown reasoning task \"{}\" (expected fix, explain or improve)",
-            arguments.task
-        ))
-    })?;
+pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Result<ReasonResult> {
+    let task = arguments.task;
     let config = session.config();
     let engine = session
         .engine
@@ -331,7 +323,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         let documents = lock(&session.documents);
         let document = documents
             .get(&arguments.uri)
-            .ok_or_else(|| invalid_params(format!("document {} is not open", arguments.uri)))?;
+            .ok_or_else(|| not_open(&arguments.uri))?;
         selection(document, arguments.range, session)
     };
     if selection.code.len() > MAX_SELECTION_BYTES {
@@ -355,7 +347,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         &info.bos_text,
         &info.eos_text,
     )
-    .map_err(|err| internal(&err.to_string()))?;
+    .map_err(|err| internal(err.to_string()))?;
     tracing::info!(
         "reasoning ({}) through {}",
         task.command_name(),
@@ -396,7 +388,7 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
     };
     if let Err(err) = engine.submit(job) {
         progress.end(session, &format!("not started: {err}")).await;
-        return Err(internal(&err.to_string()));
+        return Err(internal(err.to_string()));
     }
     let deadline = tokio::time::sleep(Duration::from_millis(config.reasoning_timeout_ms));
     tokio::pin!(deadline);
@@ -438,11 +430,11 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         cancel.is_cancelled() && !timed_out && reported <= config.reasoning_max_steps;
     if user_cancelled {
         progress.end(session, "cancelled").await;
-        return Ok(json!({ "cancelled": true }));
+        return Ok(ReasonResult::cancelled());
     }
     if let Some(reason) = failure {
         progress.end(session, &format!("failed: {reason}")).await;
-        return Err(internal(&reason));
+        return Err(internal(reason));
     }
     let parsed = parse_steps(&output, config.reasoning_max_steps);
     for problem in &parsed.problems {
@@ -506,31 +498,43 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         rejected.clone(),
     )
     .await;
-    Ok(json!({
-        "cancelled": false,
-        "timedOut": timed_out,
-        "steps": parsed.steps.iter().map(|step| json!({
-            "title": step.title,
-            "rationale": step.rationale,
-            "hasCode": step.code.is_some(),
-        })).collect::<Vec<_>>(),
-        "kept": plan.steps.iter().map(|step| json!({
-            "number": step.number,
-            "title": step.title,
-            "before": step.before,
-            "after": step.after,
-        })).collect::<Vec<_>>(),
-        "dropped": plan.dropped.iter().map(|dropped| json!({
-            "title": dropped.title,
-            "reason": dropped.reason,
-        })).collect::<Vec<_>>(),
-        "problems": parsed.problems,
-        "applied": applied.as_ref() == Ok(&Outcome::Applied),
-        "offered": applied.as_ref() == Ok(&Outcome::Offered),
-        "rejectedBy": rejected,
-        "notApplied": applied.err(),
-        "output": output,
-    }))
+    Ok(ReasonResult {
+        cancelled: false,
+        timed_out,
+        steps: parsed
+            .steps
+            .iter()
+            .map(|step| StepWritten {
+                title: step.title.clone(),
+                rationale: step.rationale.clone(),
+                has_code: step.code.is_some(),
+            })
+            .collect(),
+        kept: plan
+            .steps
+            .iter()
+            .map(|step| StepKept {
+                number: step.number,
+                title: step.title.clone(),
+                before: step.before.clone(),
+                after: step.after.clone(),
+            })
+            .collect(),
+        dropped: plan
+            .dropped
+            .iter()
+            .map(|dropped| StepDropped {
+                title: dropped.title.clone(),
+                reason: dropped.reason.clone(),
+            })
+            .collect(),
+        problems: parsed.problems,
+        applied: applied.as_ref() == Ok(&Outcome::Applied),
+        offered: applied.as_ref() == Ok(&Outcome::Offered),
+        rejected_by: rejected,
+        not_applied: applied.err(),
+        output,
+    })
 }
 
 /// Runs the guards on the chain's result. A rejected result keeps no step: each kept step moves
@@ -825,7 +829,7 @@ async fn report(
         .client
         .send_notification::<ReasoningResultNotification>(ReasoningResultParams {
             uri: uri.clone(),
-            task: task.command_name().to_string(),
+            task,
             summary: summary.to_string(),
             steps,
             applied,
@@ -862,14 +866,6 @@ fn explanation(
     lines.join("\n")
 }
 
-fn internal(message: &str) -> Error {
-    Error {
-        code: tower_lsp::jsonrpc::ErrorCode::InternalError,
-        message: message.to_string().into(),
-        data: None,
-    }
-}
-
 /// A chain's progress: cancellable, one report per step written.
 struct ChainProgress(WorkDone);
 
@@ -893,7 +889,6 @@ impl ChainProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
     use crate::engine::EngineHandle;
     use tower_lsp::lsp_types::Position;
 
@@ -928,15 +923,10 @@ mod tests {
     /// entry among the running ones must go with it.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_chain_whose_request_is_dropped_leaves_no_running_entry() {
-        // A completion server that accepts connections and never answers.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for stream in listener.incoming().flatten() {
-                held.push(stream);
-            }
-        });
+        // An engine that never answers the chain (the scripted fake, hanging).
+        use crate::engine::fake::{FakeBackend, Reply, Script};
+        let fake: Arc<dyn crate::engine::Backend> =
+            Arc::new(FakeBackend::new(Script::default().otherwise(Reply::Hang)));
         let (service, _socket) = tower_lsp::LspService::new(|client| {
             crate::lsp::server::Backend::new(
                 client,
@@ -946,14 +936,7 @@ mod tests {
             )
         });
         let session = service.inner().session.clone();
-        let mut config = Config::default();
-        config.engine_backend = crate::config::Backend::Openai;
-        config.engine_base_url = Some(format!("http://127.0.0.1:{port}"));
-        *lock(&session.config) = config.clone();
-        assert!(session.set_engine(EngineHandle::start(
-            &config,
-            crate::backends::from_settings()
-        )));
+        assert!(session.set_engine(EngineHandle::with_backend(fake)));
         let uri = Url::parse("file:///e2e/chain.py").unwrap();
         lock(&session.documents).open(
             uri.clone(),
@@ -964,7 +947,7 @@ mod tests {
         let arguments = ReasonArguments {
             uri,
             range: LspRange::new(Position::new(0, 0), Position::new(1, 14)),
-            task: "fix".to_string(),
+            task: ReasoningTask::Fix,
             problem: None,
         };
         let chain = execute(&session, arguments);

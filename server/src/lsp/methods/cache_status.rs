@@ -1,0 +1,18 @@
+//! `rill/cacheStatus`: what the engine's KV caches hold now (documents, tokens, bytes).
+
+use crate::lsp::session::Session;
+use crate::rill_protocol::CacheStatus;
+
+pub fn handle(session: &Session) -> CacheStatus {
+    let report = session
+        .engine
+        .get()
+        .map(|engine| engine.cache_report())
+        .unwrap_or_default();
+    CacheStatus {
+        cached_documents: report.documents,
+        cached_tokens: report.tokens,
+        cached_bytes: report.bytes,
+        bytes_per_cached_token: report.bytes_per_token,
+    }
+}
