@@ -35,6 +35,16 @@ impl Document {
         &self.language_id
     }
 
+    /// The document as it is now, to read outside the documents lock: cloning a rope shares its
+    /// chunks, so this costs O(1) however long the text.
+    pub fn snapshot(&self) -> DocumentSnapshot {
+        DocumentSnapshot {
+            rope: self.rope.clone(),
+            version: self.version,
+            language_id: self.language_id.clone(),
+        }
+    }
+
     /// The whole text; this copies the document, so hot paths should read the rope instead.
     pub fn text(&self) -> String {
         self.rope.to_string()
@@ -104,4 +114,13 @@ impl Document {
     pub fn byte_offset(&self, position: Position, encoding: PositionEncoding) -> usize {
         encoding::byte_offset(&self.rope, position, encoding)
     }
+}
+
+/// An open document at one version, read without holding the documents lock (see
+/// [`Document::snapshot`]).
+#[derive(Debug, Clone)]
+pub struct DocumentSnapshot {
+    pub rope: Rope,
+    pub version: i32,
+    pub language_id: String,
 }

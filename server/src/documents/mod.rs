@@ -7,6 +7,6 @@ mod document;
 mod encoding;
 mod store;
 
-pub use document::Document;
+pub use document::{Document, DocumentSnapshot};
 pub use encoding::PositionEncoding;
 pub use store::{DocumentError, DocumentStore};

@@ -68,20 +68,24 @@ pub struct Answer {
     pub alternatives: Vec<String>,
 }
 
-/// Copies what a completion needs from the open document, or explains why it cannot.
+/// What a completion needs from the open document, or why it cannot have it. Under the documents
+/// lock only the rope is cloned (O(1)); the text is copied out of the clone after the lock is gone.
 pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Result<Snapshot> {
     let encoding = session.features().encoding;
-    let mut documents = lock(&session.documents);
-    if documents.get(uri).is_some() {
-        // Pre-warming at start-up goes most recently used first.
-        documents.touch(uri);
-    }
-    let document = documents.get(uri).ok_or_else(|| not_open(uri))?;
-    let rope = document.rope();
-    // Out-of-range positions are clamped, as the spec asks; report the clamped one back.
-    let char_index = document.char_index(position, encoding);
-    let position = document.position(char_index, encoding);
+    let (document, char_index, position) = {
+        let mut documents = lock(&session.documents);
+        if documents.get(uri).is_some() {
+            // Pre-warming at start-up goes most recently used first.
+            documents.touch(uri);
+        }
+        let document = documents.get(uri).ok_or_else(|| not_open(uri))?;
+        // Out-of-range positions are clamped, as the spec asks; report the clamped one back.
+        let char_index = document.char_index(position, encoding);
+        let position = document.position(char_index, encoding);
+        (document.snapshot(), char_index, position)
+    };
     lock(&session.last_cursor).insert(uri.clone(), position);
+    let rope = &document.rope;
     let line_index = rope.char_to_line(char_index);
     let line_start = rope.line_to_char(line_index);
     let line = rope.line(line_index).to_string();
@@ -107,9 +111,9 @@ pub fn snapshot(session: &Session, uri: &Url, position: Position) -> jsonrpc::Re
         })
         .collect();
     Ok(Snapshot {
-        language_id: document.language_id().to_string(),
+        language_id: document.language_id.clone(),
         previous_lines,
-        version: document.version(),
+        version: document.version,
         position,
         text_before_cursor: rope.slice(..char_index).to_string(),
         text_after_cursor: rope.slice(char_index..).to_string(),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tower_lsp::lsp_types::{Position, Url};
@@ -24,7 +24,9 @@ use crate::engine::{CancelToken, EngineHandle, Starter};
 pub struct Session {
     pub client: Client,
     pub documents: Mutex<DocumentStore>,
-    pub config: Mutex<Config>,
+    /// The settings now, replaced whole by every change: readers hold a snapshot that a change
+    /// never alters under them, and taking one costs a reference count.
+    config: Mutex<Arc<Config>>,
     pub features: OnceLock<ClientFeatures>,
     /// Starts the backend the settings name (the real ones, or a test's fake).
     pub starter: Starter,
@@ -84,7 +86,7 @@ impl Session {
             starter,
             congestion,
             documents: Mutex::new(DocumentStore::default()),
-            config: Mutex::new(Config::default()),
+            config: Mutex::new(Arc::new(Config::default())),
             features: OnceLock::new(),
             engine: OnceLock::new(),
             engine_started: tokio::sync::watch::channel(false).0,
@@ -127,8 +129,23 @@ impl Session {
         self.features.get().copied().unwrap_or_default()
     }
 
-    pub fn config(&self) -> Config {
+    /// A snapshot of the settings.
+    pub fn config(&self) -> Arc<Config> {
         lock(&self.config).clone()
+    }
+
+    /// Applies a settings object (see [`Config::apply`]) and returns the problems found, the
+    /// settings before and after.
+    pub fn apply_settings(
+        &self,
+        settings: &serde_json::Value,
+    ) -> (Vec<crate::config::ConfigIssue>, Arc<Config>, Arc<Config>) {
+        let mut current = lock(&self.config);
+        let old = current.clone();
+        let mut new = (*old).clone();
+        let issues = new.apply(settings);
+        *current = Arc::new(new);
+        (issues, old, current.clone())
     }
 
     /// Registers a new completion request for `uri`, cancelling the one it supersedes.

@@ -343,10 +343,13 @@ fn cancel_job(state: &mut DocumentFlags) {
 }
 
 /// The document's text and version.
+/// The document's text and version; only the rope is cloned under the lock.
 fn snapshot(session: &Session, uri: &Url) -> Option<(Arc<str>, i32)> {
-    let documents = lock(&session.documents);
-    let document = documents.get(uri)?;
-    Some((Arc::from(document.text().as_str()), document.version()))
+    let document = lock(&session.documents).get(uri)?.snapshot();
+    Some((
+        Arc::from(document.rope.to_string().as_str()),
+        document.version,
+    ))
 }
 
 /// The current flags of `uri` as LSP diagnostics, with the document version they belong to.

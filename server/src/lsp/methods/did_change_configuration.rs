@@ -6,7 +6,7 @@ use tower_lsp::lsp_types::{ConfigurationItem, DidChangeConfigurationParams, Mess
 use std::sync::Arc;
 
 use crate::engine::Reconfigured;
-use crate::lsp::session::{lock, Session};
+use crate::lsp::session::Session;
 
 pub async fn handle(session: &Arc<Session>, params: DidChangeConfigurationParams) {
     if session.features().configuration_pull {
@@ -36,11 +36,7 @@ async fn apply(session: &Arc<Session>, settings: &Value) {
     if settings.is_null() {
         return;
     }
-    let (issues, old, config) = {
-        let mut config = lock(&session.config);
-        let old = config.clone();
-        (config.apply(settings), old, config.clone())
-    };
+    let (issues, old, config) = session.apply_settings(settings);
     crate::lsp::diagnostics::on_config_change(session, &old, &config);
     if let Some(engine) = session.engine.get() {
         match engine.reconfigure(&config) {

@@ -15,7 +15,7 @@ pub fn handle(
     let features = ClientFeatures::from_initialize(&params, raw.as_ref());
     let _ = session.features.set(features);
     if let Some(options) = &params.initialization_options {
-        let issues = lock(&session.config).apply(options);
+        let (issues, _, _) = session.apply_settings(options);
         for issue in issues {
             // The client cannot show messages before `initialized`, which shows these.
             tracing::warn!("initializationOptions: {issue}");
