@@ -324,6 +324,16 @@ impl Server {
         server
     }
 
+    /// A VS Code-like server whose `rill` settings are `settings` (pulled, as VS Code does),
+    /// initialized and with the model ready.
+    pub fn start_ready_with(settings: Value) -> Self {
+        let server = Self::spawn(Profile::vscode());
+        server.set_settings(json!({ "rill": settings }));
+        server.initialize();
+        server.wait_until_ready();
+        server
+    }
+
     /// Like [`Server::start`], then waits until `rill/status` says the model is ready.
     pub fn start_ready(profile: Profile) -> Self {
         let server = Self::start(profile);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use rill_e2e::{Profile, Server};
+use rill_e2e::Server;
 use serde_json::{json, Value};
 
 /// Real-looking code with `retrun` injected twice, 32 lines apart.
@@ -12,11 +12,7 @@ const SIZES_URI: &str = "file:///e2e/sizes.py";
 const SCORING_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn server_with(settings: Value) -> Server {
-    let server = Server::spawn(Profile::vscode());
-    server.set_settings(json!({ "rill": settings }));
-    server.initialize();
-    server.wait_until_ready();
-    server
+    Server::start_ready_with(settings)
 }
 
 /// Waits (from log index `mark` on) for a publishDiagnostics of `uri` at `version` satisfying `pred`.
@@ -160,164 +156,6 @@ fn an_edit_rescores_only_its_region_and_reintroducing_the_fault_flags_it_again()
 }
 
 #[test]
-fn a_reasoning_chain_reports_progress_offers_steps_and_stops_when_cancelled() {
-    let server = server_with(json!({ "reasoning": { "timeoutMs": 120000, "maxSteps": 3 } }));
-    server.open(SIZES_URI, "python", SIZES);
-    let selection =
-        json!({ "start": { "line": 3, "character": 0 }, "end": { "line": 10, "character": 0 } });
-    let actions = server.call(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": SIZES_URI }, "range": selection, "context": { "diagnostics": [] } }),
-    );
-    let titles: Vec<&str> = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|action| action["title"].as_str())
-        .collect();
-    for wanted in [
-        "rill: fix this step by step",
-        "rill: explain step by step",
-        "rill: improve step by step",
-    ] {
-        assert!(titles.contains(&wanted), "{titles:?}");
-    }
-    let fix = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|action| action["title"] == "rill: fix this step by step")
-        .unwrap();
-    let command = &fix["command"];
-    assert_eq!(command["command"], "rill.reason");
-
-    // Run it to the end: progress begins, reports steps and ends.
-    let id = server.request(
-        "workspace/executeCommand",
-        json!({ "command": command["command"], "arguments": command["arguments"] }),
-    );
-    let result = server
-        .response(id, Duration::from_secs(300))
-        .expect("the chain answers");
-    let progress: Vec<Value> = server
-        .notifications("$/progress")
-        .into_iter()
-        .map(|(_, params)| params)
-        .filter(|params| {
-            params["token"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("rill/reason/"))
-        })
-        .collect();
-    assert_eq!(
-        progress.first().map(|p| &p["value"]["kind"]),
-        Some(&json!("begin"))
-    );
-    assert_eq!(
-        progress.first().map(|p| &p["value"]["cancellable"]),
-        Some(&json!(true))
-    );
-    assert_eq!(
-        progress.last().map(|p| &p["value"]["kind"]),
-        Some(&json!("end"))
-    );
-    eprintln!("chain result: {result}");
-    let steps = result["steps"].as_array().unwrap();
-    let reports = progress
-        .iter()
-        .filter(|p| p["value"]["kind"] == "report")
-        .count();
-    assert_eq!(reports, steps.len().min(3), "{result}");
-
-    // Every kept step is offered afterwards with an edit that applies to the document's text, and
-    // applying them in order gives the last kept step's code.
-    let kept = result["kept"].as_array().unwrap();
-    // The whole chain in one notification, one line for the status line.
-    let (_, chain) = server
-        .notifications("rill/reasoningResult")
-        .pop()
-        .expect("rill/reasoningResult");
-    assert_eq!(chain["uri"], SIZES_URI);
-    assert_eq!(
-        chain["steps"].as_array().unwrap().len(),
-        steps.len(),
-        "{chain}"
-    );
-    assert!(
-        !chain["summary"].as_str().unwrap().contains('\n'),
-        "{chain}"
-    );
-    if !kept.is_empty() && result["rejectedBy"].is_null() {
-        assert!(result["applied"] == true, "{result}");
-        // VS Code previews it: the edit carries an annotation that needs confirmation.
-        let edit = server
-            .server_requests("workspace/applyEdit")
-            .pop()
-            .expect("workspace/applyEdit");
-        assert_eq!(
-            edit["edit"]["changeAnnotations"]["rill-reasoning"]["needsConfirmation"], true,
-            "{edit}"
-        );
-        let original_code: String = SIZES.split_inclusive('\n').skip(3).take(7).collect();
-        let mut code = original_code.clone();
-        for step in kept {
-            assert_eq!(step["before"].as_str().unwrap(), code);
-            code = step["after"].as_str().unwrap().to_string();
-        }
-        let actions = server.call(
-            "textDocument/codeAction",
-            json!({ "textDocument": { "uri": SIZES_URI }, "range": selection, "context": { "diagnostics": [] } }),
-        );
-        let first_step = actions
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|action| {
-                action["title"]
-                    .as_str()
-                    .is_some_and(|t| t.starts_with("rill: step 1/"))
-            })
-            .unwrap_or_else(|| panic!("no step action in {actions}"));
-        let edit = &first_step["edit"]["changes"][SIZES_URI][0];
-        let applied = apply_edit(SIZES, edit);
-        let expected = SIZES.replacen(&original_code, kept[0]["after"].as_str().unwrap(), 1);
-        assert_eq!(applied, expected);
-    }
-    for dropped in result["dropped"].as_array().unwrap() {
-        assert!(!dropped["reason"].as_str().unwrap().is_empty());
-    }
-
-    // A second chain, cancelled from the progress UI: it ends at once with "cancelled".
-    let mark = server.mark();
-    let id = server.request(
-        "workspace/executeCommand",
-        json!({ "command": "rill.reason", "arguments": [{ "uri": SIZES_URI, "range": selection, "task": "improve" }] }),
-    );
-    let (_, begin) = server.wait_for_notification_since(
-        mark,
-        "$/progress",
-        |params| params["value"]["kind"] == "begin",
-        Duration::from_secs(30),
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    server.notify(
-        "window/workDoneProgress/cancel",
-        json!({ "token": begin["token"] }),
-    );
-    let cancelled = server
-        .response(id, Duration::from_secs(10))
-        .expect("answers");
-    assert_eq!(cancelled["cancelled"], true, "{cancelled}");
-    let (_, end) = server.wait_for_notification_since(
-        mark,
-        "$/progress",
-        |params| params["token"] == begin["token"] && params["value"]["kind"] == "end",
-        Duration::from_secs(10),
-    );
-    assert_eq!(end["value"]["message"], "cancelled");
-}
-
-#[test]
 fn turning_diagnostics_on_scores_documents_opened_while_they_were_off() {
     let server = server_with(json!({ "diagnostics": { "enable": false } }));
     server.open(SIZES_URI, "python", SIZES);
@@ -386,69 +224,3 @@ fn a_name_the_file_uses_elsewhere_is_not_flagged_where_a_name_used_once_is() {
     );
 }
 
-/// Helix cannot preview an edit: with `reasoning.apply` `preview` (the default) a chain's result
-/// is not sent as an edit but waits as one code action, which applies it whole.
-#[test]
-fn a_chain_waits_as_a_code_action_where_the_editor_cannot_preview_it() {
-    let server = Server::spawn(Profile::helix());
-    server.set_settings(json!({ "rill": { "reasoning": { "timeoutMs": 120000, "maxSteps": 3 } } }));
-    server.initialize();
-    server.wait_until_ready();
-    server.open(SIZES_URI, "python", SIZES);
-    let selection =
-        json!({ "start": { "line": 3, "character": 0 }, "end": { "line": 10, "character": 0 } });
-    let id = server.request(
-        "workspace/executeCommand",
-        json!({ "command": "rill.reason", "arguments": [{ "uri": SIZES_URI, "range": selection, "task": "fix" }] }),
-    );
-    let result = server
-        .response(id, Duration::from_secs(300))
-        .expect("the chain answers");
-    eprintln!("chain result: {result}");
-    assert!(
-        server.server_requests("workspace/applyEdit").is_empty(),
-        "nothing is applied without a preview"
-    );
-    assert_eq!(result["applied"], false, "{result}");
-    let kept = result["kept"].as_array().unwrap();
-    let summary = server
-        .notifications("window/showMessage")
-        .pop()
-        .map(|(_, params)| params["message"].as_str().unwrap_or("").to_string())
-        .unwrap_or_default();
-    assert!(
-        !summary.contains('\n'),
-        "one line for Helix's status line: {summary}"
-    );
-    if kept.is_empty() {
-        // Every step dropped or rejected: nothing offered, and the summary says why.
-        assert_eq!(result["offered"], false, "{result}");
-        return;
-    }
-    assert_eq!(result["offered"], true, "{result}");
-    let actions = server.call(
-        "textDocument/codeAction",
-        json!({ "textDocument": { "uri": SIZES_URI }, "range": selection, "context": { "diagnostics": [] } }),
-    );
-    let whole = actions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|action| {
-            action["title"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("rill: apply the "))
-        })
-        .unwrap_or_else(|| panic!("no action applying the chain in {actions}"));
-    assert!(
-        summary.contains(whole["title"].as_str().unwrap()),
-        "{summary}"
-    );
-    let edit = &whole["edit"]["changes"][SIZES_URI][0];
-    let original_code: String = SIZES.split_inclusive('\n').skip(3).take(7).collect();
-    let last = kept.last().unwrap()["after"].as_str().unwrap();
-    assert_eq!(
-        apply_edit(SIZES, edit),
-        SIZES.replacen(&original_code, last, 1)
-    );
-}

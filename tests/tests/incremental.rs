@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use rill_e2e::{cli_complete, insert_text, Profile, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI};
+use rill_e2e::{cli_complete, insert_text, Server, DEFAULT_TIMEOUT, PRIME_PY, PRIME_URI};
 use serde_json::{json, Value};
 
 /// A real file of about 1,500 tokens (the first lines of CPython's textwrap.py).
@@ -14,11 +14,7 @@ const LONG_URI: &str = "file:///e2e/long_file.py";
 const PREWARM_TIMEOUT: Duration = Duration::from_secs(120);
 
 fn server_with(settings: Value) -> Server {
-    let server = Server::spawn(Profile::vscode());
-    server.set_settings(json!({ "rill": settings }));
-    server.initialize();
-    server.wait_until_ready();
-    server
+    Server::start_ready_with(settings)
 }
 
 fn cache_status(server: &Server) -> Value {

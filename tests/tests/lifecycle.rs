@@ -127,8 +127,6 @@ fn exit_without_shutdown_exits_with_code_1() {
     assert_eq!(status.code(), Some(1), "exit status without shutdown");
 }
 
-/// JSON-RPC error code of a request sent before `initialize` (LSP `ServerNotInitialized`).
-const SERVER_NOT_INITIALIZED: i64 = -32002;
 /// JSON-RPC error code of an invalid request (LSP's answer to anything after `shutdown`).
 const INVALID_REQUEST: i64 = -32600;
 
@@ -170,99 +168,6 @@ fn repeated_initialized_is_ignored_and_loads_no_second_model() {
         "each repeat is logged"
     );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
-}
-
-/// Before `initialize`, requests get -32002 and notifications are dropped (`exit` aside);
-/// malformed input still gets its own error.
-#[test]
-fn requests_before_initialize_get_server_not_initialized() {
-    let mut server = Server::spawn(Profile::vscode());
-    for (method, params) in [
-        (
-            "textDocument/inlineCompletion",
-            json!({
-                "textDocument": { "uri": "file:///e2e/early.py" },
-                "position": { "line": 0, "character": 0 },
-                "context": { "triggerKind": 1 }
-            }),
-        ),
-        ("rill/cacheStatus", Value::Null),
-        (
-            "rill/documentText",
-            json!({ "textDocument": { "uri": "file:///e2e/early.py" } }),
-        ),
-        ("shutdown", Value::Null),
-    ] {
-        let id = server.request(method, params);
-        assert_eq!(
-            error_code(&server, id),
-            Some(SERVER_NOT_INITIALIZED),
-            "{method} before initialize"
-        );
-    }
-    server.open("file:///e2e/early.py", "python", "x = 1\n");
-    let body = b"{\"jsonrpc\": \"2.0\", \"id\": ";
-    let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    frame.extend_from_slice(body);
-    server.send_raw(&frame);
-    let parse_error = server.wait_until("a response with a null id", DEFAULT_TIMEOUT, |log| {
-        log.iter().find_map(|message| match &message.kind {
-            rill_e2e::MessageKind::Response {
-                id: Value::Null,
-                outcome: Err(error),
-            } => Some(error.code),
-            _ => None,
-        })
-    });
-    assert_eq!(parse_error, rill_e2e::PARSE_ERROR);
-
-    server.initialize();
-    // The didOpen sent before initialize was dropped.
-    let id = server.request(
-        "rill/documentText",
-        json!({ "textDocument": { "uri": "file:///e2e/early.py" } }),
-    );
-    assert_eq!(error_code(&server, id), Some(rill_e2e::INVALID_PARAMS));
-    assert_eq!(server.shutdown_and_exit().code(), Some(0));
-}
-
-/// After `shutdown`, every request but `exit` gets -32600, the server's own methods included.
-#[test]
-fn requests_after_shutdown_get_invalid_request() {
-    let mut server = Server::start(Profile::helix());
-    server.open(rill_e2e::PRIME_URI, "python", rill_e2e::PRIME_PY);
-    let id = server.request("shutdown", Value::Null);
-    server
-        .response(id, DEFAULT_TIMEOUT)
-        .expect("the first shutdown succeeds");
-    for (method, params) in [
-        (
-            "textDocument/completion",
-            json!({
-                "textDocument": { "uri": rill_e2e::PRIME_URI },
-                "position": { "line": 3, "character": 0 }
-            }),
-        ),
-        ("rill/cacheStatus", Value::Null),
-        (
-            "rill/documentText",
-            json!({ "textDocument": { "uri": rill_e2e::PRIME_URI } }),
-        ),
-        ("initialize", server.profile().initialize_params()),
-        ("shutdown", Value::Null),
-    ] {
-        let id = server.request(method, params);
-        assert_eq!(
-            error_code(&server, id),
-            Some(INVALID_REQUEST),
-            "{method} after shutdown"
-        );
-    }
-    server.notify("exit", Value::Null);
-    let status = server
-        .wait_for_exit(Duration::from_secs(10))
-        .expect("the server exits after exit");
-    assert_eq!(status.code(), Some(0));
 }
 
 /// A second `initialize`, even one sent right behind the first (before its answer), is an

@@ -166,39 +166,6 @@ fn bad_input_is_answered_and_the_server_keeps_serving() {
     findings.finish();
 }
 
-/// The same invalid setting, pushed by a client that does not answer `workspace/configuration`.
-#[test]
-fn an_invalid_pushed_setting_is_reported() {
-    let mut server = Server::start_ready(Profile::neovim_like());
-    let mark = server.mark();
-    server.change_settings(json!({ "rill": { "completion": { "maxTokens": "lots" } } }));
-    let message = shows_message_naming(&server, "completion.maxTokens", mark);
-    assert!(
-        message.is_some(),
-        "no window/showMessage naming completion.maxTokens; got {:?}",
-        server.notifications("window/showMessage")
-    );
-    // A valid setting next is accepted without complaint.
-    let mark = server.mark();
-    server.change_settings(json!({ "rill": { "completion": { "maxTokens": 16 } } }));
-    server.open(PRIME_URI, "python", PRIME_PY);
-    let id = server.completion(PRIME_URI, 3, 0);
-    server
-        .response(id, DEFAULT_TIMEOUT)
-        .expect("completion after a valid setting");
-    let complaints: Vec<_> = server
-        .messages()
-        .into_iter()
-        .skip(mark)
-        .filter_map(|message| message.notification("window/showMessage").cloned())
-        .collect();
-    assert!(
-        complaints.is_empty(),
-        "a valid setting was reported: {complaints:?}"
-    );
-    assert_eq!(server.shutdown_and_exit().code(), Some(0));
-}
-
 /// A frame whose body is not JSON: the spec's answer is a parse error with a null id, and the
 /// connection must survive it (the frame itself was well delimited, so nothing is out of step).
 #[test]
