@@ -223,4 +223,3 @@ fn a_name_the_file_uses_elsewhere_is_not_flagged_where_a_name_used_once_is() {
         "a helper the file defines and calls twice is not a typo: {defined:?}"
     );
 }
-

@@ -153,52 +153,102 @@ pub async fn drive(
     // Dropping the handler's future ($/cancelRequest) cancels the engine job through this guard.
     let _guard = CancelOnDrop(token.clone());
     let ticket = session.begin_request(uri, token.clone());
-    let result = run(
-        session, uri, snapshot, budget, partials, &config, &token, started,
-    )
-    .await;
+    let request = Request {
+        session,
+        uri,
+        snapshot,
+        config: &config,
+        token: &token,
+        budget,
+        started,
+    };
+    let result = run(&request, partials).await;
     session.end_request(uri, ticket);
     result
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    session: &Arc<Session>,
-    uri: &Url,
-    snapshot: &Snapshot,
+/// One completion request as the driver serves it.
+struct Request<'a> {
+    session: &'a Arc<Session>,
+    uri: &'a Url,
+    snapshot: &'a Snapshot,
+    config: &'a Config,
+    /// Cancelled when the request goes stale (superseded, edited, `$/cancelRequest`).
+    token: &'a CancelToken,
     budget: Duration,
-    partials: Option<PartialTarget>,
-    config: &Config,
-    token: &CancelToken,
     started: Instant,
-) -> jsonrpc::Result<Option<Answer>> {
-    // Until the engine has started and loaded, the request waits within its budget; a newer
-    // request or an edit (the token) ends the wait at once.
-    let left = || budget.saturating_sub(started.elapsed());
+}
+
+impl Request<'_> {
+    /// What is left of the time budget.
+    fn left(&self) -> Duration {
+        self.budget.saturating_sub(self.started.elapsed())
+    }
+}
+
+/// The engine once it has started and loaded, waiting within the budget; a newer request or an
+/// edit (the token) ends the wait at once.
+async fn ready_engine<'a>(request: &Request<'a>) -> Option<&'a EngineHandle> {
+    let (session, uri, token) = (request.session, request.uri, request.token);
     let engine = tokio::select! {
-        engine = session.engine_within(left()) => engine,
+        engine = session.engine_within(request.left()) => engine,
         () = token.cancelled() => None,
     };
     let Some(engine) = engine else {
         tracing::debug!("completion for {uri} answered empty: the engine has not started");
-        return Ok(None);
+        return None;
     };
     let ready = tokio::select! {
-        ready = wait_until_ready(engine.state(), left()) => ready,
+        ready = wait_until_ready(engine.state(), request.left()) => ready,
         () = token.cancelled() => false,
     };
     if !ready {
         tracing::debug!("completion for {uri} answered empty: the model is not ready");
-        return Ok(None);
+        return None;
     }
+    Some(engine)
+}
+
+/// The generation that serves the request: a running or finished one the text typed since its
+/// prompt matches, or a new one. With the bytes the user typed since its prompt, and its source.
+fn generation_for(
+    request: &Request<'_>,
+    engine: &EngineHandle,
+) -> Option<(Arc<Generation>, usize, Source)> {
+    let (session, uri, snapshot) = (request.session, request.uri, request.snapshot);
+    match session.suggestions.find(uri, &snapshot.text_before_cursor) {
+        Some(found) => Some((found.generation, found.typed_bytes, found.source)),
+        None => start_generation(
+            session,
+            engine,
+            uri,
+            snapshot,
+            request.config,
+            request.budget,
+        )
+        .map(|generation| (generation, 0, Source::Model)),
+    }
+}
+
+async fn run(
+    request: &Request<'_>,
+    partials: Option<PartialTarget>,
+) -> jsonrpc::Result<Option<Answer>> {
+    let Request {
+        session,
+        uri,
+        snapshot,
+        config,
+        token,
+        budget,
+        started,
+    } = *request;
+    let Some(engine) = ready_engine(request).await else {
+        return Ok(None);
+    };
     let mode = choose_mode(&snapshot.cursor, config.multiline);
-    let found = session.suggestions.find(uri, &snapshot.text_before_cursor);
-    let (generation, typed, source) = match found {
-        Some(found) => (found.generation, found.typed_bytes, found.source),
-        None => match start_generation(session, engine, uri, snapshot, config, budget) {
-            Some(generation) => (generation, 0, Source::Model),
-            None => return Ok(None),
-        },
+    let Some((generation, typed, source)) = generation_for(request, engine) else {
+        return Ok(None);
     };
     let _listener = generation.attach();
     let mut progress = generation.subscribe();

@@ -3,6 +3,7 @@
 mod capabilities;
 mod completion_driver;
 mod cross_file;
+mod debounce;
 pub mod diagnostics;
 mod engine_status;
 mod errors;

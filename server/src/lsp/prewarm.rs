@@ -6,6 +6,7 @@ use std::time::Duration;
 use tower_lsp::lsp_types::Url;
 
 use super::cross_file;
+use super::debounce::Pause;
 use super::session::{lock, Session};
 use crate::engine::{BackgroundJob, BackgroundKind, EngineState};
 
@@ -71,43 +72,31 @@ pub fn open_documents(session: &Session) {
 
 /// Pre-warms `uri` once typing has paused for `engine.prewarmIdleMs`: every edit restarts the wait.
 pub fn schedule_after_edit(session: &Arc<Session>, uri: &Url) {
-    let edit = {
-        let mut counts = lock(&session.edit_counts);
-        let count = counts.entry(uri.clone()).or_default();
-        *count += 1;
-        *count
-    };
     let idle = Duration::from_millis(session.config().prewarm_idle_ms);
-    let (session, uri) = (session.clone(), uri.clone());
-    tokio::spawn(async move {
-        tokio::time::sleep(idle).await;
-        let latest = lock(&session.edit_counts).get(&uri).copied();
-        if latest == Some(edit) {
+    let (waiting, uri) = (session.clone(), uri.clone());
+    session
+        .pauses
+        .bump(Pause::Prewarm(uri.clone()), idle, async move {
             // The chunks queued while typing join the ring now, before the prompt is prepared.
-            cross_file::refresh(&session);
-            request(&session, &uri);
-        }
-    });
+            cross_file::refresh(&waiting);
+            request(&waiting, &uri);
+        });
 }
 
-/// After the cross-file `event` (an open, a completion request), once the user has been idle for
+/// After a cross-file event (an open, a completion request), once the user has been idle for
 /// `engine.prewarmIdleMs` with no later event: the queued chunks join the ring and, if it changed,
 /// the document the user is in is pre-warmed with its new prompt.
-pub fn refresh_when_idle(session: &Arc<Session>, event: Option<u64>) {
-    let Some(event) = event else {
+pub fn refresh_when_idle(session: &Arc<Session>, noted: bool) {
+    if !noted {
         return;
-    };
+    }
     let idle = Duration::from_millis(session.config().prewarm_idle_ms);
-    let session = session.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(idle).await;
-        if !cross_file::is_latest(&session, event) {
-            return;
-        }
-        let focus = cross_file::focus(&session);
-        if cross_file::refresh(&session) {
+    let waiting = session.clone();
+    session.pauses.bump(Pause::CrossFile, idle, async move {
+        let focus = cross_file::focus(&waiting);
+        if cross_file::refresh(&waiting) {
             if let Some(focus) = focus {
-                request(&session, &focus);
+                request(&waiting, &focus);
             }
         }
     });
@@ -115,6 +104,6 @@ pub fn refresh_when_idle(session: &Arc<Session>, event: Option<u64>) {
 
 /// Forgets a closed document's pre-warm state.
 pub fn forget(session: &Session, uri: &Url) {
-    lock(&session.edit_counts).remove(uri);
+    session.pauses.cancel(&Pause::Prewarm(uri.clone()));
     lock(&session.last_cursor).remove(uri);
 }

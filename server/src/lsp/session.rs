@@ -13,6 +13,7 @@ use tower_lsp::Client;
 
 use super::capabilities::ClientFeatures;
 use super::cross_file::state::CrossFile;
+use super::debounce::Debouncer;
 use super::diagnostics::state::Diagnostics;
 use super::reasoning::chains::Chains;
 use super::stdout_filter::Congestion;
@@ -48,8 +49,8 @@ pub struct Session {
     /// Where each document's last completion was asked, so background pre-warming can prepare
     /// the prompt the next one will most likely use.
     pub last_cursor: Mutex<HashMap<Url, Position>>,
-    /// Counts edits per document; a pre-warm scheduled after an edit runs only if no later edit came.
-    pub edit_counts: Mutex<HashMap<Url, u64>>,
+    /// What waits for typing to pause: rescoring, pre-warming, the cross-file refresh.
+    pub pauses: Debouncer,
     /// Model diagnostics: flags per document and their scheduling.
     pub diagnostics: Diagnostics,
     /// Reasoning chains: the last one per document and the running ones.
@@ -96,7 +97,7 @@ impl Session {
             next_ticket: std::sync::atomic::AtomicU64::new(0),
             suggestions: Suggestions::default(),
             last_cursor: Mutex::new(HashMap::new()),
-            edit_counts: Mutex::new(HashMap::new()),
+            pauses: Debouncer::default(),
             diagnostics: Default::default(),
             chains: Default::default(),
             cross_file: Default::default(),

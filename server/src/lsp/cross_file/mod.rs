@@ -8,19 +8,20 @@
 
 pub mod state;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tower_lsp::lsp_types::Url;
 
+use super::debounce::Pause;
 use super::session::{lock, Session};
 use crate::context::chunk::{self, Chunk};
 use crate::context::PromptContext;
 use crate::diagnostics::ByteEdit;
 
-/// A document was opened: its first lines are what the user sees first. Returns the event to
-/// refresh after (see [`note`]).
-pub fn on_open(session: &Session, uri: &Url) -> Option<u64> {
+/// A document was opened: its first lines are what the user sees first. Returns whether it was
+/// noted (see [`note`]).
+pub fn on_open(session: &Session, uri: &Url) -> bool {
     note(session, uri, Some(0))
 }
 
@@ -36,13 +37,14 @@ pub fn on_change(session: &Arc<Session>, uri: &Url, edits: &[ByteEdit]) {
     if queue(session, uri, line) {
         // Typing is not idle: a refresh a view scheduled earlier must not change the prompt's
         // start in the middle of it.
-        session.cross_file.events.fetch_add(1, Ordering::SeqCst);
+        let idle = Duration::from_millis(session.config().prewarm_idle_ms);
+        session.pauses.postpone(&Pause::CrossFile, idle);
     }
 }
 
-/// A completion was asked at `line` of a document: the user is looking there. Returns the event
-/// to refresh after (see [`note`]).
-pub fn on_view(session: &Session, uri: &Url, line: usize) -> Option<u64> {
+/// A completion was asked at `line` of a document: the user is looking there. Returns whether it
+/// was noted (see [`note`]).
+pub fn on_view(session: &Session, uri: &Url, line: usize) -> bool {
     note(session, uri, Some(line))
 }
 
@@ -69,19 +71,10 @@ fn queue(session: &Session, uri: &Url, line: Option<usize>) -> bool {
     true
 }
 
-/// [`queue`]s the chunk and counts the event; returns the event's number (for
-/// `prewarm::refresh_when_idle`, which refreshes the ring and pre-warms the document the user is
-/// in once no later event came), or `None` when cross-file context is off.
-fn note(session: &Session, uri: &Url, line: Option<usize>) -> Option<u64> {
-    if !queue(session, uri, line) {
-        return None;
-    }
-    Some(session.cross_file.events.fetch_add(1, Ordering::SeqCst) + 1)
-}
-
-/// Whether `event` is still the last one: no event came since.
-pub fn is_latest(session: &Session, event: u64) -> bool {
-    session.cross_file.events.load(Ordering::SeqCst) == event
+/// [`queue`]s the chunk; returns whether it did (cross-file context is on), so the caller
+/// schedules the idle refresh (`prewarm::refresh_when_idle`).
+fn note(session: &Session, uri: &Url, line: Option<usize>) -> bool {
+    queue(session, uri, line)
 }
 
 /// The document of the last event: the one the user is in.

@@ -18,6 +18,7 @@ use tower_lsp::lsp_types::{
     Diagnostic, DiagnosticSeverity, NumberOrString, Range as LspRange, Url,
 };
 
+use super::debounce::Pause;
 use super::session::{lock, Session};
 use crate::config::Config;
 use crate::diagnostics::names::NameIndex;
@@ -109,15 +110,17 @@ pub fn on_change(session: &Arc<Session>, uri: &Url, edits: &[ByteEdit]) {
         return;
     }
     let debounce = Duration::from_millis(config.diagnostics_debounce_ms);
-    let (session, uri) = (session.clone(), uri.clone());
-    tokio::spawn(async move {
-        tokio::time::sleep(debounce).await;
-        rescore_after_edit(&session, &uri, count).await;
-    });
+    let (waiting, edited) = (session.clone(), uri.clone());
+    session
+        .pauses
+        .bump(Pause::Rescore(uri.clone()), debounce, async move {
+            rescore_after_edit(&waiting, &edited, count).await;
+        });
 }
 
 /// Forgets a closed document and clears its diagnostics in the editor.
 pub fn on_close(session: &Arc<Session>, uri: &Url) {
+    session.pauses.cancel(&Pause::Rescore(uri.clone()));
     if let Some(mut state) = lock(&session.diagnostics.documents).remove(uri) {
         cancel_job(&mut state);
     }

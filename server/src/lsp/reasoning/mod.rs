@@ -38,10 +38,13 @@ use crate::engine::prefer::{PreferInput, PreferJob};
 use crate::engine::SequenceKey;
 use crate::engine::{
     BackgroundJob, BackgroundKind, CancelOnDrop, CancelToken, CompletionJob, EngineEvent,
+    EngineHandle,
 };
 use crate::reasoning::guards::{self, Proposal};
 use crate::reasoning::parse::{completed_titles, parse_steps};
-use crate::reasoning::prompt::{build_prompt, instruction_texts, ReasoningRequest, ReasoningTask};
+use crate::reasoning::prompt::{
+    build_prompt, instruction_texts, BuiltPrompt, ReasoningRequest, ReasoningTask,
+};
 use crate::reasoning::steps::{
     applies_to, combined, held_state, plan_for_language, reasoning_as_comments, DroppedStep, Plan,
 };
@@ -310,15 +313,50 @@ pub fn forget(session: &Session, uri: &Url) {
 
 /// Runs a chain for `workspace/executeCommand` and answers with its summary.
 pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Result<ReasonResult> {
-    let task = arguments.task;
     let config = session.config();
     let engine = session
         .engine
         .get()
         .ok_or_else(|| internal("the engine has not started"))?;
-    let info = engine
-        .model_info()
-        .ok_or_else(|| internal("the model is still loading; try again in a moment"))?;
+    let selection = read_selection(session, &arguments)?;
+    let request = ReasoningRequest {
+        task: arguments.task,
+        language_id: &selection.language_id,
+        code: &selection.code,
+        context_before: &selection.context_before,
+        problem: arguments.problem.as_deref(),
+        max_steps: config.reasoning_max_steps,
+    };
+    let prompt = prompt_for(engine, &request)?;
+
+    let cancel = CancelToken::new();
+    // Dropping this future ($/cancelRequest) must stop the engine too.
+    let _stop_on_drop = CancelOnDrop(cancel.clone());
+    let key = format!(
+        "rill/reason/{}",
+        session.chains.next.fetch_add(1, Ordering::Relaxed)
+    );
+    // Removes the entry on every way out, a dropped future included.
+    let _running = session.chains.register(&key, &cancel);
+    let progress = ChainProgress::start(session, &key, arguments.task.title()).await;
+    let written =
+        match write_chain(session, engine, &arguments.uri, &prompt, &progress, &cancel).await {
+            Ok(written) => written,
+            Err(WriteError::Cancelled) => {
+                progress.end(session, "cancelled").await;
+                return Ok(ReasonResult::cancelled());
+            }
+            Err(WriteError::Failed(reason)) => {
+                progress.end(session, &format!("failed: {reason}")).await;
+                return Err(internal(reason));
+            }
+        };
+    let judged = judge(engine, &arguments, &request, &selection, &written, &cancel).await;
+    finish(session, &arguments, &selection, written, judged, &progress).await
+}
+
+/// The selection the arguments name, read from the open document.
+fn read_selection(session: &Session, arguments: &ReasonArguments) -> Result<Selection> {
     let selection = {
         let documents = lock(&session.documents);
         let document = documents
@@ -333,16 +371,17 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
             MAX_SELECTION_BYTES >> 10
         )));
     }
-    let request = ReasoningRequest {
-        task,
-        language_id: &selection.language_id,
-        code: &selection.code,
-        context_before: &selection.context_before,
-        problem: arguments.problem.as_deref(),
-        max_steps: config.reasoning_max_steps,
-    };
+    Ok(selection)
+}
+
+/// The prompt for the loaded model: its chat template when it has one, the few-shot prompt
+/// for base models otherwise.
+fn prompt_for(engine: &EngineHandle, request: &ReasoningRequest<'_>) -> Result<BuiltPrompt> {
+    let info = engine
+        .model_info()
+        .ok_or_else(|| internal("the model is still loading; try again in a moment"))?;
     let prompt = build_prompt(
-        &request,
+        request,
         info.chat_template.as_deref(),
         &info.bos_text,
         &info.eos_text,
@@ -350,35 +389,52 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
     .map_err(|err| internal(err.to_string()))?;
     tracing::info!(
         "reasoning ({}) through {}",
-        task.command_name(),
+        request.task.command_name(),
         if prompt.uses_chat_template {
             "the model's chat template"
         } else {
             "the few-shot prompt for base models"
         }
     );
+    Ok(prompt)
+}
 
-    let cancel = CancelToken::new();
-    // Dropping this future ($/cancelRequest) must stop the engine too.
-    let _stop_on_drop = CancelOnDrop(cancel.clone());
-    let key = format!(
-        "rill/reason/{}",
-        session.chains.next.fetch_add(1, Ordering::Relaxed)
-    );
-    // Removes the entry on every way out, a dropped future included.
-    let _running = session.chains.register(&key, &cancel);
-    let progress = ChainProgress::start(session, &key, task.title()).await;
+/// What the model wrote.
+struct Written {
+    /// The output, with the prompt's output prefix in front.
+    output: String,
+    timed_out: bool,
+}
 
+/// Why no chain was written.
+enum WriteError {
+    /// The user cancelled it (progress cancel button, `$/cancelRequest`).
+    Cancelled,
+    Failed(String),
+}
+
+/// Runs the prompt on the engine, reporting each step title as it completes; stops at
+/// `reasoning.timeoutMs` (keeping what was written) or once more steps than wanted were written.
+async fn write_chain(
+    session: &Session,
+    engine: &EngineHandle,
+    uri: &Url,
+    prompt: &BuiltPrompt,
+    progress: &ChainProgress,
+    cancel: &CancelToken,
+) -> std::result::Result<Written, WriteError> {
+    let config = session.config();
+    let max_steps = config.reasoning_max_steps;
     let (events, mut received) = mpsc::unbounded_channel();
     let job = CompletionJob {
-        sequence: SequenceKey::reasoning(arguments.uri.as_str()),
+        sequence: SequenceKey::reasoning(uri.as_str()),
         text_before_cursor: prompt.text.clone(),
         text_after_cursor: String::new(),
         context_tokens: usize::MAX,
         cross_file: Default::default(),
         raw_prompt: true,
         params: GenerationParams {
-            max_tokens: TOKENS_PER_STEP * config.reasoning_max_steps,
+            max_tokens: TOKENS_PER_STEP * max_steps,
             stop: prompt.stop.clone(),
             ..GenerationParams::default()
         },
@@ -387,15 +443,13 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         events,
     };
     if let Err(err) = engine.submit(job) {
-        progress.end(session, &format!("not started: {err}")).await;
-        return Err(internal(err.to_string()));
+        return Err(WriteError::Failed(format!("not started: {err}")));
     }
     let deadline = tokio::time::sleep(Duration::from_millis(config.reasoning_timeout_ms));
     tokio::pin!(deadline);
     let mut output = prompt.output_prefix.clone();
     let mut reported = 0;
     let mut timed_out = false;
-    let mut failure = None;
     loop {
         tokio::select! {
             event = received.recv() => match event {
@@ -403,18 +457,15 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
                     output.push_str(&piece);
                     let titles = completed_titles(&output);
                     for (index, title) in titles.iter().enumerate().skip(reported) {
-                        progress.report(session, index + 1, config.reasoning_max_steps, title).await;
+                        progress.report(session, index + 1, max_steps, title).await;
                     }
                     reported = reported.max(titles.len());
                     // Enough steps: the rest would be thrown away.
-                    if reported > config.reasoning_max_steps {
+                    if reported > max_steps {
                         cancel.cancel();
                     }
                 }
-                Some(EngineEvent::Error(reason)) => {
-                    failure = Some(reason);
-                    break;
-                }
+                Some(EngineEvent::Error(reason)) => return Err(WriteError::Failed(reason)),
                 Some(EngineEvent::Candidates(_)) => {}
                 Some(EngineEvent::Done(_)) | None => break,
             },
@@ -423,45 +474,79 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
                 cancel.cancel();
                 break;
             }
-            () = cancel.cancelled(), if reported <= config.reasoning_max_steps => break,
+            () = cancel.cancelled(), if reported <= max_steps => break,
         }
     }
-    let user_cancelled =
-        cancel.is_cancelled() && !timed_out && reported <= config.reasoning_max_steps;
-    if user_cancelled {
-        progress.end(session, "cancelled").await;
-        return Ok(ReasonResult::cancelled());
+    if cancel.is_cancelled() && !timed_out && reported <= max_steps {
+        return Err(WriteError::Cancelled);
     }
-    if let Some(reason) = failure {
-        progress.end(session, &format!("failed: {reason}")).await;
-        return Err(internal(reason));
-    }
-    let parsed = parse_steps(&output, config.reasoning_max_steps);
+    Ok(Written { output, timed_out })
+}
+
+/// A chain's steps, the plan kept from them, and the guard that rejected its result, if one did.
+struct Judged {
+    parsed: crate::reasoning::parse::ParsedChain,
+    plan: Plan,
+    rejected: Option<String>,
+}
+
+/// Parses the steps, plans their edits and runs every guard, the model's check last.
+async fn judge(
+    engine: &EngineHandle,
+    arguments: &ReasonArguments,
+    request: &ReasoningRequest<'_>,
+    selection: &Selection,
+    written: &Written,
+    cancel: &CancelToken,
+) -> Judged {
+    let parsed = parse_steps(&written.output, request.max_steps);
     for problem in &parsed.problems {
         tracing::info!("reasoning output: {problem}");
     }
-    let mut plan = if task.edits_code() {
+    let mut plan = if arguments.task.edits_code() {
         plan_for_language(&selection.code, &parsed.steps, &selection.language_id)
     } else {
         Plan::default()
     };
     // Nothing is applied, or offered step by step, unless the result passes every guard.
     let mut rejected = guard(
-        task,
-        &selection,
-        &instruction_texts(&request),
+        arguments.task,
+        selection,
+        &instruction_texts(request),
         &parsed,
         &mut plan,
     );
     if rejected.is_none() && !plan.steps.is_empty() {
-        if let Err(rejection) =
-            model_check(engine, &arguments.uri, &selection, &plan, &cancel).await
+        if let Err(rejection) = model_check(engine, &arguments.uri, selection, &plan, cancel).await
         {
             rejected = Some(reject(&mut plan, &rejection, &selection.language_id));
         }
     }
+    Judged {
+        parsed,
+        plan,
+        rejected,
+    }
+}
+
+/// Keeps the chain for its step actions, applies (or offers) its result, tells the user, and
+/// answers the command.
+async fn finish(
+    session: &Session,
+    arguments: &ReasonArguments,
+    selection: &Selection,
+    written: Written,
+    judged: Judged,
+    progress: &ChainProgress,
+) -> Result<ReasonResult> {
+    let config = session.config();
+    let Judged {
+        parsed,
+        plan,
+        rejected,
+    } = judged;
     let chain = Chain {
-        task,
+        task: arguments.task,
         language_id: selection.language_id.clone(),
         start: selection.bytes.start,
         original: selection.code.clone(),
@@ -477,20 +562,20 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
     lock(&session.chains.last).insert(arguments.uri.clone(), chain);
     let applied = match &rejected {
         Some(reason) => Err(reason.clone()),
-        None => apply_combined(session, &arguments.uri, &selection, &plan, &config).await,
+        None => apply_combined(session, &arguments.uri, selection, &plan, &config).await,
     };
     let summary = summary_message(
-        task,
+        arguments.task,
         &parsed.steps.len(),
         &plan,
-        timed_out,
+        written.timed_out,
         applied.as_ref(),
     );
     progress.end(session, &summary).await;
     report(
         session,
         &arguments.uri,
-        task,
+        arguments.task,
         &summary,
         &parsed,
         &plan,
@@ -498,9 +583,20 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         rejected.clone(),
     )
     .await;
-    Ok(ReasonResult {
+    Ok(result_of(written, parsed, &plan, rejected, applied))
+}
+
+/// The command's answer.
+fn result_of(
+    written: Written,
+    parsed: crate::reasoning::parse::ParsedChain,
+    plan: &Plan,
+    rejected: Option<String>,
+    applied: std::result::Result<Outcome, String>,
+) -> ReasonResult {
+    ReasonResult {
         cancelled: false,
-        timed_out,
+        timed_out: written.timed_out,
         steps: parsed
             .steps
             .iter()
@@ -533,8 +629,8 @@ pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Resu
         offered: applied.as_ref() == Ok(&Outcome::Offered),
         rejected_by: rejected,
         not_applied: applied.err(),
-        output,
-    })
+        output: written.output,
+    }
 }
 
 /// Runs the guards on the chain's result. A rejected result keeps no step: each kept step moves
