@@ -125,10 +125,14 @@ def nearest_rank(samples, percentile):
 
 
 def vm_hwm_mb():
+    return proc_status_mb("VmHWM:")
+
+
+def proc_status_mb(field):
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -333,6 +337,11 @@ def parse_args(argv):
     )
     parser.add_argument("--typed", default=DEFAULT_TYPED, help="text typed, one keystroke a character")
     parser.add_argument("--quick", action="store_true", help="one repetition, 10 keystrokes")
+    parser.add_argument(
+        "--model-bench",
+        action="store_true",
+        help="only the figures model_bench compares with: pp16/pp128/pp512, tg128, memory",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.reps = 1
@@ -340,6 +349,30 @@ def parse_args(argv):
     if args.reps < 1 or args.tokens < 2 or not args.typed:
         parser.error("--reps must be at least 1, --tokens at least 2 and --typed not empty")
     return args
+
+
+def model_bench_figures(bench, args, version, rss_after_load):
+    """The llama-bench-like figures model_bench prints beside its own, in the same run."""
+    long_text, _ = long_file_text()
+    long_tokens = bench.tokenize(long_text)
+    pp_tokens = (long_tokens * 2)[:512]
+    reps = max(args.reps, 3)
+    report = {}
+    for length in (16, 128, 512):
+        rate = measure_pp(bench, pp_tokens[:length], reps)
+        log(f"pp{length}: {rate:.1f} t/s")
+        report[f"pp{length}_tps"] = round(rate, 2)
+    tg = measure_tg(bench, long_tokens[1:129], reps)
+    log(f"tg128: {tg:.1f} t/s")
+    report.update({
+        "tg_tps": round(tg, 2),
+        "rss_after_load_mb": round(rss_after_load or 0.0, 1),
+        "rss_peak_mb": round(vm_hwm_mb() or 0.0, 1),
+        "llama_cpp_python_version": version,
+        "threads": args.threads,
+    })
+    print(json.dumps(report))
+    return 0
 
 
 def main(argv=None):
@@ -357,9 +390,13 @@ def main(argv=None):
     bench = Bench(args)
     log(f"loaded in {time.perf_counter() - started:.2f} s")
 
+    rss_after_load = proc_status_mb("VmRSS:")
+
     # Fault the weights in and start the thread pool before anything is timed.
     bench.clear()
     bench.eval_and_sample(bench.tokenize("def main():\n"))
+    if args.model_bench:
+        return model_bench_figures(bench, args, version, rss_after_load)
 
     long_text, long_source = long_file_text()
     long_tokens = bench.tokenize(long_text)

@@ -1,4 +1,4 @@
-//! Measures rill's model engine (load time, prefill and decode speed, memory) and prints a Markdown table next to llama.cpp's figures.
+//! Measures rill's model engine (load time, prefill and decode speed, memory) and llama.cpp's on the same GGUF in the same run, and prints a Markdown table of same-run ratios.
 //!
 //! This is a plain binary rather than a criterion benchmark: one measurement takes seconds on a
 //! two-core machine, and criterion's warm-up and sample counts would stretch a run to many minutes.
@@ -22,17 +22,94 @@ use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::sequence::PREFILL_CHUNK;
 use rill_model::{GgufFile, KvCache, LoadOptions, Model, Tokenizer, Which};
 
-/// llama.cpp figures measured on the same machine kind (2 cores) with the same GGUF file, so that
-/// the table says how far rill is from the engine it replaces.
-mod llama_cpp {
-    /// `llama-bench` pp512, tokens per second.
-    pub const PP512: f64 = 400.0;
-    /// `llama-bench` pp16, tokens per second.
-    pub const PP16: f64 = 320.0;
-    /// `llama-bench` tg, tokens per second (short context).
-    pub const TG: f64 = 47.0;
-    /// Resident memory of `llama-server` with this model loaded, in MB.
-    pub const SERVER_RSS_MB: f64 = 440.0;
+/// llama.cpp's figures for this run: `benches/llama_cpp_bench.py --model-bench` (llama-cpp-python,
+/// the build `compare.py` uses) on the same GGUF file, same threads, measured right before rill's.
+/// Figures copied from another machine once made this table print ratios that were not true here.
+struct Llama {
+    figures: Option<serde_json::Value>,
+    /// Where the figures come from, or why there are none.
+    source: String,
+}
+
+impl Llama {
+    fn measure(args: &Args, model: &Path) -> Self {
+        if args.skip_llama {
+            return Self::missing("not measured (--skip-llama)");
+        }
+        let python = args
+            .llama_python
+            .clone()
+            .unwrap_or_else(default_llama_python);
+        if !python.is_file() {
+            return Self::missing(&format!(
+                "not measured: no llama.cpp venv at {} (scripts/install-llama-cpp.sh installs it)",
+                python.display()
+            ));
+        }
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("llama_cpp_bench.py");
+        eprintln!(
+            "llama.cpp: {} {} --model-bench",
+            python.display(),
+            script.display()
+        );
+        let output = std::process::Command::new(&python)
+            .arg(&script)
+            .arg("--model-bench")
+            .args(["--threads", &args.threads.to_string()])
+            .arg("--model")
+            .arg(model)
+            .stderr(std::process::Stdio::inherit())
+            .output();
+        let output = match output {
+            Ok(output) if output.status.success() => output,
+            Ok(output) => {
+                return Self::missing(&format!(
+                    "not measured: llama_cpp_bench.py exited with {}",
+                    output.status
+                ))
+            }
+            Err(err) => {
+                return Self::missing(&format!(
+                    "not measured: cannot run {}: {err}",
+                    python.display()
+                ))
+            }
+        };
+        let text = String::from_utf8_lossy(&output.stdout);
+        match text.lines().rev().find_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()) {
+            Some(figures) => Self {
+                source: format!(
+                    "llama.cpp measured in this run: llama-cpp-python {} (`benches/llama_cpp_bench.py --model-bench`), {} threads; its memory figures are a Python process holding the model",
+                    figures["llama_cpp_python_version"].as_str().unwrap_or("?"),
+                    args.threads
+                ),
+                figures: Some(figures),
+            },
+            None => Self::missing("not measured: llama_cpp_bench.py printed no JSON"),
+        }
+    }
+
+    fn missing(reason: &str) -> Self {
+        Self {
+            figures: None,
+            source: format!("llama.cpp {reason}"),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<f64> {
+        self.figures.as_ref()?.get(key)?.as_f64()
+    }
+}
+
+/// `${XDG_CACHE_HOME:-~/.cache}/rill/llama-cpp-venv/bin/python`, where scripts/install-llama-cpp.sh
+/// puts it.
+fn default_llama_python() -> PathBuf {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from(".cache"));
+    cache.join("rill/llama-cpp-venv/bin/python")
 }
 
 /// Prompt lengths whose prefill speed is measured.
@@ -60,6 +137,12 @@ struct Args {
     /// Model file (default: the model rill itself would use).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// The llama-cpp-python venv's interpreter (default: where scripts/install-llama-cpp.sh puts it).
+    #[arg(long)]
+    llama_python: Option<PathBuf>,
+    /// Measure rill only (no ratios are printed then).
+    #[arg(long)]
+    skip_llama: bool,
 }
 
 /// How many times each measurement is repeated.
@@ -224,8 +307,8 @@ impl Row {
         }
     }
 
-    fn compared(mut self, reference: f64, better: &'static str) -> Self {
-        self.reference = Some(reference);
+    fn compared(mut self, reference: Option<f64>, better: &'static str) -> Self {
+        self.reference = reference;
         self.better = better;
         self
     }
@@ -246,6 +329,8 @@ fn main() -> Result<()> {
     let contention = args.contended.then(|| Contention::start(cores));
 
     let path = rill_model::paths::resolve_model_path(args.model.as_deref())?;
+    // llama.cpp first, in its own process, so that both sides see the same machine in one run.
+    let llama = Llama::measure(&args, &path);
     eprintln!("loading {}", path.display());
     let started = Instant::now();
     let model = Model::load(&path, LoadOptions::default())?;
@@ -283,8 +368,7 @@ fn main() -> Result<()> {
         let speed = length as f64 / median(samples);
         let row = Row::new(format!("prefill {length} tokens (tokens/s)"), speed, 1);
         rows.push(match length {
-            16 => row.compared(llama_cpp::PP16, "higher"),
-            512 => row.compared(llama_cpp::PP512, "higher"),
+            16 | 128 | 512 => row.compared(llama.get(&format!("pp{length}_tps")), "higher"),
             _ => row,
         });
     }
@@ -317,7 +401,7 @@ fn main() -> Result<()> {
                 1.0 / step_s,
                 1,
             )
-            .compared(llama_cpp::TG, "higher"),
+            .compared(llama.get("tg_tps"), "higher"),
         );
         rows.push(Row::new(
             format!("decode at {context} context (ms/token)"),
@@ -332,18 +416,24 @@ fn main() -> Result<()> {
     drop(contention);
 
     let peak_kb = proc_status_kb("VmHWM").unwrap_or(0);
-    rows.push(Row::new(
-        "RSS after loading the weights (MB)",
-        rss_after_load_kb as f64 / 1_000.0,
-        0,
-    ));
+    rows.push(
+        Row::new(
+            "RSS after loading the weights (MB)",
+            rss_after_load_kb as f64 / 1_000.0,
+            0,
+        )
+        .compared(
+            llama.get("rss_after_load_mb").map(|mib| mib * 1.048_576),
+            "lower",
+        ),
+    );
     rows.push(
         Row::new(
             format!("peak RSS, after a {longest}-token sequence was cached (MB)"),
             peak_kb as f64 / 1_000.0,
             0,
         )
-        .compared(llama_cpp::SERVER_RSS_MB, "lower"),
+        .compared(llama.get("rss_peak_mb").map(|mib| mib * 1.048_576), "lower"),
     );
     rows.push(Row::new(
         "KV cache bytes per token",
@@ -356,12 +446,19 @@ fn main() -> Result<()> {
         1,
     ));
 
-    print_report(&args, settings, cores, &path, &rows);
+    print_report(&args, settings, cores, &path, &rows, &llama);
     drop(tokenizer);
     Ok(())
 }
 
-fn print_report(args: &Args, settings: ThreadSettings, cores: usize, path: &Path, rows: &[Row]) {
+fn print_report(
+    args: &Args,
+    settings: ThreadSettings,
+    cores: usize,
+    path: &Path,
+    rows: &[Row],
+    llama: &Llama,
+) {
     let file = path.file_name().map_or_else(
         || path.display().to_string(),
         |name| name.to_string_lossy().into_owned(),
@@ -395,13 +492,14 @@ fn print_report(args: &Args, settings: ThreadSettings, cores: usize, path: &Path
     println!();
     println!(
         "Medians of repeated runs; decode steps feed back the argmax token and are compared with \
-         llama-bench tg (short context). Reference figures: llama.cpp on the same machine kind."
+         llama.cpp's tg128 (short context). {}.",
+        llama.source
     );
     if args.contended {
         println!();
         println!(
-            "The llama.cpp figures were measured on an idle machine, so with --contended the ratios \
-             show what sharing the cores costs rill, not a like-for-like comparison."
+            "With --contended both sides ran while every core was kept busy, so the ratios show \
+             how each engine copes with sharing the cores."
         );
     }
 }
