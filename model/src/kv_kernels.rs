@@ -23,6 +23,11 @@ impl KvKernels {
         Self { simd }
     }
 
+    /// Whether the AVX2/FMA/F16C path runs (else the scalar one).
+    pub fn uses_simd(self) -> bool {
+        self.simd
+    }
+
     /// `Σ query[i] · key[i]`.
     #[inline]
     pub fn dot(self, query: &[f32], key: &[f16]) -> f32 {

@@ -11,6 +11,7 @@ pub mod fim;
 pub mod generate;
 pub mod gguf;
 pub mod healing;
+pub mod kernels;
 pub mod kv_cache;
 mod kv_kernels;
 pub mod lines;

@@ -171,7 +171,7 @@ impl QuantizedRows {
     }
 }
 
-fn kernel_available() -> bool {
+pub(crate) fn kernel_available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
