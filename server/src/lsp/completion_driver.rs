@@ -150,7 +150,8 @@ pub async fn drive(
     let viewed = cross_file::on_view(session, uri, snapshot.position.line as usize);
     super::prewarm::refresh_when_idle(session, viewed);
     let token = CancelToken::new();
-    // Dropping the handler's future ($/cancelRequest) cancels the engine job through this guard.
+    // Dropping the handler's future ($/cancelRequest) cancels this request's token; its generation
+    // stops once no request listens to it (after `suggestions::ORPHAN_GRACE`).
     let _guard = CancelOnDrop(token.clone());
     let ticket = session.begin_request(uri, token.clone());
     let request = Request {
