@@ -95,10 +95,14 @@ pub fn run(args: DiagnoseArgs) -> anyhow::Result<()> {
         count += 1;
         print_flag(&mut stdout, &args, &text, flag)?;
     }
+    let seconds = started.elapsed().as_secs_f64();
+    // Every token is a position the scan runs the model over (the output head is applied only
+    // where a flag could be, but the forward pass covers all of them).
+    let positions = loaded.tokenizer.encode(&text).map_or(0, |ids| ids.len());
     eprintln!(
-        "rill: {count} flags in {} lines, scored in {:.1} s",
+        "rill: {count} flags in {} lines, scored in {seconds:.1} s ({positions} positions, {:.0} per second)",
         text.lines().count(),
-        started.elapsed().as_secs_f64()
+        positions as f64 / seconds.max(1e-9)
     );
     Ok(())
 }
