@@ -45,9 +45,16 @@ async fn read_frame<R: AsyncRead + Unpin>(input: &mut BufReader<R>) -> Option<Ve
             match input.read_line(&mut line).await {
                 Ok(0) => return None,
                 Ok(_) => {}
-                Err(err) => {
+                Err(err) if err.kind() == std::io::ErrorKind::InvalidData => {
                     tracing::warn!("stdin: {err}; skipping a line that is not UTF-8");
                     continue;
+                }
+                // Any other error ends the input: reading on would poll a reader that has failed
+                // (tokio's stdin panics when its blocking read was cancelled by the runtime's
+                // shutdown after `exit`, and is polled again).
+                Err(err) => {
+                    tracing::debug!("stdin: {err}; input ends");
+                    return None;
                 }
             }
             let trimmed = line.trim_end_matches(['\r', '\n']);
