@@ -3,6 +3,7 @@
 //! Each description follows llama.cpp's graph builder for that architecture (`src/models/*.cpp`),
 //! its hyper-parameter loading (`src/llama-model.cpp`) and its RoPE type table.
 
+pub use crate::ops::Activation;
 use crate::rope::RopeStyle;
 
 /// An architecture as named by `general.architecture`.
@@ -14,15 +15,6 @@ pub enum Architecture {
     Llama,
     /// Qwen2, Qwen2.5 and Qwen2.5-Coder.
     Qwen2,
-}
-
-/// The non-linearity of a gated feed-forward layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// GELU with the tanh approximation (Gemma's `gelu_pytorch_tanh`).
-    GeluTanh,
-    /// SiLU, a.k.a. swish (Llama, Qwen2).
-    Silu,
 }
 
 /// What the forward pass does differently per architecture.

@@ -25,7 +25,14 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-pub use crate::architecture::Activation;
+/// The non-linearity of a gated feed-forward layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// GELU with the tanh approximation (Gemma's `gelu_pytorch_tanh`).
+    GeluTanh,
+    /// SiLU, a.k.a. swish (Llama, Qwen2).
+    Silu,
+}
 
 /// In-place RMS normalization of each `weight.len()`-wide row of `x`.
 /// The GGUF converter already folded Gemma's `1 + w` into the stored weights.
