@@ -1,4 +1,82 @@
-//! Which instruction sets the model's kernels use on this machine: rill's own kernels choose once at start (runtime detection, with a scalar fallback); candle's were fixed when the binary was built (`.cargo/config.toml`).
+//! Which instruction sets the model's kernels use on this machine: rill's own kernels choose once at start (runtime detection, capped by `RILL_KERNELS`, with a scalar fallback); candle's were fixed when the binary was built (`.cargo/config.toml`).
+
+use std::sync::OnceLock;
+
+/// The environment variable that caps the kernel level, so the parity suite can run once per
+/// path on one machine: `scalar`, `avx2` or `avx512-vnni`. Unknown values are ignored (with a
+/// warning), and a cap above what the CPU has changes nothing.
+pub const CAP_VARIABLE: &str = "RILL_KERNELS";
+
+/// A kernel path of rill's own kernels, ordered from the most portable to the fastest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Plain Rust, any CPU.
+    Scalar,
+    /// AVX2 + FMA + F16C (the `x86-64-v3` baseline the binary is built for).
+    Avx2,
+    /// AVX-512 (F, BW, VL) with VNNI int8 dot products.
+    Avx512Vnni,
+}
+
+impl Level {
+    /// The name used by `RILL_KERNELS` and printed by `rill --version`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Scalar => "scalar",
+            Level::Avx2 => "avx2",
+            Level::Avx512Vnni => "avx512-vnni",
+        }
+    }
+
+    /// Parses a `RILL_KERNELS` value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "scalar" => Some(Level::Scalar),
+            "avx2" => Some(Level::Avx2),
+            "avx512-vnni" | "avx512" | "vnni" => Some(Level::Avx512Vnni),
+            _ => None,
+        }
+    }
+
+    /// The best level this CPU supports.
+    pub fn detected() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            let avx2 = has!("avx2") && has!("fma") && has!("f16c");
+            if avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni")
+            {
+                return Level::Avx512Vnni;
+            }
+            if avx2 {
+                return Level::Avx2;
+            }
+        }
+        Level::Scalar
+    }
+}
+
+/// The level rill's kernels use in this process: the detected one, capped by `RILL_KERNELS`.
+/// Decided once, so that every pass of a process computes with the same arithmetic (prefix reuse
+/// and speculative decoding rely on bit-identical results).
+pub fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let detected = Level::detected();
+        match std::env::var(CAP_VARIABLE) {
+            Ok(value) => match Level::parse(&value) {
+                Some(cap) => detected.min(cap),
+                None => {
+                    tracing::warn!(
+                        "{CAP_VARIABLE}={value:?} is not one of scalar, avx2, avx512-vnni; ignored"
+                    );
+                    detected
+                }
+            },
+            Err(_) => detected,
+        }
+    })
+}
 
 /// The kernel paths in words, for `rill --version` and bug reports.
 pub fn describe() -> String {
@@ -13,8 +91,10 @@ pub fn describe() -> String {
         "scalar"
     };
     format!(
-        "kernels: quantized matmul {matmul}, KV attention {attention} (chosen at start); \
+        "kernels: {} (detected {}; quantized matmul {matmul}, KV attention {attention}; chosen at start, cap with {CAP_VARIABLE}); \
          candle built for {}",
+        level().name(),
+        Level::detected().name(),
         compiled_features().join(" ")
     )
 }

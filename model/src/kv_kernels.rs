@@ -14,13 +14,9 @@ pub struct KvKernels {
 
 impl KvKernels {
     pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        let simd = std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("fma")
-            && std::is_x86_feature_detected!("f16c");
-        #[cfg(not(target_arch = "x86_64"))]
-        let simd = false;
-        Self { simd }
+        Self {
+            simd: crate::kernels::level() >= crate::kernels::Level::Avx2,
+        }
     }
 
     /// Whether the AVX2/FMA/F16C path runs (else the scalar one).

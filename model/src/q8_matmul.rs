@@ -172,14 +172,7 @@ impl QuantizedRows {
 }
 
 pub(crate) fn kernel_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    crate::kernels::level() >= crate::kernels::Level::Avx2
 }
 
 #[cfg(target_arch = "x86_64")]
