@@ -80,18 +80,14 @@ pub fn level() -> Level {
 
 /// The kernel paths in words, for `rill --version` and bug reports.
 pub fn describe() -> String {
-    let matmul = if crate::q8_matmul::kernel_available() {
-        "avx2+fma"
-    } else {
-        "scalar"
-    };
+    let matmul = crate::q8_matmul::describe();
     let attention = if crate::kv_kernels::KvKernels::detect().uses_simd() {
         "avx2+fma+f16c"
     } else {
         "scalar"
     };
     format!(
-        "kernels: {} (detected {}; quantized matmul {matmul}, KV attention {attention}; chosen at start, cap with {CAP_VARIABLE}); \
+        "kernels: {} (detected {}; Q8_0 matmul {matmul}, KV attention {attention}; chosen at start, cap with {CAP_VARIABLE}); \
          candle built for {}",
         level().name(),
         Level::detected().name(),

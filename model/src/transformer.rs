@@ -23,7 +23,7 @@ use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
 use crate::kv_kernels::KvKernels;
 use crate::ops::{self, Activation};
-use crate::q8_matmul::Q8Matrix;
+use crate::q8_matmul::{MatmulInput, Q8Matrix};
 use crate::quant::q5_0_to_q8_0;
 use crate::rope::{Rope, RopeConfig, RopeScaling};
 use half::slice::HalfFloatSliceExt;
@@ -61,7 +61,7 @@ impl Embedding {
 
 /// A weight matrix and the kernel that multiplies by it.
 enum Linear {
-    /// Q8_0 weights on rill's own AVX2 kernel.
+    /// Q8_0 weights on rill's own kernels (AVX2 or AVX-512 VNNI).
     Q8(Arc<Q8Matrix>),
     /// Everything else on candle's kernels (k-quants, f32 in tests).
     Candle(QMatMul),
@@ -69,14 +69,14 @@ enum Linear {
 
 impl Linear {
     /// `input [rows, in] · Wᵀ` as a flat `[rows, out]` vector.
-    fn forward(&self, input: &[f32], rows: usize) -> Result<Vec<f32>> {
+    fn forward(&self, input: &MatmulInput) -> Result<Vec<f32>> {
         match self {
-            Linear::Q8(matrix) => Ok(matrix.matmul(input, rows)?),
+            Linear::Q8(matrix) => Ok(matrix.matmul(input)?),
             Linear::Candle(weight) => {
-                let columns = input.len() / rows;
+                let (values, rows) = (input.values(), input.rows());
                 matmul(
                     weight,
-                    &Tensor::from_slice(input, (rows, columns), &Device::Cpu)?,
+                    &Tensor::from_slice(values, (rows, values.len() / rows), &Device::Cpu)?,
                 )
             }
         }
@@ -92,8 +92,8 @@ struct Projection {
 
 impl Projection {
     /// `input [rows, in] · Wᵀ + b` as a flat `[rows, out]` vector.
-    fn forward(&self, input: &[f32], rows: usize) -> Result<Vec<f32>> {
-        let mut out = self.weight.forward(input, rows)?;
+    fn forward(&self, input: &MatmulInput) -> Result<Vec<f32>> {
+        let mut out = self.weight.forward(input)?;
         if let Some(bias) = &self.bias {
             for row in out.chunks_exact_mut(bias.len()) {
                 for (value, b) in row.iter_mut().zip(bias) {
@@ -353,9 +353,12 @@ impl Model {
         for (index, layer) in self.layers.iter().enumerate() {
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.attn_norm, config.rms_norm_eps);
-            let mut q = layer.q.forward(&normed, count)?;
-            let mut k = layer.k.forward(&normed, count)?;
-            let v = layer.v.forward(&normed, count)?;
+            // One input for the three projections: its activations are quantized once.
+            let input = MatmulInput::new(&normed, count);
+            let mut q = layer.q.forward(&input)?;
+            let mut k = layer.k.forward(&input)?;
+            let v = layer.v.forward(&input)?;
+            drop(input);
 
             let rope = match &rope_local {
                 Some(local) if !layer.global => local,
@@ -383,7 +386,7 @@ impl Model {
             };
             let attended = attention(config, &q, slot, start, count, window);
 
-            let mut projected = layer.o.forward(&attended, count)?;
+            let mut projected = layer.o.forward(&MatmulInput::new(&attended, count))?;
             if let Some(norm) = &layer.post_attn_norm {
                 ops::rms_norm_rows(&mut projected, norm, config.rms_norm_eps);
             }
@@ -393,10 +396,12 @@ impl Model {
 
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
-            let mut gate = layer.gate.forward(&normed, count)?;
-            let up = layer.up.forward(&normed, count)?;
+            let input = MatmulInput::new(&normed, count);
+            let mut gate = layer.gate.forward(&input)?;
+            let up = layer.up.forward(&input)?;
+            drop(input);
             ops::gated_activation(&mut gate, &up, self.activation);
-            let mut down = layer.down.forward(&gate, count)?;
+            let mut down = layer.down.forward(&MatmulInput::new(&gate, count))?;
             if let Some(norm) = &layer.post_ffn_norm {
                 ops::rms_norm_rows(&mut down, norm, config.rms_norm_eps);
             }
@@ -419,7 +424,8 @@ impl Model {
             rows.extend_from_slice(&hidden_states[row * hidden..(row + 1) * hidden]);
         }
         ops::rms_norm_rows(&mut rows, &self.output_norm, self.config.rms_norm_eps);
-        self.output_head.forward(&rows, selected.len())
+        self.output_head
+            .forward(&MatmulInput::new(&rows, selected.len()))
     }
 }
 

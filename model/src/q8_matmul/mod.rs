@@ -1,0 +1,289 @@
+//! Q8_0 weights times Q8_0-quantized activations on rill's own kernels (AVX2, AVX-512 VNNI).
+//!
+//! candle multiplies Q8_0 weights one (row, column) dot product at a time, converting both f16
+//! block scales for every pair; on this model that loop took more than half of prompt processing.
+//! These kernels quantize the activations once per input (shared by every matrix that reads the
+//! same input: q, k and v; gate and up) and compute register tiles, so every loaded block serves
+//! several dot products.
+//!
+//! Every output element goes through the same sequence of operations as candle's single dot
+//! product, whatever the number of rows, the tiling and the kernel level, so one token decoded
+//! alone gives bit-identical results to the same token inside a prompt pass. The engine's prefix
+//! reuse and speculative decoding rely on that.
+
+use std::cell::OnceCell;
+use std::sync::Arc;
+
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Device, Module, Tensor};
+
+use crate::kernels::Level;
+use quantize::QuantizedRows;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+mod quantize;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
+
+const BLOCK: usize = 32;
+const Q8_0_BYTES: usize = 34;
+
+/// Input rows `[rows, cols]` that one or more matrices multiply. Matrices that read the same
+/// input (q, k and v; gate and up) share one of these, so the Q8_0 quantization of the
+/// activations happens once, on first use by a Q8_0 matrix.
+pub struct MatmulInput<'a> {
+    values: &'a [f32],
+    rows: usize,
+    quantized: OnceCell<QuantizedRows>,
+}
+
+impl<'a> MatmulInput<'a> {
+    /// `values` is `[rows, cols]`, row-major.
+    pub fn new(values: &'a [f32], rows: usize) -> Self {
+        Self {
+            values,
+            rows,
+            quantized: OnceCell::new(),
+        }
+    }
+
+    /// The rows as f32.
+    pub fn values(&self) -> &'a [f32] {
+        self.values
+    }
+
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    fn quantized(&self) -> &QuantizedRows {
+        self.quantized.get_or_init(|| {
+            QuantizedRows::new(self.values, self.rows, self.values.len() / self.rows)
+        })
+    }
+}
+
+/// A Q8_0 matrix of `rows` output features by `cols` inputs. The kernels read the blocks where
+/// candle keeps them (2-byte f16 scale, then 32 quants), so no second copy of the weights exists.
+pub struct Q8Matrix {
+    rows: usize,
+    cols: usize,
+    tensor: Arc<QTensor>,
+    /// candle's product over the same bytes, used for single rows (decoding): its row-at-a-time
+    /// loop streams the weights faster than a one-row tile, and it computes each element
+    /// exactly as the tiles of every level do.
+    single_row: QMatMul,
+}
+
+impl Q8Matrix {
+    /// Wraps a Q8_0 tensor when this machine can run a kernel and the shape fits it.
+    pub fn from_qtensor(tensor: Arc<QTensor>) -> Option<Self> {
+        if tensor.dtype() != GgmlDType::Q8_0 || !kernel_available() {
+            return None;
+        }
+        let (rows, cols) = tensor.shape().dims2().ok()?;
+        if !cols.is_multiple_of(BLOCK) || !rows.is_multiple_of(2) {
+            return None;
+        }
+        if tensor.data().ok()?.len() != rows * cols / BLOCK * Q8_0_BYTES {
+            return None;
+        }
+        let single_row = QMatMul::from_arc(tensor.clone()).ok()?;
+        Some(Self {
+            rows,
+            cols,
+            tensor,
+            single_row,
+        })
+    }
+
+    /// `input [m, cols] · selfᵀ` as a flat `[m, rows]` vector.
+    pub fn matmul(&self, input: &MatmulInput) -> candle_core::Result<Vec<f32>> {
+        self.matmul_at(input, crate::kernels::level())
+    }
+
+    /// `matmul` on the kernels of `level` (at most the detected level): tests run every level.
+    fn matmul_at(&self, input: &MatmulInput, level: Level) -> candle_core::Result<Vec<f32>> {
+        let m = input.rows;
+        debug_assert_eq!(input.values.len(), m * self.cols);
+        debug_assert!(level <= Level::detected());
+        if m == 1 {
+            let input = Tensor::from_slice(input.values, (1, self.cols), &Device::Cpu)?;
+            return self
+                .single_row
+                .forward(&input)?
+                .flatten_all()?
+                .to_vec1::<f32>();
+        }
+        let data = self.tensor.data()?;
+        let weights = WeightBlocks {
+            bytes: &data,
+            blocks_per_row: self.cols / BLOCK,
+        };
+        let activations = input.quantized();
+        let mut result = vec![0.0f32; m * self.rows];
+        let out = Out {
+            at: result.as_mut_ptr(),
+            stride: self.rows,
+        };
+        let work = |pairs: std::ops::Range<usize>| {
+            let columns = pairs.start * 2..pairs.end * 2;
+            // SAFETY: a kernel is only selected when `level` says its instruction sets exist
+            // (`kernel_available` for AVX2), `columns` lies inside the matrix, `activations`
+            // holds `m` rows, `result` has room for `m × rows`, and the pool hands each column
+            // range to exactly one worker, so the writes are disjoint.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                if level >= Level::Avx512Vnni {
+                    vnni::columns(&weights, activations, m, columns, &out)
+                } else {
+                    avx2::columns(&weights, activations, m, columns, &out)
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            unreachable!("no kernel on this architecture: {columns:?}");
+        };
+        candle_core::utils::barrier_pool().execute_chunked(self.rows / 2, work);
+        Ok(result)
+    }
+}
+
+/// The raw Q8_0 blocks of a weight matrix.
+struct WeightBlocks<'a> {
+    bytes: &'a [u8],
+    blocks_per_row: usize,
+}
+
+/// The `[m, rows]` result that the pool's workers fill, each its own columns.
+struct Out {
+    at: *mut f32,
+    stride: usize,
+}
+
+impl Out {
+    /// The element at (`row`, `column`).
+    ///
+    /// # Safety
+    /// The element must lie inside the result, and no other worker may write it.
+    #[inline]
+    unsafe fn at(&self, row: usize, column: usize) -> *mut f32 {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.at.add(row * self.stride + column) }
+    }
+}
+
+// SAFETY: workers write disjoint elements (see `Q8Matrix::matmul`).
+unsafe impl Sync for Out {}
+
+/// Whether rill's Q8_0 kernels run here at all (below AVX2, candle's kernels do the work).
+pub(crate) fn kernel_available() -> bool {
+    cfg!(target_arch = "x86_64") && crate::kernels::level() >= Level::Avx2
+}
+
+/// The matmul path in words, for `kernels::describe`.
+pub(crate) fn describe() -> &'static str {
+    if !kernel_available() {
+        "candle's"
+    } else if crate::kernels::level() >= Level::Avx512Vnni {
+        "avx512-vnni tiles for several rows, candle's avx2 for one"
+    } else {
+        "avx2 tiles for several rows, candle's avx2 for one"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use candle_core::quantized::QStorage;
+
+    use super::*;
+
+    fn random(len: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed;
+        (0..len)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// The kernel levels this machine can run, AVX2 and up.
+    fn levels() -> Vec<Level> {
+        [Level::Avx2, Level::Avx512Vnni]
+            .into_iter()
+            .filter(|&level| level <= Level::detected())
+            .collect()
+    }
+
+    fn candle_product(q: &Arc<QTensor>, input: &[f32], m: usize, k: usize) -> Vec<f32> {
+        QMatMul::from_arc(q.clone())
+            .unwrap()
+            .forward(&Tensor::from_vec(input.to_vec(), (m, k), &Device::Cpu).unwrap())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    }
+
+    /// Checks every level against candle, bit for bit, for several row counts, and each row
+    /// alone against the same row inside the batch.
+    fn check(q: Arc<QTensor>, n: usize, k: usize) {
+        let Some(matrix) = Q8Matrix::from_qtensor(q.clone()) else {
+            return; // No AVX2 here: candle's path is used instead, nothing to compare.
+        };
+        for m in [1, 2, 3, 4, 5, 9] {
+            let input = random(m * k, 2 + m as u32);
+            let reference = candle_product(&q, &input, m, k);
+            for level in levels() {
+                let ours = matrix
+                    .matmul_at(&MatmulInput::new(&input, m), level)
+                    .unwrap();
+                assert_eq!(ours, reference, "{level:?} differs from candle at m = {m}");
+                for row in 0..m {
+                    let alone = &input[row * k..(row + 1) * k];
+                    let single = matrix
+                        .matmul_at(&MatmulInput::new(alone, 1), level)
+                        .unwrap();
+                    assert_eq!(
+                        single,
+                        ours[row * n..(row + 1) * n],
+                        "{level:?}: row {row} of {m} differs when alone"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_level_matches_candle_and_is_independent_of_row_count() {
+        // 66 weight rows: the VNNI kernel's 4-row groups leave a 2-row tail.
+        let (n, k) = (66, 640);
+        let weights = Tensor::from_vec(random(n * k, 1), (n, k), &Device::Cpu).unwrap();
+        check(
+            Arc::new(QTensor::quantize(&weights, GgmlDType::Q8_0).unwrap()),
+            n,
+            k,
+        );
+    }
+
+    #[test]
+    fn extreme_weight_bytes_match_candle() {
+        // Raw blocks with every byte value, -128 included (which quantizing never produces but
+        // a file may hold): |w| = 128 and the unsigned-offset trick must still be exact.
+        let (n, k) = (8, 256);
+        let mut bytes = Vec::new();
+        let scales = random(n * k / BLOCK, 9);
+        for (block, scale) in scales.iter().enumerate() {
+            bytes.extend(half::f16::from_f32(scale * 0.01).to_le_bytes());
+            bytes.extend((0..BLOCK).map(|i| (block * 37 + i * 11) as u8));
+        }
+        let storage =
+            QStorage::from_data(Cow::Owned(bytes), &Device::Cpu, GgmlDType::Q8_0).unwrap();
+        check(Arc::new(QTensor::new(storage, (n, k)).unwrap()), n, k);
+    }
+}
