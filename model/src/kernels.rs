@@ -85,11 +85,7 @@ pub fn describe() -> String {
     } else {
         "scalar"
     };
-    let attention = if crate::kv_kernels::KvKernels::detect().uses_simd() {
-        "avx2+fma+f16c"
-    } else {
-        "scalar"
-    };
+    let attention = crate::kv_kernels::KvKernels::detect().describe();
     format!(
         "kernels: {} (detected {}; quantized matmul {matmul}, KV attention {attention}; chosen at start, cap with {CAP_VARIABLE}); \
          candle built for {}",
