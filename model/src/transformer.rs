@@ -367,9 +367,11 @@ impl Model {
             }
             rope.apply(&mut q, config.num_heads, config.head_dim);
             rope.apply(&mut k, config.num_kv_heads, config.head_dim);
-            for value in &mut q {
-                *value *= config.attention_scale;
-            }
+            ops::scale_rows(
+                &mut q,
+                config.attention_scale,
+                config.num_heads * config.head_dim,
+            );
 
             let kv_dim = config.kv_dim();
             let slot = cache.layer_mut(index);
@@ -392,9 +394,7 @@ impl Model {
             if let Some(norm) = &layer.post_attn_norm {
                 ops::rms_norm_rows(&mut projected, norm, config.rms_norm_eps);
             }
-            for (residual, update) in x.iter_mut().zip(&projected) {
-                *residual += update;
-            }
+            ops::add_rows(&mut x, &projected, hidden);
 
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
@@ -405,9 +405,7 @@ impl Model {
             if let Some(norm) = &layer.post_ffn_norm {
                 ops::rms_norm_rows(&mut down, norm, config.rms_norm_eps);
             }
-            for (residual, update) in x.iter_mut().zip(&down) {
-                *residual += update;
-            }
+            ops::add_rows(&mut x, &down, hidden);
         }
         Ok(x)
     }
