@@ -86,8 +86,13 @@ pub fn describe() -> String {
         "scalar"
     };
     let attention = crate::kv_kernels::KvKernels::detect().describe();
+    let activations = match level() {
+        Level::Scalar => "scalar",
+        Level::Avx2 => "avx2+fma",
+        Level::Avx512Vnni => "avx512f",
+    };
     format!(
-        "kernels: {} (detected {}; quantized matmul {matmul}, KV attention {attention}; chosen at start, cap with {CAP_VARIABLE}); \
+        "kernels: {} (detected {}; quantized matmul {matmul}, KV attention {attention}, activations {activations}; chosen at start, cap with {CAP_VARIABLE}); \
          candle built for {}",
         level().name(),
         Level::detected().name(),

@@ -162,8 +162,10 @@ fn gate_in_parallel(gate: &mut [f32], up: &[f32], f: impl Fn(&mut [f32], &[f32])
 }
 
 /// Rows of at least this many go to the worker pool in [`rows_in_parallel`]; fewer (decoding,
-/// short passes) stay on the calling thread, where waking the workers would cost more than it saves.
-const PARALLEL_ROWS: usize = 32;
+/// speculative verification, short edits) stay on the calling thread: a pool call waits for every
+/// worker, which costs more than these cheap loops save when the pass is short or the cores are
+/// busy with other work.
+const PARALLEL_ROWS: usize = 64;
 
 /// Calls `f(index, row)` for every `width`-wide row of `x`, over the worker pool when there are
 /// many rows. Each row is processed by exactly the same code either way, so results do not depend
