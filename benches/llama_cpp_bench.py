@@ -340,7 +340,7 @@ def parse_args(argv):
     parser.add_argument(
         "--model-bench",
         action="store_true",
-        help="only the figures model_bench compares with: pp16/pp128/pp512, tg128, memory",
+        help="only the figures model_bench compares with: pp16/pp128/pp512/pp1536, tg128, memory",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -355,10 +355,12 @@ def model_bench_figures(bench, args, version, rss_after_load):
     """The llama-bench-like figures model_bench prints beside its own, in the same run."""
     long_text, _ = long_file_text()
     long_tokens = bench.tokenize(long_text)
-    pp_tokens = (long_tokens * 2)[:512]
+    lengths = (16, 128, 512, 1536)
+    # The long file repeated as often as the longest prompt needs (pp1536 is past its end).
+    pp_tokens = (long_tokens * (lengths[-1] // len(long_tokens) + 1))[: lengths[-1]]
     reps = max(args.reps, 3)
     report = {}
-    for length in (16, 128, 512):
+    for length in lengths:
         rate = measure_pp(bench, pp_tokens[:length], reps)
         log(f"pp{length}: {rate:.1f} t/s")
         report[f"pp{length}_tps"] = round(rate, 2)

@@ -81,13 +81,14 @@ pub fn level() -> Level {
 /// The kernel paths in words, for `rill --version` and bug reports.
 pub fn describe() -> String {
     let matmul = crate::q8_matmul::describe();
-    let attention = if crate::kv_kernels::KvKernels::detect().uses_simd() {
-        "avx2+fma+f16c"
-    } else {
-        "scalar"
+    let attention = crate::kv_kernels::KvKernels::detect().describe();
+    let activations = match level() {
+        Level::Scalar => "scalar",
+        Level::Avx2 => "avx2+fma",
+        Level::Avx512Vnni => "avx512f",
     };
     format!(
-        "kernels: {} (detected {}; Q8_0 matmul {matmul}, KV attention {attention}; chosen at start, cap with {CAP_VARIABLE}); \
+        "kernels: {} (detected {}; Q8_0 matmul {matmul}, KV attention {attention}, activations {activations}; chosen at start, cap with {CAP_VARIABLE}); \
          candle built for {}",
         level().name(),
         Level::detected().name(),

@@ -4,6 +4,7 @@
 //! positions, this crate turns text into tokens and tokens into more tokens.
 
 pub mod architecture;
+mod attention;
 pub mod config;
 pub mod detokenizer;
 pub mod error;

@@ -189,7 +189,7 @@ pub(crate) struct RopeTable {
 impl RopeTable {
     /// Rotates every head of every row of `x` (`[count, heads * head_dim]`).
     pub fn apply(&self, x: &mut [f32], heads: usize, head_dim: usize) {
-        for (t, row) in x.chunks_exact_mut(heads * head_dim).enumerate() {
+        ops::rows_in_parallel(x, heads * head_dim, |t, row| {
             let cos = &self.cos[t * self.half..(t + 1) * self.half];
             let sin = &self.sin[t * self.half..(t + 1) * self.half];
             for head in row.chunks_exact_mut(head_dim) {
@@ -198,7 +198,7 @@ impl RopeTable {
                     RopeStyle::Adjacent => ops::rope_adjacent(head, cos, sin),
                 }
             }
-        }
+        });
     }
 }
 

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 
+use crate::attention::{self, Heads};
 use crate::config::ModelConfig;
 use crate::error::{ModelError, Result};
 use crate::gguf::GgufFile;
 use crate::kv_cache::KvCache;
-use crate::kv_kernels::KvKernels;
 use crate::ops::{self, Activation};
 use crate::q8_matmul::{MatmulInput, Q8Matrix};
 use crate::quant::q5_0_to_q8_0;
@@ -370,9 +370,11 @@ impl Model {
             }
             rope.apply(&mut q, config.num_heads, config.head_dim);
             rope.apply(&mut k, config.num_kv_heads, config.head_dim);
-            for value in &mut q {
-                *value *= config.attention_scale;
-            }
+            ops::scale_rows(
+                &mut q,
+                config.attention_scale,
+                config.num_heads * config.head_dim,
+            );
 
             let kv_dim = config.kv_dim();
             let slot = cache.layer_mut(index);
@@ -384,15 +386,18 @@ impl Model {
             } else {
                 config.sliding_window
             };
-            let attended = attention(config, &q, slot, start, count, window);
+            let heads = Heads {
+                heads: config.num_heads,
+                kv_heads: config.num_kv_heads,
+                head_dim: config.head_dim,
+            };
+            let attended = attention::attention(heads, &q, slot, start, count, window);
 
             let mut projected = layer.o.forward(&MatmulInput::new(&attended, count))?;
             if let Some(norm) = &layer.post_attn_norm {
                 ops::rms_norm_rows(&mut projected, norm, config.rms_norm_eps);
             }
-            for (residual, update) in x.iter_mut().zip(&projected) {
-                *residual += update;
-            }
+            ops::add_rows(&mut x, &projected, hidden);
 
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.ffn_norm, config.rms_norm_eps);
@@ -405,9 +410,7 @@ impl Model {
             if let Some(norm) = &layer.post_ffn_norm {
                 ops::rms_norm_rows(&mut down, norm, config.rms_norm_eps);
             }
-            for (residual, update) in x.iter_mut().zip(&down) {
-                *residual += update;
-            }
+            ops::add_rows(&mut x, &down, hidden);
         }
         Ok(x)
     }
@@ -459,69 +462,6 @@ fn matmul(weight: &QMatMul, input: &Tensor) -> Result<Vec<f32>> {
         }
     }
     Ok(weight.forward(input)?.flatten_all()?.to_vec1::<f32>()?)
-}
-
-/// A raw pointer that worker threads may share because each writes a disjoint range.
-struct DisjointWrites(*mut f32);
-// SAFETY: every work item below writes only its own (token, head) slice of the output.
-unsafe impl Sync for DisjointWrites {}
-
-/// Causal attention of `count` new queries (already scaled, at positions `start..start + count`)
-/// over the cached keys and values. A key at position `k` is visible to a query at `p` when
-/// `k <= p` and `p - k < window`, which is llama.cpp's sliding-window rule.
-fn attention(
-    config: &ModelConfig,
-    q: &[f32],
-    kv: &crate::kv_cache::LayerKv,
-    start: usize,
-    count: usize,
-    window: usize,
-) -> Vec<f32> {
-    let heads = config.num_heads;
-    let head_dim = config.head_dim;
-    let kv_dim = config.kv_dim();
-    let group = heads / config.num_kv_heads;
-    // A compacted layer stores positions from `kv.offset` on; the cache guarantees that every
-    // position a query can see is still stored.
-    let stored_from = kv.offset;
-    let kernels = KvKernels::detect();
-    debug_assert!((start + 1).saturating_sub(window) >= stored_from);
-    let mut out = vec![0.0f32; count * heads * head_dim];
-    let writer = DisjointWrites(out.as_mut_ptr());
-    let work = |items: std::ops::Range<usize>| {
-        let writer = &writer;
-        let mut scores = Vec::new();
-        for item in items {
-            let (t, head) = (item / heads, item % heads);
-            let position = start + t;
-            let first = (position + 1).saturating_sub(window);
-            let kv_head = head / group;
-            let query = &q[(t * heads + head) * head_dim..][..head_dim];
-            scores.clear();
-            scores.extend((first..=position).map(|key_pos| {
-                let key =
-                    &kv.keys[(key_pos - stored_from) * kv_dim + kv_head * head_dim..][..head_dim];
-                kernels.dot(query, key)
-            }));
-            ops::softmax(&mut scores);
-            // SAFETY: item (t, head) owns exactly this head_dim-long slice of `out`, and `out`
-            // outlives the pool call, which returns only after every item is done.
-            let output = unsafe {
-                std::slice::from_raw_parts_mut(
-                    writer.0.add((t * heads + head) * head_dim),
-                    head_dim,
-                )
-            };
-            for (index, &weight) in scores.iter().enumerate() {
-                let key_pos = first + index;
-                let value =
-                    &kv.values[(key_pos - stored_from) * kv_dim + kv_head * head_dim..][..head_dim];
-                kernels.axpy(weight, value, output);
-            }
-        }
-    };
-    candle_core::utils::barrier_pool().execute_chunked(count * heads, work);
-    out
 }
 
 fn read(file: &mut GgufFile, name: &str, expected: &[usize]) -> Result<QTensor> {

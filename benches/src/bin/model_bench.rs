@@ -113,7 +113,7 @@ fn default_llama_python() -> PathBuf {
 }
 
 /// Prompt lengths whose prefill speed is measured.
-const PREFILL_LENGTHS: [usize; 3] = [16, 128, 512];
+const PREFILL_LENGTHS: [usize; 4] = [16, 128, 512, 1_536];
 /// Context lengths at which decode speed is measured.
 const DECODE_CONTEXTS: [usize; 2] = [300, 2_048];
 /// Single-token steps timed per decode repetition.
@@ -147,7 +147,7 @@ struct Args {
 
 /// How many times each measurement is repeated.
 struct Repetitions {
-    prefill: [usize; 3],
+    prefill: [usize; 4],
     decode: usize,
 }
 
@@ -157,12 +157,12 @@ impl Repetitions {
         // timing noisier; the totals stay within a couple of minutes on two cores.
         if quick {
             Self {
-                prefill: [5, 3, 2],
+                prefill: [5, 3, 2, 1],
                 decode: 2,
             }
         } else {
             Self {
-                prefill: [15, 7, 5],
+                prefill: [15, 7, 5, 3],
                 decode: 5,
             }
         }
@@ -343,7 +343,7 @@ fn main() -> Result<()> {
     let tokenizer = Tokenizer::from_gguf(GgufFile::open(&path)?.content())?;
     let tokenizer_s = started.elapsed().as_secs_f64();
     let longest = DECODE_CONTEXTS.iter().max().copied().unwrap_or(0);
-    let tokens = corpus_tokens(&tokenizer, longest.max(PREFILL_LENGTHS[2]))?;
+    let tokens = corpus_tokens(&tokenizer, longest.max(PREFILL_LENGTHS[3]))?;
 
     // One untimed pass starts candle's worker pool and faults in the weights, which would
     // otherwise land in the first prefill repetition.
@@ -368,7 +368,7 @@ fn main() -> Result<()> {
         let speed = length as f64 / median(samples);
         let row = Row::new(format!("prefill {length} tokens (tokens/s)"), speed, 1);
         rows.push(match length {
-            16 | 128 | 512 => row.compared(llama.get(&format!("pp{length}_tps")), "higher"),
+            16 | 128 | 512 | 1_536 => row.compared(llama.get(&format!("pp{length}_tps")), "higher"),
             _ => row,
         });
     }
