@@ -6,11 +6,15 @@ Runs, in this order, each with `--json` (one flat JSON object on stdout):
     cargo run --release -q -p rill-benches --bin incremental_bench -- --json
     cargo run --release -q -p rill-benches --bin speculative_bench -- --json
     cargo run --release -q -p rill-benches --bin lsp_typing_bench -- --json
+    cargo run --release -q -p rill-benches --bin model_bench -- --json --skip-llama
+    target/release/rill diagnose --threads 2 benches/workloads/diagnostics/textwrap.py
     <llama-cpp venv>/bin/python benches/llama_cpp_bench.py
+
+(`rill diagnose` prints no JSON: its summary line on stderr is parsed.)
 
 and prints a Markdown table `metric | rill | llama.cpp | ratio | target | met?` followed by the
 commands it ran. A benchmark that is missing or fails shows "—" and the reason; the others still
-count. The ratio is always rill ÷ llama.cpp (times for latency rows, tokens/s for decode rows).
+count. The ratio is always rill ÷ llama.cpp (times for latency rows, tokens/s for speed rows).
 The llama.cpp venv comes from scripts/install-llama-cpp.sh. Standard library only.
 See benches/README.md, section "Side by side with llama.cpp".
 """
@@ -45,8 +49,51 @@ def cargo_bench(binary):
     return ["cargo", "run", "--release", "-q", "-p", "rill-benches", "--bin", binary, "--", "--json"]
 
 
-RILL_BENCHES = ["incremental_bench", "speculative_bench", "lsp_typing_bench"]
+DIAGNOSE = "rill diagnose"
+# The file both sides scan for the diagnostics rows (llama_cpp_bench.py's --scan-file default).
+SCAN_FILE = Path("benches") / "workloads" / "diagnostics" / "textwrap.py"
+# llama_cpp_bench.py's default; rill's own default is every core, which on another machine would
+# compare different thread counts.
+SCAN_THREADS = 2
+RILL_BENCHES = ["incremental_bench", "speculative_bench", "lsp_typing_bench", "model_bench", DIAGNOSE]
 LLAMA = "llama.cpp"
+
+
+def rill_binary():
+    return REPO / "target" / "release" / "rill"
+
+
+def rill_command(name):
+    """The command line that measures rill's source `name`."""
+    if name == DIAGNOSE:
+        return [rill_binary(), "diagnose", "--threads", str(SCAN_THREADS), SCAN_FILE]
+    if name == "model_bench":
+        # llama.cpp's prefill figures come from llama_cpp_bench.py's own run, like every other
+        # llama.cpp figure of the table; model_bench measuring it again would double its time.
+        return cargo_bench(name) + ["--skip-llama"]
+    return cargo_bench(name)
+
+
+DIAGNOSE_SUMMARY = re.compile(
+    r"rill: (?P<flags>\d+) flags? in (?P<lines>\d+) lines, scored in (?P<seconds>[\d.]+) s "
+    r"\((?P<positions>\d+) positions, (?P<rate>[\d.]+) per second\)"
+)
+
+
+def parse_diagnose_summary(stdout, stderr_lines):
+    """The figures of `rill diagnose`'s last summary line on stderr, or None. (Its stdout holds the
+    flags, one a line.)"""
+    for line in reversed(stderr_lines):
+        found = DIAGNOSE_SUMMARY.search(ANSI_ESCAPE.sub("", line))
+        if found:
+            return {
+                "diagnostics_scan_s": float(found["seconds"]),
+                "diagnostics_scan_positions_per_s": float(found["rate"]),
+                "diagnostics_scan_positions": int(found["positions"]),
+                "diagnostics_scan_lines": int(found["lines"]),
+                "diagnostics_scan_flags": int(found["flags"]),
+            }
+    return None
 
 
 @dataclass
@@ -104,12 +151,20 @@ ROWS = [
         at_most=100),
     Row("cold 1.5k-token prompt → first token", "ms", ("incremental_bench", "cold_prompt_ttft_ms"),
         "cold_prompt_ttft_ms", ratio_at_most=1.0),
+    Row("prefill 512 tokens", "t/s", ("model_bench", "prefill_512_tps"), "pp512_tps",
+        ratio_at_least=1.0),
+    Row("prefill 1536 tokens", "t/s", ("model_bench", "prefill_1536_tps"), "pp1536_tps",
+        ratio_at_least=1.0),
     Row("decode, plain greedy (edit replay)", "t/s", ("speculative_bench", "decode_tps_plain"),
         "decode_tps", ratio_at_least=1.0),
     Row("decode, speculative (edit replay)", "t/s", ("speculative_bench", "decode_tps_speculative"),
         "decode_tps", ratio_at_least=1.5),
+    Row("diagnostics scan, 491-line file", "s", (DIAGNOSE, "diagnostics_scan_s"), "scan_s",
+        at_most=10, ratio_at_most=1.0),
+    Row("diagnostics scan, positions per second", "pos/s",
+        (DIAGNOSE, "diagnostics_scan_positions_per_s"), "scan_positions_per_s"),
     Row("memory, 10 open 2k-token documents", "MB", ("incremental_bench", "rss_10_docs_mb"),
-        at_most=600),
+        "rss_10_docs_mb", at_most=500),
     Row("KV cache per cached token", "B", ("incremental_bench", "bytes_per_cached_token")),
     Row("typing replay: first partial, p50", "ms", ("lsp_typing_bench", "first_partial_ms_p50")),
     Row("typing replay: first partial, p95", "ms", ("lsp_typing_bench", "first_partial_ms_p95")),
@@ -242,8 +297,9 @@ def close_pipes(process):
             pass
 
 
-def run_json(name, argv, timeout, cwd=REPO, echo=sys.stderr):
-    """Runs `argv`, streaming its stderr through `echo`; returns (Source, exit code)."""
+def run_json(name, argv, timeout, cwd=REPO, echo=sys.stderr, parse=None):
+    """Runs `argv`, streaming its stderr through `echo`; returns (Source, exit code). The figures
+    are the last JSON object on stdout, or what `parse(stdout, last stderr lines)` returns."""
     command = shlex.join(str(a) for a in argv)
     if echo is not None:
         print(f"compare: running {command}", file=echo, flush=True)
@@ -300,9 +356,10 @@ def run_json(name, argv, timeout, cwd=REPO, echo=sys.stderr):
         last = failure_line(tail)
         reason = f"exit {process.returncode}" + (f": {last[:160]}" if last else "")
         return Source(name, reason=reason, command=command, note=note), process.returncode
-    values = last_json_object(stdout)
+    values = last_json_object(stdout) if parse is None else parse(stdout, tail)
     if values is None:
-        return Source(name, reason="printed no JSON object", command=command, note=note), 0
+        missing = "printed no JSON object" if parse is None else "printed no summary line"
+        return Source(name, reason=missing, command=command, note=note), 0
     return Source(name, values=values, command=command, note=note), 0
 
 
@@ -335,11 +392,26 @@ def rill_sources(args, echo=sys.stderr):
         given = ", ".join(args.rill_json)
         return {name: Source(name, values=merged, command=f"(from {given})", note="saved results")
                 for name in RILL_BENCHES}
+    commands = {name: rill_command(name) for name in RILL_BENCHES}
     if args.skip_rill:
-        return {name: Source(name, reason="skipped: --skip-rill", command=shlex.join(cargo_bench(name)))
+        return {name: Source(name, reason="skipped: --skip-rill",
+                             command=shlex.join(str(a) for a in commands[name]))
                 for name in RILL_BENCHES}
-    return {name: run_json(name, cargo_bench(name), args.timeout, echo=echo)[0]
-            for name in RILL_BENCHES}
+    sources = {}
+    for name in RILL_BENCHES:
+        if name == DIAGNOSE:
+            sources[name] = run_diagnose(commands[name], args.timeout, echo)
+        else:
+            sources[name] = run_json(name, commands[name], args.timeout, echo=echo)[0]
+    return sources
+
+
+def run_diagnose(command, timeout, echo):
+    # The binary itself, as lsp_typing_bench uses it: `cargo run -p rill-benches` builds no server.
+    if not rill_binary().exists():
+        return Source(DIAGNOSE, reason=f"no {rill_binary()}: run cargo build --release -p rill",
+                      command=shlex.join(str(a) for a in command))
+    return run_json(DIAGNOSE, command, timeout, echo=echo, parse=parse_diagnose_summary)[0]
 
 
 def llama_source(args, echo=sys.stderr):

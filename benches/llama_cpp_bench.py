@@ -23,6 +23,19 @@ Keys:
                           a fresh context; 128 single-token steps after BOS, without sampling
                           (llama-bench uses random tokens; these come from long_file.py). Median
                           of at least 3 runs.
+  pp1536_tps              the same with 1,536 tokens (long_file.py repeated to length), three
+                          llama_decode calls of --n-batch 512; model_bench's longest prefill.
+  scan_s,                 what `rill diagnose` does to --scan-file (workloads/diagnostics/textwrap.py):
+  scan_positions_per_s    the whole file (BOS first) through one fresh context in chunks of --n-batch
+                          with logits on every position, and each token's log-probability
+                          (log-softmax over the vocabulary) and the model's own choice (argmax)
+                          computed from them. One run; positions are the file's tokens.
+  rss_10_docs_mb          peak RSS (VmHWM, kB / 1000 like rill's figure) of a fresh Python process
+                          that loads the model and holds ten 2,048-token documents of real code,
+                          one sequence each, in one context of n_ctx 20,480 and n_seq_max 10: what
+                          `llama-server -c 20480 -np 10` holds with ten busy 2k slots (llama-server's
+                          defaults: per-sequence KV streams, sliding-window layers cached for their
+                          window only; --docs-swa-full caches them in full, as rill does).
 Exit code 3 when llama_cpp cannot be imported.
 """
 
@@ -31,14 +44,17 @@ import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 try:
+    import numpy as np
     import llama_cpp
     from llama_cpp import Llama
     from llama_cpp import _internals as llama_internals
+    from llama_cpp import _logger as llama_logger
 except ImportError as error:  # pragma: no cover - depends on the environment
     print(
         f"llama_cpp_bench: cannot import llama_cpp ({error}).\n"
@@ -50,6 +66,10 @@ except ImportError as error:  # pragma: no cover - depends on the environment
 
 BENCHES = Path(__file__).resolve().parent
 WORKLOADS = BENCHES / "workloads"
+REPO = BENCHES.parent
+DEFAULT_SCAN_FILE = WORKLOADS / "diagnostics" / "textwrap.py"
+# The Rust sources incremental_bench takes its ten documents from (its `corpus`), in its order.
+DOCS_DIRS = ["model/src", "server/src", "server/src/lsp", "server/src/engine"]
 STDLIB = Path("/root/.pyenv/versions/3.11.7/lib/python3.11")
 
 # The cases of speculative_bench (benches/src/bin/speculative_bench.rs): a file of
@@ -126,6 +146,12 @@ def nearest_rank(samples, percentile):
 
 def vm_hwm_mb():
     return proc_status_mb("VmHWM:")
+
+
+def proc_status_kb(field):
+    """A field of /proc/self/status in kB (rill's benchmarks divide these by 1000 for "MB")."""
+    mib = proc_status_mb(field)
+    return None if mib is None else mib * 1024
 
 
 def proc_status_mb(field):
@@ -297,6 +323,11 @@ def measure_decode(bench, prompts, args):
     return total_tokens / total_seconds if total_seconds else 0.0
 
 
+def pp_prompt(long_tokens, length):
+    """`length` tokens of long_file.py, repeated as often as needed (pp1536 is past its end)."""
+    return (long_tokens * (length // len(long_tokens) + 1))[:length]
+
+
 def measure_pp(bench, tokens, reps):
     rates = []
     for _ in range(reps):
@@ -306,6 +337,209 @@ def measure_pp(bench, tokens, reps):
         llama_cpp.llama_synchronize(bench.llm.ctx)
         rates.append(len(tokens) / (time.perf_counter() - start))
     return statistics.median(rates)
+
+
+# --- The low-level API: contexts the high-level Llama cannot make (logits on every position
+# without its n_ctx × vocabulary score array, several sequences in one context). ---
+
+FLASH_ATTN_TYPE = {False: 0, True: 1}  # LLAMA_FLASH_ATTN_TYPE_DISABLED / _ENABLED
+
+
+def context_params(args, n_ctx, n_seq_max=1, swa_full=True):
+    params = llama_cpp.llama_context_default_params()
+    params.n_ctx = n_ctx
+    params.n_batch = params.n_ubatch = args.n_batch
+    params.n_seq_max = n_seq_max
+    params.n_threads = params.n_threads_batch = args.threads
+    # As the Llama objects of this script, so that every figure uses the same attention kernel.
+    params.flash_attn_type = FLASH_ATTN_TYPE[bool(args.flash_attn)]
+    params.swa_full = swa_full
+    params.kv_unified = False  # one KV stream per sequence, as llama-server's slots have
+    return params
+
+
+def new_context(model, params):
+    ctx = llama_cpp.llama_init_from_model(model, params)
+    if not ctx:
+        raise RuntimeError(f"llama.cpp cannot create a context of n_ctx {params.n_ctx}")
+    return ctx
+
+
+def decode(ctx, batch, tokens, start, seq_id, all_logits):
+    """One llama_decode of `tokens` at positions start.. of sequence `seq_id`; logits for every
+    token when `all_logits`, else for the last one only."""
+    batch.n_tokens = len(tokens)
+    for i, token in enumerate(tokens):
+        batch.token[i] = token
+        batch.pos[i] = start + i
+        batch.n_seq_id[i] = 1
+        batch.seq_id[i][0] = seq_id
+        batch.logits[i] = all_logits
+    batch.logits[len(tokens) - 1] = True
+    code = llama_cpp.llama_decode(ctx, batch)
+    if code != 0:
+        raise RuntimeError(f"llama_decode returned {code}")
+
+
+def tokenize_raw(vocab, text, add_bos):
+    data = text.encode("utf-8")
+    capacity = len(data) + 2
+    buffer = (llama_cpp.llama_token * capacity)()
+    count = llama_cpp.llama_tokenize(vocab, data, len(data), buffer, capacity, add_bos, False)
+    if count < 0:
+        raise RuntimeError(f"llama_tokenize needs {-count} tokens")
+    return list(buffer[:count])
+
+
+def log_probabilities(logits, targets, rows=64):
+    """Each row's log-softmax at its target token, and its argmax: what a surprisal scan reads off
+    the logits (rill's diagnostics flag a token by both). Rows at a time, to keep the
+    temporaries small."""
+    scores, choices = [], []
+    for start in range(0, len(targets), rows):
+        block = logits[start : start + rows]
+        top = block.max(axis=1)
+        log_sum = top + np.log(np.exp(block - top[:, None]).sum(axis=1))
+        picked = block[np.arange(len(block)), targets[start : start + rows]]
+        scores.append(picked - log_sum)
+        choices.append(block.argmax(axis=1))
+    return np.concatenate(scores), np.concatenate(choices)
+
+
+def measure_scan(bench, args):
+    """The diagnostics scan of `rill diagnose FILE` done with llama.cpp: every position of the file
+    scored in one pass. Uses the loaded model with a context of its own, long enough for the
+    file (the main one holds --n-ctx tokens)."""
+    path = Path(args.scan_file)
+    text = path.read_text(encoding="utf-8")
+    n_vocab = llama_cpp.llama_vocab_n_tokens(bench.llm._model.vocab)
+    length = len(bench.tokenize(text))
+    ctx = new_context(bench.llm.model, context_params(args, (length // 256 + 1) * 256))
+    batch = llama_cpp.llama_batch_init(args.n_batch, 0, 1)
+    try:
+        # The timer starts with the context made, as a server holds one already; tokenizing is
+        # inside, as it is in rill's figure.
+        started = time.perf_counter()
+        tokens = bench.tokenize(text)
+        targets = np.array(tokens[1:] + [0], dtype=np.int64)
+        model_seconds = 0.0
+        scores = []
+        for start in range(0, len(tokens), args.n_batch):
+            chunk = tokens[start : start + args.n_batch]
+            before = time.perf_counter()
+            decode(ctx, batch, chunk, start, 0, True)
+            llama_cpp.llama_synchronize(ctx)
+            model_seconds += time.perf_counter() - before
+            pointer = llama_cpp.llama_get_logits(ctx)
+            logits = np.ctypeslib.as_array(pointer, shape=(len(chunk), n_vocab))
+            scores.append(log_probabilities(logits, targets[start : start + len(chunk)])[0])
+        seconds = time.perf_counter() - started
+    finally:
+        llama_cpp.llama_batch_free(batch)
+        llama_cpp.llama_free(ctx)
+    # The last position predicts nothing in the file; every other one scores its next token.
+    mean_surprise = -float(np.concatenate(scores)[:-1].mean())
+    lines = len(text.splitlines())
+    log(
+        f"scan: {path.name}, {lines} lines, {len(tokens)} positions in {seconds:.2f} s "
+        f"({len(tokens) / seconds:.0f} per second; llama_decode {model_seconds:.2f} s), "
+        f"mean surprise {mean_surprise:.3f} nats"
+    )
+    return {
+        "scan_s": round(seconds, 3),
+        "scan_positions_per_s": round(len(tokens) / seconds, 1),
+        "scan_positions": len(tokens),
+        "scan_lines": lines,
+        "scan_decode_s": round(model_seconds, 3),
+        "scan_mean_surprise_nats": round(mean_surprise, 4),
+    }
+
+
+def measure_docs_memory(args):
+    """Runs this script with --docs-memory in a fresh process, so that its peak RSS is the ten
+    documents' alone, and returns its JSON object (empty when it fails)."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--docs-memory",
+        "--model", str(args.model), "--threads", str(args.threads), "--n-batch", str(args.n_batch),
+        "--docs", str(args.docs), "--doc-tokens", str(args.doc_tokens),
+    ]
+    if args.flash_attn:
+        command.append("--flash-attn")
+    if args.docs_swa_full:
+        command.append("--docs-swa-full")
+    result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    for line in reversed(result.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    log(f"docs memory: {command[1]} --docs-memory exited {result.returncode} without figures")
+    return {}
+
+
+def docs_corpus(vocab, needed):
+    """Tokens of this repository's Rust sources, as incremental_bench's `corpus` takes them
+    (file by file here; only the token boundaries between files can differ)."""
+    files = sorted(
+        (path for directory in DOCS_DIRS for path in (REPO / directory).glob("*.rs")),
+        key=lambda path: path.parts,  # Rust sorts paths by component
+    )
+    tokens = []
+    while len(tokens) < needed:
+        if not files:
+            raise RuntimeError(f"no Rust sources under {REPO} for the documents")
+        for path in files:
+            tokens += tokenize_raw(vocab, path.read_text(encoding="utf-8"), add_bos=False)
+            if len(tokens) >= needed:
+                break
+    return tokens[:needed]
+
+
+def docs_memory_main(args):
+    """--docs-memory: load the model, hold --docs documents of --doc-tokens tokens (BOS first),
+    one sequence each in one context, and print the peak RSS."""
+    # Quiet, as the Llama objects of the parent are (verbose=False): llama.cpp logs every tensor.
+    llama_logger.set_verbose(False)
+    llama_cpp.llama_backend_init()
+    model = llama_cpp.llama_model_load_from_file(
+        str(args.model).encode("utf-8"), llama_cpp.llama_model_default_params()
+    )
+    if not model:
+        log(f"cannot load {args.model}")
+        return 2
+    vocab = llama_cpp.llama_model_get_vocab(model)
+    bos = llama_cpp.llama_vocab_bos(vocab)
+    rss_model = proc_status_kb("VmRSS:")
+    params = context_params(
+        args, args.docs * args.doc_tokens, n_seq_max=args.docs, swa_full=args.docs_swa_full
+    )
+    ctx = new_context(model, params)
+    batch = llama_cpp.llama_batch_init(args.n_batch, 0, 1)
+    corpus = docs_corpus(vocab, args.docs * (args.doc_tokens - 1))
+    started = time.perf_counter()
+    for doc in range(args.docs):
+        body = corpus[doc * (args.doc_tokens - 1) : (doc + 1) * (args.doc_tokens - 1)]
+        tokens = [bos] + body
+        for start in range(0, len(tokens), args.n_batch):
+            decode(ctx, batch, tokens[start : start + args.n_batch], start, doc, False)
+        llama_cpp.llama_synchronize(ctx)
+        log(f"  document {doc}: {len(tokens)} tokens, RSS {proc_status_kb('VmRSS:') / 1000:.0f} MB")
+    seconds = time.perf_counter() - started
+    peak = proc_status_kb("VmHWM:")
+    log(
+        f"docs memory: {args.docs} documents of {args.doc_tokens} tokens in {seconds:.1f} s, "
+        f"peak RSS {peak / 1000:.0f} MB (model alone {rss_model / 1000:.0f} MB)"
+    )
+    print(json.dumps({
+        "rss_10_docs_mb": round(peak / 1000, 1),
+        "rss_before_docs_mb": round(rss_model / 1000, 1),
+        "docs_memory_docs": args.docs,
+        "docs_memory_doc_tokens": args.doc_tokens,
+        "docs_memory_swa_full": bool(args.docs_swa_full),
+        "docs_memory_eval_s": round(seconds, 2),
+    }))
+    llama_cpp.llama_batch_free(batch)
+    llama_cpp.llama_free(ctx)
+    llama_cpp.llama_model_free(model)
+    return 0
 
 
 def measure_tg(bench, tokens, reps):
@@ -342,6 +576,17 @@ def parse_args(argv):
         action="store_true",
         help="only the figures model_bench compares with: pp16/pp128/pp512/pp1536, tg128, memory",
     )
+    parser.add_argument(
+        "--scan-file", default=str(DEFAULT_SCAN_FILE),
+        help="file the diagnostics scan scores (default: %(default)s; empty: no scan)",
+    )
+    parser.add_argument("--docs", type=int, default=10, help="documents held for rss_10_docs_mb (0: none)")
+    parser.add_argument("--doc-tokens", type=int, default=2048, help="tokens per document, BOS included")
+    parser.add_argument(
+        "--docs-swa-full", action="store_true",
+        help="cache the sliding-window layers in full while holding the documents (llama-server: --swa-full)",
+    )
+    parser.add_argument("--docs-memory", action="store_true", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args(argv)
     if args.quick:
         args.reps = 1
@@ -356,12 +601,10 @@ def model_bench_figures(bench, args, version, rss_after_load):
     long_text, _ = long_file_text()
     long_tokens = bench.tokenize(long_text)
     lengths = (16, 128, 512, 1536)
-    # The long file repeated as often as the longest prompt needs (pp1536 is past its end).
-    pp_tokens = (long_tokens * (lengths[-1] // len(long_tokens) + 1))[: lengths[-1]]
     reps = max(args.reps, 3)
     report = {}
     for length in lengths:
-        rate = measure_pp(bench, pp_tokens[:length], reps)
+        rate = measure_pp(bench, pp_prompt(long_tokens, length), reps)
         log(f"pp{length}: {rate:.1f} t/s")
         report[f"pp{length}_tps"] = round(rate, 2)
     tg = measure_tg(bench, long_tokens[1:129], reps)
@@ -385,6 +628,8 @@ def main(argv=None):
             file=sys.stderr,
         )
         return 2
+    if args.docs_memory:
+        return docs_memory_main(args)
     load_before = load_average()
     version = getattr(llama_cpp, "__version__", "unknown")
     log(f"llama-cpp-python {version}; loading {args.model} ({args.threads} threads)")
@@ -412,11 +657,18 @@ def main(argv=None):
     log(f"decode: {len(prompts)} edit_replay prompts, {args.tokens} tokens, median of {args.reps}")
     decode_tps = measure_decode(bench, prompts, args)
 
-    pp_tokens = (long_tokens * 2)[:512]
-    pp512 = measure_pp(bench, pp_tokens, max(args.reps, 3))
+    pp512 = measure_pp(bench, pp_prompt(long_tokens, 512), max(args.reps, 3))
     log(f"pp512: {pp512:.1f} t/s")
+    pp1536 = measure_pp(bench, pp_prompt(long_tokens, 1536), max(args.reps, 3))
+    log(f"pp1536: {pp1536:.1f} t/s")
     tg = measure_tg(bench, long_tokens[1:129], max(args.reps, 3))
     log(f"tg128: {tg:.1f} t/s")
+    # Taken before the scan, whose all-position logits (n_batch × vocabulary floats) would
+    # otherwise become this process's peak.
+    rss_peak = round(vm_hwm_mb() or 0.0, 1)
+
+    scan = measure_scan(bench, args) if args.scan_file else {}
+    docs = measure_docs_memory(args) if args.docs > 0 else {}
 
     report = {
         "cold_prompt_ttft_ms": round(cold_ms, 2),
@@ -424,6 +676,7 @@ def main(argv=None):
         "keystroke_ttft_ms_p95": round(nearest_rank(keystrokes, 95), 2),
         "decode_tps": round(decode_tps, 2),
         "pp512_tps": round(pp512, 2),
+        "pp1536_tps": round(pp1536, 2),
         "tg_tps": round(tg, 2),
         "llama_cpp_python_version": version,
         "cold_prompt_tokens": len(long_tokens),
@@ -433,10 +686,12 @@ def main(argv=None):
         "edit_replay_cases": len(prompts),
         "threads": args.threads,
         "flash_attn": args.flash_attn,
-        "rss_peak_mb": round(vm_hwm_mb() or 0.0, 1),
-        "load_average_before": load_before,
-        "load_average_after": load_average(),
+        "rss_peak_mb": rss_peak,
     }
+    report.update(scan)
+    report.update(docs)
+    report["load_average_before"] = load_before
+    report["load_average_after"] = load_average()
     print(json.dumps(report))
     return 0
 

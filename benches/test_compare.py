@@ -17,7 +17,7 @@ RILL = {
     "keystroke_ttft_ms_p50": 12.0,
     "keystroke_ttft_ms_p95": 60.0,
     "cold_prompt_ttft_ms": 3000.0,
-    "rss_10_docs_mb": 550.4,
+    "rss_10_docs_mb": 450.4,
     "bytes_per_cached_token": 18432,
     "decode_tps_plain": 40.0,
     "decode_tps_speculative": 90.0,
@@ -29,6 +29,11 @@ RILL = {
     "prewarmed_first_completion_ms": 120.0,
     "served_without_model_fraction": 0.375,
     "cpu_seconds_per_keystroke": 0.05,
+    "prefill_512_tps": 900.0,
+    "prefill_1536_tps": 700.0,
+    "decode_300_tps": 95.0,
+    "diagnostics_scan_s": 11.4,
+    "diagnostics_scan_positions_per_s": 445.0,
 }
 LLAMA_VALUES = {
     "keystroke_ttft_ms_p50": 40.0,
@@ -36,7 +41,11 @@ LLAMA_VALUES = {
     "cold_prompt_ttft_ms": 2500.0,
     "decode_tps": 50.0,
     "pp512_tps": 400.0,
+    "pp1536_tps": 875.0,
     "tg_tps": 47.0,
+    "scan_s": 38.0,
+    "scan_positions_per_s": 133.4,
+    "rss_10_docs_mb": 615.8,
     "llama_cpp_python_version": "0.3.36",
 }
 
@@ -123,7 +132,16 @@ class Table(unittest.TestCase):
         self.assertEqual((plain[1], plain[2], plain[3], plain[5]), ("40.0 t/s", "50.0 t/s", "0.80×", "no"))
         speculative = table["decode, speculative (edit replay)"]
         self.assertEqual((speculative[3], speculative[5]), ("1.80×", "yes"))
-        self.assertEqual(table["memory, 10 open 2k-token documents"][1:], ["550 MB", DASH, DASH, "≤ 600 MB", "yes"])
+        self.assertEqual(table["memory, 10 open 2k-token documents"][1:],
+                         ["450 MB", "616 MB", "0.73×", "≤ 500 MB", "yes"])
+        self.assertEqual(table["prefill 512 tokens"][1:],
+                         ["900.0 t/s", "400.0 t/s", "2.25×", "≥ 1.0× llama.cpp", "yes"])
+        self.assertEqual(table["prefill 1536 tokens"][1:],
+                         ["700.0 t/s", "875.0 t/s", "0.80×", "≥ 1.0× llama.cpp", "no"])
+        scan = table["diagnostics scan, 491-line file"]
+        self.assertEqual(scan[1:], ["11.4 s", "38.0 s", "0.30×", "≤ 10 s and ≤ 1.0× llama.cpp", "no"])
+        rate = table["diagnostics scan, positions per second"]
+        self.assertEqual(rate[1:], ["445.0 pos/s", "133.4 pos/s", "3.34×", DASH, DASH])
         self.assertEqual(table["typing replay: served by typed-ahead/cache"][1], "37.5%")
         self.assertEqual(table["speculative: draft acceptance rate"][1], "80.0%")
         self.assertEqual(table["llama-bench tg128 (reference)"][1:3], [DASH, "47.0 t/s"])
@@ -146,7 +164,19 @@ class Table(unittest.TestCase):
         self.assertEqual(p50[2:4], [f"{DASH} (skipped: --skip-llama)", DASH])
         self.assertEqual(p50[5], "?")  # 12 ms meets 25 ms; the ratio is unknown
         self.assertEqual(table["keystroke → first token, p95"][5], "no")  # 60 ms fails 50 ms anyway
-        self.assertEqual(table["memory, 10 open 2k-token documents"][5], "yes")
+        self.assertEqual(table["memory, 10 open 2k-token documents"][5], "yes")  # 450 ≤ 500 MB
+        self.assertEqual(table["diagnostics scan, 491-line file"][5], "no")  # 11.4 s > 10 s
+
+    def test_old_llama_results_without_the_new_keys(self):
+        llama = {key: value for key, value in LLAMA_VALUES.items()
+                 if key not in ("pp1536_tps", "scan_s", "scan_positions_per_s", "rss_10_docs_mb")}
+        table = rows_by_label(compare.build_rows(sources(llama=llama)))
+        prefill = table["prefill 1536 tokens"]
+        self.assertEqual(prefill[2], f"{DASH} (llama.cpp printed no `pp1536_tps`)")
+        self.assertEqual(prefill[5], "?")
+        self.assertEqual(table["prefill 512 tokens"][5], "yes")  # pp512_tps was always there
+        memory = table["memory, 10 open 2k-token documents"]
+        self.assertEqual((memory[3], memory[5]), (DASH, "yes"))  # no ratio target, 450 ≤ 500 MB
 
     def test_key_missing_from_output(self):
         rill = dict(RILL)
@@ -177,6 +207,39 @@ class BusyWarning(unittest.TestCase):
         self.assertIn("5.04", compare.busy_warning({"load_average_before": "5.04 4.72 4.37"}, cores=2))
         self.assertIsNone(compare.busy_warning({}, cores=2))
         self.assertIsNone(compare.busy_warning({"load_average_before": "unknown"}, cores=2))
+
+
+class Diagnose(unittest.TestCase):
+    LINE = "rill: 0 flags in 491 lines, scored in 11.4 s (5069 positions, 445 per second)"
+
+    def test_summary_line(self):
+        values = compare.parse_diagnose_summary("", ["loading model", self.LINE])
+        self.assertEqual(values, {
+            "diagnostics_scan_s": 11.4,
+            "diagnostics_scan_positions_per_s": 445.0,
+            "diagnostics_scan_positions": 5069,
+            "diagnostics_scan_lines": 491,
+            "diagnostics_scan_flags": 0,
+        })
+        one = "rill: 1 flag in 3 lines, scored in 0.2 s (20 positions, 100 per second)"
+        self.assertEqual(compare.parse_diagnose_summary("", [one])["diagnostics_scan_flags"], 1)
+        self.assertIsNone(compare.parse_diagnose_summary(self.LINE, ["no summary"]))  # stderr only
+
+    def test_command(self):
+        argv = [str(a) for a in compare.rill_command(compare.DIAGNOSE)]
+        self.assertEqual(argv[1:], ["diagnose", "--threads", "2",
+                                    str(Path("benches/workloads/diagnostics/textwrap.py"))])
+        self.assertTrue(argv[0].endswith(os.path.join("target", "release", "rill")))
+        self.assertEqual(compare.rill_command("model_bench")[-3:], ["--", "--json", "--skip-llama"])
+
+    def test_run_parses_stderr(self):
+        code = f'import sys; print("x.py:1:1: flag"); print({self.LINE!r}, file=sys.stderr)'
+        source, status = compare.run_json("d", [sys.executable, "-c", code], 30, echo=None,
+                                          parse=compare.parse_diagnose_summary)
+        self.assertEqual((status, source.values["diagnostics_scan_s"]), (0, 11.4))
+        source, _ = compare.run_json("d", [sys.executable, "-c", "print('{}')"], 30, echo=None,
+                                     parse=compare.parse_diagnose_summary)
+        self.assertEqual(source.reason, "printed no summary line")
 
 
 class Parsing(unittest.TestCase):
@@ -248,6 +311,9 @@ class Main(unittest.TestCase):
             self.assertIn("| keystroke → first token, p50 | 12.0 ms |", text)
             self.assertIn(f"{DASH} (llama.cpp: venv missing", text)
             self.assertIn(f"(from {rill})", text)
+            self.assertIn("| prefill 512 tokens | 900.0 t/s |", text)
+            self.assertIn("| diagnostics scan, 491-line file | 11.4 s |", text)
+            self.assertEqual(set(given), set(compare.RILL_BENCHES) | {LLAMA})
 
     def test_llama_exit_3_is_reported_as_not_installed(self):
         with tempfile.TemporaryDirectory() as directory:

@@ -1,4 +1,4 @@
-//! Measures rill's model engine (load time, prefill and decode speed, memory) and llama.cpp's on the same GGUF in the same run, and prints a Markdown table of same-run ratios.
+//! Measures rill's model engine (load time, prefill and decode speed, memory) and llama.cpp's on the same GGUF in the same run, and prints a Markdown table of same-run ratios (or, with `--json`, one flat JSON object).
 //!
 //! This is a plain binary rather than a criterion benchmark: one measurement takes seconds on a
 //! two-core machine, and criterion's warm-up and sample counts would stretch a run to many minutes.
@@ -143,6 +143,10 @@ struct Args {
     /// Measure rill only (no ratios are printed then).
     #[arg(long)]
     skip_llama: bool,
+    /// Print one flat JSON object of rill's figures instead of the Markdown table (what
+    /// benches/compare.py reads).
+    #[arg(long)]
+    json: bool,
 }
 
 /// How many times each measurement is repeated.
@@ -283,6 +287,11 @@ fn proc_status_kb(field: &str) -> Option<u64> {
     })
 }
 
+/// Two decimals, enough for every figure of the JSON object.
+fn round(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
 fn mb(bytes: f64) -> f64 {
     bytes / 1_000_000.0
 }
@@ -353,6 +362,11 @@ fn main() -> Result<()> {
         Row::new("load weights, `Model::load` (s)", load_s, 2),
         Row::new("build tokenizer (s)", tokenizer_s, 2),
     ];
+    // The same figures under stable keys for `--json`; compare.py merges them with the other
+    // benchmarks' objects, so the names must not clash with theirs.
+    let mut figures = serde_json::Map::new();
+    figures.insert("load_s".into(), round(load_s).into());
+    figures.insert("tokenizer_s".into(), round(tokenizer_s).into());
 
     for (&length, &count) in PREFILL_LENGTHS.iter().zip(&reps.prefill) {
         eprintln!("prefill {length} tokens × {count}");
@@ -366,6 +380,7 @@ fn main() -> Result<()> {
             samples.push(started.elapsed().as_secs_f64());
         }
         let speed = length as f64 / median(samples);
+        figures.insert(format!("prefill_{length}_tps"), round(speed).into());
         let row = Row::new(format!("prefill {length} tokens (tokens/s)"), speed, 1);
         rows.push(match length {
             16 | 128 | 512 | 1_536 => row.compared(llama.get(&format!("pp{length}_tps")), "higher"),
@@ -395,6 +410,7 @@ fn main() -> Result<()> {
             samples.push(started.elapsed().as_secs_f64());
         }
         let step_s = median(samples) / DECODE_STEPS as f64;
+        figures.insert(format!("decode_{context}_tps"), round(1.0 / step_s).into());
         rows.push(
             Row::new(
                 format!("decode at {context} context (tokens/s)"),
@@ -446,7 +462,28 @@ fn main() -> Result<()> {
         1,
     ));
 
-    print_report(&args, settings, cores, &path, &rows, &llama);
+    figures.insert(
+        "rss_after_load_mb".into(),
+        round(rss_after_load_kb as f64 / 1_000.0).into(),
+    );
+    figures.insert(
+        "model_bench_peak_rss_mb".into(),
+        round(peak_kb as f64 / 1_000.0).into(),
+    );
+    figures.insert("kv_bytes_per_token".into(), kv_bytes_per_token.into());
+    figures.insert("model_bench_threads".into(), settings.threads.into());
+    figures.insert("model_bench_quick".into(), args.quick.into());
+    // llama.cpp's figures of this run, when measured, so that `--json` loses nothing the table has.
+    if let Some(serde_json::Value::Object(llama_figures)) = &llama.figures {
+        for (key, value) in llama_figures {
+            figures.insert(format!("llama_{key}"), value.clone());
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::Value::Object(figures));
+    } else {
+        print_report(&args, settings, cores, &path, &rows, &llama);
+    }
     drop(tokenizer);
     Ok(())
 }
