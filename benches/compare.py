@@ -166,6 +166,10 @@ ROWS = [
     Row("memory, 10 open 2k-token documents", "MB", ("incremental_bench", "rss_10_docs_mb"),
         "rss_10_docs_mb", at_most=500),
     Row("KV cache per cached token", "B", ("incremental_bench", "bytes_per_cached_token")),
+    Row("model: RSS after loading the weights", "MB", ("model_bench", "rss_after_load_mb"),
+        at_most=300),
+    # The default GGUF is 253 MB: the issue allows the load a peak of the file's size + 50 MB.
+    Row("model: peak RSS while loading", "MB", ("model_bench", "load_peak_rss_mb"), at_most=303),
     Row("typing replay: first partial, p50", "ms", ("lsp_typing_bench", "first_partial_ms_p50")),
     Row("typing replay: first partial, p95", "ms", ("lsp_typing_bench", "first_partial_ms_p95")),
     Row("typing replay: served by typed-ahead/cache", "%",

@@ -31,8 +31,13 @@ fn complete_streams_the_completion_to_stdout_and_statistics_to_stderr() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(output.status.success(), "{stderr}");
-    // Greedy decoding of this prompt starts with a for loop (llama.cpp agrees, greedy.jsonl line 1).
-    assert!(stdout.starts_with("    for i in range(2"), "{stdout:?}");
+    // Greedy decoding of this prompt (greedy.jsonl line 1) starts with an indent, a clear choice,
+    // then `for` (llama.cpp) or `if` (its runner-up by 0.24 nats): below the parity suite's clear
+    // margin, so another correct summation order (another kernel level) may pick either.
+    assert!(
+        stdout.starts_with("    for ") || stdout.starts_with("    if "),
+        "{stdout:?}"
+    );
     assert!(stderr.contains("prompt 26 tokens"), "{stderr}");
     assert!(stderr.contains("time to first token"), "{stderr}");
     assert!(stderr.contains("tokens/s"), "{stderr}");
