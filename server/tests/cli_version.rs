@@ -2,30 +2,44 @@
 
 use std::process::Command;
 
+fn kernels_line(cap: Option<&str>) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rill"));
+    command.arg("--version").env_remove("RILL_KERNELS");
+    if let Some(cap) = cap {
+        command.env("RILL_KERNELS", cap);
+    }
+    let output = command.output().expect("rill runs");
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout).to_string();
+    assert!(text.starts_with("rill "), "{text}");
+    text.lines()
+        .find(|line| line.starts_with("kernels: "))
+        .unwrap_or_else(|| panic!("no kernels line in {text:?}"))
+        .to_string()
+}
+
+/// The level a kernels line names first.
+fn level(line: &str) -> &str {
+    line["kernels: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+}
+
 #[test]
 fn the_long_version_names_the_kernel_paths() {
-    let output = Command::new(env!("CARGO_BIN_EXE_rill"))
-        .arg("--version")
-        .output()
-        .expect("rill runs");
-    assert!(output.status.success());
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.starts_with("rill "), "{text}");
-    let kernels = text
-        .lines()
-        .find(|line| line.starts_with("kernels: "))
-        .unwrap_or_else(|| panic!("no kernels line in {text:?}"));
-    for part in ["quantized matmul ", "KV attention ", "candle built for "] {
+    let kernels = kernels_line(None);
+    for part in [
+        "Q8_0 matmul ",
+        "KV attention ",
+        "activations ",
+        "candle built for ",
+    ] {
         assert!(kernels.contains(part), "{kernels}");
     }
-    let matmul = kernels
-        .split("quantized matmul ")
-        .nth(1)
-        .and_then(|rest| rest.split(',').next())
-        .unwrap_or_default();
     assert!(
-        ["avx2+fma", "scalar"].contains(&matmul),
-        "an unknown path: {matmul:?}"
+        ["scalar", "avx2", "avx512-vnni"].contains(&level(&kernels)),
+        "an unknown level: {kernels}"
     );
     // The short form stays one line, as scripts expect.
     let short = Command::new(env!("CARGO_BIN_EXE_rill"))
@@ -33,4 +47,17 @@ fn the_long_version_names_the_kernel_paths() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&short.stdout).lines().count(), 1);
+}
+
+#[test]
+fn rill_kernels_caps_the_level_and_an_unknown_value_changes_nothing() {
+    let scalar = kernels_line(Some("scalar"));
+    assert_eq!(level(&scalar), "scalar", "{scalar}");
+    assert!(scalar.contains("Q8_0 matmul candle"), "{scalar}");
+    let detected = kernels_line(None);
+    assert_eq!(
+        level(&kernels_line(Some("fastest-please"))),
+        level(&detected),
+        "{detected}"
+    );
 }
