@@ -55,9 +55,9 @@ fn the_binary_completes_the_same_on_a_baseline_cpu() {
         eprintln!("skipped: qemu-x86_64 is not installed (Debian: apt-get install qemu-user)");
         return;
     };
-    // candle's repacked kernels pick AVX-512 VNNI here and AVX2 on the baseline CPU: hold them at
-    // AVX2 on both sides so the same kernels run and the outputs must be equal.
-    let same_path = [("MISTRALRS_FORCE_AVX2", "1")];
+    // candle's repacked kernels and rill's own pick AVX-512 here and AVX2 on the baseline CPU: hold
+    // both at AVX2 on both sides so the same kernels run and the outputs must be equal.
+    let same_path = [("MISTRALRS_FORCE_AVX2", "1"), ("RILL_KERNELS", "avx2")];
     let here = complete(None, &same_path);
     assert!(
         here.status.success(),
@@ -86,7 +86,10 @@ fn the_binary_completes_the_same_on_a_baseline_cpu() {
         .output()
         .expect("rill --version under qemu");
     let version = String::from_utf8_lossy(&version.stdout);
-    assert!(version.contains("quantized matmul avx2+fma"), "{version}");
+    assert!(
+        version.contains("kernels: avx2 (detected avx2;"),
+        "{version}"
+    );
     assert!(
         !version.contains("avx512"),
         "built beyond the baseline: {version}"
