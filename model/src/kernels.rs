@@ -78,24 +78,6 @@ pub fn level() -> Level {
     })
 }
 
-/// The kernel paths in words, for `rill --version` and bug reports.
-pub fn describe() -> String {
-    let matmul = crate::q8_matmul::describe();
-    let attention = crate::kv_kernels::KvKernels::detect().describe();
-    let activations = match level() {
-        Level::Scalar => "scalar",
-        Level::Avx2 => "avx2+fma",
-        Level::Avx512Vnni => "avx512f",
-    };
-    format!(
-        "kernels: {} (detected {}; Q8_0 matmul {matmul}, KV attention {attention}, activations {activations}; chosen at start, cap with {CAP_VARIABLE}); \
-         candle built for {}",
-        level().name(),
-        Level::detected().name(),
-        compiled_features().join(" ")
-    )
-}
-
 /// The x86 instruction sets the build enabled, which candle's `cfg(target_feature)` kernels use
 /// and every machine running the binary must have.
 pub fn compiled_features() -> Vec<&'static str> {

@@ -12,6 +12,7 @@ pub mod fim;
 pub mod generate;
 pub mod gguf;
 pub mod healing;
+pub mod kernel_report;
 pub mod kernels;
 pub mod kv_cache;
 mod kv_kernels;

@@ -7,7 +7,7 @@ fn main() -> std::process::ExitCode {
     let long_version = format!(
         "{}\n{}",
         env!("CARGO_PKG_VERSION"),
-        rill_model::kernels::describe()
+        rill_model::kernel_report::describe()
     );
     let matches = rill_server::cli::Cli::command()
         .long_version(&*Box::leak(long_version.into_boxed_str()))

@@ -182,7 +182,7 @@ pub(crate) fn kernel_available() -> bool {
     cfg!(target_arch = "x86_64") && crate::kernels::level() >= Level::Avx2
 }
 
-/// The matmul path in words, for `kernels::describe`.
+/// The matmul path in words, for `kernel_report::describe`.
 pub(crate) fn describe() -> &'static str {
     if !kernel_available() {
         "candle's"
