@@ -130,25 +130,14 @@ pub fn smollm2_path() -> PathBuf {
 /// prompt: the reference that the server's post-processed suggestions must be a prefix of. Call it while
 /// a [`Server`] is held, so that it does not compete for the CPU with another test's server.
 pub fn cli_complete(text: &str, max_tokens: usize) -> String {
-    let mut child = Command::new(rill_bin())
-        .args([
-            "complete",
-            "--stdin",
-            "--max-tokens",
-            &max_tokens.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start `rill complete`");
-    child
-        .stdin
-        .take()
-        .expect("piped stdin")
-        .write_all(text.as_bytes())
-        .expect("write the prompt to `rill complete`");
-    let output = child.wait_with_output().expect("wait for `rill complete`");
+    let mut command = Command::new(rill_bin());
+    command.args([
+        "complete",
+        "--stdin",
+        "--max-tokens",
+        &max_tokens.to_string(),
+    ]);
+    let output = run_with_stdin(command, text);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
@@ -194,4 +183,22 @@ pub fn apply_text_edit(text: &str, edit: &serde_json::Value, encoding: Encoding)
             .unwrap_or_else(|| panic!("an edit without newText: {edit}")),
     );
     model.text().to_string()
+}
+
+/// Runs `command` with `text` on its stdin and returns what it printed (its stdout and stderr
+/// piped), for `rill complete --stdin` however it is launched (directly, or under qemu).
+pub fn run_with_stdin(mut command: Command, text: &str) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(text.as_bytes())
+        .expect("write to the command's stdin");
+    child.wait_with_output().expect("wait for the command")
 }

@@ -1,10 +1,9 @@
 //! The shipped baseline (x86-64-v3, `.cargo/config.toml`): the release binary runs on a CPU of that level, emulated by `qemu-x86_64 -cpu Haswell` (qemu-user), without an illegal instruction, and completes exactly as it does here on the same kernel path.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
-use rill_e2e::{rill_bin, PRIME_PY};
+use rill_e2e::{rill_bin, run_with_stdin, PRIME_PY};
 
 /// The qemu CPU model of the baseline: AVX2, FMA, F16C, BMI2, no AVX-512.
 const BASELINE_CPU: &str = "Haswell";
@@ -28,21 +27,10 @@ fn complete(wrapper: Option<(&PathBuf, &[&str])>, env: &[(&str, &str)]) -> Outpu
         }
         None => Command::new(&rill),
     };
-    let mut child = command
+    command
         .args(["complete", "--stdin", "--max-tokens", "8", "--threads", "2"])
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start `rill complete`");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(PRIME_PY.as_bytes())
-        .unwrap();
-    child.wait_with_output().expect("wait for `rill complete`")
+        .envs(env.iter().copied());
+    run_with_stdin(command, PRIME_PY)
 }
 
 #[test]
