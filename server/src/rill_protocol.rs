@@ -65,6 +65,10 @@ pub trait CompletionMeasurements {
     fn generated_tokens(&self) -> usize;
     fn time_to_first_token(&self) -> Duration;
     fn tokens_per_second(&self) -> f64;
+    /// Whether the first line was decided ahead of the request, by the pre-warm.
+    fn first_line_ahead(&self) -> bool {
+        false
+    }
 }
 
 /// Parameters of `rill/status`.
@@ -94,6 +98,10 @@ pub struct StatusParams {
     /// For `typedAhead` and `cache`: characters of the suggestion the user typed, accepted without model work.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_chars: Option<usize>,
+    /// `true` when the pre-warm had already decided the suggestion's first line, so it streamed
+    /// without decoding; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_line_ahead: Option<bool>,
     /// Documents whose KV cache the engine holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_documents: Option<usize>,
@@ -121,6 +129,7 @@ impl StatusParams {
             generated_tokens: None,
             source: None,
             accepted_chars: None,
+            first_line_ahead: None,
             cached_documents: None,
             cached_tokens: None,
             cached_bytes: None,
@@ -149,6 +158,7 @@ impl StatusParams {
             generated_tokens: Some(stats.generated_tokens()),
             time_to_first_token_ms: Some(stats.time_to_first_token().as_secs_f64() * 1000.0),
             tokens_per_second,
+            first_line_ahead: stats.first_line_ahead().then_some(true),
             ..Self::new(StatusState::Ready)
         }
     }
@@ -254,6 +264,8 @@ pub struct CacheStatus {
     pub cached_tokens: usize,
     pub cached_bytes: usize,
     pub bytes_per_cached_token: usize,
+    /// Documents whose next completion at the pre-warmed place has its first line decided.
+    pub first_lines_ahead: usize,
 }
 
 /// `rill/diagnosticsStatus`: whether a document's model diagnostics are up to date, and how many

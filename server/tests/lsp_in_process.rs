@@ -135,6 +135,55 @@ fn partials_stream_in_order_each_extending_the_last_and_the_answer_completes_the
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
 
+// ---- pre-warm ----
+
+#[test]
+fn the_prewarm_asks_to_decide_the_very_search_the_next_request_there_runs() {
+    // The engine reuses a pre-warm's first line only for an identical prompt, quality and
+    // parameters: any drift between the two paths would silently lose the speed-up.
+    let mut server = support::start(Profile::vscode(), prime_script());
+    server.open(PRIME_URI, "python", PRIME_PY);
+    let prewarm = support::eventually("the opened document's pre-warm", DEFAULT_TIMEOUT, || {
+        server
+            .fake
+            .jobs()
+            .into_iter()
+            .find(|job| job.kind == SeenKind::Prewarm)
+    });
+    let ahead = prewarm
+        .lookahead
+        .clone()
+        .expect("a completion at the end searches its first line, so the pre-warm decides it");
+    assert!(ahead.quality.searches(), "{ahead:?}");
+    let (line, character) =
+        rill_e2e::TextModel::new(PRIME_PY, rill_e2e::Encoding::Utf16).end_position();
+    let id = server.inline_completion(PRIME_URI, line, character);
+    assert!(!item_text(&server.reply(id, DEFAULT_TIMEOUT).outcome.clone().unwrap()).is_empty());
+    let completion = server.fake.completions().remove(0);
+    assert_eq!(completion.prompt, prewarm.prompt);
+    assert_eq!(completion.lookahead, Some(ahead));
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn a_prewarm_decides_nothing_ahead_where_the_request_would_not_search() {
+    let settings = json!({ "completion": { "candidates": 1, "suffixChoice": false, "codeOverComment": "off" } });
+    let mut server = support::start(
+        Profile::vscode().with_initialization_options(settings),
+        prime_script(),
+    );
+    server.open(PRIME_URI, "python", PRIME_PY);
+    let prewarm = support::eventually("the opened document's pre-warm", DEFAULT_TIMEOUT, || {
+        server
+            .fake
+            .jobs()
+            .into_iter()
+            .find(|job| job.kind == SeenKind::Prewarm)
+    });
+    assert_eq!(prewarm.lookahead, None);
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
 // ---- supersede and cancellation ----
 
 #[test]

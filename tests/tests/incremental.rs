@@ -101,18 +101,21 @@ fn typing_the_start_of_a_streaming_suggestion_adopts_the_running_generation() {
 }
 
 #[test]
-fn an_opened_document_is_prewarmed_so_the_first_completion_reuses_its_prompt() {
+fn an_opened_document_is_prewarmed_so_the_first_completion_reuses_its_prompt_and_its_first_line() {
     let mut server = server_with(json!({ "completion": { "timeoutMs": 30000, "maxTokens": 8 } }));
     server.open(LONG_URI, "python", LONG_FILE);
+    // The pre-warm prefills the prompt, then decides the first line the completion there would
+    // search for (the default ranks candidate lines).
     let warmed = wait_for_cache(&server, "the pre-warm of the long file", |status| {
         status["cachedTokens"].as_u64().unwrap_or(0) > 1000
+            && status["firstLinesAhead"].as_u64() == Some(1)
     });
     eprintln!("pre-warmed: {warmed}");
 
     let (line, character) = end_of(LONG_FILE);
     let mark = server.mark();
     let id = server.inline_completion(LONG_URI, line, character);
-    server.response(id, DEFAULT_TIMEOUT).expect("completion");
+    let reply = server.response(id, DEFAULT_TIMEOUT).expect("completion");
     let (_, status) = server.wait_for_notification_since(
         mark,
         "rill/status",
@@ -124,11 +127,31 @@ fn an_opened_document_is_prewarmed_so_the_first_completion_reuses_its_prompt() {
     let reused = status["reusedTokens"].as_u64().unwrap_or(0);
     assert!(prompt > 1000, "{status}");
     assert_eq!(
-        reused,
-        prompt - 1,
-        "all but the last prompt token come from the pre-warmed cache: {status}"
+        status["firstLineAhead"],
+        json!(true),
+        "the first line came from the pre-warm: {status}"
     );
+    assert_eq!(reused, prompt, "no prompt token was recomputed: {status}");
+    let items = reply["items"].as_array().cloned().unwrap_or_default();
+    assert!(!items.is_empty(), "a suggestion: {reply}");
+
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
+    drop(server);
+
+    // A server that never pre-warms searches at the request: deciding ahead changes when the
+    // first line is decided, not what it is.
+    let mut cold = server_with(json!({
+        "completion": { "timeoutMs": 30000, "maxTokens": 8 },
+        "engine": { "prewarm": false }
+    }));
+    cold.open(LONG_URI, "python", LONG_FILE);
+    let id = cold.inline_completion(LONG_URI, line, character);
+    let fresh = cold.response(id, DEFAULT_TIMEOUT).expect("completion");
+    assert_eq!(
+        fresh["items"][0]["insertText"],
+        reply["items"][0]["insertText"]
+    );
+    assert_eq!(cold.shutdown_and_exit().code(), Some(0));
 }
 
 #[test]

@@ -71,7 +71,7 @@ config_keys! {
             default: true,
             rule: Flag,
             doc: "Prefill a document's prompt in the background after it opens and when typing pauses, so \
-                the first completion finds it cached.",
+                the first completion finds it cached and its first line already decided.",
             protocol: "Background work runs in chunks of 32 tokens and yields to completions (and to the \
                 rescoring of an edited region) between chunks.",
         }

@@ -124,3 +124,10 @@ pub struct DocumentSnapshot {
     pub version: i32,
     pub language_id: String,
 }
+
+impl DocumentSnapshot {
+    /// LSP position of a char index, clamped to the document end.
+    pub fn position(&self, char_index: usize, encoding: PositionEncoding) -> Position {
+        encoding::position(&self.rope, char_index, encoding)
+    }
+}

@@ -189,6 +189,9 @@ pub struct SeenJob {
     pub kind: SeenKind,
     /// The completion's text before the cursor or raw prompt; empty for other kinds.
     pub prompt: String,
+    /// How a completion searches (its quality and parameters), or what a pre-warm was asked to
+    /// decide ahead; `None` for other kinds and for a pre-warm without a lookahead.
+    pub lookahead: Option<super::Lookahead>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,20 +339,35 @@ impl Backend for FakeBackend {
 
 impl Shared {
     fn see(&self, document: &str, kind: SeenKind, prompt: &str) {
+        self.see_with(document, kind, prompt, None);
+    }
+
+    fn see_with(
+        &self,
+        document: &str,
+        kind: SeenKind,
+        prompt: &str,
+        lookahead: Option<super::Lookahead>,
+    ) {
         lock(&self.seen).push(SeenJob {
             document: document.to_string(),
             kind,
             prompt: prompt.to_string(),
+            lookahead,
         });
     }
 
     fn run(&self, work: Work) {
         match work {
             Work::Complete(job) => {
-                self.see(
+                self.see_with(
                     &job.sequence.document,
                     SeenKind::Completion,
                     &job.text_before_cursor,
+                    Some(super::Lookahead {
+                        quality: job.quality.clone(),
+                        params: job.params.clone(),
+                    }),
                 );
                 let mut sent = String::new();
                 let outcome =
@@ -449,7 +467,16 @@ impl Shared {
                 self.see(&job.document, SeenKind::Prefer, &prefer.input.result);
                 let _ = prefer.answer.send(Ok(Some(script.preference)));
             }
-            BackgroundKind::Prewarm { .. } => self.see(&job.document, SeenKind::Prewarm, ""),
+            BackgroundKind::Prewarm {
+                text_before_cursor,
+                lookahead,
+                ..
+            } => self.see_with(
+                &job.document,
+                SeenKind::Prewarm,
+                &text_before_cursor,
+                lookahead.as_deref().cloned(),
+            ),
             BackgroundKind::Housekeeping => self.see(&job.document, SeenKind::Housekeeping, ""),
         }
     }

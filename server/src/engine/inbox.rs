@@ -229,6 +229,7 @@ mod tests {
                 reserve_tokens: 10,
                 cross_file: Default::default(),
                 heal: false,
+                lookahead: None,
             },
         }
     }

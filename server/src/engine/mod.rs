@@ -14,6 +14,7 @@ mod backend;
 mod cancel;
 pub mod diagnose;
 pub mod fake;
+pub mod first_lines;
 mod inbox;
 pub mod key;
 mod local;
@@ -96,6 +97,14 @@ impl Quality {
     }
 }
 
+/// How a completion at the pre-warmed place would search: the same quality settings and
+/// generation parameters the request will bring.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lookahead {
+    pub quality: Quality,
+    pub params: GenerationParams,
+}
+
 /// A candidate suggestion, as the engine found it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -130,6 +139,9 @@ pub enum BackgroundKind {
         cross_file: crate::context::PromptContext,
         /// `completion.tokenHealing`, which changes the prompt's last tokens.
         heal: bool,
+        /// Set when a completion at the cursor would search for its first line: the pre-warm then
+        /// decides that line too, so the request streams it at once (see `first_lines`).
+        lookahead: Option<Box<Lookahead>>,
     },
     /// Score a reasoning chain's result against the selection it rewrites (run whole: the user
     /// waits for it, and it is short).
@@ -201,6 +213,8 @@ pub struct CompletionStats {
     /// Forward passes of the decode loop and draft tokens accepted (speculative decoding).
     pub forward_passes: usize,
     pub accepted_draft_tokens: usize,
+    /// The first line came from a search the pre-warm had already decided.
+    pub first_line_ahead: bool,
 }
 
 /// What the LSP side needs to know about the loaded model to write prompts for it.
@@ -501,6 +515,7 @@ impl CompletionStats {
             cancelled: true,
             forward_passes: 0,
             accepted_draft_tokens: 0,
+            first_line_ahead: false,
         }
     }
 }
@@ -524,5 +539,9 @@ impl crate::rill_protocol::CompletionMeasurements for CompletionStats {
 
     fn tokens_per_second(&self) -> f64 {
         self.tokens_per_second
+    }
+
+    fn first_line_ahead(&self) -> bool {
+        self.first_line_ahead
     }
 }

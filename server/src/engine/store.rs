@@ -21,6 +21,9 @@ pub struct CacheReport {
     pub bytes: usize,
     /// What one more cached token costs in a document being edited (all layers, all positions).
     pub bytes_per_token: usize,
+    /// Documents whose next completion has its first line decided already (see
+    /// `engine::first_lines`); filled in by the engine, not the store.
+    pub first_lines_ahead: usize,
 }
 
 struct Entry {
@@ -149,6 +152,7 @@ impl SequenceStore {
                 .values()
                 .next()
                 .map_or(0, |entry| entry.sequence.cache().bytes_per_token()),
+            first_lines_ahead: 0,
         }
     }
 

@@ -11,12 +11,14 @@ use rill_model::{LoadOptions, LoadedModel};
 use tokio::sync::watch;
 
 use super::diagnose::{self, DiagnoseEvent, DiagnoseJob, Progress};
+use super::first_lines::FirstLines;
 use super::inbox::{Inbox, Work};
 use super::key::SequenceKey;
 use super::prefer::{self, PreferJob};
 use super::store::{CacheReport, SequenceStore};
 use super::{
     prompt, BackgroundJob, BackgroundKind, Candidate, CompletionJob, CompletionStats, EngineEvent,
+    Lookahead, Quality,
 };
 use super::{EngineState, ModelInfo};
 
@@ -57,6 +59,8 @@ struct Engine {
     specials: prompt::Specials,
     /// [`PANIC_HOOK_VARIABLE`]'s value, when set and not empty.
     panic_on: Option<String>,
+    /// The last decided first line of each document's completion sequence.
+    first_lines: FirstLines,
 }
 
 pub(super) fn run(
@@ -95,6 +99,7 @@ pub(super) fn run(
                 loaded,
                 store: SequenceStore::new(cache_budget_bytes),
                 panic_on,
+                first_lines: FirstLines::default(),
             })
         }
         Err(err) => {
@@ -126,6 +131,7 @@ pub(super) fn run(
         };
         for document in inbox.take_forgotten() {
             engine.store.remove_document(&document);
+            engine.first_lines.forget(&document);
         }
         if let Some(bytes) = inbox.take_cache_budget() {
             engine.store.set_budget(bytes);
@@ -149,7 +155,10 @@ pub(super) fn run(
         };
         engine.store.enforce();
         if let Ok(mut shared) = report.lock() {
-            *shared = engine.store.report();
+            *shared = CacheReport {
+                first_lines_ahead: engine.first_lines.len(),
+                ..engine.store.report()
+            };
         }
         // The last event goes out after the report is updated, so a status sent on it is current.
         if let Some((job, event)) = reply {
@@ -185,31 +194,25 @@ impl Engine {
                 panic!("injected by the test hook {PANIC_HOOK_VARIABLE}");
             }
         }
-        let mut params = job.params.clone();
-        let prompt = if job.raw_prompt {
-            self.build_raw_prompt(&job.text_before_cursor, job.params.max_tokens)?
+        let (prompt, params) = if job.raw_prompt {
+            let prompt = self.build_raw_prompt(&job.text_before_cursor, job.params.max_tokens)?;
+            (prompt, job.params.clone())
         } else {
-            let prompt = self.build_prompt(&prompt::PromptRequest {
-                text_before_cursor: &job.text_before_cursor,
-                text_after_cursor: &job.text_after_cursor,
-                context_tokens: job.context_tokens,
-                reserve_tokens: job.params.max_tokens,
-                context_length: self.loaded.model.config().context_length,
-                cross_file: &job.cross_file,
-                heal: job.quality.heal,
-            })?;
-            // A FIM model ends the middle with its own token, which is not end-of-sequence.
-            params.stop_tokens.extend(prompt.stop_tokens);
-            params.heal = prompt.heal;
-            if !params.heal.is_empty() {
-                tracing::debug!("prompt healed over {:?}", params.heal);
-            }
-            prompt.tokens
+            self.completion_prompt(
+                &prompt::PromptRequest {
+                    text_before_cursor: &job.text_before_cursor,
+                    text_after_cursor: &job.text_after_cursor,
+                    context_tokens: job.context_tokens,
+                    reserve_tokens: job.params.max_tokens,
+                    context_length: self.loaded.model.config().context_length,
+                    cross_file: &job.cross_file,
+                    heal: job.quality.heal,
+                },
+                &job.params,
+            )?
         };
         // Candidates are ranked on greedy likelihoods; sampled decoding streams as it goes.
-        let search =
-            !job.raw_prompt && job.quality.searches() && params.sampling.temperature == 0.0;
-        if search {
+        if !job.raw_prompt && searches(&job.quality, &params) {
             return self.complete_with_candidates(job, &prompt, params);
         }
         self.generate_into(job, &prompt, &params)
@@ -248,6 +251,7 @@ impl Engine {
             cancelled: generation.finish == FinishReason::Cancelled || job.cancel.is_cancelled(),
             forward_passes: generation.forward_passes,
             accepted_draft_tokens: generation.accepted_tokens,
+            first_line_ahead: false,
         })
     }
 
@@ -261,32 +265,35 @@ impl Engine {
     ) -> rill_model::Result<CompletionStats> {
         let started = Instant::now();
         let quality = &job.quality;
+        let document = job.sequence.document.as_str();
+        let kept = (job.sequence == SequenceKey::completion(document))
+            .then(|| self.first_lines.get(document, prompt, quality, &params))
+            .flatten()
+            .cloned();
+        let ahead = kept.is_some();
+        let outcome = match kept {
+            Some(mut outcome) => {
+                tracing::debug!("first line decided ahead by the pre-warm");
+                outcome.reused_tokens = prompt.len();
+                outcome.forward_passes = 0;
+                outcome
+            }
+            None => {
+                let Some(outcome) = self.search_first_line(
+                    &job.sequence,
+                    prompt,
+                    quality,
+                    &params,
+                    started,
+                    &|| job.cancel.is_cancelled(),
+                )?
+                else {
+                    return Ok(CompletionStats::cancelled());
+                };
+                outcome
+            }
+        };
         let markers = quality.comment_markers;
-        let skip_comments =
-            quality.code_expected && quality.comments == crate::config::CommentPolicy::Continue;
-        let skip_line =
-            |line: &str| skip_comments && crate::comments::is_comment_line(line, markers);
-        let search = LineSearch {
-            heal: &params.heal,
-            width: quality.width.max(1),
-            branch_below: BRANCH_BELOW,
-            min_alternative: MIN_ALTERNATIVE,
-            max_tokens: params.max_tokens.min(MAX_LINE_TOKENS),
-            stop_tokens: &params.stop_tokens,
-            following: &quality.following,
-            following_tokens: FOLLOWING_TOKENS,
-            skip_line: &skip_line,
-            max_skipped: MAX_SKIPPED_LINES,
-            explore_until: Some(started + EXPLORE_BUDGET),
-            decide_by: Some(started + DECIDE_BUDGET),
-        };
-        let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
-        let sequence = self.store.sequence(&job.sequence, model);
-        let cancelled = || job.cancel.is_cancelled();
-        let Some(outcome) = lines::search(model, tokenizer, sequence, prompt, &search, &cancelled)?
-        else {
-            return Ok(CompletionStats::cancelled());
-        };
         let drop_comments =
             quality.code_expected && quality.comments == crate::config::CommentPolicy::Drop;
         let candidates: Vec<_> = outcome
@@ -307,6 +314,7 @@ impl Engine {
             cancelled,
             forward_passes: outcome.forward_passes,
             accepted_draft_tokens: 0,
+            first_line_ahead: ahead,
         };
         if job.cancel.is_cancelled() {
             return Ok(stats(0, true));
@@ -346,7 +354,70 @@ impl Engine {
         rest.generated_tokens += best.tokens.len();
         rest.time_to_first_token = first_token_after;
         rest.forward_passes += outcome.forward_passes;
+        rest.first_line_ahead = ahead;
         Ok(rest)
+    }
+
+    /// Searches the candidate first lines for `prompt` in `key`'s sequence; a decided outcome of the
+    /// document's completion sequence is kept for the next request at the same prompt. `None`
+    /// when `cancelled` stopped it.
+    fn search_first_line(
+        &mut self,
+        key: &SequenceKey,
+        prompt: &[u32],
+        quality: &Quality,
+        params: &GenerationParams,
+        started: Instant,
+        cancelled: &dyn Fn() -> bool,
+    ) -> rill_model::Result<Option<lines::SearchOutcome>> {
+        let markers = quality.comment_markers;
+        let skip_comments =
+            quality.code_expected && quality.comments == crate::config::CommentPolicy::Continue;
+        let skip_line =
+            |line: &str| skip_comments && crate::comments::is_comment_line(line, markers);
+        let search = LineSearch {
+            heal: &params.heal,
+            width: quality.width.max(1),
+            branch_below: BRANCH_BELOW,
+            min_alternative: MIN_ALTERNATIVE,
+            max_tokens: params.max_tokens.min(MAX_LINE_TOKENS),
+            stop_tokens: &params.stop_tokens,
+            following: &quality.following,
+            following_tokens: FOLLOWING_TOKENS,
+            skip_line: &skip_line,
+            max_skipped: MAX_SKIPPED_LINES,
+            explore_until: Some(started + EXPLORE_BUDGET),
+            decide_by: Some(started + DECIDE_BUDGET),
+        };
+        let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
+        let sequence = self.store.sequence(key, model);
+        let outcome = lines::search(model, tokenizer, sequence, prompt, &search, cancelled)?;
+        let document = key.document.as_str();
+        if let Some(outcome) = &outcome {
+            let decided = outcome.candidates.first().is_some_and(|best| !best.cut);
+            if decided && *key == SequenceKey::completion(document) {
+                self.first_lines
+                    .put(document, prompt, quality, params, outcome.clone());
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// The prompt of a completion and its generation parameters as the prompt shapes them (a FIM
+    /// model's end-of-middle token stops it; a healed prompt constrains its first tokens).
+    fn completion_prompt(
+        &self,
+        request: &prompt::PromptRequest,
+        params: &GenerationParams,
+    ) -> rill_model::Result<(Vec<u32>, GenerationParams)> {
+        let prompt = self.build_prompt(request)?;
+        let mut params = params.clone();
+        params.stop_tokens.extend(prompt.stop_tokens);
+        params.heal = prompt.heal;
+        if !params.heal.is_empty() {
+            tracing::debug!("prompt healed over {:?}", params.heal);
+        }
+        Ok((prompt.tokens, params))
     }
 
     /// Runs background work until it is done or an interactive job arrives; interrupted work goes
@@ -370,6 +441,7 @@ impl Engine {
             reserve_tokens,
             cross_file,
             heal,
+            lookahead,
         } = &job.kind
         else {
             return;
@@ -377,29 +449,59 @@ impl Engine {
         let prewarmed = SequenceKey::completion(job.document.as_str());
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             // Exactly the prompt the completion at the same place will build.
-            let prompt = self
-                .build_prompt(&prompt::PromptRequest {
-                    text_before_cursor,
-                    text_after_cursor,
-                    context_tokens: *context_tokens,
-                    reserve_tokens: *reserve_tokens,
-                    context_length: self.loaded.model.config().context_length,
-                    cross_file,
-                    heal: *heal,
-                })?
-                .tokens;
+            let request = prompt::PromptRequest {
+                text_before_cursor,
+                text_after_cursor,
+                context_tokens: *context_tokens,
+                reserve_tokens: *reserve_tokens,
+                context_length: self.loaded.model.config().context_length,
+                cross_file,
+                heal: *heal,
+            };
+            let interrupted = || inbox.interactive_waiting() || inbox.urgent_background_waiting(1);
+            let (prompt, params) = match lookahead.as_deref() {
+                Some(Lookahead { params, .. }) => self.completion_prompt(&request, params)?,
+                None => (
+                    self.build_prompt(&request)?.tokens,
+                    GenerationParams::default(),
+                ),
+            };
             let model = &self.loaded.model;
-            if self
+            let cached = self
                 .store
                 .peek(&prewarmed)
-                .is_some_and(|sequence| sequence.common_prefix(&prompt) + 1 >= prompt.len())
+                .is_some_and(|sequence| sequence.common_prefix(&prompt) + 1 >= prompt.len());
+            if !cached {
+                let sequence = self.store.sequence(&prewarmed, model);
+                let synced =
+                    sequence.sync_in_chunks(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
+                if synced.is_none() {
+                    return Ok(false);
+                }
+            }
+            // The completion that follows a pause searches its first line before showing any
+            // text; deciding it now lets that request stream at once.
+            let Some(Lookahead { quality, .. }) = lookahead.as_deref() else {
+                return Ok(true);
+            };
+            let document = job.document.as_str();
+            if !searches(quality, &params)
+                || self
+                    .first_lines
+                    .get(document, &prompt, quality, &params)
+                    .is_some()
             {
                 return Ok(true);
             }
-            let sequence = self.store.sequence(&prewarmed, model);
-            let interrupted = || inbox.interactive_waiting() || inbox.urgent_background_waiting(1);
-            let synced = sequence.sync_in_chunks(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
-            Ok::<_, rill_model::ModelError>(synced.is_some())
+            let searched = self.search_first_line(
+                &prewarmed,
+                &prompt,
+                quality,
+                &params,
+                Instant::now(),
+                &interrupted,
+            )?;
+            Ok::<_, rill_model::ModelError>(searched.is_some())
         }));
         match outcome {
             Ok(Ok(true)) => tracing::debug!("pre-warmed {}", job.document),
@@ -502,6 +604,12 @@ impl Engine {
     fn build_prompt(&self, request: &prompt::PromptRequest) -> rill_model::Result<prompt::Prompt> {
         prompt::build(&self.loaded.tokenizer, &self.specials, request)
     }
+}
+
+/// Whether a completion decides its first line by a candidate search before showing text:
+/// candidates are ranked on greedy likelihoods, while sampled decoding streams as it goes.
+fn searches(quality: &Quality, params: &GenerationParams) -> bool {
+    quality.searches() && params.sampling.temperature == 0.0
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -2,6 +2,7 @@
 
 mod capabilities;
 mod completion_driver;
+mod completion_input;
 mod cross_file;
 mod debounce;
 pub mod diagnostics;

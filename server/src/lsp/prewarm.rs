@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tower_lsp::lsp_types::Url;
 
+use super::completion_input;
 use super::cross_file;
 use super::debounce::Pause;
 use super::session::{lock, Session};
@@ -28,34 +29,24 @@ pub fn request(session: &Session, uri: &Url) {
         // recently used first; queued now, they would run in the order they were opened.
         return;
     }
-    let encoding = session.features().encoding;
     let cursor = lock(&session.last_cursor).get(uri).copied();
-    let (before, after) = {
-        let documents = lock(&session.documents);
-        let Some(document) = documents.get(uri) else {
-            return;
-        };
-        let rope = document.rope();
-        let split = cursor.map_or(rope.len_chars(), |position| {
-            document.char_index(position, encoding)
-        });
-        (
-            rope.slice(..split).to_string(),
-            rope.slice(split..).to_string(),
-        )
+    let Some(snapshot) = completion_input::peek_snapshot(session, uri, cursor) else {
+        return;
     };
-    if before.is_empty() && after.is_empty() {
+    if snapshot.text_before_cursor.is_empty() && snapshot.text_after_cursor.is_empty() {
         return;
     }
+    let lookahead = completion_input::lookahead(&snapshot, &config).map(Box::new);
     engine.submit_background(BackgroundJob {
         document: uri.to_string(),
         kind: BackgroundKind::Prewarm {
-            text_before_cursor: before,
-            text_after_cursor: after,
+            text_before_cursor: snapshot.text_before_cursor,
+            text_after_cursor: snapshot.text_after_cursor,
             context_tokens: config.context_tokens,
             reserve_tokens: config.max_tokens,
             cross_file: cross_file::prompt_context(session, uri),
             heal: config.token_healing,
+            lookahead,
         },
     });
 }

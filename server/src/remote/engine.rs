@@ -159,6 +159,7 @@ fn stats(summary: &Summary) -> CompletionStats {
         cancelled: summary.cancelled,
         forward_passes: summary.pieces,
         accepted_draft_tokens: 0,
+        first_line_ahead: false,
     }
 }
 

@@ -14,5 +14,6 @@ pub fn handle(session: &Session) -> CacheStatus {
         cached_tokens: report.tokens,
         cached_bytes: report.bytes,
         bytes_per_cached_token: report.bytes_per_token,
+        first_lines_ahead: report.first_lines_ahead,
     }
 }

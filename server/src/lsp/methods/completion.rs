@@ -10,7 +10,8 @@ use std::time::Duration;
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::*;
 
-use crate::lsp::completion_driver::{drive, snapshot};
+use crate::lsp::completion_driver::drive;
+use crate::lsp::completion_input::snapshot;
 use crate::lsp::session::Session;
 
 /// Longest label shown in the menu.

@@ -6,7 +6,8 @@ use std::time::Duration;
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::Range;
 
-use crate::lsp::completion_driver::{drive, inline_item, snapshot, PartialTarget};
+use crate::lsp::completion_driver::{drive, inline_item, PartialTarget};
+use crate::lsp::completion_input::snapshot;
 use crate::lsp::server::InlineCompletionRequest;
 use crate::lsp::session::Session;
 use crate::protocol::InlineCompletionList;
