@@ -76,12 +76,15 @@ pub fn score_tokens(
             .push(score_row(&synced.logits, tokens, range.start)?);
     }
     outcome.reached = range.start + 1;
-    let vocab = model.config().vocab_size;
-    // Each pass feeds tokens[start..end]; the logits after token j predict token j + 1, so the
-    // pass scores tokens start + 1 ..= end (those inside the range and wanted).
+    // Each pass feeds tokens[start..end]; the hidden state after token j predicts token j + 1,
+    // so the pass yields the rows for tokens start + 1 ..= end (those inside the range and
+    // wanted). The rows wait in `pending` until [`HEAD_ROWS`] of them share one product with the
+    // output head, whose weights are then read once for all of them.
+    let mut pending = PendingRows::default();
     let mut start = range.start;
     while outcome.reached < range.end {
         if interrupted() {
+            pending.flush(model, tokens, &mut outcome.scores)?;
             return Ok(outcome);
         }
         let end = (start + chunk.max(1)).min(range.end);
@@ -89,23 +92,64 @@ pub fn score_tokens(
             .filter(|&j| j + 1 < range.end && wanted(j + 1))
             .map(|j| j - start)
             .collect();
-        let logits =
-            sequence.extend_selected(model, &tokens[start..end], Which::Positions(&positions))?;
-        for (row, &local) in positions.iter().enumerate() {
-            let row_logits = &logits[row * vocab..(row + 1) * vocab];
-            outcome
-                .scores
-                .push(score_row(row_logits, tokens, start + local + 1)?);
+        let rows =
+            sequence.extend_to_rows(model, &tokens[start..end], Which::Positions(&positions))?;
+        pending.push(positions.iter().map(|&local| start + local + 1), rows);
+        if pending.len() >= HEAD_ROWS {
+            pending.flush(model, tokens, &mut outcome.scores)?;
         }
         outcome.reached = (end + 1).min(range.end);
         start = end;
     }
+    pending.flush(model, tokens, &mut outcome.scores)?;
     // The last token of the range is fed too, so the next range continues from a full cache.
     if sequence.tokens().len() < range.end {
         let rest = &tokens[sequence.tokens().len()..range.end];
         sequence.extend_selected(model, rest, Which::Positions(&[]))?;
     }
     Ok(outcome)
+}
+
+/// Rows gathered for the output head across passes: at most this many wait. A product of 64 rows
+/// reads the head's weights once where passes of 16 would read them four times, and it takes
+/// about as long as a prefill pass of 64 tokens, so interactive work still waits little.
+const HEAD_ROWS: usize = 64;
+
+/// Hidden rows waiting for the output head, with the token index each one scores.
+#[derive(Default)]
+struct PendingRows {
+    indices: Vec<usize>,
+    rows: Vec<f32>,
+}
+
+impl PendingRows {
+    fn push(&mut self, indices: impl Iterator<Item = usize>, rows: Vec<f32>) {
+        self.indices.extend(indices);
+        self.rows.extend_from_slice(&rows);
+    }
+
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Applies the head to every waiting row and appends their scores, in token order.
+    fn flush(&mut self, model: &Model, tokens: &[u32], scores: &mut Vec<TokenScore>) -> Result<()> {
+        if self.indices.is_empty() {
+            return Ok(());
+        }
+        let vocab = model.config().vocab_size;
+        let logits = model.head(&self.rows)?;
+        for (row, &index) in self.indices.iter().enumerate() {
+            scores.push(score_row(
+                &logits[row * vocab..(row + 1) * vocab],
+                tokens,
+                index,
+            )?);
+        }
+        self.indices.clear();
+        self.rows.clear();
+        Ok(())
+    }
 }
 
 fn score_row(logits: &[f32], tokens: &[u32], index: usize) -> Result<TokenScore> {

@@ -165,4 +165,17 @@ impl Sequence {
         self.tokens.extend_from_slice(tokens);
         Ok(logits)
     }
+
+    /// Appends `tokens` like [`Sequence::extend_selected`], but returns the selected rows before
+    /// the output head (see [`Model::forward_to_rows`]).
+    pub fn extend_to_rows(
+        &mut self,
+        model: &Model,
+        tokens: &[u32],
+        which: Which<'_>,
+    ) -> Result<Vec<f32>> {
+        let rows = model.forward_to_rows(tokens, &mut self.cache, which)?;
+        self.tokens.extend_from_slice(tokens);
+        Ok(rows)
+    }
 }

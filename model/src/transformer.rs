@@ -421,14 +421,56 @@ impl Model {
             // and the output head is the most expensive matrix of a small model.
             return Ok(Vec::new());
         }
+        let rows = self.output_rows(hidden_states, selected);
+        self.output_head
+            .forward(&MatmulInput::new(&rows, selected.len()))
+    }
+
+    /// The selected rows of the final hidden states after the output norm: what the output head
+    /// multiplies.
+    fn output_rows(&self, hidden_states: &[f32], selected: &[usize]) -> Vec<f32> {
         let hidden = self.config.hidden_size;
         let mut rows = Vec::with_capacity(selected.len() * hidden);
         for &row in selected {
             rows.extend_from_slice(&hidden_states[row * hidden..(row + 1) * hidden]);
         }
         ops::rms_norm_rows(&mut rows, &self.output_norm, self.config.rms_norm_eps);
-        self.output_head
-            .forward(&MatmulInput::new(&rows, selected.len()))
+        rows
+    }
+
+    /// Like [`Model::forward_to_vec`], but returns the selected rows before the output head
+    /// (`[selected, hidden]`, output norm applied), for callers that gather rows over several
+    /// passes and apply the head to all of them at once with [`Model::head`]: the head's weights,
+    /// the largest matrix of a small model, are then read once for many rows. The logits are
+    /// bit-identical to `forward_to_vec`'s, because every row's product is independent of how many
+    /// rows share the multiplication.
+    pub fn forward_to_rows(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        which: Which<'_>,
+    ) -> Result<Vec<f32>> {
+        let selected = self.selected_rows(tokens.len(), which)?;
+        self.check_tokens(tokens, cache)?;
+        let hidden_states = self.run_layers(tokens, cache)?;
+        let rows = self.output_rows(&hidden_states, &selected);
+        cache.advance(tokens.len());
+        Ok(rows)
+    }
+
+    /// The output head applied to rows from [`Model::forward_to_rows`]: `[rows, vocab]` logits.
+    pub fn head(&self, rows: &[f32]) -> Result<Vec<f32>> {
+        let hidden = self.config.hidden_size;
+        if rows.is_empty() || rows.len() % hidden != 0 {
+            return Err(ModelError::EmptyInput);
+        }
+        let logits = self
+            .output_head
+            .forward(&MatmulInput::new(rows, rows.len() / hidden))?;
+        if logits.iter().any(|value| !value.is_finite()) {
+            return Err(ModelError::NonFiniteLogits);
+        }
+        Ok(logits)
     }
 }
 

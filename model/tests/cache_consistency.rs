@@ -261,3 +261,67 @@ fn a_synced_sequence_after_edits_inside_words_equals_a_fresh_prefill() {
         assert_eq!(sequence.tokens(), &tokens[..]);
     }
 }
+
+/// Scoring gathers rows of several passes for one product with the output head, and stops
+/// wherever it is interrupted: every score must still equal the log-softmax of a one-shot pass's
+/// logits, bit for bit, whatever the chunk size and however often it was interrupted.
+#[test]
+fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted() {
+    use rill_model::score::score_tokens;
+    use rill_model::Sequence;
+    use std::cell::Cell;
+
+    let model = model();
+    let tokens = &long_tokens()[..400];
+    let vocab = model.config().vocab_size;
+    let one_shot = chunked_logits(model, tokens, &[tokens.len()]);
+    // Every third token is left out, so gathered rows are not simply consecutive.
+    let wanted = |index: usize| index % 3 != 0;
+    let expected: Vec<(usize, f32, u32)> = (5..tokens.len())
+        .filter(|&index| wanted(index))
+        .map(|index| {
+            let row = &one_shot[(index - 1) * vocab..index * vocab];
+            let (logprob, best, _) = rill_model::sampling::log_prob(row, tokens[index]).unwrap();
+            (index, logprob, best)
+        })
+        .collect();
+    for (chunk, interrupt_every) in [(32, None), (7, None), (16, Some(3)), (32, Some(2))] {
+        let mut sequence = Sequence::new(model);
+        let mut scores = Vec::new();
+        let mut from = 5;
+        let asked = Cell::new(0usize);
+        let interrupted = || {
+            asked.set(asked.get() + 1);
+            interrupt_every.is_some_and(|every| asked.get() % every == 0)
+        };
+        let mut calls = 0;
+        while from < tokens.len() {
+            let outcome = score_tokens(
+                model,
+                &mut sequence,
+                tokens,
+                from..tokens.len(),
+                &wanted,
+                chunk,
+                &interrupted,
+            )
+            .unwrap();
+            assert!(outcome.reached >= from, "no step back");
+            scores.extend(outcome.scores);
+            from = outcome.reached;
+            calls += 1;
+            assert!(calls < 1000, "scoring makes progress between interruptions");
+        }
+        let got: Vec<(usize, f32, u32)> = scores
+            .iter()
+            .map(|score| (score.index, score.logprob, score.best))
+            .collect();
+        assert_eq!(
+            got, expected,
+            "chunk {chunk}, interrupted every {interrupt_every:?} questions"
+        );
+        if interrupt_every.is_some() {
+            assert!(calls > 1, "the interruptions were exercised");
+        }
+    }
+}

@@ -24,9 +24,10 @@ use crate::diagnostics::prose::{inside, prose_ranges};
 use crate::diagnostics::spans::worth_scoring;
 use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
 
-/// Tokens per forward pass while scoring: with the output head applied to most of them, a pass
-/// of 16 costs about as much as a prefill pass of 64, the most an interactive request should wait.
-pub const SCORE_CHUNK: usize = 16;
+/// Tokens per forward pass while scoring, as in background prefill. The output head runs on the
+/// rows of several passes at once (`rill_model::score`), so an interactive request waits at most
+/// one pass and one head product of up to 64 rows, together about as long as a prefill pass of 96.
+pub const SCORE_CHUNK: usize = 32;
 
 /// Most tokens of context a scan keeps before the region it scores. Documents up to this size are
 /// scored with all of their text as context. A memory budget (`engine.cacheBudgetMb`) too small
