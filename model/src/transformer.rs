@@ -461,7 +461,7 @@ impl Model {
     /// The output head applied to rows from [`Model::forward_to_rows`]: `[rows, vocab]` logits.
     pub fn head(&self, rows: &[f32]) -> Result<Vec<f32>> {
         let hidden = self.config.hidden_size;
-        if rows.is_empty() || rows.len() % hidden != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(hidden) {
             return Err(ModelError::EmptyInput);
         }
         let logits = self
