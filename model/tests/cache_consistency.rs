@@ -276,7 +276,7 @@ fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted(
     let vocab = model.config().vocab_size;
     let one_shot = chunked_logits(model, tokens, &[tokens.len()]);
     // Every third token is left out, so gathered rows are not simply consecutive.
-    let wanted = |index: usize| index % 3 != 0;
+    let wanted = |index: usize| !index.is_multiple_of(3);
     let expected: Vec<(usize, f32, u32)> = (5..tokens.len())
         .filter(|&index| wanted(index))
         .map(|index| {
@@ -292,7 +292,7 @@ fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted(
         let asked = Cell::new(0usize);
         let interrupted = || {
             asked.set(asked.get() + 1);
-            interrupt_every.is_some_and(|every| asked.get() % every == 0)
+            interrupt_every.is_some_and(|every| asked.get().is_multiple_of(every))
         };
         let mut calls = 0;
         while from < tokens.len() {
