@@ -70,6 +70,9 @@ impl LoadedModel {
                 ),
             });
         }
+        drop(file);
+        // Building the tokenizer freed hundreds of thousands of small blocks; give their pages back.
+        crate::runtime::trim();
         Ok(Self {
             model,
             tokenizer,

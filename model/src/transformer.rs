@@ -159,6 +159,8 @@ impl Model {
     /// Builds the model from an already opened file (the tokenizer reads the same file's metadata).
     pub fn from_gguf(file: &mut GgufFile, options: LoadOptions) -> Result<Self> {
         let config = ModelConfig::from_gguf(file)?;
+        // Build the tokenizer before the model: its tables are gone from here on.
+        file.drop_vocabulary_tables();
         let traits = config.architecture.traits();
         let hidden = config.hidden_size;
         let q_width = config.num_heads * config.head_dim;

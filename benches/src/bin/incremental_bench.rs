@@ -227,16 +227,23 @@ fn corpus(loaded: &LoadedModel, needed: usize) -> Result<Vec<u32>> {
         }
     }
     files.sort();
-    let mut text = String::new();
+    // File by file, and only as many as needed: the server tokenizes one document at a time, and
+    // tokenizing the whole tree at once would leave a transient no server has in the peak.
+    let mut body = Vec::new();
     for file in &files {
-        text.push_str(&std::fs::read_to_string(file)?);
+        body.extend(loaded.tokenizer.encode(&std::fs::read_to_string(file)?)?);
+        if body.len() >= needed {
+            break;
+        }
     }
-    let body = loaded.tokenizer.encode(&text)?;
+    anyhow::ensure!(!body.is_empty(), "no Rust sources to build the corpus from");
     let mut tokens = Vec::with_capacity(needed);
     while tokens.len() < needed {
         tokens.extend_from_slice(&body);
     }
     tokens.truncate(needed);
+    // As the engine does whenever it goes idle.
+    rill_model::runtime::trim();
     Ok(tokens)
 }
 

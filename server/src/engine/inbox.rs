@@ -149,6 +149,15 @@ impl Inbox {
             .any(|(_, job)| job.priority() < priority)
     }
 
+    /// True when nothing at all waits: the engine is about to sleep.
+    pub(super) fn is_idle(&self) -> bool {
+        let state = self.lock();
+        state.interactive.is_empty()
+            && state.background.is_empty()
+            && state.forgotten.is_empty()
+            && state.cache_budget_bytes.is_none()
+    }
+
     /// Documents closed since the last call.
     pub(super) fn take_forgotten(&self) -> Vec<String> {
         std::mem::take(&mut self.lock().forgotten)

@@ -164,6 +164,12 @@ pub(super) fn run(
         if let Some((job, event)) = reply {
             let _ = job.events.send(event);
         }
+        // Tokenizing and scoring whole documents leave freed small blocks behind, whose pages
+        // glibc would keep resident for good; handing them back costs about a millisecond, so it
+        // waits until the engine has nothing to do.
+        if inbox.is_idle() {
+            rill_model::runtime::trim();
+        }
     }
     tracing::debug!("engine thread stopped");
 }
