@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod documents;
 pub mod engine;
 pub mod lsp;
+pub mod next_edit;
 pub mod postprocess;
 pub mod protocol;
 pub mod reasoning;

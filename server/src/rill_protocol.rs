@@ -5,7 +5,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tower_lsp::lsp_types::notification::Notification;
 use tower_lsp::lsp_types::request::Request;
-use tower_lsp::lsp_types::{NumberOrString, Range, TextDocumentIdentifier, Url};
+use tower_lsp::lsp_types::{
+    NumberOrString, Position, Range, TextDocumentIdentifier, TextEdit, Url,
+};
 
 use crate::protocol::InlineCompletionItem;
 
@@ -382,4 +384,62 @@ impl ReasonResult {
             ..Self::default()
         }
     }
+}
+
+/// `rill/nextEditAvailable`: a next edit is on offer for a document (see `rill/nextEdit`).
+#[derive(Debug)]
+pub enum NextEditAvailable {}
+
+impl Notification for NextEditAvailable {
+    type Params = NextEditAvailableParams;
+    const METHOD: &'static str = "rill/nextEditAvailable";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEditAvailableParams {
+    pub uri: Url,
+    /// The document version the edit is for; ignore it once the document moved on.
+    pub version: i32,
+    /// The text the edit replaces (empty for an insertion).
+    pub range: Range,
+}
+
+/// `rill/nextEdit`: the next edit on offer for a document, or `null`.
+#[derive(Debug)]
+pub enum NextEditRequest {}
+
+impl Request for NextEditRequest {
+    type Params = NextEditParams;
+    type Result = Option<NextEditResult>;
+    const METHOD: &'static str = "rill/nextEdit";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEditParams {
+    pub text_document: TextDocumentIdentifier,
+    /// Where the cursor is; the offer does not depend on it, but clients send it as for other
+    /// position requests.
+    #[serde(default)]
+    pub position: Option<Position>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextEditResult {
+    pub edits: Vec<TextEdit>,
+    /// Why this edit, in words (e.g. `count → total`).
+    pub reason: String,
+    /// The document version the edits apply to.
+    pub version: i32,
+}
+
+/// `rill/nextEdit/dismiss`: the user turned the offer down; it is not offered again.
+#[derive(Debug)]
+pub enum NextEditDismiss {}
+
+impl Notification for NextEditDismiss {
+    type Params = DocumentParams;
+    const METHOD: &'static str = "rill/nextEdit/dismiss";
 }

@@ -915,3 +915,222 @@ fn requests_on_a_document_that_is_not_open_are_refused_in_words_and_nothing_runs
     assert!(server.fake.jobs().is_empty(), "{:?}", server.fake.jobs());
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
+
+// ---- next edit suggestions ----
+
+const RENAME_URI: &str = "file:///e2e/totals.py";
+const RENAME_PY: &str =
+    "def summarize(xs):\n    total = 0\n    for x in xs:\n        total += x\n    return total\n";
+
+/// Renames `total` to `acc` on line 1, as typed in one burst (replacing the word).
+fn rename_total(server: &rill_e2e::Server, version: i32) {
+    let range =
+        json!({ "start": { "line": 1, "character": 4 }, "end": { "line": 1, "character": 9 } });
+    server.change(
+        RENAME_URI,
+        version,
+        vec![json!({ "range": range, "text": "acc" })],
+    );
+}
+
+fn next_edit(server: &rill_e2e::Server) -> Value {
+    let id = server.request(
+        "rill/nextEdit",
+        json!({ "textDocument": { "uri": RENAME_URI }, "position": { "line": 1, "character": 7 } }),
+    );
+    server
+        .response(id, DEFAULT_TIMEOUT)
+        .expect("rill/nextEdit answers")
+}
+
+fn wait_for_offer(server: &rill_e2e::Server, mark: usize) -> Value {
+    server
+        .wait_for_notification_since(mark, "rill/nextEditAvailable", |_| true, DEFAULT_TIMEOUT)
+        .1
+}
+
+#[test]
+fn a_rename_offers_the_next_use_after_the_pause_in_every_form_editors_read() {
+    let settings = json!({ "nextEdit": { "debounceMs": 50 }, "diagnostics": { "enable": false } });
+    let mut server = support::start(
+        Profile::vscode().with_initialization_options(settings),
+        Script::default(),
+    );
+    server.open(RENAME_URI, "python", RENAME_PY);
+    let mark = server.mark();
+    rename_total(&server, 2);
+    let available = wait_for_offer(&server, mark);
+    assert_eq!(available["version"], json!(2));
+    // The nearest use after the edit: `total += x` on line 3.
+    let range =
+        json!({ "start": { "line": 3, "character": 8 }, "end": { "line": 3, "character": 13 } });
+    assert_eq!(available["range"], range);
+
+    let offer = next_edit(&server);
+    assert_eq!(
+        offer["edits"],
+        json!([{ "range": range, "newText": "acc" }])
+    );
+    assert_eq!(offer["reason"], json!("total → acc"));
+
+    // On the target line, the inline completion is the edit, with the range it replaces.
+    let id = server.inline_completion(RENAME_URI, 3, 8);
+    let items = server.reply(id, DEFAULT_TIMEOUT).inline_items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["insertText"], json!("acc"));
+    assert_eq!(items[0]["range"], range);
+
+    // Helix reads it as a code action anywhere in the document.
+    let id = server.request(
+        "textDocument/codeAction",
+        json!({
+            "textDocument": { "uri": RENAME_URI },
+            "range": { "start": { "line": 0, "character": 0 }, "end": { "line": 0, "character": 0 } },
+            "context": { "diagnostics": [] }
+        }),
+    );
+    let actions = server.response(id, DEFAULT_TIMEOUT).unwrap();
+    let action = actions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|action| {
+            action["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("rill: next edit"))
+        })
+        .unwrap_or_else(|| panic!("a next-edit action in {actions}"));
+    assert_eq!(action["title"], json!("rill: next edit (line 4): acc += x"));
+    assert_eq!(
+        action["edit"]["changes"][RENAME_URI],
+        json!([{ "range": range, "newText": "acc" }])
+    );
+
+    // Accepting it is an edit: the offer moves on to the next use, `return total`.
+    let mark = server.mark();
+    server.change(
+        RENAME_URI,
+        3,
+        vec![json!({ "range": range, "text": "acc" })],
+    );
+    let available = wait_for_offer(&server, mark);
+    assert_eq!(available["version"], json!(3));
+    assert_eq!(
+        available["range"]["start"],
+        json!({ "line": 4, "character": 11 })
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn a_dismissed_or_ignored_offer_is_never_made_again_and_edits_withdraw_it_at_once() {
+    let settings = json!({ "nextEdit": { "debounceMs": 50 }, "diagnostics": { "enable": false } });
+    let mut server = support::start(
+        Profile::vscode().with_initialization_options(settings),
+        Script::default(),
+    );
+    server.open(RENAME_URI, "python", RENAME_PY);
+    let mark = server.mark();
+    rename_total(&server, 2);
+    wait_for_offer(&server, mark);
+    server.notify(
+        "rill/nextEdit/dismiss",
+        json!({ "textDocument": { "uri": RENAME_URI } }),
+    );
+    assert_eq!(next_edit(&server), Value::Null, "dismissed");
+
+    // Typing elsewhere: the same rename is found again, but the dismissed rewrite of line 3 is
+    // not offered; the next use is.
+    let mark = server.mark();
+    let end = json!({ "line": 5, "character": 0 });
+    server.change(
+        RENAME_URI,
+        3,
+        vec![json!({ "range": { "start": end, "end": end }, "text": "# done\n" })],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    // A comment is noise: no search at all.
+    assert!(server
+        .messages()
+        .iter()
+        .skip(mark)
+        .all(|message| message.notification("rill/nextEditAvailable").is_none()));
+
+    // Renamed back, then renamed again: the same rename is found, but the dismissed rewrite of
+    // line 3 is not offered again; the next use is.
+    let word =
+        json!({ "start": { "line": 1, "character": 4 }, "end": { "line": 1, "character": 7 } });
+    server.change(
+        RENAME_URI,
+        4,
+        vec![json!({ "range": word, "text": "total" })],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let mark = server.mark();
+    rename_total(&server, 5);
+    // Withdrawn at once: nothing is on offer for the new version until the pause.
+    assert_eq!(next_edit(&server), Value::Null);
+    let available = wait_for_offer(&server, mark);
+    assert_eq!(available["version"], json!(5));
+    assert_eq!(
+        available["range"]["start"],
+        json!({ "line": 4, "character": 11 })
+    );
+
+    // Ignored: the user edits line 0 instead; at the pause that counts as turning it down.
+    let mark = server.mark();
+    let at = json!({ "line": 0, "character": 13 });
+    server.change(
+        RENAME_URI,
+        6,
+        vec![json!({ "range": { "start": at, "end": at }, "text": "_all" })],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let word =
+        json!({ "start": { "line": 1, "character": 4 }, "end": { "line": 1, "character": 7 } });
+    server.change(
+        RENAME_URI,
+        7,
+        vec![json!({ "range": word, "text": "total" })],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    rename_total(&server, 8);
+    std::thread::sleep(Duration::from_millis(500));
+    let offered: Vec<Value> = server
+        .messages()
+        .iter()
+        .skip(mark)
+        .filter_map(|message| message.notification("rill/nextEditAvailable").cloned())
+        .collect();
+    assert!(
+        offered.iter().all(|offer| offer["version"] != json!(8)),
+        "both rewrites were turned down: {offered:?}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn next_edits_can_be_switched_off_and_a_closed_document_forgets_them() {
+    let settings = json!({ "nextEdit": { "enable": false, "debounceMs": 50 } });
+    let mut server = support::start(
+        Profile::vscode().with_initialization_options(settings),
+        Script::default(),
+    );
+    server.open(RENAME_URI, "python", RENAME_PY);
+    rename_total(&server, 2);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server
+        .fake
+        .jobs()
+        .iter()
+        .all(|job| job.kind != SeenKind::NextEdit));
+    assert_eq!(next_edit(&server), Value::Null);
+    server.close(RENAME_URI);
+    let id = server.request(
+        "rill/nextEdit",
+        json!({ "textDocument": { "uri": RENAME_URI } }),
+    );
+    let error = server.response(id, DEFAULT_TIMEOUT).unwrap_err();
+    assert_eq!(error.code, INVALID_PARAMS, "{error}");
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

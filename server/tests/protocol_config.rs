@@ -496,6 +496,7 @@ fn defaults() {
 fn everything_nested() -> Value {
     json!({
         "model": { "path": "/models/tiny.gguf" },
+        "nextEdit": { "enable": false, "debounceMs": 450 },
         "engine": {
             "threads": 4,
             "cacheBudgetMb": 256,
@@ -547,6 +548,8 @@ fn everything_expected() -> Config {
         cache_budget_mb: 256,
         prewarm: false,
         prewarm_idle_ms: 500,
+        next_edit_enable: false,
+        next_edit_debounce_ms: 450,
         engine_backend: Backend::Openai,
         // The trailing `/v1/` is dropped: rill adds `/v1/completions` itself.
         engine_base_url: Some("https://gpu.example:8000".to_string()),

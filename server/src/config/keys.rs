@@ -75,6 +75,23 @@ config_keys! {
             protocol: "Background work runs in chunks of 32 tokens and yields to completions (and to the \
                 rescoring of an edited region) between chunks.",
         }
+        next_edit_enable: bool {
+            key: "nextEdit.enable",
+            default: true,
+            rule: Flag,
+            doc: "After an edit, once typing pauses, look for the edit that follows it elsewhere in the \
+                file (the other uses of a renamed name, the calls of a changed function, the lines below) \
+                and offer it.",
+            protocol: "See [Next edit suggestions](#next-edit-suggestions-rillnextedit). With the remote \
+                engine only renames and changed literals are propagated, unchecked: it cannot score text.",
+        }
+        next_edit_debounce_ms: u64 {
+            key: "nextEdit.debounceMs",
+            default: 300,
+            rule: int(50, 10000),
+            doc: "How long typing must pause before the next edit is looked for, in milliseconds (50 to \
+                10000).",
+        }
         prewarm_idle_ms: u64 {
             key: "engine.prewarmIdleMs",
             default: 300,

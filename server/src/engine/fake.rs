@@ -76,6 +76,8 @@ pub struct Script {
     pub flags: Vec<(String, String)>,
     /// Before each diagnostics region is reported.
     pub region_delay: Duration,
+    /// How long a next-edit search takes (its answer is the first propagated replacement).
+    pub next_edit_delay: Duration,
     /// What the model's check of a reasoning result answers.
     pub preference: Preference,
 }
@@ -90,6 +92,7 @@ impl Default for Script {
             confidence: 0.9,
             flags: Vec::new(),
             region_delay: Duration::ZERO,
+            next_edit_delay: Duration::ZERO,
             preference: Preference {
                 original: -1.0,
                 result: -1.0,
@@ -112,6 +115,7 @@ impl Script {
         script.first_delay = millis("firstDelayMs").unwrap_or(script.first_delay);
         script.piece_delay = millis("pieceDelayMs").unwrap_or(script.piece_delay);
         script.region_delay = millis("regionDelayMs").unwrap_or(script.region_delay);
+        script.next_edit_delay = millis("nextEditDelayMs").unwrap_or(script.next_edit_delay);
         if let Some(chars) = value["pieceChars"].as_u64() {
             script.piece_chars = chars as usize;
         }
@@ -200,6 +204,7 @@ pub enum SeenKind {
     Diagnose,
     Prewarm,
     Prefer,
+    NextEdit,
     Housekeeping,
 }
 
@@ -462,6 +467,15 @@ impl Shared {
                     });
                 }
                 let _ = diagnose.events.send(DiagnoseEvent::Done);
+            }
+            BackgroundKind::NextEdit(next_edit) => {
+                self.see(&job.document, SeenKind::NextEdit, &next_edit.text);
+                if !sleep_unless(script.next_edit_delay, &|| next_edit.cancel.is_cancelled()) {
+                    return;
+                }
+                let _ = next_edit
+                    .answer
+                    .send(Ok(super::next_edit::without_scoring(&next_edit)));
             }
             BackgroundKind::Prefer(prefer) => {
                 self.see(&job.document, SeenKind::Prefer, &prefer.input.result);

@@ -14,6 +14,9 @@ pub enum Role {
     /// Reasoning chains and the model's check of their results: never the sequence the user is
     /// editing.
     Reasoning,
+    /// Next edit suggestions: rewrites of lines away from the cursor, scored after their own
+    /// context window.
+    NextEdit,
 }
 
 /// The key of one cached sequence.
@@ -39,6 +42,13 @@ impl SequenceKey {
         }
     }
 
+    pub fn next_edit(document: impl Into<String>) -> Self {
+        Self {
+            document: document.into(),
+            role: Role::NextEdit,
+        }
+    }
+
     pub fn reasoning(document: impl Into<String>) -> Self {
         Self {
             document: document.into(),
@@ -53,6 +63,7 @@ impl fmt::Display for SequenceKey {
             Role::Completion => write!(formatter, "{}", self.document),
             Role::Scan => write!(formatter, "{} (diagnostics scan)", self.document),
             Role::Reasoning => write!(formatter, "{} (reasoning)", self.document),
+            Role::NextEdit => write!(formatter, "{} (next edit)", self.document),
         }
     }
 }
@@ -76,6 +87,7 @@ pub enum Slot {
     Diagnose(DiagnoseKind),
     Prewarm,
     Prefer,
+    NextEdit,
     Housekeeping,
 }
 

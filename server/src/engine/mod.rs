@@ -18,6 +18,7 @@ pub mod first_lines;
 mod inbox;
 pub mod key;
 mod local;
+pub mod next_edit;
 pub mod prefer;
 pub mod prompt;
 pub mod store;
@@ -146,6 +147,8 @@ pub enum BackgroundKind {
     /// Score a reasoning chain's result against the selection it rewrites (run whole: the user
     /// waits for it, and it is short).
     Prefer(Box<prefer::PreferJob>),
+    /// Look for the edit that follows the user's last one (see `crate::next_edit`).
+    NextEdit(Box<next_edit::NextEditJob>),
     /// Nothing but the inbox's housekeeping (closed documents, a new memory budget).
     Housekeeping,
 }
@@ -158,6 +161,7 @@ impl BackgroundJob {
             BackgroundKind::Prewarm { .. } => Slot::Prewarm,
             BackgroundKind::Housekeeping => Slot::Housekeeping,
             BackgroundKind::Prefer(_) => Slot::Prefer,
+            BackgroundKind::NextEdit(_) => Slot::NextEdit,
         };
         BackgroundKey {
             document: self.document.clone(),
@@ -175,7 +179,8 @@ impl BackgroundJob {
                 diagnose::DiagnoseKind::EditedRegion => 0,
                 diagnose::DiagnoseKind::Opened | diagnose::DiagnoseKind::Refresh => 2,
             },
-            BackgroundKind::Prewarm { .. } => 1,
+            // Next edits yield like the pre-warm: the user is pausing, and looks at them next.
+            BackgroundKind::Prewarm { .. } | BackgroundKind::NextEdit(_) => 1,
         }
     }
 

@@ -18,7 +18,7 @@ use super::CancelToken;
 
 /// Tokens of the context before the region that are kept: enough for the model to know the file's
 /// names and style, few enough that the check costs well under a second on two cores.
-const CONTEXT_TOKENS: usize = 512;
+pub(super) const CONTEXT_TOKENS: usize = 512;
 
 /// The texts to compare.
 #[derive(Debug, Clone, Default)]
@@ -93,12 +93,35 @@ fn mean_logprob(
     region: &str,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Option<f32>> {
+    Ok(
+        region_logprob(loaded, store, key, context, region, stop)?.map(|(total, tokens)| {
+            if tokens == 0 {
+                0.0
+            } else {
+                total / tokens as f32
+            }
+        }),
+    )
+}
+
+/// The summed log probability of the tokens of `region` after (the last [`CONTEXT_TOKENS`] of)
+/// `context`, and how many tokens that is; `None` when `stop` answered true first. The sequence
+/// keeps its common prefix with the previous call, so scoring two versions after the same
+/// context computes the context once.
+pub(super) fn region_logprob(
+    loaded: &LoadedModel,
+    store: &mut SequenceStore,
+    key: &SequenceKey,
+    context: &str,
+    region: &str,
+    stop: &dyn Fn() -> bool,
+) -> rill_model::Result<Option<(f32, usize)>> {
     let text = format!("{context}{region}");
     let tokenized = Tokenized::new(loaded, &text)?;
     // The token that straddles the boundary, if any, counts with the region.
     let covered = tokenized.covering(&(context.len()..text.len()));
     if covered.is_empty() {
-        return Ok(Some(0.0));
+        return Ok(Some((0.0, 0)));
     }
     let window = covered.start.saturating_sub(CONTEXT_TOKENS);
     let mut tokens = Vec::with_capacity(covered.end - window + 1);
@@ -119,5 +142,5 @@ fn mean_logprob(
         return Ok(None);
     }
     let total: f32 = outcome.scores.iter().map(|score| score.logprob).sum();
-    Ok(Some(total / outcome.scores.len() as f32))
+    Ok(Some((total, outcome.scores.len())))
 }

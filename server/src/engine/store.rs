@@ -105,7 +105,7 @@ impl SequenceStore {
     /// Marks `key` as the sequence the user is editing. A reasoning chain's sequence is not one:
     /// it serves a single chain, and taking the mark would leave the edited document unprotected.
     pub fn set_editing(&mut self, key: &SequenceKey) {
-        if key.role != Role::Reasoning {
+        if !matches!(key.role, Role::Reasoning | Role::NextEdit) {
             self.protected[0] = Some(key.clone());
         }
     }

@@ -438,6 +438,10 @@ impl Engine {
                 self.prefer(&SequenceKey::reasoning(job.document.as_str()), &prefer);
                 return;
             }
+            BackgroundKind::NextEdit(next_edit) => {
+                self.next_edit(job.document, next_edit, inbox);
+                return;
+            }
             kind => BackgroundJob { kind, ..job },
         };
         let BackgroundKind::Prewarm {
@@ -520,6 +524,51 @@ impl Engine {
                     job.document,
                     panic_message(&*panic)
                 );
+            }
+        }
+    }
+
+    /// Looks for the next edit; interrupted by interactive work, it goes back to the inbox and
+    /// starts over (its context stays cached), unless an edit cancelled it.
+    fn next_edit(
+        &mut self,
+        document: String,
+        job: Box<super::next_edit::NextEditJob>,
+        inbox: &Inbox,
+    ) {
+        if job.cancel.is_cancelled() {
+            return;
+        }
+        let key = SequenceKey::next_edit(document.as_str());
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let stop = || {
+                job.cancel.is_cancelled()
+                    || inbox.interactive_waiting()
+                    || inbox.urgent_background_waiting(1)
+            };
+            super::next_edit::run(&self.loaded, &mut self.store, &key, &job, &stop)
+        }));
+        match outcome {
+            Ok(Ok(super::next_edit::Outcome::Done(proposal))) => {
+                let _ = job.answer.send(Ok(proposal));
+            }
+            Ok(Ok(super::next_edit::Outcome::Stopped)) => {
+                if !job.cancel.is_cancelled() {
+                    inbox.resume_background(BackgroundJob {
+                        document,
+                        kind: BackgroundKind::NextEdit(job),
+                    });
+                }
+            }
+            Ok(Err(err)) => {
+                tracing::warn!("next edit for {document} failed: {err}");
+                let _ = job.answer.send(Err(err.to_string()));
+            }
+            Err(panic) => {
+                self.store.remove(&key);
+                let reason = panic_message(&*panic);
+                tracing::error!("engine panicked looking for a next edit in {document}: {reason}");
+                let _ = job.answer.send(Err(format!("internal error: {reason}")));
             }
         }
     }

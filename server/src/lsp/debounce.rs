@@ -21,6 +21,8 @@ pub enum Pause {
     Prewarm(Url),
     /// Refreshing the cross-file ring and pre-warming the document the user is in.
     CrossFile,
+    /// Looking for a document's next edit (`nextEdit.debounceMs`).
+    NextEdit(Url),
 }
 
 type Action = Pin<Box<dyn Future<Output = ()> + Send>>;

@@ -9,6 +9,7 @@ pub mod diagnostics;
 mod engine_status;
 mod errors;
 mod methods;
+mod next_edit;
 mod prewarm;
 mod progress;
 pub mod reasoning;
@@ -24,10 +25,14 @@ mod sync;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp::{LspService, Server};
 
+use tower_lsp::lsp_types::notification::Notification;
 use tower_lsp::lsp_types::request::Request;
 
 use crate::engine::Starter;
-use crate::rill_protocol::{CacheStatusRequest, DiagnosticsStatusRequest, DocumentTextRequest};
+use crate::rill_protocol::{
+    CacheStatusRequest, DiagnosticsStatusRequest, DocumentTextRequest, NextEditDismiss,
+    NextEditRequest,
+};
 
 /// Serves LSP over stdin/stdout until the client sends `exit` (or closes the pipe); the exit code
 /// the specification asks for (0 after `shutdown`, 1 without), or `None` when stdin closed.
@@ -66,6 +71,8 @@ pub async fn serve(
         DiagnosticsStatusRequest::METHOD,
         server::Backend::diagnostics_status,
     )
+    .custom_method(NextEditRequest::METHOD, server::Backend::next_edit)
+    .custom_method(NextEditDismiss::METHOD, server::Backend::next_edit_dismiss)
     .custom_method(
         "window/workDoneProgress/cancel",
         server::Backend::work_done_progress_cancel,

@@ -13,7 +13,9 @@ use super::shim::RawInitialize;
 use super::stdout_filter::Congestion;
 use crate::engine::Starter;
 use crate::protocol::{InlineCompletionList, InlineCompletionParams};
-use crate::rill_protocol::{CacheStatus, DiagnosticsStatus, DocumentParams, DocumentText};
+use crate::rill_protocol::{
+    CacheStatus, DiagnosticsStatus, DocumentParams, DocumentText, NextEditParams, NextEditResult,
+};
 
 pub struct Backend {
     pub session: Arc<Session>,
@@ -55,6 +57,16 @@ impl Backend {
     /// `rill/diagnosticsStatus`.
     pub async fn diagnostics_status(&self, params: DocumentParams) -> Result<DiagnosticsStatus> {
         methods::diagnostics_status::handle(&self.session, params)
+    }
+
+    /// `rill/nextEdit`.
+    pub async fn next_edit(&self, params: NextEditParams) -> Result<Option<NextEditResult>> {
+        methods::next_edit::handle(&self.session, params)
+    }
+
+    /// `rill/nextEdit/dismiss`.
+    pub async fn next_edit_dismiss(&self, params: DocumentParams) {
+        methods::next_edit_dismiss::handle(&self.session, params);
     }
 
     /// `rill/documentText`.

@@ -15,6 +15,7 @@ use super::capabilities::ClientFeatures;
 use super::cross_file::state::CrossFile;
 use super::debounce::Debouncer;
 use super::diagnostics::state::Diagnostics;
+use super::next_edit::NextEdits;
 use super::reasoning::chains::Chains;
 use super::stdout_filter::Congestion;
 use super::suggestions::Suggestions;
@@ -57,6 +58,8 @@ pub struct Session {
     pub chains: Chains,
     /// The ring of chunks of recently opened, edited and viewed documents that prompts show.
     pub cross_file: CrossFile,
+    /// Next edit suggestions: edit history, the offer and the turned-down offers per document.
+    pub next_edits: NextEdits,
 }
 
 /// Sends a request to the client from a task of its own and waits for the answer. The caller may
@@ -101,6 +104,7 @@ impl Session {
             diagnostics: Default::default(),
             chains: Default::default(),
             cross_file: Default::default(),
+            next_edits: Default::default(),
         }
     }
 

@@ -73,6 +73,12 @@ impl Backend for RemoteBackend {
                     .answer
                     .send(Err("the remote engine does not score text".to_string()));
             }
+            // No scoring: only the propagated replacements, unchecked (see `rill/status`).
+            BackgroundKind::NextEdit(next_edit) => {
+                let _ = next_edit
+                    .answer
+                    .send(Ok(crate::engine::next_edit::without_scoring(&next_edit)));
+            }
             BackgroundKind::Prewarm { .. } | BackgroundKind::Housekeeping => {}
         }
     }

@@ -56,6 +56,9 @@ pub fn handle(
         diagnostic.source.as_deref() == Some("rill")
             && diagnostic.code == Some(NumberOrString::String(diagnostics::CODE.to_string()))
     });
+    if let Some(action) = next_edit_action(session, &uri) {
+        actions.push(action);
+    }
     actions.extend(reasoning::actions(
         session,
         &uri,
@@ -72,4 +75,37 @@ pub fn handle(
         });
     }
     Ok(Some(actions))
+}
+
+/// The document's next edit, offered wherever the cursor is: for editors without a jump marker
+/// (Helix), the code action menu is where it shows.
+fn next_edit_action(
+    session: &Session,
+    uri: &tower_lsp::lsp_types::Url,
+) -> Option<CodeActionOrCommand> {
+    let version = lock(&session.documents).get(uri)?.version();
+    let offer = session.next_edits.offer(uri, version)?;
+    let shown: String = offer.line_after.trim().chars().take(60).collect();
+    Some(CodeActionOrCommand::CodeAction(CodeAction {
+        title: format!(
+            "rill: next edit (line {}): {shown}",
+            offer.range.start.line + 1
+        ),
+        kind: Some(CodeActionKind::REFACTOR_REWRITE),
+        edit: Some(WorkspaceEdit {
+            changes: Some(
+                [(
+                    uri.clone(),
+                    vec![TextEdit {
+                        range: offer.range,
+                        new_text: offer.new_text,
+                    }],
+                )]
+                .into_iter()
+                .collect(),
+            ),
+            ..WorkspaceEdit::default()
+        }),
+        ..CodeAction::default()
+    }))
 }

@@ -8,11 +8,12 @@ use tower_lsp::lsp_types::DidChangeTextDocumentParams;
 use std::sync::Arc;
 
 use crate::lsp::session::{lock, Session};
-use crate::lsp::{cross_file, diagnostics, prewarm};
+use crate::lsp::{cross_file, diagnostics, next_edit, prewarm};
 
 pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
     let encoding = session.features().encoding;
     let uri = params.text_document.uri;
+    let before = next_edit::before_change(session, &uri);
     let result = lock(&session.documents).change(
         &uri,
         params.content_changes,
@@ -28,6 +29,7 @@ pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
     };
     diagnostics::on_change(session, &uri, &edits);
     cross_file::on_change(session, &uri, &edits);
+    next_edit::on_change(session, &uri, before);
     // A completion request for the old text is stale now. Its generation runs on a moment: the
     // next request adopts it if the user typed what it suggests (see `suggestions`).
     session.cancel_requests_for(&uri);

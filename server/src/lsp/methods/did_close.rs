@@ -5,7 +5,7 @@ use tower_lsp::lsp_types::DidCloseTextDocumentParams;
 use std::sync::Arc;
 
 use crate::lsp::session::{lock, Session};
-use crate::lsp::{cross_file, diagnostics, prewarm};
+use crate::lsp::{cross_file, diagnostics, next_edit, prewarm};
 
 pub fn handle(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
     let uri = params.text_document.uri;
@@ -17,6 +17,7 @@ pub fn handle(session: &Arc<Session>, params: DidCloseTextDocumentParams) {
     prewarm::forget(session, &uri);
     cross_file::on_close(session, &uri);
     diagnostics::on_close(session, &uri);
+    next_edit::on_close(session, &uri);
     crate::lsp::reasoning::forget(session, &uri);
     if let Some(engine) = session.engine.get() {
         engine.forget(uri.as_str());

@@ -18,6 +18,15 @@ pub async fn handle(
 ) -> Result<InlineCompletionList> {
     let uri = request.params.text_document.uri.clone();
     let snapshot = snapshot(session, &uri, request.params.position)?;
+    // A next edit on the cursor's line is the suggestion there: an item whose range covers the
+    // text it replaces, as LSP 3.18 allows (the editor jumped here to show it).
+    if let Some(offer) = session.next_edits.offer(&uri, snapshot.version) {
+        if offer.range.start.line == snapshot.position.line {
+            return Ok(InlineCompletionList {
+                items: vec![inline_item(&offer.new_text, Some(offer.range))],
+            });
+        }
+    }
     let config = session.config();
     let streaming = config.streaming.unwrap_or(session.features().streaming);
     let partials = match (streaming, request.request_id) {

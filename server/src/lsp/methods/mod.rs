@@ -13,4 +13,6 @@ pub mod execute_command;
 pub mod initialize;
 pub mod initialized;
 pub mod inline_completion;
+pub mod next_edit;
+pub mod next_edit_dismiss;
 pub mod work_done_progress_cancel;
