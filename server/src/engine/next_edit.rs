@@ -18,6 +18,8 @@ use crate::next_edit::{Hunk, Proposal, Target, TargetKind};
 
 /// Lines after the target that are scored with it: a rewrite must fit what follows.
 const FOLLOWING_LINES: usize = 2;
+/// Lines of context above the edit (or the target) that the model reads.
+const CONTEXT_LINES: usize = 40;
 /// Tokens the model may write for one rewritten line.
 const MAX_LINE_TOKENS: usize = 64;
 
@@ -60,7 +62,7 @@ pub fn run(
         }
         let line = target.line.clone();
         let old_line = &text[line.clone()];
-        let context = &text[..line.start];
+        let context = &text[anchor(text, line.start, job.hunk.after_range.start)..line.start];
         let new_line = match &target.replace {
             Some((range, to)) => {
                 let mut rewritten = old_line.to_string();
@@ -95,6 +97,7 @@ pub fn run(
             key,
             context,
             &format!("{old_line}{following}"),
+            usize::MAX,
             stop,
         )?
         else {
@@ -106,6 +109,7 @@ pub fn run(
             key,
             context,
             &format!("{}{following}", proposal.new_text),
+            usize::MAX,
             stop,
         )?
         else {
@@ -170,9 +174,7 @@ fn rewrite_line(
 ) -> rill_model::Result<Option<String>> {
     let tokenizer = &loaded.tokenizer;
     let mut prompt = vec![tokenizer.bos_id()];
-    let ids = tokenizer.encode(context)?;
-    let keep = ids.len().saturating_sub(super::prefer::CONTEXT_TOKENS);
-    prompt.extend_from_slice(&ids[keep..]);
+    prompt.extend(tokenizer.encode(context)?);
     let params = GenerationParams {
         max_tokens: MAX_LINE_TOKENS,
         stop: vec!["\n".to_string()],
@@ -192,6 +194,24 @@ fn rewrite_line(
         return Ok(None);
     }
     Ok(Some(generation.text.trim_end_matches('\r').to_string()))
+}
+
+/// Where the context of a target starting at byte `line` begins: [`CONTEXT_LINES`] lines above
+/// the edit or the target, whichever comes first, so that every target of one search shares the
+/// same beginning and the sequence computes it once; a target far from the edit gets its own.
+fn anchor(text: &str, line: usize, edit: usize) -> usize {
+    let lines_above = |at: usize| {
+        text[..at]
+            .rmatch_indices('\n')
+            .nth(CONTEXT_LINES)
+            .map_or(0, |(index, _)| index + 1)
+    };
+    let shared = lines_above(line.min(edit));
+    if text[shared..line].matches('\n').count() <= 2 * CONTEXT_LINES {
+        shared
+    } else {
+        lines_above(line)
+    }
 }
 
 /// The line break after a line and the next [`FOLLOWING_LINES`] lines.

@@ -94,7 +94,7 @@ fn mean_logprob(
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Option<f32>> {
     Ok(
-        region_logprob(loaded, store, key, context, region, stop)?.map(|(total, tokens)| {
+        region_logprob(loaded, store, key, context, region, CONTEXT_TOKENS, stop)?.map(|(total, tokens)| {
             if tokens == 0 {
                 0.0
             } else {
@@ -104,8 +104,8 @@ fn mean_logprob(
     )
 }
 
-/// The summed log probability of the tokens of `region` after (the last [`CONTEXT_TOKENS`] of)
-/// `context`, and how many tokens that is; `None` when `stop` answered true first. The sequence
+/// The summed log probability of the tokens of `region` after (the last `context_tokens` tokens
+/// of) `context`, and how many tokens that is; `None` when `stop` answered true first. The sequence
 /// keeps its common prefix with the previous call, so scoring two versions after the same
 /// context computes the context once.
 pub(super) fn region_logprob(
@@ -114,6 +114,7 @@ pub(super) fn region_logprob(
     key: &SequenceKey,
     context: &str,
     region: &str,
+    context_tokens: usize,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Option<(f32, usize)>> {
     let text = format!("{context}{region}");
@@ -123,7 +124,7 @@ pub(super) fn region_logprob(
     if covered.is_empty() {
         return Ok(Some((0.0, 0)));
     }
-    let window = covered.start.saturating_sub(CONTEXT_TOKENS);
+    let window = covered.start.saturating_sub(context_tokens);
     let mut tokens = Vec::with_capacity(covered.end - window + 1);
     tokens.push(loaded.tokenizer.bos_id());
     tokens.extend_from_slice(&tokenized.ids[window..covered.end]);

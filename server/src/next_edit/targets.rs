@@ -43,7 +43,11 @@ pub fn targets(text: &str, hunk: &Hunk, max: usize) -> Vec<Target> {
     let mut found = Vec::new();
     if let Some(change) = propagated_change(text, hunk) {
         for site in occurrences(text, &change.from, window.clone(), change.whole_word) {
-            if overlaps(&site, &hunk.after_range) {
+            // An attribute (`.width`) is renamed where it is an attribute; a plain name where it is
+            // not, so renaming the local `width` leaves `self.width` alone and vice versa.
+            let dotted = text[..site.start].ends_with('.');
+            if overlaps(&site, &hunk.after_range) || (change.whole_word && dotted != change.attribute)
+            {
                 continue;
             }
             let line = line_around(text, site.start);
@@ -57,16 +61,31 @@ pub fn targets(text: &str, hunk: &Hunk, max: usize) -> Vec<Target> {
     }
     if let Some(name) = called_name(text, hunk) {
         let edited_line = line_around(text, hunk.after_range.start);
+        let removed = removed_argument(text, hunk, &edited_line, &name);
         let call = format!("{name}(");
         for site in occurrences(text, &call, window.clone(), true) {
             let line = line_around(text, site.start);
             if line == edited_line || found.iter().any(|target| target.line == line) {
                 continue;
             }
+            // A removed parameter is removed from each call with as many arguments as the
+            // definition had: no model needed. Other changes are the model's to rewrite.
+            let replace = removed.and_then(|(index, count)| {
+                let (inside, arguments) = arguments_at(text, site.end - 1)?;
+                (arguments.len() == count).then(|| {
+                    let kept: Vec<&str> = arguments
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != index)
+                        .map(|(_, range)| text[range.clone()].trim())
+                        .collect();
+                    (inside, kept.join(", "))
+                })
+            });
             found.push(Target {
                 kind: TargetKind::Usage,
                 line,
-                replace: None,
+                replace,
                 reason: format!("the parameters of {name} changed"),
             });
         }
@@ -93,6 +112,8 @@ struct Change {
     to: String,
     /// Identifiers and numbers match whole words only; quoted literals match as written.
     whole_word: bool,
+    /// The renamed word follows a `.`: an attribute or method.
+    attribute: bool,
 }
 
 fn propagated_change(text: &str, hunk: &Hunk) -> Option<Change> {
@@ -114,6 +135,7 @@ fn propagated_change(text: &str, hunk: &Hunk) -> Option<Change> {
                 from: format!("{open}{from}{open}"),
                 to: format!("{open}{to}{open}"),
                 whole_word: false,
+                attribute: false,
             });
         }
     }
@@ -121,6 +143,7 @@ fn propagated_change(text: &str, hunk: &Hunk) -> Option<Change> {
         from: from.to_string(),
         to: to.to_string(),
         whole_word: true,
+        attribute: before == Some('.'),
     })
 }
 
@@ -162,6 +185,79 @@ fn called_name(text: &str, hunk: &Hunk) -> Option<String> {
     );
     (!name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && !keyword)
         .then_some(name)
+}
+
+/// Which parameter the edit removed from the parameter list of `name` on the edited line, and how
+/// many there were: `Some((index, count))` when exactly one top-level parameter went away.
+fn removed_argument(
+    text: &str,
+    hunk: &Hunk,
+    edited_line: &Range<usize>,
+    name: &str,
+) -> Option<(usize, usize)> {
+    let new_line = &text[edited_line.clone()];
+    let old_line = format!(
+        "{}{}{}",
+        &text[edited_line.start..hunk.after_range.start],
+        hunk.before,
+        &text[hunk.after_range.end..edited_line.end]
+    );
+    let call = format!("{name}(");
+    let parameters = |line: &str| -> Option<Vec<String>> {
+        let open = line.find(&call)? + call.len() - 1;
+        let (_, arguments) = arguments_at(line, open)?;
+        Some(
+            arguments
+                .iter()
+                .map(|range| line[range.clone()].trim().to_string())
+                .collect(),
+        )
+    };
+    let (before, after) = (parameters(&old_line)?, parameters(new_line)?);
+    if before.len() != after.len() + 1 {
+        return None;
+    }
+    let index = (0..before.len()).find(|&i| {
+        let mut kept = before.clone();
+        kept.remove(i);
+        kept == after
+    })?;
+    Some((index, before.len()))
+}
+
+/// The argument list whose '(' is at byte `open` of `text`: the range between the parentheses and
+/// each top-level argument's range; `None` when the parenthesis does not close on its line.
+fn arguments_at(text: &str, open: usize) -> Option<(Range<usize>, Vec<Range<usize>>)> {
+    if text.as_bytes().get(open) != Some(&b'(') {
+        return None;
+    }
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut arguments = Vec::new();
+    let mut start = open + 1;
+    for (offset, c) in text[open + 1..].char_indices() {
+        let at = open + 1 + offset;
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')') if depth == 0 => {
+                if !text[start..at].trim().is_empty() || !arguments.is_empty() {
+                    arguments.push(start..at);
+                }
+                return Some((open + 1..at, arguments));
+            }
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, ',') if depth == 0 => {
+                arguments.push(start..at);
+                start = at + 1;
+            }
+            (None, '\n') => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Byte ranges of `needle` in `text` inside `window`, as a whole word when asked.
@@ -303,6 +399,17 @@ mod tests {
     }
 
     #[test]
+    fn attributes_and_plain_names_are_renamed_apart() {
+        let old = "self.width = width\nw = width + self.width\n";
+        let new = "self.size = width\nw = width + self.width\n";
+        let found = targets_for(old, new);
+        assert_eq!(found[0].2.as_deref(), Some("w = width + self.size"), "{found:?}");
+        let new = "self.width = size\nw = width + self.width\n";
+        let found = targets_for(old, new);
+        assert_eq!(found[0].2.as_deref(), Some("w = size + self.width"), "{found:?}");
+    }
+
+    #[test]
     fn a_changed_key_propagates_with_its_quotes_only() {
         let old = "a = d[\"name\"]\nname = 1\nb = d[\"name\"]\n";
         let new = "a = d[\"title\"]\nname = 1\nb = d[\"name\"]\n";
@@ -321,6 +428,21 @@ mod tests {
         assert_eq!(found[0].0, TargetKind::Usage, "{found:?}");
         assert_eq!(found[0].1, "x = area(2, 3)");
         assert!(found.iter().any(|target| target.0 == TargetKind::Below));
+    }
+
+    #[test]
+    fn a_removed_parameter_is_removed_from_the_calls_that_pass_it() {
+        let old = "def area(w, h, d):\n    return w * h\n\nx = area(2, f(3, 4), 5)\ny = area(1, 2)\n";
+        let new = "def area(w, h):\n    return w * h\n\nx = area(2, f(3, 4), 5)\ny = area(1, 2)\n";
+        let found = targets_for(old, new);
+        assert_eq!(found[0].0, TargetKind::Usage, "{found:?}");
+        assert_eq!(found[0].2.as_deref(), Some("x = area(2, f(3, 4))"));
+        // A call that does not pass it is left to the model.
+        assert_eq!(found[1].1, "y = area(1, 2)");
+        assert_eq!(found[1].2, None);
+        let old = "def f(a, b):\n    pass\nf(1, 2)\n";
+        let new = "def f(b):\n    pass\nf(1, 2)\n";
+        assert_eq!(targets_for(old, new)[0].2.as_deref(), Some("f(2)"));
     }
 
     #[test]
