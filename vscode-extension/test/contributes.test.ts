@@ -22,3 +22,18 @@ test('the commands the brief names are contributed', () => {
     assert.ok(ids.includes(id), `${id} missing`);
   }
 });
+
+test('Tab and Esc reach the next edit only while its marker is shown', () => {
+  const bindings = pkg.contributes.keybindings as Array<{ command: string; key: string; when: string }>;
+  const jump = bindings.find((b) => b.command === 'rill.nextEdit.jump');
+  const dismiss = bindings.find((b) => b.command === 'rill.nextEdit.dismiss');
+  assert.equal(jump?.key, 'tab');
+  assert.equal(dismiss?.key, 'escape');
+  for (const when of [jump?.when ?? '', dismiss?.when ?? '']) {
+    assert.match(when, /\brill\.nextEditVisible\b/);
+  }
+  // Tab stays VS Code's while a suggestion of its own is on screen.
+  for (const clause of ['!inlineSuggestionVisible', '!suggestWidgetVisible']) {
+    assert.ok(jump?.when.includes(clause), `${clause} missing`);
+  }
+});
