@@ -19,6 +19,7 @@ export const COMMANDS = {
   openSettings: 'rill.openSettings',
   showMenu: MENU_COMMAND,
   nextEditJump: 'rill.nextEdit.jump',
+  nextEditAccept: 'rill.nextEdit.accept',
   nextEditDismiss: 'rill.nextEdit.dismiss',
 } as const;
 
@@ -47,8 +48,9 @@ export function registerCommands(
     register(COMMANDS.showReasoning, () => reasoning.show()),
     register(COMMANDS.openSettings, () => openSettings()),
     register(COMMANDS.showMenu, () => showMenu()),
-    // Tab and Esc while a next edit's marker is shown (package.json keybindings).
+    // Tab and Esc while a next edit's marker or preview is shown (package.json keybindings).
     register(COMMANDS.nextEditJump, () => nextEdit.jump()),
+    register(COMMANDS.nextEditAccept, () => nextEdit.accept()),
     register(COMMANDS.nextEditDismiss, () => nextEdit.dismiss()),
   ];
 }

@@ -1,16 +1,18 @@
 // The state of a next edit suggestion (`rill/nextEditAvailable`) in the editor: which offer is known,
-// whether its marker is on screen, and which inline completion requests it answers. Pure (no `vscode`
-// import) so the unit tests run it with plain Node; nextEdit.ts draws what it decides.
+// whether its marker or its preview is on screen, and which inline completion requests it answers. Pure
+// (no `vscode` import) so the unit tests run it with plain Node; nextEdit.ts draws what it decides.
 //
 // The life of an offer: the server announces it for one document version; it is shown only when that is
-// the active editor's document at that version. Tab jumps to it (the marker goes, the offer stays so the
-// inline request there is answered with its range); Esc turns it down; any edit or another editor ends
-// it, as the server withdraws it on any edit anyway.
+// the active editor's document at that version, as a marker after its line. Tab jumps there and the edit
+// (`rill/nextEdit`) is previewed in place; Tab again accepts it. Esc turns it down; any edit, another
+// editor, or the cursor leaving the previewed line ends it (the server withdraws it on any edit anyway).
 
-import type { NextEditAvailableParams, WireRange } from './protocol';
+import type { NextEditAvailableParams, NextEditResult, WireRange, WireTextEdit } from './protocol';
 
 /** What the marker says, after the end of the target line. */
 export const MARKER_TEXT = '⇥ Tab to jump: rill next edit';
+/** What the preview says after the end of its line. */
+export const PREVIEW_HINT = '⇥ Tab to accept, Esc to dismiss';
 
 /** A document as the editor has it: its URI (the editor's spelling) and version. */
 export interface DocumentVersion {
@@ -24,18 +26,31 @@ export interface Offer {
   range: WireRange;
 }
 
+/** Nothing on screen, the marker, waiting for the edit after a jump, or the edit's preview. */
+export type Phase = 'none' | 'marker' | 'jumped' | 'preview';
+
 export class NextEditOffers {
   private current: Offer | undefined;
-  private markerShown = false;
+  private edit: WireTextEdit | undefined;
+  private state: Phase = 'none';
 
-  /** The offer known for the active document, marker shown or not. */
+  /** The offer known for the active document, whatever is on screen. */
   get offer(): Offer | undefined {
     return this.current;
   }
 
+  get phase(): Phase {
+    return this.state;
+  }
+
   /** Whether the marker is on screen (the `rill.nextEditVisible` context key). */
   get visible(): boolean {
-    return this.markerShown;
+    return this.state === 'marker';
+  }
+
+  /** The edit previewed in place (the `rill.nextEditPreviewVisible` context key), if any. */
+  get preview(): WireTextEdit | undefined {
+    return this.state === 'preview' ? this.edit : undefined;
   }
 
   /**
@@ -56,15 +71,74 @@ export class NextEditOffers {
       return undefined;
     }
     this.current = { uri: active.uri, version: active.version, range: params.range };
-    this.markerShown = true;
+    this.edit = undefined;
+    this.state = 'marker';
     return this.current;
   }
 
   /**
-   * The document `uri` changed: the server has withdrawn its offer, so the marker and the offer go.
+   * Tab on the marker: returns the offer to jump to (its range's start) and hides the marker. The offer
+   * stays known until its edit arrives for the preview.
+   */
+  jump(active: DocumentVersion | undefined): Offer | undefined {
+    const offer = this.matching(active);
+    if (offer === undefined || this.state !== 'marker') {
+      return undefined;
+    }
+    this.state = 'jumped';
+    return offer;
+  }
+
+  /**
+   * The answer to `rill/nextEdit` after a jump, for `document` as it is now. Returns the edit to preview,
+   * or undefined (and forgets the offer) when there is none for this version: the server withdrew it,
+   * the document moved on, or the user did something else meanwhile.
+   */
+  onEdit(
+    result: NextEditResult | null | undefined,
+    document: DocumentVersion | undefined,
+  ): WireTextEdit | undefined {
+    const offer = this.matching(document);
+    const edit = result?.edits?.[0];
+    if (
+      offer === undefined ||
+      this.state !== 'jumped' ||
+      result?.version !== offer.version ||
+      edit === undefined ||
+      !isRange(edit.range) ||
+      typeof edit.newText !== 'string'
+    ) {
+      if (this.state === 'jumped') {
+        this.clear();
+      }
+      return undefined;
+    }
+    this.edit = edit;
+    this.state = 'preview';
+    return edit;
+  }
+
+  /** Tab on the preview: returns the edit to apply to `document` and forgets the offer. */
+  accept(document: DocumentVersion | undefined): WireTextEdit | undefined {
+    const edit = this.matching(document) !== undefined ? this.preview : undefined;
+    if (edit !== undefined) {
+      this.clear();
+    }
+    return edit;
+  }
+
+  /** Esc on the marker or the preview: returns the offer turned down (the server must hear of it). */
+  dismiss(): Offer | undefined {
+    const offer = this.state === 'none' ? undefined : this.current;
+    this.clear();
+    return offer;
+  }
+
+  /**
+   * The document `uri` changed: the server has withdrawn its offer, so whatever is shown goes.
    * Returns true when something was cleared.
    */
-  onEdit(uri: string): boolean {
+  onDocumentChanged(uri: string): boolean {
     if (this.current === undefined || this.current.uri !== uri) {
       return false;
     }
@@ -72,7 +146,7 @@ export class NextEditOffers {
     return true;
   }
 
-  /** Another editor (or none) became active: the marker belongs to the one left. */
+  /** Another editor (or none) became active: what is shown belongs to the one left. */
   onActiveChanged(uri: string | undefined): boolean {
     if (this.current === undefined || this.current.uri === uri) {
       return false;
@@ -82,28 +156,21 @@ export class NextEditOffers {
   }
 
   /**
-   * Tab on the marker: returns the offer to jump to (its range's start) and hides the marker. The offer
-   * stays known, so that the inline request at the target is answered with the replacing item.
+   * The cursor moved to `line` of `uri`: a preview stays only while the cursor is on its line, where Tab
+   * means "accept" (the jump put it there). The marker stays wherever the cursor goes.
    */
-  jump(active: DocumentVersion | undefined): Offer | undefined {
-    const offer = this.matching(active);
-    if (offer === undefined || !this.markerShown) {
-      return undefined;
+  onCursor(uri: string, line: number): boolean {
+    const edit = this.preview;
+    if (edit === undefined || this.current?.uri !== uri || edit.range.start.line === line) {
+      return false;
     }
-    this.markerShown = false;
-    return offer;
-  }
-
-  /** Esc on the marker: returns the offer turned down (the server must hear of it) and forgets it. */
-  dismiss(): Offer | undefined {
-    const offer = this.current;
     this.clear();
-    return offer;
+    return true;
   }
 
   /**
-   * Whether an inline completion request at `line` of `document` gets the offer's item from the server,
-   * an item whose range replaces text rather than an insertion at the cursor.
+   * Whether an inline completion request at `line` of `document` would be answered with the offer's item
+   * (a range replacing text): the preview shows that edit instead.
    */
   servesInline(document: DocumentVersion, line: number): boolean {
     const offer = this.matching(document);
@@ -113,7 +180,8 @@ export class NextEditOffers {
   /** Forgets the offer, e.g. when the server stops. */
   clear(): void {
     this.current = undefined;
-    this.markerShown = false;
+    this.edit = undefined;
+    this.state = 'none';
   }
 
   private matching(document: DocumentVersion | undefined): Offer | undefined {
@@ -123,6 +191,17 @@ export class NextEditOffers {
     }
     return offer.uri === document.uri && offer.version === document.version ? offer : undefined;
   }
+}
+
+/**
+ * The new text as it fits in one line of a decoration (which cannot break lines): line breaks as `⏎`,
+ * and `∅` for a deletion so that the preview never shows nothing.
+ */
+export function previewText(newText: string): string {
+  if (newText === '') {
+    return '∅';
+  }
+  return newText.replace(/\r\n|\r|\n/g, '⏎');
 }
 
 function isPosition(value: unknown): boolean {

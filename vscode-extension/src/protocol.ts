@@ -9,6 +9,8 @@ export const STATUS_METHOD = 'rill/status';
 export const REASONING_RESULT_METHOD = 'rill/reasoningResult';
 /** `rill/nextEditAvailable`: an edit elsewhere in the document is on offer (docs/protocol.md). */
 export const NEXT_EDIT_AVAILABLE_METHOD = 'rill/nextEditAvailable';
+/** `rill/nextEdit`: the edit on offer for the document's current version, or null. */
+export const NEXT_EDIT_METHOD = 'rill/nextEdit';
 /** `rill/nextEdit/dismiss`: the user turned the offer down; the server never offers it again. */
 export const NEXT_EDIT_DISMISS_METHOD = 'rill/nextEdit/dismiss';
 /** The work-done progress token the server reports model loading on. */
@@ -44,6 +46,19 @@ export interface NextEditAvailableParams {
   version: number;
   /** The text the edit replaces (empty for an insertion). */
   range: WireRange;
+}
+
+export interface WireTextEdit {
+  range: WireRange;
+  newText: string;
+}
+
+export interface NextEditResult {
+  edits: WireTextEdit[];
+  /** Why this edit, in words (e.g. `total → acc`). */
+  reason: string;
+  /** The document version the edits apply to. */
+  version: number;
 }
 
 export type EngineState = 'loading' | 'ready' | 'error';

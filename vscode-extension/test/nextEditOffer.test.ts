@@ -1,11 +1,11 @@
-// The next edit state: which offers are shown, what Tab and Esc do to them, what ends them, and which
-// inline requests they answer.
+// The next edit state: which offers are shown, what Tab and Esc do to them, what ends them, which inline
+// requests they answer, and how a new text is previewed on one line.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { NextEditOffers } from '../src/nextEditOffer';
-import { NextEditAvailableParams } from '../src/protocol';
+import { NextEditOffers, previewText } from '../src/nextEditOffer';
+import { NextEditAvailableParams, NextEditResult } from '../src/protocol';
 
 const ACTIVE = { uri: 'file:///p/totals.py', version: 4 };
 
@@ -50,7 +50,7 @@ test('a malformed range is ignored rather than drawn', () => {
   assert.equal(offers.visible, false);
 });
 
-test('Tab jumps to the offer, hides the marker and keeps the offer for the inline request', () => {
+test('Tab jumps to the offer, hides the marker and keeps the offer until its edit arrives', () => {
   const offers = new NextEditOffers();
   offers.onAvailable(available(), ACTIVE);
   assert.equal(offers.servesInline(ACTIVE, 3), true);
@@ -90,9 +90,9 @@ test('Esc returns the offer to turn down and forgets it', () => {
 test('an edit of the document ends the offer; an edit elsewhere does not', () => {
   const offers = new NextEditOffers();
   offers.onAvailable(available(), ACTIVE);
-  assert.equal(offers.onEdit('file:///p/other.py'), false);
+  assert.equal(offers.onDocumentChanged('file:///p/other.py'), false);
   assert.equal(offers.visible, true);
-  assert.equal(offers.onEdit(ACTIVE.uri), true);
+  assert.equal(offers.onDocumentChanged(ACTIVE.uri), true);
   assert.equal(offers.visible, false);
   assert.equal(offers.offer, undefined);
 });
@@ -115,4 +115,86 @@ test('a newer offer replaces the one shown', () => {
   assert.deepEqual(offers.offer, { ...next, range });
   assert.equal(offers.servesInline(ACTIVE, 3), false);
   assert.equal(offers.servesInline(next, 4), true);
+});
+
+const RESULT: NextEditResult = {
+  edits: [{ range: available().range, newText: 'acc' }],
+  reason: 'total → acc',
+  version: ACTIVE.version,
+};
+
+function jumped(): NextEditOffers {
+  const offers = new NextEditOffers();
+  offers.onAvailable(available(), ACTIVE);
+  offers.jump(ACTIVE);
+  return offers;
+}
+
+test("after the jump the server's edit is previewed, and Tab accepts it once", () => {
+  const offers = jumped();
+  assert.equal(offers.phase, 'jumped');
+  assert.deepEqual(offers.onEdit(RESULT, ACTIVE), RESULT.edits[0]);
+  assert.equal(offers.phase, 'preview');
+  assert.deepEqual(offers.preview, RESULT.edits[0]);
+  assert.equal(offers.visible, false);
+  assert.deepEqual(offers.accept(ACTIVE), RESULT.edits[0]);
+  assert.equal(offers.preview, undefined);
+  assert.equal(offers.accept(ACTIVE), undefined);
+});
+
+test('no edit, an edit for another version or a moved-on document ends the offer', () => {
+  const cases: Array<[NextEditResult | null, typeof ACTIVE]> = [
+    [null, ACTIVE],
+    [{ ...RESULT, edits: [] }, ACTIVE],
+    [{ ...RESULT, version: 3 }, ACTIVE],
+    [RESULT, { ...ACTIVE, version: 5 }],
+  ];
+  for (const [result, document] of cases) {
+    const offers = jumped();
+    assert.equal(offers.onEdit(result, document), undefined);
+    assert.equal(offers.phase, 'none');
+    assert.equal(offers.offer, undefined);
+  }
+});
+
+test('an edit that arrives without a jump is not previewed', () => {
+  const offers = new NextEditOffers();
+  offers.onAvailable(available(), ACTIVE);
+  assert.equal(offers.onEdit(RESULT, ACTIVE), undefined);
+  assert.equal(offers.visible, true);
+});
+
+test('a preview is not accepted in another document version', () => {
+  const offers = jumped();
+  offers.onEdit(RESULT, ACTIVE);
+  assert.equal(offers.accept({ ...ACTIVE, version: 5 }), undefined);
+  assert.notEqual(offers.preview, undefined);
+});
+
+test('Esc on the preview turns the offer down', () => {
+  const offers = jumped();
+  offers.onEdit(RESULT, ACTIVE);
+  assert.equal(offers.dismiss()?.uri, ACTIVE.uri);
+  assert.equal(offers.preview, undefined);
+});
+
+test('the cursor leaving the previewed line ends the preview; the marker stays wherever it goes', () => {
+  const offers = jumped();
+  offers.onEdit(RESULT, ACTIVE);
+  assert.equal(offers.onCursor(ACTIVE.uri, 3), false);
+  assert.notEqual(offers.preview, undefined);
+  assert.equal(offers.onCursor(ACTIVE.uri, 1), true);
+  assert.equal(offers.preview, undefined);
+
+  const marked = new NextEditOffers();
+  marked.onAvailable(available(), ACTIVE);
+  assert.equal(marked.onCursor(ACTIVE.uri, 0), false);
+  assert.equal(marked.visible, true);
+});
+
+test('the preview of a new text fits on one line and is never empty', () => {
+  assert.equal(previewText('acc'), 'acc');
+  assert.equal(previewText('a,\n    b'), 'a,⏎    b');
+  assert.equal(previewText('x\r\ny'), 'x⏎y');
+  assert.equal(previewText(''), '∅');
 });
