@@ -176,6 +176,7 @@ export class NextEdit implements vscode.Disposable {
     }
     try {
       await this.client.sendNotification(NEXT_EDIT_DISMISS_METHOD, { textDocument: { uri: offer.uri } });
+      this.log(`next edit at line ${offer.range.start.line + 1} dismissed`);
     } catch (error) {
       this.log(`dismissing the next edit failed: ${String(error)}`);
     }
