@@ -35,9 +35,10 @@ test('Tab and Esc reach the next edit only while its marker or preview is shown'
   for (const when of [jump?.when ?? '', dismiss?.when ?? '']) {
     assert.match(when, /\brill\.nextEditVisible\b/);
   }
-  // Tab stays VS Code's while a suggestion of its own is on screen.
+  // Tab and Esc stay VS Code's while a suggestion of its own is on screen.
   for (const clause of ['!inlineSuggestionVisible', '!suggestWidgetVisible']) {
     assert.ok(jump?.when.includes(clause), `${clause} missing`);
     assert.ok(accept?.when.includes(clause), `${clause} missing`);
+    assert.ok(dismiss?.when.includes(clause), `${clause} missing`);
   }
 });
