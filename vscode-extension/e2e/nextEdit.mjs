@@ -1,8 +1,9 @@
 // End-to-end test of next edit suggestions in real VS Code. With the packaged extension in code-server
 // (see harness.mjs) and the server answering from a scripted fake backend (RILL_TEST_FAKE_SCRIPT: the fake
 // offers propagated renames, so no model is needed), it renames `total` to `acc` on one line by typing,
-// then checks what a user sees: the marker after the next use's line, Tab jumping there and showing the
-// replacement as an inline suggestion, Tab accepting it, the following use's marker, and Esc dismissing it.
+// then checks what a user sees: the marker after the next use's line, Tab jumping there and previewing the
+// replacement in place (VS Code does not show it as an inline suggestion, see src/nextEdit.ts), Tab
+// accepting it, the following use's marker, and Esc dismissing it (the server drops its code action).
 //
 // Usage: node e2e/nextEdit.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // The marker's screenshot goes to e2e-results/next-edit.png (and to PATH if given, such as
