@@ -4,11 +4,12 @@
 # esbuild bundle), unit tests (node --test), package the .vsix with the server binary
 # (../target/release/rill, which must be built; $RILL_SERVER_BINARY, or $RILL_BIN as the Neovim tests take
 # it, to package another), provision the end-to-end tools outside the repository,
-# and run the end-to-end tests in code-server + headless Chromium (e2e/run.mjs, then e2e/preview.mjs).
+# and run the end-to-end tests in code-server + headless Chromium (e2e/run.mjs, e2e/preview.mjs, then
+# e2e/nextEdit.mjs).
 # Exits non-zero on the first failure and prints how long each step took.
 #
-# Options: --update-screenshot  also write the screenshots to docs/vscode-ghost-text.png and
-#                               docs/vscode-reasoning-preview.png
+# Options: --update-screenshot  also write the screenshots to docs/vscode-ghost-text.png,
+#                               docs/vscode-reasoning-preview.png and docs/vscode-next-edit.png
 #          --skip-e2e           stop after packaging (no browser, no code-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,3 +90,9 @@ step "e2e preview"
 SCREENSHOT_ARGS=()
 if [ "$UPDATE_SCREENSHOT" = 1 ]; then SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-reasoning-preview.png"); fi
 "$NODE24" e2e/preview.mjs --vsix "$VSIX" --tools "$TOOLS" "${SCREENSHOT_ARGS[@]}"
+
+step "e2e next edit"
+# A next edit suggestion's marker, jump, preview, accept and dismissal, from the scripted fake (no model).
+SCREENSHOT_ARGS=()
+if [ "$UPDATE_SCREENSHOT" = 1 ]; then SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-next-edit.png"); fi
+"$NODE24" e2e/nextEdit.mjs --vsix "$VSIX" --tools "$TOOLS" "${SCREENSHOT_ARGS[@]}"

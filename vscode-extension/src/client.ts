@@ -1,6 +1,6 @@
 // Builds the LanguageClient that runs `rill --stdio`: document selector, configuration sync, the
-// streaming opt-in, and the hooks that feed the status bar, the ghost-text streaming and the reasoning
-// channel.
+// streaming opt-in, and the hooks that feed the status bar, the ghost-text streaming, the next edit
+// suggestions and the reasoning channel.
 
 import * as vscode from 'vscode';
 import {
@@ -12,8 +12,11 @@ import {
 } from 'vscode-languageclient/node';
 
 import { InlineStreaming } from './inlineStreaming';
+import { NextEdit } from './nextEdit';
 import {
   LOAD_MODEL_TOKEN,
+  NEXT_EDIT_AVAILABLE_METHOD,
+  NextEditAvailableParams,
   PARTIAL_METHOD,
   PartialParams,
   REASONING_RESULT_METHOD,
@@ -38,6 +41,7 @@ export function createClient(
   streaming: InlineStreaming,
   status: StatusBar,
   reasoning: ReasoningView,
+  nextEdit: NextEdit,
 ): LanguageClient {
   const serverOptions: ServerOptions = {
     command: serverPath,
@@ -55,7 +59,8 @@ export function createClient(
     stdioOptions: { stderr: pipeServerLog, stdout: pipeServerStdout },
     revealOutputChannelOn: RevealOutputChannelOn.Never,
     middleware: {
-      ...streaming.middleware,
+      // A next edit's item keeps its range; every other inline request streams.
+      provideInlineCompletionItems: nextEdit.wrap(streaming.middleware.provideInlineCompletionItems),
       handleWorkDoneProgress: (token, params, next) => {
         if (token === LOAD_MODEL_TOKEN) {
           status.onLoadProgress(params);
@@ -70,6 +75,9 @@ export function createClient(
   // Registered before start, so the first `loading` status is not missed.
   client.onNotification(STATUS_METHOD, (params: StatusParams) => status.onStatus(params));
   client.onNotification(PARTIAL_METHOD, (params: PartialParams) => streaming.onPartial(params));
+  client.onNotification(NEXT_EDIT_AVAILABLE_METHOD, (params: NextEditAvailableParams) =>
+    nextEdit.onAvailable(params, client),
+  );
   client.onNotification(REASONING_RESULT_METHOD, (params: ReasoningResultParams) =>
     reasoning.onResult(params),
   );

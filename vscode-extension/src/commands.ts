@@ -2,6 +2,7 @@
 
 import * as vscode from 'vscode';
 
+import { NextEdit } from './nextEdit';
 import { ReasoningView } from './reasoning';
 import { ServerController } from './serverController';
 import { isEnabled, openSettings, setEnabled } from './settings';
@@ -17,6 +18,9 @@ export const COMMANDS = {
   showReasoning: 'rill.showReasoning',
   openSettings: 'rill.openSettings',
   showMenu: MENU_COMMAND,
+  nextEditJump: 'rill.nextEdit.jump',
+  nextEditAccept: 'rill.nextEdit.accept',
+  nextEditDismiss: 'rill.nextEdit.dismiss',
 } as const;
 
 interface MenuItem extends vscode.QuickPickItem {
@@ -27,6 +31,7 @@ export function registerCommands(
   controller: ServerController,
   output: vscode.LogOutputChannel,
   reasoning: ReasoningView,
+  nextEdit: NextEdit,
 ): vscode.Disposable[] {
   const register = (id: string, run: () => unknown): vscode.Disposable =>
     vscode.commands.registerCommand(id, run);
@@ -43,6 +48,10 @@ export function registerCommands(
     register(COMMANDS.showReasoning, () => reasoning.show()),
     register(COMMANDS.openSettings, () => openSettings()),
     register(COMMANDS.showMenu, () => showMenu()),
+    // Tab and Esc while a next edit's marker or preview is shown (package.json keybindings).
+    register(COMMANDS.nextEditJump, () => nextEdit.jump()),
+    register(COMMANDS.nextEditAccept, () => nextEdit.accept()),
+    register(COMMANDS.nextEditDismiss, () => nextEdit.dismiss()),
   ];
 }
 

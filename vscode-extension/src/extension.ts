@@ -1,11 +1,12 @@
-// Entry point: wires the output channels, status bar, ghost-text streaming, reasoning view, commands and
-// the server controller together, and reacts to settings changes.
+// Entry point: wires the output channels, status bar, ghost-text streaming, next edit suggestions,
+// reasoning view, commands and the server controller together, and reacts to settings changes.
 
 import * as vscode from 'vscode';
 
 import { DOCUMENT_SELECTOR } from './client';
 import { registerCommands } from './commands';
 import { InlineStreaming } from './inlineStreaming';
+import { NextEdit } from './nextEdit';
 import { REASONING_CHANNEL_NAME, ReasoningView } from './reasoning';
 import { ServerController } from './serverController';
 import { isEnabled, RESTART_KEYS, SECTION } from './settings';
@@ -23,9 +24,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   // Reasoning chains in full, apart from the log: plain text, no timestamps, one chain after another.
   const reasoningChannel = vscode.window.createOutputChannel(REASONING_CHANNEL_NAME);
   const reasoning = new ReasoningView(reasoningChannel);
-  controller = new ServerController(context.extensionPath, output, status, streaming, reasoning);
-  context.subscriptions.push(output, reasoningChannel, status, streaming, controller);
-  context.subscriptions.push(...registerCommands(controller, output, reasoning));
+  const nextEdit = new NextEdit((line) => output.info(line));
+  controller = new ServerController(context.extensionPath, output, status, streaming, reasoning, nextEdit);
+  context.subscriptions.push(output, reasoningChannel, status, streaming, nextEdit, controller);
+  context.subscriptions.push(...registerCommands(controller, output, reasoning, nextEdit));
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((event) => onSettingsChanged(event, status)),
   );

@@ -232,7 +232,7 @@ function keyOf(document: vscode.TextDocument, position: vscode.Position): Reques
 }
 
 /** The editor's spelling of a URI, so that the server's echo compares equal. */
-function normalizeUri(uri: string): string {
+export function normalizeUri(uri: string): string {
   try {
     return vscode.Uri.parse(uri, true).toString();
   } catch {

@@ -7,6 +7,12 @@ export const PARTIAL_METHOD = 'rill/inlineCompletion/partial';
 export const STATUS_METHOD = 'rill/status';
 /** `rill/reasoningResult`: a reasoning chain (`rill.reason`) ended; every step and what became of it. */
 export const REASONING_RESULT_METHOD = 'rill/reasoningResult';
+/** `rill/nextEditAvailable`: an edit elsewhere in the document is on offer (docs/protocol.md). */
+export const NEXT_EDIT_AVAILABLE_METHOD = 'rill/nextEditAvailable';
+/** `rill/nextEdit`: the edit on offer for the document's current version, or null. */
+export const NEXT_EDIT_METHOD = 'rill/nextEdit';
+/** `rill/nextEdit/dismiss`: the user turned the offer down; the server never offers it again. */
+export const NEXT_EDIT_DISMISS_METHOD = 'rill/nextEdit/dismiss';
 /** The work-done progress token the server reports model loading on. */
 export const LOAD_MODEL_TOKEN = 'rill/loadModel';
 
@@ -32,6 +38,27 @@ export interface PartialParams {
   version: number;
   seq: number;
   items: WireInlineItem[];
+}
+
+export interface NextEditAvailableParams {
+  uri: string;
+  /** The document version the offer is for; it is void once the document moved on. */
+  version: number;
+  /** The text the edit replaces (empty for an insertion). */
+  range: WireRange;
+}
+
+export interface WireTextEdit {
+  range: WireRange;
+  newText: string;
+}
+
+export interface NextEditResult {
+  edits: WireTextEdit[];
+  /** Why this edit, in words (e.g. `total → acc`). */
+  reason: string;
+  /** The document version the edits apply to. */
+  version: number;
 }
 
 export type EngineState = 'loading' | 'ready' | 'error';

@@ -9,6 +9,7 @@ import { LanguageClient, State } from 'vscode-languageclient/node';
 
 import { createClient } from './client';
 import { InlineStreaming } from './inlineStreaming';
+import { NextEdit } from './nextEdit';
 import { ReasoningView } from './reasoning';
 import { executableName, Resolution, resolveServerPath } from './serverPath';
 import { configuredServerPath } from './settings';
@@ -24,6 +25,7 @@ export class ServerController implements vscode.Disposable {
     private readonly status: StatusBar,
     private readonly streaming: InlineStreaming,
     private readonly reasoning: ReasoningView,
+    private readonly nextEdit: NextEdit,
   ) {}
 
   get running(): boolean {
@@ -48,13 +50,21 @@ export class ServerController implements vscode.Disposable {
       return;
     }
     this.output.info(`starting ${resolution.path} --stdio (found via ${resolution.source})`);
-    const client = createClient(resolution.path, this.output, this.streaming, this.status, this.reasoning);
+    const client = createClient(
+      resolution.path,
+      this.output,
+      this.streaming,
+      this.status,
+      this.reasoning,
+      this.nextEdit,
+    );
     this.client = client;
     this.stateSubscription = client.onDidChangeState((event) => {
       if (event.newState === State.Starting) {
         this.status.starting();
       } else if (event.newState === State.Stopped) {
         this.streaming.reset();
+        this.nextEdit.reset();
         this.status.stopped();
       }
     });
@@ -77,6 +87,7 @@ export class ServerController implements vscode.Disposable {
     this.stateSubscription?.dispose();
     this.stateSubscription = undefined;
     this.streaming.reset();
+    this.nextEdit.reset();
     if (client !== undefined) {
       try {
         await client.stop(5000);

@@ -22,3 +22,23 @@ test('the commands the brief names are contributed', () => {
     assert.ok(ids.includes(id), `${id} missing`);
   }
 });
+
+test('Tab and Esc reach the next edit only while its marker or preview is shown', () => {
+  const bindings = pkg.contributes.keybindings as Array<{ command: string; key: string; when: string }>;
+  const jump = bindings.find((b) => b.command === 'rill.nextEdit.jump');
+  const accept = bindings.find((b) => b.command === 'rill.nextEdit.accept');
+  const dismiss = bindings.find((b) => b.command === 'rill.nextEdit.dismiss');
+  assert.equal(jump?.key, 'tab');
+  assert.equal(accept?.key, 'tab');
+  assert.match(accept?.when ?? '', /\brill\.nextEditPreviewVisible\b/);
+  assert.equal(dismiss?.key, 'escape');
+  for (const when of [jump?.when ?? '', dismiss?.when ?? '']) {
+    assert.match(when, /\brill\.nextEditVisible\b/);
+  }
+  // Tab and Esc stay VS Code's while a suggestion of its own is on screen.
+  for (const clause of ['!inlineSuggestionVisible', '!suggestWidgetVisible']) {
+    assert.ok(jump?.when.includes(clause), `${clause} missing`);
+    assert.ok(accept?.when.includes(clause), `${clause} missing`);
+    assert.ok(dismiss?.when.includes(clause), `${clause} missing`);
+  }
+});
