@@ -113,6 +113,35 @@ def test_tab_jumps_to_the_next_edit_and_applies_it(fake_nvim, workdir):
     assert editor.lines()[4] == "    return total"
 
 
+def test_in_insert_mode_tab_and_ctrl_bracket(fake_nvim, workdir):
+    path = workdir / "next_edit_insert.py"
+    path.write_text(SOURCE)
+    editor = Editor(fake_nvim, path)
+    editor.nvim.api.win_set_cursor(0, (2, 4))
+    # The rename typed, and insert mode kept: the offer comes while the user pauses.
+    fake_nvim.input("cwacc")
+    wait_for(lambda: editor.lines()[1] == "    acc = 0", 5, message="the rename")
+    wait_for(lambda: marker_on(editor, 3), 10, message="the marker on line 4")
+    assert editor.mode() == "i"
+
+    # No ghost text is shown (the fake writes none, and the server's inline answer on the target line is
+    # the next edit itself, which is not ghost text), so <Tab> jumps and applies.
+    fake_nvim.input("<Tab>")
+    wait_for(lambda: tuple(fake_nvim.current.window.cursor) == (4, 8), 5, message="the jump to line 4")
+    wait_for(lambda: [m for m in marks(editor) if m["pos"] == "inline"], 5, message="the preview")
+    assert editor.ghost() is None
+    fake_nvim.input("<Tab>")
+    wait_for(lambda: editor.lines()[3] == "        acc += x", 5, message="the edit applied")
+    assert editor.mode() == "i"
+
+    wait_for(lambda: marker_on(editor, 4), 10, message="the marker on line 5")
+    fake_nvim.input("<C-]>")
+    wait_for(lambda: marks(editor) == [], 5, message="<C-]> to clear the marker")
+    assert editor.mode() == "i"
+    editor.leave_insert()
+    assert editor.lines()[4] == "    return total"
+
+
 def test_disabled_shows_nothing_and_keeps_tab(fake_nvim, workdir):
     script = workdir / "fake-script.json"
     setup_rill(

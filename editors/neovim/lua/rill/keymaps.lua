@@ -30,8 +30,8 @@ local next_edit_descriptions = {
 }
 
 local next_edit_actions = {
-  accept = "<Cmd>lua require('rill.next_edit').accept()<CR>",
-  dismiss = "<Cmd>lua require('rill.next_edit').dismiss()<CR>",
+  accept = "<Cmd>lua require('rill').next_edit()<CR>",
+  dismiss = "<Cmd>lua require('rill').dismiss_next_edit()<CR>",
 }
 
 local function map(bufnr, name, rhs)

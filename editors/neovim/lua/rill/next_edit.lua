@@ -157,8 +157,10 @@ local function move_cursor(bufnr, row, col)
   if vim.api.nvim_get_current_buf() ~= bufnr then
     return
   end
-  -- Into the jump list, so <C-o> goes back to where the user was editing.
-  pcall(vim.cmd, "normal! m'")
+  if vim.api.nvim_get_mode().mode == "n" then
+    -- Into the jump list, so <C-o> goes back to where the user was editing.
+    vim.cmd("normal! m'")
+  end
   pcall(vim.api.nvim_win_set_cursor, 0, { row + 1, col })
 end
 
@@ -176,7 +178,7 @@ local function fetch_and_jump(bufnr, offer)
   }
   client:request("rill/nextEdit", params, function(err, result)
     -- The user may have typed, dismissed or got another offer while the request ran.
-    if offers[bufnr] ~= offer or M.get(bufnr) ~= offer then
+    if M.get(bufnr) ~= offer then
       return
     end
     offer.fetching = false
