@@ -43,24 +43,20 @@ def wait_for(predicate, timeout, interval=0.05, message="condition"):
         time.sleep(interval)
 
 
-def setup_rill(nvim, settings):
-    """Calls require('rill').setup() as a user's config would, with the server's `rill` settings."""
-    nvim.exec_lua(
-        "local cmd, settings = ...; require('rill').setup({ cmd = cmd, settings = settings,"
-        " cmd_env = { RILL_LOG = 'info' } })",
-        [rill_binary(), "--stdio"],
-        settings,
-    )
+def setup_rill(nvim, settings, cmd_env=None, **opts):
+    """Calls require('rill').setup() as a user's config would, with the server's `rill` settings, extra
+    environment for the server and any other option of setup()."""
+    config = {
+        "cmd": [rill_binary(), "--stdio"],
+        "settings": settings,
+        "cmd_env": {"RILL_LOG": "info", **(cmd_env or {})},
+        **opts,
+    }
+    nvim.exec_lua("require('rill').setup(...)", config)
 
 
-@pytest.fixture(scope="session")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("rill-nvim")
-
-
-@pytest.fixture(scope="session")
-def nvim(workdir):
-    """One Neovim for the whole session, so the model is loaded once; each test opens its own file."""
+def start_nvim(workdir):
+    """A headless Neovim with a UI attached, in `workdir`, with the plugin loaded (setup() not called)."""
     # Neovim's state (the LSP log among it) goes to the test's directory, not the user's; the cache
     # directory stays, because rill finds its default model there.
     for var in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME"):
@@ -74,10 +70,26 @@ def nvim(workdir):
     session.command("filetype on")
     # -u NONE skips plugin scripts, so load the plugin's entry point the way a plugin manager would.
     session.command("runtime! plugin/rill.lua")
-    setup_rill(session, SETTINGS)
-    yield session
+    return session
+
+
+def stop_nvim(session):
     session.exec_lua("for _, c in ipairs(vim.lsp.get_clients({ name = 'rill' })) do c:stop(true) end")
     session.close()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("rill-nvim")
+
+
+@pytest.fixture(scope="session")
+def nvim(workdir):
+    """One Neovim for the whole session, so the model is loaded once; each test opens its own file."""
+    session = start_nvim(workdir)
+    setup_rill(session, SETTINGS)
+    yield session
+    stop_nvim(session)
 
 
 class Editor:

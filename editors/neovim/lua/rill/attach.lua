@@ -1,5 +1,5 @@
 -- What happens when the rill client attaches to a buffer: rill's ghost text (autocommands and keys),
--- or, in native mode, Neovim's own inline completion.
+-- or, in native mode, Neovim's own inline completion; and the next edit marker's autocommands.
 local config = require("rill.config")
 
 local M = {}
@@ -8,6 +8,9 @@ local M = {}
 ---@param _ vim.lsp.Client
 ---@param bufnr integer
 function M.buffer(_, bufnr)
+  if config.current.next_edit.enabled then
+    require("rill.next_edit").attach(bufnr)
+  end
   if require("rill.native").active() then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
     require("rill.keymaps").attach_native(bufnr)

@@ -9,6 +9,14 @@ local M = {}
 ---@field next string|false         Show the answer's next suggestion (wrapping around).
 ---@field prev string|false         Show the answer's previous suggestion (wrapping around).
 
+---@class rill.NextEditKeymaps
+---@field accept string|false  Jump to the edit on offer; on it, apply it (falls back to the key otherwise).
+---@field dismiss string|false Turn the edit on offer down (normal mode; falls back to the key otherwise).
+
+---@class rill.NextEdit
+---@field enabled boolean      Show the server's next edit suggestions (rill/nextEditAvailable).
+---@field keymaps rill.NextEditKeymaps
+
 ---@class rill.Config
 ---@field cmd string[]               Command that starts the server.
 ---@field cmd_env table<string,string>? Extra environment for the server, e.g. { RILL_LOG = "debug" }.
@@ -20,6 +28,7 @@ local M = {}
 ---@field native boolean             Use vim.lsp.inline_completion (Neovim >= 0.12), not rill's ghost text.
 ---@field ghost { position: "inline"|"overlay"|"eol", hl_group: string }
 ---@field keymaps rill.Keymaps
+---@field next_edit rill.NextEdit
 ---@field on_attach fun(client: vim.lsp.Client, bufnr: integer)?
 
 ---@type rill.Config
@@ -44,6 +53,10 @@ M.defaults = {
     dismiss = "<C-]>",
     next = "<M-]>",
     prev = "<M-[>",
+  },
+  next_edit = {
+    enabled = true,
+    keymaps = { accept = "<Tab>", dismiss = "<Esc>" },
   },
   on_attach = nil,
 }
@@ -74,6 +87,12 @@ local function validate(cfg)
       return v == false or type(v) == "string"
     end, "a key (string) or false")
   end
+  vim.validate("next_edit.enabled", cfg.next_edit.enabled, "boolean")
+  for name, lhs in pairs(cfg.next_edit.keymaps) do
+    vim.validate("next_edit.keymaps." .. name, lhs, function(v)
+      return v == false or type(v) == "string"
+    end, "a key (string) or false")
+  end
   vim.validate("on_attach", cfg.on_attach, "function", true)
 end
 
@@ -92,6 +111,24 @@ function M.apply(opts)
   validate(cfg)
   M.current = cfg
   return cfg
+end
+
+--- The `rill` settings section sent to the server: the user's, except that with `next_edit.enabled`
+--- false the server's search is switched off too (unless the settings say otherwise), so it spends no
+--- CPU on edits nobody will see.
+---@param cfg rill.Config
+---@return table
+function M.server_settings(cfg)
+  local settings = vim.deepcopy(cfg.settings)
+  if cfg.next_edit.enabled or settings["nextEdit.enable"] ~= nil then
+    return settings
+  end
+  if settings.nextEdit == nil then
+    settings.nextEdit = { enable = false }
+  elseif type(settings.nextEdit) == "table" and settings.nextEdit.enable == nil then
+    settings.nextEdit.enable = false
+  end
+  return settings
 end
 
 --- True when the plugin should attach to a buffer of this filetype.

@@ -123,6 +123,26 @@ function M.toggle(enabled)
   return enabled
 end
 
+--- The next edit on offer (a marker or preview is shown): jumps to it and previews it, or, with the
+--- cursor on the previewed line, applies it. Returns false when none is on offer.
+---@return boolean
+function M.next_edit()
+  return require("rill.next_edit").accept()
+end
+
+--- Turns the next edit on offer down: hides it and tells the server, which does not offer it again.
+--- Returns false when none is on offer.
+---@return boolean
+function M.dismiss_next_edit()
+  return require("rill.next_edit").dismiss()
+end
+
+--- True while a next edit is on offer in the current buffer (for your own mappings).
+---@return boolean
+function M.has_next_edit()
+  return require("rill.next_edit").active(vim.api.nvim_get_current_buf())
+end
+
 --- Applies the model's quick fix for the rill diagnostic at the cursor.
 ---@param on_done fun(applied: boolean, message: string)?
 function M.fix(on_done)

@@ -48,7 +48,7 @@ end
 ---@param cfg rill.Config
 ---@return vim.lsp.ClientConfig
 function M.client_config(cfg)
-  local settings = as_object(cfg.settings)
+  local settings = as_object(config.server_settings(cfg))
   return {
     name = M.name,
     cmd = cfg.cmd,
@@ -65,6 +65,9 @@ function M.client_config(cfg)
       end,
       ["rill/status"] = function(_, params, ctx)
         require("rill.status").on_status(params, ctx.client_id)
+      end,
+      ["rill/nextEditAvailable"] = function(_, params, ctx)
+        require("rill.next_edit").on_available(params, ctx.client_id)
       end,
       ["rill/reasoningResult"] = function(_, params)
         require("rill.reasoning").on_result(params)
@@ -97,7 +100,7 @@ end
 --- section anew, as docs/protocol.md describes for workspace/didChangeConfiguration.
 ---@param cfg rill.Config
 function M.update_settings(cfg)
-  local settings = { rill = as_object(cfg.settings) }
+  local settings = { rill = as_object(config.server_settings(cfg)) }
   for _, client in ipairs(M.clients()) do
     client.settings = settings
     client:notify("workspace/didChangeConfiguration", { settings = settings })

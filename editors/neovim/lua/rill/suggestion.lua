@@ -22,6 +22,7 @@ M.enabled = true
 ---@field col integer  anchor byte column
 ---@field seq integer  last partial shown, so late or reordered ones are dropped
 ---@field tick integer the buffer's changedtick when the request was sent
+---@field position lsp.Position the request's position
 
 ---@class rill.Current
 ---@field row integer
@@ -55,6 +56,30 @@ local function item_text(item)
     text = text.value
   end
   return type(text) == "string" and text or ""
+end
+
+-- True when `item` inserts at `position`. An item whose range replaces text, or starts elsewhere, is the
+-- server's next edit on this line (docs/protocol.md): rill.next_edit shows that one, with its marker,
+-- and as ghost text at the cursor it would read as an insertion.
+local function inserts_at(item, position)
+  local range = type(item) == "table" and item.range
+  if type(range) ~= "table" then
+    return true
+  end
+  local s, e = range.start, range["end"]
+  return s.line == position.line and s.character == position.character
+    and e.line == position.line and e.character == position.character
+end
+
+-- The texts of the items that insert at `position`, best first.
+local function texts_at(items, position)
+  local texts = {}
+  for _, item in ipairs(items) do
+    if inserts_at(item, position) then
+      texts[#texts + 1] = item_text(item)
+    end
+  end
+  return texts
 end
 
 -- The text between the suggestion's anchor and the cursor (what the user typed since the request), or
@@ -152,7 +177,7 @@ local function on_response(bufnr, request_id, err, result)
     return
   end
   local items = result and (result.items or result) or {}
-  local texts = vim.tbl_map(item_text, items)
+  local texts = texts_at(items, pending.position)
   if (texts[1] or "") == "" then
     -- After an edit the server answers a running request empty (stale) whatever it had found, so only
     -- an empty answer for unchanged text means "no suggestion here". Otherwise keep the shown one: the
@@ -181,7 +206,7 @@ function M.on_partial(params, client_id)
       end
       pending.seq = params.seq
       -- Partials carry the best suggestion only; the others come with the answer.
-      local text = item_text(params.items[1])
+      local text = texts_at({ params.items[1] }, pending.position)[1] or ""
       if text ~= "" then
         adopt(bufnr, pending, { text }, false)
       end
@@ -229,6 +254,7 @@ function M.request(bufnr, trigger_kind)
     col = pos[2],
     seq = 0,
     tick = vim.api.nvim_buf_get_changedtick(bufnr),
+    position = params.position,
   }
   local ok, request_id = client:request("textDocument/inlineCompletion", params, function(err, result)
     on_response(bufnr, pending.request_id, err, result)
