@@ -116,6 +116,23 @@ pub struct StatusParams {
     /// Bytes one more cached token costs in the document being edited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_cached_token: Option<usize>,
+    /// How next edits are found while the engine is ready; absent in other states.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_edits: Option<NextEditMode>,
+}
+
+/// How next edits are found (`nextEdits` of `rill/status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NextEditMode {
+    /// Propagations and lines the edit made unlikely, each kept only when the model's scores
+    /// say the document is likelier with it.
+    Model,
+    /// The remote engine cannot score given text: only propagations of the edit (renames,
+    /// literals, removed arguments), unchecked by a model.
+    PropagationOnly,
+    /// `nextEdit.enable` (or `enable`) is off.
+    Off,
 }
 
 impl StatusParams {
@@ -136,6 +153,7 @@ impl StatusParams {
             cached_tokens: None,
             cached_bytes: None,
             bytes_per_cached_token: None,
+            next_edits: None,
         }
     }
 

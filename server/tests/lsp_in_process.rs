@@ -1134,3 +1134,53 @@ fn next_edits_can_be_switched_off_and_a_closed_document_forgets_them() {
     assert_eq!(error.code, INVALID_PARAMS, "{error}");
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
+
+/// The last `rill/status` that says the engine is ready.
+fn last_ready_status(server: &rill_e2e::Server) -> Value {
+    server
+        .messages()
+        .iter()
+        .rev()
+        .find_map(|message| {
+            message
+                .notification("rill/status")
+                .filter(|params| params["state"] == "ready")
+                .cloned()
+        })
+        .expect("a ready rill/status")
+}
+
+#[test]
+fn a_backend_without_scoring_says_so_and_still_offers_propagations() {
+    let settings = json!({ "nextEdit": { "debounceMs": 50 }, "diagnostics": { "enable": false } });
+    let script = Script {
+        scores_text: false,
+        ..Script::default()
+    };
+    let mut server = support::start(
+        Profile::vscode().with_initialization_options(settings),
+        script,
+    );
+    assert_eq!(last_ready_status(&server)["nextEdits"], "propagationOnly");
+    server.open(RENAME_URI, "python", RENAME_PY);
+    let mark = server.mark();
+    rename_total(&server, 2);
+    let available = wait_for_offer(&server, mark);
+    assert_eq!(available["range"]["start"]["line"], json!(3));
+    assert_eq!(next_edit(&server)["edits"][0]["newText"], json!("acc"));
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+#[test]
+fn a_scoring_backend_reports_model_checked_next_edits_and_off_when_disabled() {
+    let mut server = support::start(Profile::vscode(), Script::default());
+    assert_eq!(last_ready_status(&server)["nextEdits"], "model");
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+    let settings = json!({ "nextEdit": { "enable": false } });
+    let mut server = support::start(
+        Profile::vscode().with_initialization_options(settings),
+        Script::default(),
+    );
+    assert_eq!(last_ready_status(&server)["nextEdits"], "off");
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

@@ -12,8 +12,13 @@
 //!   right answer is no suggestion at all.
 //!
 //! Each case opens a fresh document (pre-warming and diagnostics off, so the figure is the next
-//! edit's own), applies the edit as one `didChange`, and waits for the offer. A case counts as
+//! edit's own), asks for a completion where the edit will be (as an editor does once the cursor
+//! is there, which caches the text before it), applies the edit as one `didChange`, and waits
+//! for the offer. A case counts as
 //! silent when nothing is offered within `--silence-ms` after the pause.
+
+// The report on stdout (Markdown or JSON) is the whole point of this binary.
+#![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -43,6 +48,16 @@ struct Args {
     /// One line per case on stderr.
     #[arg(long)]
     verbose: bool,
+    /// What renamed names become: `related` keeps the old name's meaning (`lo` → `new_lo`, as a
+    /// rename that keeps the concept reads), `unrelated` picks a generic word (`lo` → `buf`).
+    #[arg(long, value_enum, default_value_t = Names::Related)]
+    names: Names,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Names {
+    Related,
+    Unrelated,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +127,7 @@ fn main() -> Result<()> {
             .unwrap_or(path)
             .display()
             .to_string();
-        cases.extend(cases_of(&shown, &text, args.per_file));
+        cases.extend(cases_of(&shown, &text, args.per_file, args.names));
     }
     anyhow::ensure!(!cases.is_empty(), "no cases in {files:?}");
     eprintln!("{} cases from {} files", cases.len(), files.len());
@@ -142,8 +157,15 @@ fn main() -> Result<()> {
             );
         }
         if args.verbose {
-            for line in server.take_stderr().lines().filter(|line| line.contains("next edit")) {
-                eprintln!("      {}", line.split("next edit").nth(1).unwrap_or(line).trim());
+            for line in server
+                .take_stderr()
+                .lines()
+                .filter(|line| line.contains("next edit"))
+            {
+                eprintln!(
+                    "      {}",
+                    line.split("next edit").nth(1).unwrap_or(line).trim()
+                );
             }
         }
         outcomes.push(outcome);
@@ -155,11 +177,16 @@ fn main() -> Result<()> {
 fn run_case(server: &Server, index: usize, case: &Case, args: &Args) -> Result<Outcome> {
     let uri = format!("file:///bench/next_edit/{index}.py");
     server.open(&uri, "python", &case.text);
-    // Let the open's work (none with pre-warming and diagnostics off) settle.
-    std::thread::sleep(Duration::from_millis(100));
     let model = TextModel::new(&case.text, Encoding::Utf16);
     let (start_line, start_char) = model.position(case.edit.0.start);
     let (end_line, end_char) = model.position(case.edit.0.end);
+    // The user put the cursor there before editing, and the editor asked for a completion: the
+    // document's cache then holds the text before the edit, as it would.
+    let id = server.inline_completion(&uri, start_line, start_char);
+    server
+        .response(id, rill_e2e::DEFAULT_TIMEOUT)
+        .map_err(|err| anyhow::anyhow!("the completion before the edit: {err}"))?;
+    std::thread::sleep(Duration::from_millis(50));
     let mark = server.mark();
     server.change(
         &uri,
@@ -196,16 +223,14 @@ fn run_case(server: &Server, index: usize, case: &Case, args: &Args) -> Result<O
         exact: false,
     };
     if offered.is_some() {
-        let id = server.request(
-            "rill/nextEdit",
-            json!({ "textDocument": { "uri": uri } }),
-        );
+        let id = server.request("rill/nextEdit", json!({ "textDocument": { "uri": uri } }));
         let result = server
             .response(id, rill_e2e::DEFAULT_TIMEOUT)
             .map_err(|err| anyhow::anyhow!("rill/nextEdit: {err}"))?;
-        if let (Some((range, new_text)), Some(edit)) =
-            (&case.expected, result["edits"].as_array().and_then(|e| e.first()))
-        {
+        if let (Some((range, new_text)), Some(edit)) = (
+            &case.expected,
+            result["edits"].as_array().and_then(|e| e.first()),
+        ) {
             let edited = apply(&case.text, &case.edit);
             let after = TextModel::new(&edited, Encoding::Utf16);
             let line_of = |byte: usize| after.position(byte).0;
@@ -213,7 +238,8 @@ fn run_case(server: &Server, index: usize, case: &Case, args: &Args) -> Result<O
             outcome.location_hit = got_line == line_of(range.start);
             // Exact: the document after the proposal equals the document after the expected edit.
             let proposed = apply_lsp(&edited, &after, edit);
-            outcome.exact = proposed.as_deref() == Some(&apply(&edited, &(range.clone(), new_text.clone())));
+            outcome.exact =
+                proposed.as_deref() == Some(&apply(&edited, &(range.clone(), new_text.clone())));
         }
     }
     server.close(&uri);
@@ -232,12 +258,18 @@ fn apply_lsp(text: &str, model: &TextModel, edit: &Value) -> Option<String> {
     };
     let start = point(&edit["range"]["start"])?;
     let end = point(&edit["range"]["end"])?;
-    Some(apply(text, &(start..end, edit["newText"].as_str()?.to_string())))
+    Some(apply(
+        text,
+        &(start..end, edit["newText"].as_str()?.to_string()),
+    ))
 }
 
 fn report(outcomes: &[Outcome], args: &Args) {
     let of = |kinds: &[Kind]| -> Vec<&Outcome> {
-        outcomes.iter().filter(|o| kinds.contains(&o.kind)).collect()
+        outcomes
+            .iter()
+            .filter(|o| kinds.contains(&o.kind))
+            .collect()
     };
     let propagation = of(&[Kind::Rename, Kind::ParameterRemoved, Kind::Literal]);
     let noise = of(&[Kind::Noise]);
@@ -248,9 +280,18 @@ fn report(outcomes: &[Outcome], args: &Args) {
             100.0 * count as f64 / total as f64
         }
     };
-    let top1 = percent(propagation.iter().filter(|o| o.location_hit).count(), propagation.len());
-    let exact = percent(propagation.iter().filter(|o| o.exact).count(), propagation.len());
-    let silent = percent(noise.iter().filter(|o| o.latency.is_none()).count(), noise.len());
+    let top1 = percent(
+        propagation.iter().filter(|o| o.location_hit).count(),
+        propagation.len(),
+    );
+    let exact = percent(
+        propagation.iter().filter(|o| o.exact).count(),
+        propagation.len(),
+    );
+    let silent = percent(
+        noise.iter().filter(|o| o.latency.is_none()).count(),
+        noise.len(),
+    );
     let mut latencies: Vec<f64> = outcomes
         .iter()
         .filter_map(|o| o.latency.map(|l| l.as_secs_f64() * 1000.0))
@@ -312,9 +353,14 @@ fn report(outcomes: &[Outcome], args: &Args) {
 }
 
 /// Every case kind from one file, at most `per_file` of each.
-fn cases_of(file: &str, text: &str, per_file: usize) -> Vec<Case> {
+fn cases_of(file: &str, text: &str, per_file: usize, names: Names) -> Vec<Case> {
     let mut cases = Vec::new();
-    cases.extend(rename_cases(file, text).into_iter().take(per_file));
+    cases.extend(rename_cases(file, text, names).into_iter().take(per_file));
+    cases.extend(
+        parameter_rename_cases(file, text, names)
+            .into_iter()
+            .take(per_file.div_ceil(2)),
+    );
     cases.extend(parameter_cases(file, text).into_iter().take(per_file));
     cases.extend(literal_cases(file, text).into_iter().take(per_file));
     cases.extend(noise_cases(file, text).into_iter().take(per_file));
@@ -341,9 +387,10 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// Whole-word occurrences of `name` in `text[range]`, as byte offsets; `dotted` picks attribute
-/// uses (`.name`) or plain ones.
+/// Whole-word occurrences of `name` in `text[range]` outside comments and strings, as byte
+/// offsets; `dotted` picks attribute uses (`.name`) or plain ones.
 fn uses(text: &str, name: &str, range: std::ops::Range<usize>, dotted: bool) -> Vec<usize> {
+    let prose = rill_server::diagnostics::prose::prose_ranges(text, "python");
     text[range.clone()]
         .match_indices(name)
         .map(|(offset, _)| range.start + offset)
@@ -353,6 +400,7 @@ fn uses(text: &str, name: &str, range: std::ops::Range<usize>, dotted: bool) -> 
             !before.is_some_and(is_word)
                 && !after.is_some_and(is_word)
                 && (before == Some('.')) == dotted
+                && !rill_server::diagnostics::prose::inside(&prose, at)
         })
         .collect()
 }
@@ -367,16 +415,29 @@ fn block_end(lines: &[(usize, &str)], line_index: usize, text_len: usize) -> usi
         .map_or(text_len, |(start, _)| *start)
 }
 
-const NEW_NAMES: [&str; 8] = ["result", "value", "acc", "current", "buf", "out", "tmp", "item"];
+const NEW_NAMES: [&str; 8] = [
+    "result", "value", "acc", "current", "buf", "out", "tmp", "item",
+];
 
-fn fresh_name(text: &str, seed: usize) -> &'static str {
+fn fresh_name(text: &str, old: &str, seed: usize, names: Names) -> String {
+    let unused = |name: &str| {
+        uses(text, name, 0..text.len(), false).is_empty()
+            && uses(text, name, 0..text.len(), true).is_empty()
+    };
+    if names == Names::Related {
+        let related = format!("new_{}", old.trim_start_matches('_'));
+        if unused(&related) {
+            return related;
+        }
+    }
     (0..NEW_NAMES.len())
         .map(|i| NEW_NAMES[(seed + i) % NEW_NAMES.len()])
-        .find(|name| uses(text, name, 0..text.len(), false).is_empty() && uses(text, name, 0..text.len(), true).is_empty())
+        .find(|name| unused(name))
         .unwrap_or("renamed")
+        .to_string()
 }
 
-fn rename_cases(file: &str, text: &str) -> Vec<Case> {
+fn rename_cases(file: &str, text: &str, names: Names) -> Vec<Case> {
     let lines = lines(text);
     let mut cases = Vec::new();
     for (index, (start, line)) in lines.iter().enumerate() {
@@ -386,11 +447,17 @@ fn rename_cases(file: &str, text: &str) -> Vec<Case> {
         }
         // `name = …` or `self.name = …`
         let (dotted, name_start) = if let Some(rest) = trimmed.strip_prefix("self.") {
-            (true, start + indent(line) + 5 + (trimmed.len() - 5 - rest.len()))
+            (
+                true,
+                start + indent(line) + 5 + (trimmed.len() - 5 - rest.len()),
+            )
         } else {
             (false, start + indent(line))
         };
-        let name: String = text[name_start..].chars().take_while(|c| is_word(*c)).collect();
+        let name: String = text[name_start..]
+            .chars()
+            .take_while(|c| is_word(*c))
+            .collect();
         if name.len() < 2 || name == "self" || name.starts_with(|c: char| c.is_ascii_digit()) {
             continue;
         }
@@ -407,20 +474,87 @@ fn rename_cases(file: &str, text: &str) -> Vec<Case> {
         let Some(&next) = uses(text, &name, site.end..end, dotted).first() else {
             continue;
         };
-        // Skip names used before their assignment in the block (loop variables and the like).
-        let new = fresh_name(text, cases.len() + index);
+        // Only where the name is defined: an attribute's first `self.name` in the file, a local's
+        // first use in its function (not a parameter, not a reassignment).
+        let defined_from = if dotted {
+            0
+        } else {
+            lines[..index]
+                .iter()
+                .rev()
+                .find(|(_, line)| {
+                    line.trim_start().starts_with("def ") && indent(line) < indent(lines[index].1)
+                })
+                .map_or(0, |(start, _)| *start)
+        };
+        if !uses(text, &name, defined_from..site.start, dotted).is_empty() {
+            continue;
+        }
+        let new = fresh_name(text, &name, cases.len() + index, names);
         let shift = new.len() as isize - name.len() as isize;
         let next_after = (next as isize + shift) as usize;
         cases.push(Case {
             kind: Kind::Rename,
             file: file.to_string(),
             text: text.to_string(),
-            edit: (site, new.to_string()),
-            expected: Some((next_after..next_after + name.len(), new.to_string())),
-            label: format!("{}{name} → {new} (line {})", if dotted { "self." } else { "" }, index + 1),
+            edit: (site, new.clone()),
+            expected: Some((next_after..next_after + name.len(), new.clone())),
+            label: format!(
+                "{}{name} → {new} (line {})",
+                if dotted { "self." } else { "" },
+                index + 1
+            ),
         });
     }
     // Spread the cases over the file rather than taking its first lines only.
+    spread(cases)
+}
+
+/// A parameter renamed in its `def` (expected: its first use in the body).
+fn parameter_rename_cases(file: &str, text: &str, names: Names) -> Vec<Case> {
+    let lines = lines(text);
+    let mut cases = Vec::new();
+    for (index, (start, line)) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix("def ") else {
+            continue;
+        };
+        let Some(open) = rest.find('(') else { continue };
+        let Some(close) = rest.find(')') else {
+            continue;
+        };
+        let base = start + (line.len() - trimmed.len()) + 4 + open + 1;
+        let mut offset = base;
+        for parameter in rest[open + 1..close].split(',') {
+            let lead = parameter.len() - parameter.trim_start().len();
+            let name: String = parameter
+                .trim_start()
+                .chars()
+                .take_while(|c| is_word(*c))
+                .collect();
+            let site = offset + lead..offset + lead + name.len();
+            offset += parameter.len() + 1;
+            if name.len() < 2 || name == "self" || name == "cls" {
+                continue;
+            }
+            let end = block_end(&lines, (index + 1).min(lines.len() - 1), text.len());
+            let body = start + line.len()..end.max(start + line.len());
+            let Some(&next) = uses(text, &name, body, false).first() else {
+                continue;
+            };
+            let new = fresh_name(text, &name, cases.len() + index, names);
+            let next_after = next + new.len() - name.len();
+            cases.push(Case {
+                kind: Kind::Rename,
+                file: file.to_string(),
+                text: text.to_string(),
+                edit: (site, new.to_string()),
+                expected: Some((next_after..next_after + name.len(), new.to_string())),
+                label: format!("parameter {name} → {new} (line {})", index + 1),
+            });
+            break;
+        }
+    }
     spread(cases)
 }
 
@@ -441,24 +575,37 @@ fn parameter_cases(file: &str, text: &str) -> Vec<Case> {
         };
         let inside = open + 1..open + close;
         let parameters: Vec<&str> = text[inside.clone()].split(',').map(str::trim).collect();
-        if parameters.len() < 2 || parameters.iter().any(|p| p.contains(['=', '*', ':']) || p.is_empty()) {
+        if parameters.len() < 2
+            || parameters
+                .iter()
+                .any(|p| p.contains(['=', '*', ':']) || p.is_empty())
+        {
             continue;
         }
         // The nearest call passing every parameter.
         let call = format!("{name}(");
         let mut calls: Vec<(usize, std::ops::Range<usize>, Vec<String>)> = Vec::new();
         for (at, _) in text.match_indices(&call) {
-            if at == start + 4 || text[..at].chars().next_back().is_some_and(|c| is_word(c) || c == '.') {
+            if at == start + 4
+                || text[..at]
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| is_word(c) || c == '.')
+            {
                 continue;
             }
             let open = at + call.len() - 1;
-            let Some(close) = text[open..].find(')') else { continue };
+            let Some(close) = text[open..].find(')') else {
+                continue;
+            };
             let arguments = &text[open + 1..open + close];
             if arguments.contains(['(', '\n']) {
                 continue;
             }
             let split: Vec<String> = arguments.split(',').map(|a| a.trim().to_string()).collect();
-            if split.len() == parameters.len() && split.iter().all(|a| !a.is_empty() && !a.contains('=')) {
+            if split.len() == parameters.len()
+                && split.iter().all(|a| !a.is_empty() && !a.contains('='))
+            {
                 calls.push((at, open + 1..open + close, split));
             }
         }
@@ -472,7 +619,13 @@ fn parameter_cases(file: &str, text: &str) -> Vec<Case> {
             continue;
         }
         let cut_start = cut.start;
-        let shift = |at: usize| if at > cut_start { at - removed.len() } else { at };
+        let shift = |at: usize| {
+            if at > cut_start {
+                at - removed.len()
+            } else {
+                at
+            }
+        };
         let kept = arguments[..arguments.len() - 1].join(", ");
         cases.push(Case {
             kind: Kind::ParameterRemoved,
@@ -493,15 +646,25 @@ fn literal_cases(file: &str, text: &str) -> Vec<Case> {
         let mut at = 0;
         while let Some(offset) = text[at..].find(quote) {
             let open = at + offset;
-            let Some(length) = text[open + 1..].find(quote) else { break };
+            let Some(length) = text[open + 1..].find(quote) else {
+                break;
+            };
             let content = &text[open + 1..open + 1 + length];
             at = open + length + 2;
-            if content.len() < 3 || !content.chars().all(is_word) || !seen.insert(content.to_string()) {
+            if content.len() < 3
+                || !content.chars().all(is_word)
+                || !seen.insert(content.to_string())
+            {
                 continue;
             }
             let literal = format!("{quote}{content}{quote}");
-            let others: Vec<usize> = text[at..].match_indices(&literal).map(|(o, _)| at + o).collect();
-            let Some(&next) = others.first() else { continue };
+            let others: Vec<usize> = text[at..]
+                .match_indices(&literal)
+                .map(|(o, _)| at + o)
+                .collect();
+            let Some(&next) = others.first() else {
+                continue;
+            };
             let new = format!("{content}_v2");
             let shift = new.len() - content.len();
             cases.push(Case {
@@ -509,7 +672,10 @@ fn literal_cases(file: &str, text: &str) -> Vec<Case> {
                 file: file.to_string(),
                 text: text.to_string(),
                 edit: (open + 1..open + 1 + length, new.clone()),
-                expected: Some((next + shift + 1..next + shift + 1 + content.len(), new.clone())),
+                expected: Some((
+                    next + shift + 1..next + shift + 1 + content.len(),
+                    new.clone(),
+                )),
                 label: format!("{literal} → {quote}{new}{quote}"),
             });
         }
@@ -521,7 +687,13 @@ fn noise_cases(file: &str, text: &str) -> Vec<Case> {
     let lines = lines(text);
     let bodies: Vec<&(usize, &str)> = lines
         .iter()
-        .filter(|(_, line)| indent(line) >= 4 && !line.trim().is_empty() && !line.trim_start().starts_with(['#', '"', '\'', '@', ')', ']', '}']))
+        .filter(|(_, line)| {
+            indent(line) >= 4
+                && !line.trim().is_empty()
+                && !line
+                    .trim_start()
+                    .starts_with(['#', '"', '\'', '@', ')', ']', '}'])
+        })
         .collect();
     if bodies.is_empty() {
         return Vec::new();
@@ -547,7 +719,10 @@ fn noise_cases(file: &str, text: &str) -> Vec<Case> {
             text: text.to_string(),
             edit: (*start..*start, new_line),
             expected: None,
-            label: format!("{label} before line {}", text[..*start].matches('\n').count() + 1),
+            label: format!(
+                "{label} before line {}",
+                text[..*start].matches('\n').count() + 1
+            ),
         });
     }
     cases

@@ -78,6 +78,8 @@ pub struct Script {
     pub region_delay: Duration,
     /// How long a next-edit search takes (its answer is the first propagated replacement).
     pub next_edit_delay: Duration,
+    /// Whether the backend says it can score given text (`false` plays a remote engine).
+    pub scores_text: bool,
     /// What the model's check of a reasoning result answers.
     pub preference: Preference,
 }
@@ -93,6 +95,7 @@ impl Default for Script {
             flags: Vec::new(),
             region_delay: Duration::ZERO,
             next_edit_delay: Duration::ZERO,
+            scores_text: true,
             preference: Preference {
                 original: -1.0,
                 result: -1.0,
@@ -105,7 +108,8 @@ impl Script {
     /// A script read from JSON, for [`SCRIPT_VARIABLE`]:
     /// `{"rules": [{"endsWith"|"contains": "…", "text"|"fail"|"panic": "…"} | {"hang": true}],
     /// "firstDelayMs", "pieceDelayMs", "pieceChars", "confidence", "regionDelayMs",
-    /// "flags": [["retrun", "return"]], "preference": {"original": -1.0, "result": -1.2}}`,
+    /// "flags": [["retrun", "return"]], "preference": {"original": -1.0, "result": -1.2},
+    /// "nextEditDelayMs", "scoresText"}`,
     /// every member optional.
     pub fn from_json(text: &str) -> Result<Self, String> {
         let value: serde_json::Value =
@@ -116,6 +120,9 @@ impl Script {
         script.piece_delay = millis("pieceDelayMs").unwrap_or(script.piece_delay);
         script.region_delay = millis("regionDelayMs").unwrap_or(script.region_delay);
         script.next_edit_delay = millis("nextEditDelayMs").unwrap_or(script.next_edit_delay);
+        if let Some(scores) = value["scoresText"].as_bool() {
+            script.scores_text = scores;
+        }
         if let Some(chars) = value["pieceChars"].as_u64() {
             script.piece_chars = chars as usize;
         }
@@ -314,6 +321,10 @@ impl FakeBackend {
 impl Backend for FakeBackend {
     fn kind(&self) -> Option<BackendKind> {
         None
+    }
+
+    fn scores_text(&self) -> bool {
+        lock(&self.shared.script).scores_text
     }
 
     fn submit(&self, job: CompletionJob) -> Result<(), SubmitError> {

@@ -1,27 +1,41 @@
 //! The engine's side of next edit suggestions: for each target line, best first, a proposed rewrite (the propagated replacement, or the model's own rewrite of the line) kept only when the model finds the document clearly likelier with it.
 //!
-//! Both versions are scored as the reasoning check scores a rewrite ([`super::prefer`]): the line
-//! and the lines after it, after the same context, in one sequence, so the context is computed
-//! once. The figure is the summed log probability, the document's own likelihood: a proposal
-//! must raise it by [`NextEditJob::margin`] nats. The first target that passes is the answer;
-//! none passing is the answer too (silence).
+//! Each version of the line is scored with the two lines after it, after the same context: the
+//! document before the line, windowed exactly as a completion's prompt is (from an anchored line
+//! start, `completion.contextTokens` at most). So the context usually is a prefix of what the
+//! document's completion sequence already holds, and the search starts from a copy of that
+//! (see [`SequenceStore::seed_from`]) rather than computing it again. The figure is the summed
+//! log probability, the document's own likelihood; the first target that passes is the answer,
+//! and none passing is an answer too (silence).
 
-use rill_model::generate::{generate, GenerationParams};
+use rill_model::generate::{generate, FinishReason, GenerationParams};
+use rill_model::score::score_tokens;
 use rill_model::LoadedModel;
 use tokio::sync::mpsc;
 
+use super::diagnose::SCORE_CHUNK;
 use super::key::SequenceKey;
-use super::prefer::region_logprob;
+use super::prompt::prompt_tokens;
 use super::store::SequenceStore;
 use super::CancelToken;
-use crate::next_edit::{Hunk, Proposal, Target, TargetKind};
+use crate::next_edit::{Hunk, Proposal, Target};
 
-/// Lines after the target that are scored with it: a rewrite must fit what follows.
+/// Lines after the target that are scored with a rewrite by the model: it must fit what follows.
+/// A propagated replacement is scored on its own line: the lines after it read the same either
+/// way, and scoring them (a head product per token) would double the cost of every target.
 const FOLLOWING_LINES: usize = 2;
-/// Lines of context above the edit (or the target) that the model reads.
-const CONTEXT_LINES: usize = 40;
 /// Tokens the model may write for one rewritten line.
 const MAX_LINE_TOKENS: usize = 64;
+/// Nats of likelihood the edit must have taken from a line before the model rewrites it.
+const SURPRISE_ADDED: f32 = 2.0;
+/// A propagated replacement the model finds this much less likely than the line as it is (nats)
+/// is not offered, however much the edit moved the model towards it.
+const PROPAGATION_FLOOR: f32 = -8.0;
+/// Nats a rewrite by the model must add: its own greedy line is likelier than most lines by
+/// construction, so it needs more than a propagated replacement does.
+const REWRITE_MARGIN: f32 = 4.0;
+/// The completion sequence is copied only when it saves at least this many tokens of prefill.
+const SEED_AT_LEAST: usize = 64;
 
 /// A next-edit search for the engine thread.
 #[derive(Debug, Clone)]
@@ -33,8 +47,12 @@ pub struct NextEditJob {
     pub targets: Vec<Target>,
     /// Proposals the user already turned down for this document: (target line text, new text).
     pub rejected: Vec<(String, String)>,
-    /// Nats the document must gain.
+    /// Nats a propagated replacement must add to the document's log likelihood.
     pub margin: f32,
+    /// `completion.contextTokens` and `completion.maxTokens`: the context window is the one a
+    /// completion would use, so it shares the completion's cached prefix.
+    pub context_tokens: usize,
+    pub reserve_tokens: usize,
     pub cancel: CancelToken,
     /// One answer: `Ok(None)` for "nothing worth proposing".
     pub answer: mpsc::UnboundedSender<Result<Option<Proposal>, String>>,
@@ -47,6 +65,14 @@ pub enum Outcome {
     Stopped,
 }
 
+/// What a search needs at hand for every target.
+struct Search<'a> {
+    loaded: &'a LoadedModel,
+    key: &'a SequenceKey,
+    job: &'a NextEditJob,
+    stop: &'a dyn Fn() -> bool,
+}
+
 /// Tries the targets in order; see the module documentation.
 pub fn run(
     loaded: &LoadedModel,
@@ -55,6 +81,12 @@ pub fn run(
     job: &NextEditJob,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Outcome> {
+    let search = Search {
+        loaded,
+        key,
+        job,
+        stop,
+    };
     let text = job.text.as_str();
     for target in &job.targets {
         if stop() {
@@ -62,17 +94,35 @@ pub fn run(
         }
         let line = target.line.clone();
         let old_line = &text[line.clone()];
-        let context = &text[anchor(text, line.start, job.hunk.after_range.start)..line.start];
-        let new_line = match &target.replace {
+        let following = following_lines(text, line.end, target.replace.is_none());
+        let context = search.context(text, line.start)?;
+        let (new_line, margin) = match &target.replace {
             Some((range, to)) => {
                 let mut rewritten = old_line.to_string();
                 rewritten.replace_range(range.start - line.start..range.end - line.start, to);
-                rewritten
+                (rewritten, job.margin)
             }
-            None => match rewrite_line(loaded, store, key, context, stop)? {
-                Some(rewritten) => rewritten,
-                None => return Ok(Outcome::Stopped),
-            },
+            None => {
+                // A line the model is to rewrite must be one the edit made unlikely: without this
+                // test every line below every edit would get a proposal.
+                let Some(drop) =
+                    search.surprise_added(store, &line, &context, old_line, following)?
+                else {
+                    return Ok(Outcome::Stopped);
+                };
+                tracing::debug!(
+                    "next edit {:?} at {:?}: the edit made it {drop:.2} nats less likely",
+                    target.kind,
+                    line
+                );
+                if drop < SURPRISE_ADDED {
+                    continue;
+                }
+                match search.rewrite_line(store, &context)? {
+                    Some(rewritten) => (rewritten, REWRITE_MARGIN),
+                    None => return Ok(Outcome::Stopped),
+                }
+            }
         };
         let proposal = Proposal {
             range: line.clone(),
@@ -90,56 +140,238 @@ pub fn run(
         {
             continue;
         }
-        let following = following_lines(text, line.end);
-        let Some((original, _)) = region_logprob(
-            loaded,
+        let Some(gain) = search.gain(
             store,
-            key,
-            context,
+            &context,
             &format!("{old_line}{following}"),
-            usize::MAX,
-            stop,
-        )?
-        else {
-            return Ok(Outcome::Stopped);
-        };
-        let Some((rewritten, _)) = region_logprob(
-            loaded,
-            store,
-            key,
-            context,
             &format!("{}{following}", proposal.new_text),
-            usize::MAX,
-            stop,
         )?
         else {
             return Ok(Outcome::Stopped);
         };
-        let gain = rewritten - original;
+        // A propagated replacement is judged by what the edit changed: how much more the model
+        // prefers it to the line as it is now than it did before the edit. That cancels the
+        // model's own taste for the old name (`lo < hi` reads well to any model), which is not
+        // what the edit is about; a floor still keeps out what it finds plainly wrong. A gain
+        // that passes on its own needs no comparison: before the edit the new text named nothing
+        // the model had seen, so it can only have been less likely then.
+        let judged = if target.replace.is_some() && gain < margin {
+            if gain < PROPAGATION_FLOOR {
+                f32::NEG_INFINITY
+            } else {
+                let Some(before) = search.gain_before_edit(store, &line, &proposal.new_text)?
+                else {
+                    return Ok(Outcome::Stopped);
+                };
+                gain - before
+            }
+        } else {
+            gain
+        };
         tracing::debug!(
-            "next edit {:?} at {:?}: {:?} -> {:?}, gain {gain:.2} nats",
+            "next edit {:?} at {:?}: {:?} -> {:?}, gain {gain:.2} nats, judged {judged:.2}",
             target.kind,
             line,
             old_line,
             proposal.new_text
         );
-        if gain >= job.margin {
+        if judged >= margin {
             return Ok(Outcome::Done(Some(Proposal {
                 gain: Some(gain),
                 ..proposal
             })));
         }
-        // A propagation the model does not confirm is not a reason to stop: the next site may be
-        // clearer. Rewrites of lines below only ever follow the propagations.
-        if target.kind == TargetKind::Below {
-            continue;
-        }
     }
     Ok(Outcome::Done(None))
 }
 
+impl Search<'_> {
+    /// BOS and the window of `text[..end]` that a completion at `end` would take.
+    fn context(&self, text: &str, end: usize) -> rill_model::Result<Vec<u32>> {
+        prompt_tokens(
+            &self.loaded.tokenizer,
+            &text[..end],
+            self.job.context_tokens,
+            self.job.reserve_tokens,
+            self.loaded.model.config().context_length,
+        )
+    }
+
+    /// The summed log probability of `region`'s tokens after `context`; `None` when stopped.
+    fn score(
+        &self,
+        store: &mut SequenceStore,
+        context: &[u32],
+        region: &[u32],
+    ) -> rill_model::Result<Option<f32>> {
+        let mut tokens = context.to_vec();
+        tokens.extend_from_slice(region);
+        if tokens.len() == context.len() {
+            return Ok(Some(0.0));
+        }
+        let range = context.len().max(1)..tokens.len();
+        self.seed(store, &tokens);
+        let model = &self.loaded.model;
+        let sequence = store.sequence(self.key, model);
+        let started = std::time::Instant::now();
+        let cached = sequence.common_prefix(&tokens);
+        let outcome = score_tokens(
+            model,
+            sequence,
+            &tokens,
+            range.clone(),
+            &|_| true,
+            SCORE_CHUNK,
+            self.stop,
+        )?;
+        if outcome.reached < range.end {
+            return Ok(None);
+        }
+        tracing::debug!(
+            "next edit scored {} tokens ({} computed) in {:?}",
+            tokens.len(),
+            tokens.len() - cached,
+            started.elapsed()
+        );
+        Ok(Some(outcome.scores.iter().map(|score| score.logprob).sum()))
+    }
+
+    /// Starts the search's sequence from the document's completion sequence when that holds more
+    /// of `tokens` (a pre-warmed document holds the whole window).
+    fn seed(&self, store: &mut SequenceStore, tokens: &[u32]) {
+        let completion = SequenceKey::completion(self.key.document.as_str());
+        if store.seed_from(&completion, self.key, tokens, SEED_AT_LEAST) {
+            tracing::debug!("next edit starts from the completion's cached prefix");
+        }
+    }
+
+    /// How much likelier `new_line` (with the lines after it) was than the line at `line` in the
+    /// text before the edit; `None` when stopped, `Some(0.0)` for a line that overlaps the edit.
+    fn gain_before_edit(
+        &self,
+        store: &mut SequenceStore,
+        line: &std::ops::Range<usize>,
+        new_line: &str,
+    ) -> rill_model::Result<Option<f32>> {
+        let Some((before, start)) = self.before_edit(line) else {
+            return Ok(Some(0.0));
+        };
+        let end = start + (line.end - line.start);
+        let following = following_lines(&before, end, false);
+        let context = self.context(&before, start)?;
+        self.gain(
+            store,
+            &context,
+            &format!("{}{following}", &before[start..end]),
+            &format!("{new_line}{following}"),
+        )
+    }
+
+    /// How much likelier `new` is than `old` after `context` (nats); `None` when stopped. The
+    /// tokens both begin with score the same in both and are not scored at all: they are part of
+    /// the context, which the two scorings share.
+    fn gain(
+        &self,
+        store: &mut SequenceStore,
+        context: &[u32],
+        old: &str,
+        new: &str,
+    ) -> rill_model::Result<Option<f32>> {
+        let tokenizer = &self.loaded.tokenizer;
+        let (old, new) = (tokenizer.encode(old)?, tokenizer.encode(new)?);
+        let shared = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let mut context = context.to_vec();
+        context.extend_from_slice(&old[..shared]);
+        let Some(old) = self.score(store, &context, &old[shared..])? else {
+            return Ok(None);
+        };
+        let Some(new) = self.score(store, &context, &new[shared..])? else {
+            return Ok(None);
+        };
+        Ok(Some(new - old))
+    }
+
+    /// The text before the edit and where `line` starts in it; `None` when the line overlaps the
+    /// edit.
+    fn before_edit(&self, line: &std::ops::Range<usize>) -> Option<(String, usize)> {
+        let hunk = &self.job.hunk;
+        if line.start < hunk.after_range.end.max(hunk.after_range.start + 1)
+            && hunk.after_range.start < line.end
+        {
+            return None;
+        }
+        let mut before = self.job.text.clone();
+        before.replace_range(hunk.after_range.clone(), &hunk.before);
+        let start = if line.start >= hunk.after_range.end {
+            line.start - hunk.after.len() + hunk.before.len()
+        } else {
+            line.start
+        };
+        Some((before, start))
+    }
+
+    /// How many nats less likely the edit made the line at `line` (with the lines after it)
+    /// than it was before the edit, each after its own text's context; `None` when stopped,
+    /// `Some(0.0)` for a line that overlaps the edit.
+    fn surprise_added(
+        &self,
+        store: &mut SequenceStore,
+        line: &std::ops::Range<usize>,
+        context: &[u32],
+        old_line: &str,
+        following: &str,
+    ) -> rill_model::Result<Option<f32>> {
+        let Some((before, start)) = self.before_edit(line) else {
+            return Ok(Some(0.0));
+        };
+        let region = self
+            .loaded
+            .tokenizer
+            .encode(&format!("{old_line}{following}"))?;
+        let then_context = self.context(&before, start)?;
+        let Some(then) = self.score(store, &then_context, &region)? else {
+            return Ok(None);
+        };
+        let Some(now) = self.score(store, context, &region)? else {
+            return Ok(None);
+        };
+        Ok(Some(then - now))
+    }
+
+    /// The model's own version of the line after `context`: greedy, up to its line break. `None`
+    /// when stopped.
+    fn rewrite_line(
+        &self,
+        store: &mut SequenceStore,
+        context: &[u32],
+    ) -> rill_model::Result<Option<String>> {
+        let params = GenerationParams {
+            max_tokens: MAX_LINE_TOKENS,
+            stop: vec!["\n".to_string()],
+            ..GenerationParams::default()
+        };
+        self.seed(store, context);
+        let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
+        let sequence = store.sequence(self.key, model);
+        let generation = generate(
+            model,
+            tokenizer,
+            sequence,
+            context,
+            &params,
+            self.stop,
+            |_| {},
+        )?;
+        if generation.finish == FinishReason::Cancelled {
+            return Ok(None);
+        }
+        Ok(Some(generation.text.trim_end_matches('\r').to_string()))
+    }
+}
+
 /// The answer without a model to score with (the remote engine, which cannot score given text):
-/// the first propagation target whose replacement is neither a no-op, an undo nor rejected.
+/// the first target with a replacement found without the model (a propagation, a removed
+/// argument) that is neither a no-op, an undo nor rejected.
 pub fn without_scoring(job: &NextEditJob) -> Option<Proposal> {
     let text = job.text.as_str();
     job.targets.iter().find_map(|target| {
@@ -163,59 +395,11 @@ pub fn without_scoring(job: &NextEditJob) -> Option<Proposal> {
     })
 }
 
-/// The model's own version of the line that starts after `context`: greedy, up to its line break.
-/// `None` when `stop` answered true first.
-fn rewrite_line(
-    loaded: &LoadedModel,
-    store: &mut SequenceStore,
-    key: &SequenceKey,
-    context: &str,
-    stop: &dyn Fn() -> bool,
-) -> rill_model::Result<Option<String>> {
-    let tokenizer = &loaded.tokenizer;
-    let mut prompt = vec![tokenizer.bos_id()];
-    prompt.extend(tokenizer.encode(context)?);
-    let params = GenerationParams {
-        max_tokens: MAX_LINE_TOKENS,
-        stop: vec!["\n".to_string()],
-        ..GenerationParams::default()
-    };
-    let sequence = store.sequence(key, &loaded.model);
-    let generation = generate(
-        &loaded.model,
-        tokenizer,
-        sequence,
-        &prompt,
-        &params,
-        stop,
-        |_| {},
-    )?;
-    if generation.finish == rill_model::generate::FinishReason::Cancelled {
-        return Ok(None);
+/// The line break after a line and the next [`FOLLOWING_LINES`] lines (`rewrite`), or nothing.
+fn following_lines(text: &str, line_end: usize, rewrite: bool) -> &str {
+    if !rewrite {
+        return "";
     }
-    Ok(Some(generation.text.trim_end_matches('\r').to_string()))
-}
-
-/// Where the context of a target starting at byte `line` begins: [`CONTEXT_LINES`] lines above
-/// the edit or the target, whichever comes first, so that every target of one search shares the
-/// same beginning and the sequence computes it once; a target far from the edit gets its own.
-fn anchor(text: &str, line: usize, edit: usize) -> usize {
-    let lines_above = |at: usize| {
-        text[..at]
-            .rmatch_indices('\n')
-            .nth(CONTEXT_LINES)
-            .map_or(0, |(index, _)| index + 1)
-    };
-    let shared = lines_above(line.min(edit));
-    if text[shared..line].matches('\n').count() <= 2 * CONTEXT_LINES {
-        shared
-    } else {
-        lines_above(line)
-    }
-}
-
-/// The line break after a line and the next [`FOLLOWING_LINES`] lines.
-fn following_lines(text: &str, line_end: usize) -> &str {
     let rest = &text[line_end..];
     let end = rest
         .match_indices('\n')

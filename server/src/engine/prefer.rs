@@ -18,7 +18,7 @@ use super::CancelToken;
 
 /// Tokens of the context before the region that are kept: enough for the model to know the file's
 /// names and style, few enough that the check costs well under a second on two cores.
-pub(super) const CONTEXT_TOKENS: usize = 512;
+const CONTEXT_TOKENS: usize = 512;
 
 /// The texts to compare.
 #[derive(Debug, Clone, Default)]
@@ -94,13 +94,15 @@ fn mean_logprob(
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Option<f32>> {
     Ok(
-        region_logprob(loaded, store, key, context, region, CONTEXT_TOKENS, stop)?.map(|(total, tokens)| {
-            if tokens == 0 {
-                0.0
-            } else {
-                total / tokens as f32
-            }
-        }),
+        region_logprob(loaded, store, key, context, region, CONTEXT_TOKENS, stop)?.map(
+            |(total, tokens)| {
+                if tokens == 0 {
+                    0.0
+                } else {
+                    total / tokens as f32
+                }
+            },
+        ),
     )
 }
 
@@ -108,7 +110,7 @@ fn mean_logprob(
 /// of) `context`, and how many tokens that is; `None` when `stop` answered true first. The sequence
 /// keeps its common prefix with the previous call, so scoring two versions after the same
 /// context computes the context once.
-pub(super) fn region_logprob(
+fn region_logprob(
     loaded: &LoadedModel,
     store: &mut SequenceStore,
     key: &SequenceKey,

@@ -77,6 +77,42 @@ impl SequenceStore {
         &mut entry.sequence
     }
 
+    /// Starts `to` from `from`'s cached state when `from` shares more of `tokens` with it (by at
+    /// least `at_least` tokens) than `to` does: a fork copies the shared prefix's keys and values,
+    /// which costs far less than computing them again. Nothing happens when `from` was compacted
+    /// past the shared prefix.
+    pub fn seed_from(
+        &mut self,
+        from: &SequenceKey,
+        to: &SequenceKey,
+        tokens: &[u32],
+        at_least: usize,
+    ) -> bool {
+        let Some(source) = self.peek(from) else {
+            return false;
+        };
+        let theirs = source.common_prefix(tokens);
+        let ours = self
+            .peek(to)
+            .map_or(0, |sequence| sequence.common_prefix(tokens));
+        if theirs < ours + at_least {
+            return false;
+        }
+        let Some(fork) = source.fork(theirs) else {
+            return false;
+        };
+        self.clock += 1;
+        self.entries.insert(
+            to.clone(),
+            Entry {
+                sequence: fork,
+                last_used: self.clock,
+                compacted_at: None,
+            },
+        );
+        true
+    }
+
     /// The sequence `key` if there is one, without touching its recency.
     pub fn peek(&self, key: &SequenceKey) -> Option<&Sequence> {
         self.entries.get(key).map(|entry| &entry.sequence)

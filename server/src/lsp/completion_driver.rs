@@ -18,7 +18,9 @@ use crate::engine::{
 };
 use crate::postprocess::{choose_mode, postprocess};
 use crate::protocol::InlineCompletionItem;
-use crate::rill_protocol::{InlineCompletionPartialParams, StatusParams};
+use crate::rill_protocol::{
+    InlineCompletionPartialParams, NextEditMode, StatusParams, StatusState,
+};
 
 /// Longest pause between two partial notifications while text keeps arriving.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(30);
@@ -453,11 +455,30 @@ fn report_status_when_done(
     });
 }
 
-pub async fn send_status(session: &Session, status: StatusParams) {
+pub async fn send_status(session: &Session, mut status: StatusParams) {
+    if status.state == StatusState::Ready {
+        status.next_edits = Some(next_edit_mode(session));
+    }
     session
         .client
         .send_notification::<crate::rill_protocol::StatusNotification>(status)
         .await;
+}
+
+/// How next edits are found now: the remote engine has no scoring (see `rill/status`).
+fn next_edit_mode(session: &Session) -> NextEditMode {
+    let config = session.config();
+    if !config.enable || !config.next_edit_enable {
+        NextEditMode::Off
+    } else if session
+        .engine
+        .get()
+        .is_some_and(|engine| !engine.scores_text())
+    {
+        NextEditMode::PropagationOnly
+    } else {
+        NextEditMode::Model
+    }
 }
 
 /// Cumulative partial results, flushed when the text reaches a natural boundary or has waited long enough.

@@ -208,10 +208,12 @@ fn search(session: &Arc<Session>, uri: &Url) {
     if hunk.is_noise(comments::markers(&language_id)) {
         return;
     }
-    let targets = targets(&text, &hunk, MAX_TARGETS);
+    let prose = crate::diagnostics::prose::prose_ranges(&text, &language_id);
+    let targets = targets(&text, &hunk, &prose, MAX_TARGETS);
     if targets.is_empty() {
         return;
     }
+    let config = session.config();
     let (answer, mut answers) = mpsc::unbounded_channel();
     engine.submit_background(BackgroundJob {
         document: uri.to_string(),
@@ -221,6 +223,8 @@ fn search(session: &Arc<Session>, uri: &Url) {
             targets,
             rejected,
             margin: MARGIN,
+            context_tokens: config.context_tokens,
+            reserve_tokens: config.max_tokens,
             cancel: cancel.clone(),
             answer,
         })),

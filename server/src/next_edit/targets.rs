@@ -38,7 +38,9 @@ pub struct Target {
 }
 
 /// The targets for `hunk` in `text` (the text after the edit), best first, at most `max`.
-pub fn targets(text: &str, hunk: &Hunk, max: usize) -> Vec<Target> {
+/// `prose` holds the byte ranges of comments and strings: a renamed identifier is propagated
+/// through code only (a mention in a comment is the author's to reword).
+pub fn targets(text: &str, hunk: &Hunk, prose: &[Range<usize>], max: usize) -> Vec<Target> {
     let window = window(text, hunk.after_range.clone());
     let mut found = Vec::new();
     if let Some(change) = propagated_change(text, hunk) {
@@ -46,7 +48,10 @@ pub fn targets(text: &str, hunk: &Hunk, max: usize) -> Vec<Target> {
             // An attribute (`.width`) is renamed where it is an attribute; a plain name where it is
             // not, so renaming the local `width` leaves `self.width` alone and vice versa.
             let dotted = text[..site.start].ends_with('.');
-            if overlaps(&site, &hunk.after_range) || (change.whole_word && dotted != change.attribute)
+            if overlaps(&site, &hunk.after_range)
+                || (change.whole_word
+                    && (dotted != change.attribute
+                        || crate::diagnostics::prose::inside(prose, site.start)))
             {
                 continue;
             }
@@ -361,18 +366,23 @@ mod tests {
 
     fn targets_for(old: &str, new: &str) -> Vec<(TargetKind, String, Option<String>)> {
         let hunk = Hunk::between(old, new).unwrap();
-        targets(new, &hunk, 8)
-            .into_iter()
-            .map(|target| {
-                let replaced = target.replace.as_ref().map(|(range, to)| {
-                    let mut line = new[target.line.clone()].to_string();
-                    let local = range.start - target.line.start..range.end - target.line.start;
-                    line.replace_range(local, to);
-                    line
-                });
-                (target.kind, new[target.line].to_string(), replaced)
-            })
-            .collect()
+        targets(
+            new,
+            &hunk,
+            &crate::diagnostics::prose::prose_ranges(new, "python"),
+            8,
+        )
+        .into_iter()
+        .map(|target| {
+            let replaced = target.replace.as_ref().map(|(range, to)| {
+                let mut line = new[target.line.clone()].to_string();
+                let local = range.start - target.line.start..range.end - target.line.start;
+                line.replace_range(local, to);
+                line
+            });
+            (target.kind, new[target.line].to_string(), replaced)
+        })
+        .collect()
     }
 
     #[test]
@@ -383,6 +393,14 @@ mod tests {
         assert_eq!(found[0].0, TargetKind::Propagation);
         assert_eq!(found[0].2.as_deref(), Some("    sum_ += x"));
         assert_eq!(found[1].2.as_deref(), Some("print(sum_)"));
+    }
+
+    #[test]
+    fn a_renamed_name_is_not_propagated_into_comments_or_strings() {
+        let old = "n = 1\n# n counts\ns = \"n\"\nprint(n)\n";
+        let new = "k = 1\n# n counts\ns = \"n\"\nprint(n)\n";
+        let found = targets_for(old, new);
+        assert_eq!(found[0].2.as_deref(), Some("print(k)"), "{found:?}");
     }
 
     #[test]
@@ -403,10 +421,18 @@ mod tests {
         let old = "self.width = width\nw = width + self.width\n";
         let new = "self.size = width\nw = width + self.width\n";
         let found = targets_for(old, new);
-        assert_eq!(found[0].2.as_deref(), Some("w = width + self.size"), "{found:?}");
+        assert_eq!(
+            found[0].2.as_deref(),
+            Some("w = width + self.size"),
+            "{found:?}"
+        );
         let new = "self.width = size\nw = width + self.width\n";
         let found = targets_for(old, new);
-        assert_eq!(found[0].2.as_deref(), Some("w = size + self.width"), "{found:?}");
+        assert_eq!(
+            found[0].2.as_deref(),
+            Some("w = size + self.width"),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -432,7 +458,8 @@ mod tests {
 
     #[test]
     fn a_removed_parameter_is_removed_from_the_calls_that_pass_it() {
-        let old = "def area(w, h, d):\n    return w * h\n\nx = area(2, f(3, 4), 5)\ny = area(1, 2)\n";
+        let old =
+            "def area(w, h, d):\n    return w * h\n\nx = area(2, f(3, 4), 5)\ny = area(1, 2)\n";
         let new = "def area(w, h):\n    return w * h\n\nx = area(2, f(3, 4), 5)\ny = area(1, 2)\n";
         let found = targets_for(old, new);
         assert_eq!(found[0].0, TargetKind::Usage, "{found:?}");
