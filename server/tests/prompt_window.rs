@@ -1,7 +1,7 @@
 //! Prompt windows on the real tokenizer: while the user types at the end of a long file, the prompt's first tokens stay put, so the cached prefix is reused.
 
 use rill_model::{GgufFile, Tokenizer};
-use rill_server::engine::prompt::prompt_tokens;
+use rill_server::engine::prompt::{prompt_tokens, tokens_from, window_start_byte};
 
 /// A real file of about 1,500 tokens (the first lines of CPython's textwrap.py).
 const LONG_FILE: &str = include_str!("../../benches/workloads/long_file.py");
@@ -93,5 +93,64 @@ fn an_edit_inside_a_word_or_a_multibyte_character_keeps_the_prefix_before_it() {
         tokenizer.decode(&prompt[1..]).unwrap(),
         edited,
         "the prompt is the whole edited text"
+    );
+}
+
+#[test]
+fn a_window_extended_below_the_cursor_starts_with_the_completion_window() {
+    let tokenizer = tokenizer();
+    let text = format!("{LONG_FILE}{LONG_FILE}");
+    // The cursor two thirds in; the line scored thirty lines below it.
+    let cursor = text[..text.len() * 2 / 3].rfind('\n').unwrap() + 1;
+    let below = cursor
+        + text[cursor..]
+            .match_indices('\n')
+            .nth(30)
+            .map(|(index, _)| index + 1)
+            .unwrap();
+    let window = prompt_tokens(
+        &tokenizer,
+        &text[..cursor],
+        CONTEXT_TOKENS,
+        MAX_TOKENS,
+        CONTEXT_LENGTH,
+    )
+    .unwrap();
+    let start = window_start_byte(
+        &tokenizer,
+        &text[..cursor],
+        CONTEXT_TOKENS,
+        MAX_TOKENS,
+        CONTEXT_LENGTH,
+    )
+    .unwrap();
+    assert!(start > 0, "the file is longer than the window");
+    let at_cursor = tokens_from(&tokenizer, &text, start, cursor, 2 * CONTEXT_TOKENS)
+        .unwrap()
+        .expect("a token starts at the window's start");
+    assert_eq!(at_cursor, window);
+    let extended = tokens_from(&tokenizer, &text, start, below, 2 * CONTEXT_TOKENS)
+        .unwrap()
+        .unwrap();
+    assert!(
+        extended.len() > window.len() + 100,
+        "{} tokens",
+        extended.len()
+    );
+    assert!(common_prefix(&extended, &window) + 2 >= window.len());
+    // The window a completion there would take slides instead, and shares far less.
+    let slid = prompt_tokens(
+        &tokenizer,
+        &text[..below],
+        CONTEXT_TOKENS,
+        MAX_TOKENS,
+        CONTEXT_LENGTH,
+    )
+    .unwrap();
+    assert!(common_prefix(&slid, &window) < window.len() / 2);
+    // Too long for the limit: the caller falls back to the sliding window.
+    assert_eq!(
+        tokens_from(&tokenizer, &text, start, below, window.len()).unwrap(),
+        None
     );
 }

@@ -1,10 +1,10 @@
 //! The engine's side of next edit suggestions: for each target line, best first, a proposed rewrite (the propagated replacement, or the model's own rewrite of the line) kept only when the model finds the document clearly likelier with it.
 //!
-//! Each version of the line is scored with the two lines after it, after the same context: the
-//! document before the line, windowed exactly as a completion's prompt is (from an anchored line
-//! start, `completion.contextTokens` at most). So the context usually is a prefix of what the
-//! document's completion sequence already holds, and the search starts from a copy of that
-//! (see [`SequenceStore::seed_from`]) rather than computing it again. The figure is the summed
+//! Each version of the line is scored after the same context: the document before the line, from
+//! the line where a completion's window at the edit starts (the window is extended down to the
+//! line, not slid, up to twice `completion.contextTokens`). So the context begins with what the
+//! document's completion sequence already holds, and the search starts from a copy of that (see
+//! [`SequenceStore::seed_from`]): only the text between the edit and the line is computed. The figure is the summed
 //! log probability, the document's own likelihood; the first target that passes is the answer,
 //! and none passing is an answer too (silence).
 
@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::diagnose::SCORE_CHUNK;
 use super::key::SequenceKey;
-use super::prompt::prompt_tokens;
+use super::prompt::{prompt_tokens, tokens_from, window_start_byte};
 use super::store::SequenceStore;
 use super::CancelToken;
 use crate::next_edit::{Hunk, Proposal, Target};
@@ -71,6 +71,9 @@ struct Search<'a> {
     key: &'a SequenceKey,
     job: &'a NextEditJob,
     stop: &'a dyn Fn() -> bool,
+    /// Where the completion's window at the edit starts, in the text before the edit as well as
+    /// after it (it is before the edit); `None` when the edit is not inside that window.
+    window_start: Option<usize>,
 }
 
 /// Tries the targets in order; see the module documentation.
@@ -81,11 +84,20 @@ pub fn run(
     job: &NextEditJob,
     stop: &dyn Fn() -> bool,
 ) -> rill_model::Result<Outcome> {
+    let hunk = &job.hunk;
+    let window_start = window_start_byte(
+        &loaded.tokenizer,
+        &job.text[..hunk.after_range.end],
+        job.context_tokens,
+        job.reserve_tokens,
+        loaded.model.config().context_length,
+    )?;
     let search = Search {
         loaded,
         key,
         job,
         stop,
+        window_start: (window_start <= hunk.after_range.start).then_some(window_start),
     };
     let text = job.text.as_str();
     for target in &job.targets {
@@ -186,8 +198,17 @@ pub fn run(
 }
 
 impl Search<'_> {
-    /// BOS and the window of `text[..end]` that a completion at `end` would take.
+    /// BOS and `text[..end]` from the completion window's start at the edit; the window a
+    /// completion at `end` would take when the line is above that start or too far below.
     fn context(&self, text: &str, end: usize) -> rill_model::Result<Vec<u32>> {
+        let context_length = self.loaded.model.config().context_length;
+        if let Some(start) = self.window_start {
+            let limit = (2 * self.job.context_tokens)
+                .min(context_length.saturating_sub(self.job.reserve_tokens));
+            if let Some(tokens) = tokens_from(&self.loaded.tokenizer, text, start, end, limit)? {
+                return Ok(tokens);
+            }
+        }
         prompt_tokens(
             &self.loaded.tokenizer,
             &text[..end],

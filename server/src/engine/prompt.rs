@@ -213,6 +213,61 @@ pub fn prompt_tokens(
     Ok(build(tokenizer, &Specials::plain(tokenizer.bos_id()), &request)?.tokens)
 }
 
+/// The byte offset in `text` where the window of [`prompt_tokens`] for a completion after `text`
+/// starts.
+pub fn window_start_byte(
+    tokenizer: &Tokenizer,
+    text: &str,
+    context_tokens: usize,
+    reserve: usize,
+    context_length: usize,
+) -> rill_model::Result<usize> {
+    let total = context_tokens.min(context_length.saturating_sub(reserve));
+    // One token for BOS, as in [`prompt_tokens`].
+    let room = total.saturating_sub(1);
+    let tokens = tokenizer.encode(text)?;
+    let lengths = token_lengths(tokenizer, &tokens)?;
+    let start = window_start(text, &lengths, room.max(1));
+    Ok(lengths[..start].iter().sum())
+}
+
+/// BOS and the tokens of `text[..end]` from byte `start` on, taken from the tokens of the whole of
+/// `text[..end]` as [`prompt_tokens`] takes its window, so that with `start` from
+/// [`window_start_byte`] this extends a completion's window instead of sliding it; `None` when no
+/// token starts at `start` or there would be more than `limit` tokens.
+pub fn tokens_from(
+    tokenizer: &Tokenizer,
+    text: &str,
+    start: usize,
+    end: usize,
+    limit: usize,
+) -> rill_model::Result<Option<Vec<u32>>> {
+    if end < start {
+        return Ok(None);
+    }
+    let tokens = tokenizer.encode(&text[..end])?;
+    let lengths = token_lengths(tokenizer, &tokens)?;
+    let mut offset = 0;
+    let mut first = tokens.len();
+    for (index, length) in lengths.iter().enumerate() {
+        if offset >= start {
+            first = index;
+            break;
+        }
+        offset += length;
+    }
+    if offset != start {
+        return Ok(None);
+    }
+    if tokens.len() - first + 1 > limit {
+        return Ok(None);
+    }
+    let mut window = Vec::with_capacity(tokens.len() - first + 1);
+    window.push(tokenizer.bos_id());
+    window.extend_from_slice(&tokens[first..]);
+    Ok(Some(window))
+}
+
 /// The tokens of the end of `text` that fit `budget`, from an anchored line start.
 fn prefix_window(tokenizer: &Tokenizer, text: &str, budget: usize) -> rill_model::Result<Vec<u32>> {
     let tokens = tokenizer.encode(text)?;
