@@ -11,6 +11,7 @@ pub mod context;
 pub mod diagnostics;
 pub mod documents;
 pub mod engine;
+pub mod logging;
 pub mod lsp;
 pub mod next_edit;
 pub mod postprocess;

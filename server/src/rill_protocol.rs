@@ -310,7 +310,7 @@ pub struct DiagnosticsStatus {
 }
 
 /// How a completion was served (`source` of `rill/status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Source {
     /// A new generation.
@@ -460,4 +460,99 @@ pub enum NextEditDismiss {}
 impl Notification for NextEditDismiss {
     type Params = DocumentParams;
     const METHOD: &'static str = "rill/nextEdit/dismiss";
+}
+
+/// `rill/didShowCompletion`: the suggestion answered for a request was shown.
+#[derive(Debug)]
+pub enum DidShowCompletion {}
+
+impl Notification for DidShowCompletion {
+    type Params = DidShowCompletionParams;
+    const METHOD: &'static str = "rill/didShowCompletion";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DidShowCompletionParams {
+    /// The JSON-RPC id of the `textDocument/inlineCompletion` request.
+    pub request_id: NumberOrString,
+}
+
+/// `rill/didAcceptCompletion`: the user accepted some or all of a suggestion.
+#[derive(Debug)]
+pub enum DidAcceptCompletion {}
+
+impl Notification for DidAcceptCompletion {
+    type Params = DidAcceptCompletionParams;
+    const METHOD: &'static str = "rill/didAcceptCompletion";
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DidAcceptCompletionParams {
+    pub request_id: NumberOrString,
+    /// UTF-16 code units of the suggestion accepted so far (cumulative: the largest counts).
+    pub accepted_length: u64,
+}
+
+/// The argument of the command each inline item carries for clients that report acceptance
+/// (`experimental.rillAcceptance`): `rill.didAcceptCompletion`, run by the client on a full accept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptanceArgument {
+    pub request_id: NumberOrString,
+    /// The item's `insertText` in UTF-16 code units.
+    pub length: u64,
+}
+
+/// The client-side command an accepted inline item runs (see [`AcceptanceArgument`]).
+pub const ACCEPT_COMMAND: &str = "rill.didAcceptCompletion";
+
+/// `rill/stats`: the suggestion figures kept on this machine.
+#[derive(Debug)]
+pub enum StatsRequest {}
+
+impl Request for StatsRequest {
+    type Params = ();
+    type Result = StatsResult;
+    const METHOD: &'static str = "rill/stats";
+}
+
+/// Counts of one slice of the suggestions (overall, a language, a source).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsFigures {
+    pub shown: u64,
+    /// Accepted whole.
+    pub accepted: u64,
+    /// Accepted in part (a word, a line) and never whole.
+    pub partially_accepted: u64,
+    /// UTF-16 code units of suggestions accepted.
+    pub accepted_chars: u64,
+    /// (accepted + partiallyAccepted) / shown; 0 when nothing was shown.
+    #[serde(default)]
+    pub acceptance_rate: f64,
+}
+
+/// Latency of answered requests since the server started: to the first text for streamed
+/// requests, to the answer otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsLatency {
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub samples: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatsResult {
+    pub overall: StatsFigures,
+    pub by_language: std::collections::BTreeMap<String, StatsFigures>,
+    pub by_source: std::collections::BTreeMap<Source, StatsFigures>,
+    pub latency_ms: StatsLatency,
+    /// Whether the counts are kept across restarts (`stats.persist`, and a writable file).
+    pub persisted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
 }

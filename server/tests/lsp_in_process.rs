@@ -49,14 +49,30 @@ fn item_text(result: &Value) -> String {
 #[test]
 fn vscode_and_helix_negotiate_their_encodings_and_see_the_engine_ready() {
     for (profile, encoding) in [(Profile::vscode(), "utf-16"), (Profile::helix(), "utf-8")] {
+        let asked_for_status = profile.name == "vscode";
         let mut server = support::spawn(profile, prime_script());
         let result = server.initialize();
         assert_eq!(
             result["capabilities"]["positionEncoding"], encoding,
             "{result}"
         );
-        let status = server.wait_until_ready();
-        assert_eq!(status["state"], "ready", "{status}");
+        server.wait_until_ready();
+        // Every client reads the ready line in its log; only those that asked (VS Code's
+        // `experimental.rillStatus`) get `rill/status`, which Helix would log as unhandled.
+        let ready_line = server
+            .notifications("window/logMessage")
+            .into_iter()
+            .any(|(_, params)| params["message"] == "rill: ready" && params["type"] == 3);
+        assert!(ready_line);
+        let statuses = server.notifications("rill/status");
+        assert_eq!(!statuses.is_empty(), asked_for_status, "{statuses:?}");
+        server.open(PRIME_URI, "python", PRIME_PY);
+        let id = server.inline_completion(PRIME_URI, 3, 0);
+        server.response(id, DEFAULT_TIMEOUT).unwrap();
+        assert_eq!(
+            server.notifications("rill/status").is_empty(),
+            !asked_for_status
+        );
         assert_eq!(server.backend_starts(), 1);
         assert_eq!(server.shutdown_and_exit().code(), Some(0));
     }

@@ -9,7 +9,8 @@ use tower_lsp::lsp_types::request::Request;
 use tower_lsp::lsp_types::{Command, NumberOrString, Position, Range, Url};
 
 use rill_server::config::{
-    ApplyMode, Backend, CommentPolicy, Config, ConfigIssue, FimTemplate, Multiline, KEYS,
+    ApplyMode, Backend, CommentPolicy, Config, ConfigIssue, FileGlobs, FimTemplate,
+    LanguageSwitches, Multiline, KEYS,
 };
 use rill_server::protocol::*;
 use rill_server::rill_protocol::*;
@@ -523,8 +524,11 @@ fn everything_nested() -> Value {
             "suffixChoice": false,
             "minConfidence": 0.25,
             "codeOverComment": "drop",
-            "candidates": 2
+            "candidates": 2,
+            "exclude": ["**/.env", "**/secrets/**"],
+            "languages": { "markdown": false }
         },
+        "stats": { "persist": false },
         "streaming": true,
         "enable": false,
         "diagnostics": {
@@ -587,6 +591,9 @@ fn everything_expected() -> Config {
         chunk_lines: 32,
         max_chunks: 8,
         cross_file_tokens: 400,
+        completion_exclude: FileGlobs::new(&["**/.env", "**/secrets/**"]).unwrap(),
+        completion_languages: LanguageSwitches::new([("markdown", false)]),
+        stats_persist: false,
     }
 }
 

@@ -41,7 +41,7 @@ impl Profile {
                     // As VS Code: it previews edits whose change annotation needs confirmation.
                     "workspaceEdit": { "documentChanges": true, "changeAnnotationSupport": { "groupsOnLabel": true } }
                 },
-                "experimental": { "rillStreaming": true }
+                "experimental": { "rillStreaming": true, "rillStatus": true, "rillAcceptance": true }
             }),
             initialization_options: Value::Null,
             settings: Value::Null,

@@ -29,6 +29,8 @@ use crate::text::Encoding;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long loading the model may take.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// The `window/logMessage` rill sends every client when its engine is ready.
+pub const READY_LOG_MESSAGE: &str = "rill: ready";
 /// How long the process may take to exit after `exit`.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -377,17 +379,22 @@ impl Server {
 
     /// Waits for `rill/status` with state `ready`; fails at once on state `error`.
     pub fn wait_until_ready(&self) -> Value {
-        let (_, status) = self.wait_for_notification(
-            "rill/status",
-            |params| {
-                assert_ne!(
-                    params["state"], "error",
-                    "the model failed to load: {params}"
-                );
-                params["state"] == "ready"
-            },
-            READY_TIMEOUT,
-        );
+        // Clients that did not ask for `rill/status` (Helix) see the ready line in their log.
+        let (_, status) = self.wait_until("the engine to be ready", READY_TIMEOUT, |messages| {
+            messages.iter().find_map(|message| {
+                if let Some(params) = message.notification("rill/status") {
+                    assert_ne!(
+                        params["state"], "error",
+                        "the model failed to load: {params}"
+                    );
+                    return (params["state"] == "ready").then(|| ((), params.clone()));
+                }
+                message
+                    .notification("window/logMessage")
+                    .filter(|params| params["message"] == READY_LOG_MESSAGE)
+                    .map(|params| ((), params.clone()))
+            })
+        });
         status
     }
 

@@ -1,7 +1,7 @@
-// What the end-to-end scenarios (run.mjs, preview.mjs) share: their options, a fresh code-server with the
-// packaged extension installed, opened in headless Chromium through playwright-core, the checks' record
-// (`pass`, `until`) and the workbench helpers (opening a file, the command palette, the code action menu,
-// the status bar, the editor's text).
+// What the end-to-end scenarios (run.mjs, preview.mjs, nextEdit.mjs, modelDownload.mjs) share: their
+// options, a fresh code-server with the packaged extension installed, opened in headless Chromium through
+// playwright-core, the checks' record (`pass`, `until`) and the workbench helpers (opening a file, the
+// command palette, the code action menu, the status bar, the editor's text and ghost text).
 //
 // Each scenario writes its logs (and failure.png when a check fails) to e2e-results/<scenario>/, which it
 // empties first; the screenshots it is asked for go to e2e-results/ itself.
@@ -21,9 +21,10 @@ export const extensionDir = path.resolve(here, '..');
 /**
  * `--vsix` (required), `--tools` (node24/ and code-server/ with playwright-core, as
  * scripts/provision-e2e.sh installs them), `--screenshot PATH` (a copy of the scenario's screenshot),
- * `--results` (e2e-results/), `--keep` (keep the temporary folder).
+ * `--results` (e2e-results/), `--keep` (keep the temporary folder), and a scenario's own `extra` options
+ * (parseArgs' format).
  */
-export function parseOptions() {
+export function parseOptions(extra = {}) {
   const { values } = parseArgs({
     options: {
       vsix: { type: 'string' },
@@ -31,6 +32,7 @@ export function parseOptions() {
       screenshot: { type: 'string' },
       results: { type: 'string', default: path.join(extensionDir, 'e2e-results') },
       keep: { type: 'boolean', default: false },
+      ...extra,
     },
   });
   if (!values.vsix) {
@@ -331,6 +333,28 @@ export async function editorLines(page) {
     });
   });
 }
+
+/**
+ * The ghost text on screen as lines: the inline part at the cursor (`.ghost-text-decoration`) and the
+ * lines VS Code renders below it for a multi-line suggestion.
+ */
+export async function ghostLines(page) {
+  return page.evaluate(() => {
+    const normalize = (text) => (text ?? '').replace(/\u00a0/g, ' ');
+    const inline = [...document.querySelectorAll('.editor-instance .ghost-text-decoration')]
+      .map((element) => normalize(element.textContent))
+      .join('');
+    const extra = [
+      ...document.querySelectorAll(
+        '.editor-instance .ghost-text-view-line, .editor-instance .suggest-preview-text .view-line',
+      ),
+    ].map((element) => normalize(element.textContent));
+    return { inline, extra };
+  });
+}
+
+export const ghostLength = (ghost) =>
+  ghost.inline.length + ghost.extra.reduce((sum, line) => sum + line.length + 1, 0);
 
 export async function runCommand(page, title) {
   await page.keyboard.press('Control+Shift+P');

@@ -5,7 +5,7 @@
 // replacement in place (VS Code does not show it as an inline suggestion, see src/nextEdit.ts), Tab
 // accepting it, the following use's marker, and Esc dismissing it (the server drops its code action).
 //
-// Usage: node e2e/nextEdit.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
+// Usage: node e2e/nextEdit.mjs --vsix rill-linux-x64-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // The marker's screenshot goes to e2e-results/next-edit.png (and to PATH if given, such as
 // ../docs/vscode-next-edit.png). Exits non-zero on the first failed check, after saving a screenshot and
 // the logs to e2e-results/next-edit/.

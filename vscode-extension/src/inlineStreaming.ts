@@ -15,7 +15,8 @@
 import * as vscode from 'vscode';
 import type { Middleware } from 'vscode-languageclient/node';
 
-import { PartialParams } from './protocol';
+import { Acceptance } from './acceptance';
+import { acceptArgs, PartialParams, RequestId } from './protocol';
 import { Redrawer } from './redraw';
 import { RequestKey, StreamSession, StreamStore } from './streamStore';
 
@@ -46,6 +47,7 @@ export class InlineStreaming implements vscode.Disposable {
     selector: vscode.DocumentSelector,
     private readonly isEnabled: () => boolean,
     private readonly log: (line: string) => void,
+    private readonly acceptance: Acceptance,
   ) {
     this.redrawer = new Redrawer(extensionId, selector, (document, position) =>
       this.serveFromSession(document, position),
@@ -75,6 +77,7 @@ export class InlineStreaming implements vscode.Disposable {
     }
     this.requests.clear();
     this.store.clear();
+    this.acceptance.reset();
   }
 
   dispose(): void {
@@ -91,18 +94,36 @@ export class InlineStreaming implements vscode.Disposable {
     if (session === undefined || !this.isEnabled()) {
       return null;
     }
-    return this.answer(session, position);
+    return this.answer(session, document, position);
   }
 
-  /** Hands the session's current items to VS Code (the text first) and records that it did. */
-  private answer(session: StreamSession, position: vscode.Position): vscode.InlineCompletionItem[] | null {
+  /**
+   * Hands the session's current items to VS Code (the text first) and records that it did, and that
+   * they are shown. Each item carries the accept command under the request's id, once that id is known.
+   */
+  private answer(
+    session: StreamSession,
+    document: vscode.TextDocument,
+    position: vscode.Position,
+  ): vscode.InlineCompletionItem[] | null {
     const items = session.items;
     session.markServed(items);
     if (items.length === 0) {
       return null;
     }
     const range = new vscode.Range(position, position);
-    return items.map((text) => new vscode.InlineCompletionItem(text, range));
+    const id = session.id;
+    if (id !== undefined) {
+      this.acceptance.shown(id, document, position, items);
+    }
+    return items.map(
+      (text) =>
+        new vscode.InlineCompletionItem(
+          text,
+          range,
+          id !== undefined ? this.acceptance.command(id, text) : undefined,
+        ),
+    );
   }
 
   private async provide(
@@ -133,7 +154,7 @@ export class InlineStreaming implements vscode.Disposable {
     if (token.isCancellationRequested || session.abandoned) {
       return null;
     }
-    return this.answer(session, position);
+    return this.answer(session, document, position);
   }
 
   /**
@@ -164,16 +185,16 @@ export class InlineStreaming implements vscode.Disposable {
     const started = Date.now();
     Promise.resolve(next(document, position, context, source.token))
       .then(
-        (result) => resultTexts(result),
+        (result) => ({ texts: resultTexts(result), requestId: resultRequestId(result) }),
         (error: unknown) => {
           this.log(`inline completion failed: ${String(error)}`);
-          return [];
+          return { texts: [], requestId: undefined };
         },
       )
-      .then(([text, ...alternatives]) => {
+      .then(({ texts: [text, ...alternatives], requestId }) => {
         this.requests.delete(session);
         source.dispose();
-        const changed = session.finish(text, alternatives);
+        const changed = session.finish(text, alternatives, requestId);
         if (session.partialCount > 0) {
           const elapsed = Date.now() - started;
           this.log(
@@ -262,4 +283,22 @@ function resultTexts(result: InlineResult): string[] {
   }
   const items = Array.isArray(result) ? result : result.items;
   return items.map((item) => (typeof item.insertText === 'string' ? item.insertText : item.insertText.value));
+}
+
+/**
+ * The request id the response's items carry in their accept command (`experimental.rillAcceptance`);
+ * languageclient's middleware does not see JSON-RPC ids, so the server puts it there.
+ */
+function resultRequestId(result: InlineResult): RequestId | undefined {
+  if (result === null || result === undefined) {
+    return undefined;
+  }
+  const items = Array.isArray(result) ? result : result.items;
+  for (const item of items) {
+    const args = acceptArgs(item.command);
+    if (args !== undefined) {
+      return args.requestId;
+    }
+  }
+  return undefined;
 }

@@ -15,6 +15,17 @@ export const NEXT_EDIT_METHOD = 'rill/nextEdit';
 export const NEXT_EDIT_DISMISS_METHOD = 'rill/nextEdit/dismiss';
 /** The work-done progress token the server reports model loading on. */
 export const LOAD_MODEL_TOKEN = 'rill/loadModel';
+/** `rill/didShowCompletion` (client → server): the answer to a request was shown; once per request. */
+export const DID_SHOW_METHOD = 'rill/didShowCompletion';
+/** `rill/didAcceptCompletion` (client → server): UTF-16 units of a suggestion accepted (cumulative). */
+export const DID_ACCEPT_METHOD = 'rill/didAcceptCompletion';
+/** `rill/stats` (request): suggestions shown and accepted, by language and source, and latency. */
+export const STATS_METHOD = 'rill/stats';
+/**
+ * The client command every inline item carries with `experimental.rillAcceptance` (registered by the
+ * extension, run by VS Code when the item is accepted whole).
+ */
+export const ACCEPT_COMMAND = 'rill.didAcceptCompletion';
 
 export interface WirePosition {
   line: number;
@@ -30,6 +41,43 @@ export interface WireInlineItem {
   /** Always a plain string from rill (never a snippet). */
   insertText: string | { kind: string; value: string };
   range?: WireRange;
+}
+
+export type RequestId = number | string;
+
+/** The argument of `rill.didAcceptCompletion` on an item: its request and its text's UTF-16 length. */
+export interface AcceptArgs {
+  requestId: RequestId;
+  length: number;
+}
+
+export interface DidShowParams {
+  requestId: RequestId;
+}
+
+export interface DidAcceptParams {
+  requestId: RequestId;
+  acceptedLength: number;
+}
+
+/** The figures of one slice of `rill/stats` (overall, a language, a source). */
+export interface StatsCounts {
+  shown: number;
+  accepted: number;
+  partiallyAccepted: number;
+  acceptedChars: number;
+  /** (accepted + partiallyAccepted) / shown; 0 when nothing was shown. */
+  acceptanceRate: number;
+}
+
+export interface StatsResult {
+  overall: StatsCounts;
+  byLanguage: Record<string, StatsCounts>;
+  bySource?: Record<string, StatsCounts>;
+  /** Since the server started; p50/p95 null with no samples. */
+  latencyMs: { p50: number | null; p95: number | null; samples: number };
+  persisted: boolean;
+  path?: string;
 }
 
 export interface PartialParams {
@@ -104,4 +152,31 @@ export interface ReasoningResultParams {
 /** The plain text of an item, whichever of the two LSP shapes it uses. */
 export function itemText(item: WireInlineItem): string {
   return typeof item.insertText === 'string' ? item.insertText : item.insertText.value;
+}
+
+/**
+ * The accept arguments of an item's command, when it is rill's: `{ requestId, length }` as the server
+ * attaches them (docs/protocol.md). Anything else (no command, another command, malformed) is undefined.
+ */
+export function acceptArgs(command: unknown): AcceptArgs | undefined {
+  if (typeof command !== 'object' || command === null) {
+    return undefined;
+  }
+  const { command: id, arguments: args } = command as { command?: unknown; arguments?: unknown };
+  if (id !== ACCEPT_COMMAND || !Array.isArray(args)) {
+    return undefined;
+  }
+  return parseAcceptArgs(args[0]);
+}
+
+/** `{ requestId, length }` checked field by field. */
+export function parseAcceptArgs(value: unknown): AcceptArgs | undefined {
+  if (typeof value !== 'object' || value === null) {
+    return undefined;
+  }
+  const { requestId, length } = value as { requestId?: unknown; length?: unknown };
+  if ((typeof requestId !== 'number' && typeof requestId !== 'string') || typeof length !== 'number') {
+    return undefined;
+  }
+  return { requestId, length };
 }

@@ -1,5 +1,6 @@
 // Owns the server's lifecycle: finds the binary, starts, stops and restarts the language client, and
-// tells the user how to fix a missing binary.
+// tells the user how to fix a missing binary. The model setup and the acceptance figures reach the
+// running client through it.
 
 import * as fs from 'fs';
 import * as os from 'os';
@@ -9,13 +10,14 @@ import { LanguageClient, State } from 'vscode-languageclient/node';
 
 import { createClient } from './client';
 import { InlineStreaming } from './inlineStreaming';
+import { ModelSetup, ServerHandle } from './modelSetup';
 import { NextEdit } from './nextEdit';
 import { ReasoningView } from './reasoning';
 import { executableName, Resolution, resolveServerPath } from './serverPath';
 import { configuredServerPath } from './settings';
 import { StatusBar } from './statusBar';
 
-export class ServerController implements vscode.Disposable {
+export class ServerController implements vscode.Disposable, ServerHandle {
   private client: LanguageClient | undefined;
   private stateSubscription: vscode.Disposable | undefined;
 
@@ -26,18 +28,24 @@ export class ServerController implements vscode.Disposable {
     private readonly streaming: InlineStreaming,
     private readonly reasoning: ReasoningView,
     private readonly nextEdit: NextEdit,
-  ) {}
+    private readonly modelSetup: ModelSetup,
+  ) {
+    modelSetup.attach(this);
+  }
 
   get running(): boolean {
     return this.client?.state === State.Running;
   }
 
-  async start(): Promise<void> {
-    if (this.client !== undefined) {
-      return;
-    }
+  /** The running language client, for requests and notifications of other modules. */
+  get languageClient(): LanguageClient | undefined {
+    return this.client?.state === State.Running ? this.client : undefined;
+  }
+
+  /** The binary to run: `rill.serverPath`, the bundled one, or `rill` on PATH (see serverPath.ts). */
+  resolveServer(): Resolution {
     makeBundledExecutable(this.extensionPath);
-    const resolution = resolveServerPath({
+    return resolveServerPath({
       configured: configuredServerPath(),
       extensionPath: this.extensionPath,
       envPath: process.env.PATH,
@@ -45,10 +53,19 @@ export class ServerController implements vscode.Disposable {
       platform: process.platform,
       isExecutable,
     });
+  }
+
+  async start(): Promise<void> {
+    if (this.client !== undefined) {
+      return;
+    }
+    const resolution = this.resolveServer();
     if (!resolution.ok) {
       this.reportNotFound(resolution);
       return;
     }
+    // Not awaited: a second start must not slip in before `this.client` is set; the check is quick.
+    void this.modelSetup.beforeStart();
     this.output.info(`starting ${resolution.path} --stdio (found via ${resolution.source})`);
     const client = createClient(
       resolution.path,
@@ -57,6 +74,7 @@ export class ServerController implements vscode.Disposable {
       this.status,
       this.reasoning,
       this.nextEdit,
+      this.modelSetup,
     );
     this.client = client;
     this.stateSubscription = client.onDidChangeState((event) => {

@@ -46,6 +46,12 @@ export class StatusBar implements vscode.Disposable {
     this.render();
   }
 
+  /** The `rill/stats` summary for the tooltip. */
+  setStatsSummary(summary: string | undefined): void {
+    this.model.setStatsSummary(summary);
+    this.render();
+  }
+
   onLoadProgress(value: ProgressValue): void {
     this.model.onLoadProgress(value);
     this.render();

@@ -24,6 +24,8 @@ export interface StatusSnapshot {
   promptTokens?: number;
   reusedTokens?: number;
   source?: string;
+  /** The last `rill/stats` summary ("42% accepted (5 of 12 shown)"); outlives state changes. */
+  statsSummary?: string;
 }
 
 /** The work-done progress values the server sends (LSP `WorkDoneProgressBegin/Report/End`). */
@@ -35,9 +37,17 @@ export interface ProgressValue {
 
 export class StatusModel {
   private state: StatusSnapshot = { phase: 'starting', enabled: true };
+  private statsSummary: string | undefined;
 
   get snapshot(): StatusSnapshot {
-    return { ...this.state };
+    return this.statsSummary === undefined
+      ? { ...this.state }
+      : { ...this.state, statsSummary: this.statsSummary };
+  }
+
+  /** The summary of the last `rill/stats` answer, kept whatever the engine's state does. */
+  setStatsSummary(summary: string | undefined): void {
+    this.statsSummary = summary;
   }
 
   setEnabled(enabled: boolean): void {
@@ -195,9 +205,10 @@ export function formatStatus(s: StatusSnapshot): StatusView {
         details.push(`served by ${s.source}`);
       }
       const last = details.length > 0 ? `; last completion: ${details.join(', ')}` : '';
+      const stats = s.statsSummary !== undefined ? `; suggestions: ${s.statsSummary}` : '';
       return {
         text: `$(check) rill: ready${parts.length > 0 ? ` · ${parts.join(' · ')}` : ''}`,
-        tooltip: `rill: ready${last}. ${hint}`,
+        tooltip: `rill: ready${last}${stats}. ${hint}`,
         severity: 'normal',
       };
     }

@@ -12,7 +12,7 @@
 // lines). The session keeps them all, so that VS Code's Show Next/Previous Inline Suggestion (Alt+] /
 // Alt+[) can cycle through them; partials only ever carry the first.
 
-import { itemText, PartialParams } from './protocol';
+import { itemText, PartialParams, RequestId } from './protocol';
 
 /** Where a completion was requested: the document (URI and version) and the cursor. */
 export interface RequestKey {
@@ -35,7 +35,7 @@ export class StreamSession {
   private finished = false;
   /** Set when a newer session replaced this one: nobody will show its text any more. */
   private abandonedFlag = false;
-  private requestId: number | string | undefined;
+  private requestId: RequestId | undefined;
   private lastSeq = 0;
   private waiters: Array<() => void> = [];
   /** How many partials changed the text; lets tests and the log tell streaming happened. */
@@ -61,6 +61,14 @@ export class StreamSession {
 
   get done(): boolean {
     return this.finished;
+  }
+
+  /**
+   * The server's id of the request (the JSON-RPC id), from its partials or from the response's items;
+   * undefined until either arrived. The acceptance figures are reported under it.
+   */
+  get id(): RequestId | undefined {
+    return this.requestId;
   }
 
   get abandoned(): boolean {
@@ -101,13 +109,14 @@ export class StreamSession {
    * and the other items' texts, best first. The response wins over the partials because it is what the
    * server settled on. Returns true when what VS Code should hold changed: the text, or alternatives
    * arriving after a streamed text that the response only confirms (VS Code must fetch them, or there
-   * would be nothing to cycle to).
+   * would be nothing to cycle to). `requestId` is the id the response's items carry, if any.
    */
-  finish(text: string | undefined, alternatives: readonly string[] = []): boolean {
+  finish(text: string | undefined, alternatives: readonly string[] = [], requestId?: RequestId): boolean {
     if (this.finished) {
       return false;
     }
     this.finished = true;
+    this.requestId ??= requestId;
     const before = this.items;
     this.currentText = text;
     // VS Code shows one of equal items only; an empty one would be an invisible stop while cycling.

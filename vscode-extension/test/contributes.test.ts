@@ -18,9 +18,23 @@ test('the commands the brief names are contributed', () => {
     'rill.triggerSuggestion',
     'rill.restartServer',
     'rill.showLog',
+    'rill.showStats',
+    'rill.downloadModel',
   ]) {
     assert.ok(ids.includes(id), `${id} missing`);
   }
+});
+
+test('the accept command is run by VS Code, not offered in the command palette', () => {
+  const ids = (pkg.contributes.commands as Array<{ command: string }>).map((c) => c.command);
+  assert.ok(!ids.includes('rill.didAcceptCompletion'));
+});
+
+test('the .vsix is built per platform, for linux-x64 by default', () => {
+  assert.match(pkg.scripts.package as string, /scripts\/package\.mjs/);
+  const script = fs.readFileSync(path.resolve(__dirname, '..', '..', 'scripts', 'package.mjs'), 'utf8');
+  assert.match(script, /'linux-x64'/);
+  assert.match(script, /--target/);
 });
 
 test('Tab and Esc reach the next edit only while its marker or preview is shown', () => {

@@ -97,3 +97,13 @@ test('restarting forgets the previous measurements', () => {
   model.starting();
   assert.equal(model.snapshot.timeToFirstTokenMs, undefined);
 });
+
+test('the stats summary joins the ready tooltip and outlives state changes', () => {
+  const model = new StatusModel();
+  model.setStatsSummary('42% accepted (5 of 12 shown)');
+  model.onStatus({ state: 'loading' });
+  model.onStatus({ state: 'ready', timeToFirstTokenMs: 90 });
+  assert.match(formatStatus(model.snapshot).tooltip, /; suggestions: 42% accepted \(5 of 12 shown\)\./);
+  model.setStatsSummary(undefined);
+  assert.doesNotMatch(formatStatus(model.snapshot).tooltip, /suggestions:/);
+});

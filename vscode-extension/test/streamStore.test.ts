@@ -225,3 +225,15 @@ test('empty, repeated and first-item alternatives are dropped, and none are kept
   assert.deepEqual(empty.items, []);
   assert.deepEqual(empty.alternatives, []);
 });
+
+test("the request id comes from the partials, else from the response's items", () => {
+  const store = new StreamStore();
+  const streamed = store.start(KEY);
+  assert.equal(streamed.id, undefined);
+  store.acceptPartial(partial(1, 'ret'));
+  streamed.finish('return', [], 99);
+  assert.equal(streamed.id, 7, "the partials' id stays");
+  const answered = store.start({ ...KEY, version: 4 });
+  answered.finish('return', [], 12);
+  assert.equal(answered.id, 12);
+});

@@ -35,5 +35,5 @@ end, {
   complete = function(lead)
     return require("rill.command").complete(lead)
   end,
-  desc = "rill: status | toggle | log | suggest | fix | reasoning",
+  desc = "rill: status | toggle | log | suggest | fix | reasoning | stats | fetch",
 })

@@ -55,15 +55,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Starts the language server. Logs go to stderr (stdout carries the protocol), filtered by `RILL_LOG`.
+/// Starts the language server. Logs go to stderr (stdout carries the protocol), filtered by
+/// `RILL_LOG` (default `warn`), and information to the editor's log (see [`crate::logging`]).
 fn serve() -> anyhow::Result<()> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RILL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
-        .init();
+    crate::logging::init_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use super::choices::{ApplyMode, Backend, CommentPolicy, FimTemplate, Multiline};
+use super::patterns::{FileGlobs, Globs, LanguageSwitches, Languages};
 use super::values::{
     base_url, environment_variable_name, int, num, num_above, optional_name, optional_path, Choice,
     Flag, Text,
@@ -84,6 +85,14 @@ config_keys! {
                 and offer it.",
             protocol: "See [Next edit suggestions](#next-edit-suggestions-rillnextedit). With the remote \
                 engine only renames and changed literals are propagated, unchecked: it cannot score text.",
+        }
+        stats_persist: bool {
+            key: "stats.persist",
+            default: true,
+            rule: Flag,
+            doc: "Keep the suggestion figures of `rill/stats` (shown, accepted, acceptance rate) across \
+                restarts, in `$XDG_DATA_HOME/rill/stats.json` (`~/.local/share/rill/stats.json`). They \
+                never leave the machine.",
         }
         next_edit_debounce_ms: u64 {
             key: "nextEdit.debounceMs",
@@ -163,6 +172,22 @@ config_keys! {
             scope: MachineOverridable,
             doc: "How remote prompts spell fill-in-the-middle, so the model sees the text after the cursor \
                 too.",
+        }
+        completion_exclude: FileGlobs {
+            key: "completion.exclude",
+            default: FileGlobs::default(),
+            rule: Globs,
+            doc: "Files that get no suggestions, next edits or diagnostics, as glob patterns matched \
+                against their path, such as `**/.env` or `**/secrets/**` (`*` stays within one \
+                directory). Their text is never sent to a model: not to the remote engine, not as \
+                another file's context.",
+        }
+        completion_languages: LanguageSwitches {
+            key: "completion.languages",
+            default: LanguageSwitches::default(),
+            rule: Languages,
+            doc: "Suggestions and next edits per language id, such as `{\"markdown\": false}`; languages \
+                not named are on.",
         }
         max_tokens: usize {
             key: "completion.maxTokens",

@@ -14,6 +14,7 @@
 mod declare;
 mod choices;
 mod keys;
+mod patterns;
 pub mod schema;
 mod shape;
 mod values;
@@ -27,6 +28,7 @@ pub use keys::{
     Config, DEFAULT_MIN_ALTERNATIVE, DEFAULT_MIN_CONFIDENCE, DEFAULT_MIN_GAIN,
     DEFAULT_MIN_SURPRISE, KEYS,
 };
+pub use patterns::{FileGlobs, LanguageSwitches};
 use values::describe;
 
 /// A settings value that was rejected; the previous value of `key` stays in effect.

@@ -158,6 +158,9 @@ fn property(descriptor: &Descriptor) -> Json {
     if let Some(maximum) = &shape.maximum {
         members.push(("maximum", maximum.clone()));
     }
+    if let Some((name, schema)) = &shape.members {
+        members.push((name, schema.clone()));
+    }
     members.push((
         "markdownDescription",
         Value::from(descriptor.vscode_description()),

@@ -43,6 +43,9 @@ pub struct Shape {
     pub choices: Vec<(&'static str, &'static str)>,
     /// The allowed values in words, for the documentation table.
     pub allowed: String,
+    /// What an array's items or an object's members must be (package.json's `items` or
+    /// `additionalProperties`).
+    pub members: Option<(&'static str, Value)>,
 }
 
 impl Shape {
@@ -63,6 +66,7 @@ impl Shape {
             maximum: None,
             choices: Vec::new(),
             allowed,
+            members: None,
         }
     }
 

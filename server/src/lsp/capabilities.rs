@@ -12,6 +12,12 @@ pub struct ClientFeatures {
     pub inline_completion: bool,
     /// The client listens to `rill/inlineCompletion/partial`.
     pub streaming: bool,
+    /// The client asked for rill's own notifications, `rill/status` and `rill/nextEditAvailable`
+    /// (`experimental.rillStatus`): others (Helix) would log each one as unhandled.
+    pub status: bool,
+    /// The client reports shown and accepted suggestions (`experimental.rillAcceptance`), so each
+    /// inline item carries the command that tells it the request's id.
+    pub acceptance: bool,
     /// The client answers `workspace/configuration`.
     pub configuration_pull: bool,
     /// The client shows `$/progress` for server-created tokens.
@@ -44,6 +50,8 @@ impl ClientFeatures {
                 &raw_capabilities,
                 params.initialization_options.as_ref(),
             ),
+            status: experimental_flag(&raw_capabilities, "rillStatus"),
+            acceptance: experimental_flag(&raw_capabilities, "rillAcceptance"),
             configuration_pull: params
                 .capabilities
                 .workspace
@@ -75,9 +83,20 @@ impl Default for ClientFeatures {
             encoding: PositionEncoding::Utf16,
             inline_completion: false,
             streaming: false,
+            status: false,
+            acceptance: false,
             configuration_pull: false,
             work_done_progress: false,
             change_annotations: false,
         }
     }
+}
+
+/// Whether `experimental.<name>` is the JSON value `true`.
+fn experimental_flag(raw_capabilities: &Value, name: &str) -> bool {
+    raw_capabilities
+        .get("experimental")
+        .and_then(|experimental| experimental.get(name))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }

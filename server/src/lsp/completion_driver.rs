@@ -38,6 +38,10 @@ pub struct Answer {
     pub confidence: Option<f32>,
     /// Other suggestions, post-processed like `text`, distinct from it and from each other.
     pub alternatives: Vec<String>,
+    /// How it was served.
+    pub source: Source,
+    /// From the request to its first text (a partial, or the answer when nothing streamed).
+    pub latency: Duration,
 }
 
 /// Where partial results go when the client streams.
@@ -58,6 +62,10 @@ pub async fn drive(
     // Nothing but whitespace before the cursor: the model has nothing to continue, and what it
     // writes from nothing is noise.
     if !config.enable || snapshot.text_before_cursor.trim().is_empty() {
+        return Ok(None);
+    }
+    if !super::gate::suggests(&config, uri, &snapshot.language_id) {
+        tracing::debug!("no completion for {uri}: completion.exclude or completion.languages");
         return Ok(None);
     }
     let started = Instant::now();
@@ -171,6 +179,7 @@ async fn run(
 
     let deadline = tokio::time::Instant::from_std(started + budget);
     let mut shown: Option<String> = None;
+    let mut first_text: Option<Duration> = None;
     let mut suggestion_complete = false;
     let mut timed_out = false;
     let range = Range::new(snapshot.position, snapshot.position);
@@ -193,6 +202,7 @@ async fn run(
         }
         if let Some(suggestion) = postprocess(&raw, &snapshot.cursor, mode) {
             shown = Some(suggestion.text.clone());
+            first_text.get_or_insert_with(|| started.elapsed());
             if suggestion.complete {
                 generation.stop_complete();
                 suggestion_complete = true;
@@ -266,7 +276,12 @@ async fn run(
     }
     let progress = generation.progress();
     report_status_when_done(session.clone(), generation, source, typed);
-    Ok(final_text.map(|text| answer(text, &progress, typed, snapshot, mode, config)))
+    let latency = first_text.unwrap_or_else(|| started.elapsed());
+    Ok(final_text.map(|text| Answer {
+        source,
+        latency,
+        ..answer(text, &progress, typed, snapshot, mode, config)
+    }))
 }
 
 /// Whether the engine measured the suggestion's first line and found it below `min_confidence`.
@@ -318,6 +333,8 @@ fn answer(
         confidence: candidates.first().map(|best| best.confidence),
         text,
         alternatives,
+        source: Source::Model,
+        latency: Duration::ZERO,
     }
 }
 
@@ -456,6 +473,9 @@ fn report_status_when_done(
 }
 
 pub async fn send_status(session: &Session, mut status: StatusParams) {
+    if !session.features().status {
+        return;
+    }
     if status.state == StatusState::Ready {
         status.next_edits = Some(next_edit_mode(session));
     }

@@ -10,6 +10,9 @@ use super::session::Session;
 use crate::engine::{EngineState, PendingModel, Reconfigured};
 use crate::rill_protocol::StatusParams;
 
+/// The `window/logMessage` that says the engine is ready.
+pub const READY_MESSAGE: &str = "rill: ready";
+
 /// The work-done token of the model's loading.
 const PROGRESS_TOKEN: &str = "rill/loadModel";
 
@@ -68,6 +71,11 @@ pub fn report_engine_state(
             }
             _ => {
                 send_status(&session, StatusParams::ready_idle()).await;
+                // Every client learns it, `rill/status` or not (Helix shows it in its log).
+                session
+                    .client
+                    .log_message(MessageType::INFO, READY_MESSAGE)
+                    .await;
                 // Editors restore their open tabs while the model loads: those documents are
                 // pre-warmed now, most recently used first.
                 crate::lsp::prewarm::open_documents(&session);

@@ -8,6 +8,7 @@ mod debounce;
 pub mod diagnostics;
 mod engine_status;
 mod errors;
+mod gate;
 mod methods;
 mod next_edit;
 mod prewarm;
@@ -17,6 +18,7 @@ mod remote_notices;
 mod server;
 mod session;
 mod shim;
+mod stats;
 mod stdin_filter;
 mod stdout_filter;
 mod suggestions;
@@ -30,17 +32,18 @@ use tower_lsp::lsp_types::request::Request;
 
 use crate::engine::Starter;
 use crate::rill_protocol::{
-    CacheStatusRequest, DiagnosticsStatusRequest, DocumentTextRequest, NextEditDismiss,
-    NextEditRequest,
+    CacheStatusRequest, DiagnosticsStatusRequest, DidAcceptCompletion, DidShowCompletion,
+    DocumentTextRequest, NextEditDismiss, NextEditRequest, StatsRequest,
 };
 
 /// Serves LSP over stdin/stdout until the client sends `exit` (or closes the pipe); the exit code
 /// the specification asks for (0 after `shutdown`, 1 without), or `None` when stdin closed.
 pub async fn serve_stdio() -> Option<i32> {
-    serve(
+    serve_with(
         tokio::io::stdin(),
         tokio::io::stdout(),
         crate::backends::from_settings(),
+        stats::default_path(),
     )
     .await
 }
@@ -48,18 +51,29 @@ pub async fn serve_stdio() -> Option<i32> {
 /// Serves LSP on any pair of streams until the client sends `exit` (returning its exit code) or
 /// closes `input` (`None`), with the backends `starter` starts: the binary serves stdio with the
 /// real ones, the in-process tests serve a socket pair with a scripted fake. Both go through the
-/// same filters.
+/// same filters. The suggestion figures of `rill/stats` stay in memory.
 pub async fn serve(
     input: impl AsyncRead + Unpin + Send + 'static,
     output: impl AsyncWrite + Unpin + Send + 'static,
     starter: Starter,
 ) -> Option<i32> {
+    serve_with(input, output, starter, None).await
+}
+
+/// [`serve`], with the suggestion figures kept in `stats_path` across runs.
+pub async fn serve_with(
+    input: impl AsyncRead + Unpin + Send + 'static,
+    output: impl AsyncWrite + Unpin + Send + 'static,
+    starter: Starter,
+    stats_path: Option<std::path::PathBuf>,
+) -> Option<i32> {
+    let stats = stats::Stats::new(stats_path);
     // Output goes through the outbox, which coalesces partial results a slow client has not read.
     let (output, writer, congestion) = stdout_filter::filtered(output);
     let raw_initialize = shim::RawInitialize::default();
     let (service, socket) = LspService::build({
         let raw_initialize = raw_initialize.clone();
-        move |client| server::Backend::new(client, raw_initialize, starter, congestion)
+        move |client| server::Backend::new(client, raw_initialize, starter, congestion, stats)
     })
     .custom_method(
         crate::protocol::INLINE_COMPLETION_METHOD,
@@ -73,6 +87,15 @@ pub async fn serve(
     )
     .custom_method(NextEditRequest::METHOD, server::Backend::next_edit)
     .custom_method(NextEditDismiss::METHOD, server::Backend::next_edit_dismiss)
+    .custom_method(StatsRequest::METHOD, server::Backend::stats)
+    .custom_method(
+        DidShowCompletion::METHOD,
+        server::Backend::did_show_completion,
+    )
+    .custom_method(
+        DidAcceptCompletion::METHOD,
+        server::Backend::did_accept_completion,
+    )
     .custom_method(
         "window/workDoneProgress/cancel",
         server::Backend::work_done_progress_cancel,

@@ -145,6 +145,13 @@ pub fn on_change(session: &Arc<Session>, uri: &Url, before: Option<Rope>) {
     if !config.next_edit_enable || !config.enable {
         return;
     }
+    let language_id = lock(&session.documents)
+        .get(uri)
+        .map(|document| document.language_id().to_string())
+        .unwrap_or_default();
+    if !crate::lsp::gate::suggests(&config, uri, &language_id) {
+        return;
+    }
     let quiet = Duration::from_millis(config.next_edit_debounce_ms);
     let (waiting, edited) = (session.clone(), uri.clone());
     session
@@ -273,6 +280,10 @@ async fn offer(session: &Session, uri: &Url, version: i32, text: &str, proposal:
         };
         state.running = None;
         state.offer = Some(offer);
+    }
+    // Clients without rill's notifications (Helix) find the offer as a code action.
+    if !session.features().status {
+        return;
     }
     session
         .client

@@ -33,6 +33,9 @@ pub fn request(session: &Session, uri: &Url) {
     let Some(snapshot) = completion_input::peek_snapshot(session, uri, cursor) else {
         return;
     };
+    if !crate::lsp::gate::suggests(&config, uri, &snapshot.language_id) {
+        return;
+    }
     if snapshot.text_before_cursor.is_empty() && snapshot.text_after_cursor.is_empty() {
         return;
     }

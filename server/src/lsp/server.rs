@@ -14,7 +14,8 @@ use super::stdout_filter::Congestion;
 use crate::engine::Starter;
 use crate::protocol::{InlineCompletionList, InlineCompletionParams};
 use crate::rill_protocol::{
-    CacheStatus, DiagnosticsStatus, DocumentParams, DocumentText, NextEditParams, NextEditResult,
+    CacheStatus, DiagnosticsStatus, DidAcceptCompletionParams, DidShowCompletionParams,
+    DocumentParams, DocumentText, NextEditParams, NextEditResult, StatsResult,
 };
 
 pub struct Backend {
@@ -28,9 +29,10 @@ impl Backend {
         raw_initialize: RawInitialize,
         starter: Starter,
         congestion: Congestion,
+        stats: super::stats::Stats,
     ) -> Self {
         Self {
-            session: Arc::new(Session::new(client, starter, congestion)),
+            session: Arc::new(Session::new(client, starter, congestion, stats)),
             raw_initialize,
         }
     }
@@ -67,6 +69,21 @@ impl Backend {
     /// `rill/nextEdit/dismiss`.
     pub async fn next_edit_dismiss(&self, params: DocumentParams) {
         methods::next_edit_dismiss::handle(&self.session, params);
+    }
+
+    /// `rill/stats`.
+    pub async fn stats(&self) -> Result<StatsResult> {
+        Ok(self.session.stats.report())
+    }
+
+    /// `rill/didShowCompletion`.
+    pub async fn did_show_completion(&self, params: DidShowCompletionParams) {
+        methods::did_show_completion::handle(&self.session, params);
+    }
+
+    /// `rill/didAcceptCompletion`.
+    pub async fn did_accept_completion(&self, params: DidAcceptCompletionParams) {
+        methods::did_accept_completion::handle(&self.session, params);
     }
 
     /// `rill/documentText`.

@@ -60,6 +60,8 @@ pub struct Session {
     pub cross_file: CrossFile,
     /// Next edit suggestions: edit history, the offer and the turned-down offers per document.
     pub next_edits: NextEdits,
+    /// Shown and accepted suggestions (`rill/stats`).
+    pub stats: super::stats::Stats,
 }
 
 /// Sends a request to the client from a task of its own and waits for the answer. The caller may
@@ -84,7 +86,12 @@ where
 pub use super::sync::lock;
 
 impl Session {
-    pub fn new(client: Client, starter: Starter, congestion: Congestion) -> Self {
+    pub fn new(
+        client: Client,
+        starter: Starter,
+        congestion: Congestion,
+        stats: super::stats::Stats,
+    ) -> Self {
         Self {
             client,
             starter,
@@ -105,6 +112,7 @@ impl Session {
             chains: Default::default(),
             cross_file: Default::default(),
             next_edits: Default::default(),
+            stats,
         }
     }
 
@@ -149,6 +157,8 @@ impl Session {
         let old = current.clone();
         let mut new = (*old).clone();
         let issues = new.apply(settings);
+        // The stats module owns its file; the setting only says whether it is written.
+        self.stats.set_persist(new.stats_persist);
         *current = Arc::new(new);
         (issues, old, current.clone())
     }

@@ -19,7 +19,7 @@ use super::stdin_filter::{INVALID_REQUEST_METHOD, PARSE_ERROR_METHOD};
 
 /// Requests without params. tower-lsp answers any `params` member of theirs with -32602
 /// "Unexpected params", but clients send `{}` or `null` for them too.
-const PARAMETERLESS_REQUESTS: &[&str] = &["shutdown", "rill/cacheStatus"];
+const PARAMETERLESS_REQUESTS: &[&str] = &["shutdown", "rill/cacheStatus", "rill/stats"];
 
 /// The raw JSON params of `initialize`, shared with the backend.
 #[derive(Clone, Default)]

@@ -62,8 +62,23 @@ impl std::ops::DerefMut for InProcess {
     }
 }
 
+/// What a test may change about the server beyond its client and its fake.
+#[derive(Default)]
+pub struct Options {
+    /// Where `rill/stats` keeps its figures (none: in memory only).
+    pub stats_path: Option<std::path::PathBuf>,
+    /// The backends to start instead of the fake (such as the real ones, for the remote engine
+    /// against a test's HTTP server).
+    pub starter: Option<Starter>,
+}
+
 /// Starts a server for `profile` with a fake following `script`, without initializing it.
 pub fn spawn(profile: Profile, script: Script) -> InProcess {
+    spawn_with(profile, script, Options::default())
+}
+
+/// [`spawn`] with [`Options`].
+pub fn spawn_with(profile: Profile, script: Script, options: Options) -> InProcess {
     // The server's log, for a failing test: `RILL_LOG=debug cargo test … -- --nocapture`.
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("RILL_LOG") {
         let _ = tracing_subscriber::fmt()
@@ -73,14 +88,15 @@ pub fn spawn(profile: Profile, script: Script) -> InProcess {
     }
     let fake = FakeBackend::new(script);
     let starts = Arc::new(AtomicUsize::new(0));
-    let starter: Starter = {
+    let starter: Starter = options.starter.unwrap_or_else(|| {
         let backend: Arc<dyn Backend> = Arc::new(fake.clone());
         let starts = starts.clone();
         Arc::new(move |_, _| {
             starts.fetch_add(1, Ordering::SeqCst);
             backend.clone()
         })
-    };
+    });
+    let stats_path = options.stats_path;
     let (client, server_end) = UnixStream::pair().expect("a socket pair");
     let output = client.try_clone().expect("a second handle on the socket");
     let thread = std::thread::Builder::new()
@@ -95,7 +111,7 @@ pub fn spawn(profile: Profile, script: Script) -> InProcess {
                 server_end.set_nonblocking(true).expect("non-blocking");
                 let stream = tokio::net::UnixStream::from_std(server_end).expect("a tokio socket");
                 let (read, write) = stream.into_split();
-                rill_server::lsp::serve(read, write, starter).await;
+                rill_server::lsp::serve_with(read, write, starter, stats_path).await;
             });
             // Tasks still running (a request the client never waited for) end with the runtime.
             runtime.shutdown_background();

@@ -13,6 +13,7 @@ function M.buffer(_, bufnr)
   end
   if require("rill.native").active() then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+    require("rill.native").track(bufnr)
     require("rill.keymaps").attach_native(bufnr)
     return
   end

@@ -21,6 +21,12 @@ local subcommands = {
   reasoning = function()
     require("rill.reasoning").open()
   end,
+  stats = function()
+    require("rill.stats").show()
+  end,
+  fetch = function()
+    require("rill.fetch").run()
+  end,
 }
 
 --- Runs `:Rill {sub}`; without an argument, `status`.

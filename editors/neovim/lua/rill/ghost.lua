@@ -52,6 +52,13 @@ function M.show(bufnr, row, col, text, opts)
   end
 end
 
+--- True while ghost text is drawn in `bufnr`.
+---@param bufnr integer
+---@return boolean
+function M.is_shown(bufnr)
+  return marks[bufnr] ~= nil
+end
+
 --- Removes the ghost text from `bufnr`.
 ---@param bufnr integer
 function M.clear(bufnr)

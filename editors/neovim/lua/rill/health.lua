@@ -74,10 +74,13 @@ function M.check()
   if ok and vim.fn.filereadable(out) == 1 then
     health.ok(("model: %s (%.0f MB)"):format(out, vim.fn.getfsize(out) / 1e6))
   elseif ok then
-    health.error("model path " .. out .. " is not readable")
+    health.error("model path " .. out .. " is not readable", {
+      "Check `settings.model.path` and RILL_MODEL, or fetch the default model with `:Rill fetch`",
+    })
   else
     health.error("model not found: " .. out, {
-      "Fetch the default model with `rill model fetch`",
+      "Fetch the default model with `:Rill fetch` (rill then restarts to load it),",
+      "or `rill model fetch` in a shell,",
       "or set `settings = { model = { path = '/path/to/model.gguf' } }`",
     })
   end

@@ -34,13 +34,17 @@ end
 
 local function accept(unit)
   local bufnr = vim.api.nvim_get_current_buf()
-  local rest = require("rill.suggestion").remaining(bufnr)
+  local suggestion = require("rill.suggestion")
+  local rest = suggestion.remaining(bufnr)
   if not rest then
     return false
   end
   local accept_mod = require("rill.accept")
+  local piece = accept_mod.piece(rest, unit)
+  -- Before the insertion, while the cursor still marks what was typed of the suggestion before it.
+  suggestion.note_accept(bufnr, piece)
   -- The autocommands that follow the edit redraw what is left of the suggestion and ask for more.
-  accept_mod.insert(accept_mod.piece(rest, unit))
+  accept_mod.insert(piece)
   return true
 end
 

@@ -31,10 +31,20 @@ end
 ---@param cfg rill.Config
 ---@return lsp.ClientCapabilities
 function M.capabilities(cfg)
-  local ours = { textDocument = { inlineCompletion = vim.empty_dict() } }
+  local ours = {
+    textDocument = { inlineCompletion = vim.empty_dict() },
+    experimental = {
+      -- rill/status feeds `:Rill status` and the statusline in either mode; the server sends it only
+      -- to clients that ask.
+      rillStatus = true,
+      -- Items then carry the command `rill.didAcceptCompletion` naming their request: the only way
+      -- to learn of an accept in native mode (rill's own ghost text knows its request ids).
+      rillAcceptance = true,
+    },
+  }
   if not require("rill.native").active() then
     -- Only rill's own renderer shows partials; Neovim's native inline completion would ignore them.
-    ours.experimental = { rillStreaming = true }
+    ours.experimental.rillStreaming = true
   end
   return vim.tbl_deep_extend(
     "force",
@@ -59,6 +69,12 @@ function M.client_config(cfg)
     -- section answered to workspace/configuration.
     init_options = settings,
     settings = { rill = settings },
+    -- Run by Neovim's native inline completion when an item is accepted (see rill.acceptance).
+    commands = {
+      ["rill.didAcceptCompletion"] = function(command, ctx)
+        require("rill.acceptance").on_command(command, ctx)
+      end,
+    },
     handlers = {
       ["rill/inlineCompletion/partial"] = function(_, params, ctx)
         require("rill.suggestion").on_partial(params, ctx.client_id)
@@ -105,6 +121,49 @@ function M.update_settings(cfg)
     client.settings = settings
     client:notify("workspace/didChangeConfiguration", { settings = settings })
   end
+end
+
+--- Stops every rill client and, once they have exited, starts rill again for the loaded buffers of
+--- the configured filetypes: a server that started without a model loads the one fetched since.
+function M.restart()
+  local function start_all()
+    for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(bufnr) then
+        M.maybe_start(bufnr)
+      end
+    end
+  end
+  local old = M.clients()
+  if #old == 0 then
+    start_all()
+    return
+  end
+  for _, client in ipairs(old) do
+    client:stop()
+  end
+  -- vim.lsp.start() would hand the buffers back to a client still shutting down; wait for the exit
+  -- (a few seconds at most, then force it).
+  local timer = assert(vim.uv.new_timer())
+  local waited, finished = 0, false
+  timer:start(50, 50, vim.schedule_wrap(function()
+    if finished then
+      return
+    end
+    waited = waited + 50
+    local alive = vim.tbl_filter(function(client)
+      return not client:is_stopped()
+    end, old)
+    if #alive > 0 and waited < 3000 then
+      return
+    end
+    finished = true
+    timer:stop()
+    timer:close()
+    for _, client in ipairs(alive) do
+      client:stop(true)
+    end
+    start_all()
+  end))
 end
 
 local warned_missing = false

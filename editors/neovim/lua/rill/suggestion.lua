@@ -1,7 +1,9 @@
 -- The suggestion of each buffer: sends textDocument/inlineCompletion, takes in the streamed partials and
 -- the final answer, keeps only the latest request's items, and shows whatever part of the chosen one the
 -- user has not typed yet through rill.ghost. The answer ranks several items (the streamed suggestion
--- first, then other first lines); cycle() switches between them.
+-- first, then other first lines); cycle() switches between them. What is shown and accepted of each
+-- request is reported to the server through rill.acceptance.
+local acceptance = require("rill.acceptance")
 local config = require("rill.config")
 local ghost = require("rill.ghost")
 local lsp = require("rill.lsp")
@@ -31,6 +33,8 @@ M.enabled = true
 ---@field index integer  the item shown (1-based); cycle() changes it
 ---@field text string    items[index]: the suggestion shown and accepted
 ---@field done boolean   whether its request has been answered
+---@field client_id integer?  the client of the request it answers (nil for a fed suggestion)
+---@field request_id integer? that request, which the acceptance figures name
 
 ---@type table<integer, { pending: rill.Pending?, current: rill.Current? }>
 local buffers = {}
@@ -132,6 +136,27 @@ function M.refresh(bufnr)
   end
   local pos = vim.api.nvim_win_get_cursor(0)
   ghost.show(bufnr, pos[1] - 1, pos[2], rest, config.current.ghost)
+  local cur = buffers[bufnr].current
+  if cur.request_id and ghost.is_shown(bufnr) then
+    acceptance.shown(cur.client_id, cur.request_id)
+  end
+end
+
+--- Reports that `piece` of `bufnr`'s suggestion is about to be inserted at the cursor: the server learns
+--- how much of the request's suggestion is accepted so far (what was typed since its anchor, which
+--- matches the suggestion, plus `piece`), in UTF-16 code units.
+---@param bufnr integer
+---@param piece string
+function M.note_accept(bufnr, piece)
+  local s = buffers[bufnr]
+  local cur = s and s.current
+  if not cur or not cur.request_id then
+    return
+  end
+  local typed = typed_since_anchor(bufnr, cur)
+  if typed then
+    acceptance.accepted(cur.client_id, cur.request_id, acceptance.utf16_len(typed .. piece))
+  end
 end
 
 --- Makes `texts` (best first) `bufnr`'s suggestion, anchored at (row, col) (0-based, byte column), and
@@ -141,7 +166,8 @@ end
 ---@param col integer
 ---@param texts string[]
 ---@param done boolean whether the request has been answered (no more text will come)
-function M.show_items(bufnr, row, col, texts, done)
+---@param origin { client_id: integer, request_id: integer }? the request they answer (acceptance figures)
+function M.show_items(bufnr, row, col, texts, done, origin)
   -- An empty or repeated item would be a stop that shows nothing new while cycling.
   local items, seen = {}, {}
   for _, text in ipairs(texts) do
@@ -153,13 +179,22 @@ function M.show_items(bufnr, row, col, texts, done)
   if #items == 0 then
     return
   end
-  state(bufnr).current = { row = row, col = col, items = items, index = 1, text = items[1], done = done }
+  state(bufnr).current = {
+    row = row,
+    col = col,
+    items = items,
+    index = 1,
+    text = items[1],
+    done = done,
+    client_id = origin and origin.client_id,
+    request_id = origin and origin.request_id,
+  }
   M.refresh(bufnr)
 end
 
 -- Makes `texts` (computed for the pending request) the buffer's suggestion and shows it.
 local function adopt(bufnr, pending, texts, done)
-  M.show_items(bufnr, pending.row, pending.col, texts, done)
+  M.show_items(bufnr, pending.row, pending.col, texts, done, pending)
 end
 
 local function on_response(bufnr, request_id, err, result)

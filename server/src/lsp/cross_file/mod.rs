@@ -64,7 +64,12 @@ fn queue(session: &Session, uri: &Url, line: Option<usize>) -> bool {
     if !config.cross_file || !config.enable {
         return false;
     }
-    if let Some(chunk) = line.and_then(|line| cut(session, uri, line, config.chunk_lines)) {
+    // An excluded file's text never becomes another prompt's context.
+    let excluded = crate::lsp::gate::excluded(&config, uri);
+    if let Some(chunk) = line
+        .filter(|_| !excluded)
+        .and_then(|line| cut(session, uri, line, config.chunk_lines))
+    {
         lock(&session.cross_file.ring).queue(chunk, config.max_chunks);
     }
     *lock(&session.cross_file.focus) = Some(uri.clone());
@@ -111,7 +116,11 @@ pub fn prompt_context(session: &Session, uri: &Url) -> PromptContext {
     if !config.cross_file || !config.enable || config.cross_file_tokens == 0 {
         return PromptContext::default();
     }
-    let chunks = lock(&session.cross_file.ring).select(uri.as_str());
+    let mut chunks = lock(&session.cross_file.ring).select(uri.as_str());
+    // Cut before the file was excluded (`completion.exclude` changed since): left out too.
+    chunks.retain(|chunk| {
+        Url::parse(&chunk.document).map_or(true, |from| !crate::lsp::gate::excluded(&config, &from))
+    });
     let language_id = lock(&session.documents)
         .get(uri)
         .map(|document| document.language_id().to_string())

@@ -236,6 +236,9 @@ fn submit(
     kind: DiagnoseKind,
     finished: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
+    if crate::lsp::gate::excluded(config, uri) {
+        return;
+    }
     let Some(engine) = session.engine.get() else {
         return;
     };

@@ -68,11 +68,14 @@ pub async fn handle(
 
 /// The menu item for suggestion `text` at `rank`: it replaces the word before the cursor (`word`)
 /// so that the client's fuzzy filter keeps it, and its label is the word with the suggestion's
-/// first line, which reads as the line will.
+/// first line, which reads as the line will (`re` + `turn total` shows `return total`, not
+/// `turn total`).
 fn menu_item(word: &str, text: &str, range: Range, rank: usize) -> CompletionItem {
     let first_line = text.lines().next().unwrap_or_default();
-    let mut label: String = first_line.trim().chars().take(LABEL_CHARS).collect();
-    if first_line.trim().chars().count() > LABEL_CHARS {
+    let whole = format!("{word}{first_line}");
+    let whole = whole.trim();
+    let mut label: String = whole.chars().take(LABEL_CHARS).collect();
+    if whole.chars().count() > LABEL_CHARS {
         label.push('…');
     }
     CompletionItem {
@@ -87,5 +90,23 @@ fn menu_item(word: &str, text: &str, range: Range, rank: usize) -> CompletionIte
             new_text: format!("{word}{text}"),
         })),
         ..CompletionItem::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_label_reads_as_the_line_will_with_the_word_already_typed() {
+        let range = Range::default();
+        let item = menu_item("re", "turn total / len(xs)\n", range, 0);
+        assert_eq!(item.label, "return total / len(xs)");
+        assert_eq!(item.filter_text.as_deref(), Some("return total / len(xs)"));
+        // Nothing typed yet: the suggestion alone, without its leading space.
+        assert_eq!(menu_item("", " = total", range, 1).label, "= total");
+        let long = menu_item("x", &"y".repeat(60), range, 0).label;
+        assert_eq!(long.chars().count(), LABEL_CHARS + 1);
+        assert!(long.starts_with("xyy") && long.ends_with('…'));
     }
 }

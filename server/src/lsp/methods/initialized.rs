@@ -16,6 +16,7 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         tracing::warn!("ignoring a repeated `initialized` notification: the engine has started");
         return;
     }
+    forward_log(session);
     let pending = std::mem::take(&mut *crate::lsp::session::lock(
         &session.pending_config_issues,
     ));
@@ -51,4 +52,22 @@ pub async fn handle(session: &std::sync::Arc<Session>) {
         crate::lsp::diagnostics::on_open(session, &uri);
     }
     crate::lsp::engine_status::report_engine_state(session, state);
+}
+
+/// Sends the log's information lines to the editor's log from now on (see [`crate::logging`]).
+fn forward_log(session: &Session) {
+    let Some(mut lines) = crate::logging::take_client_lines() else {
+        return;
+    };
+    let client = session.client.clone();
+    tokio::spawn(async move {
+        while let Some(line) = lines.recv().await {
+            let kind = match line.level {
+                tracing::Level::ERROR => MessageType::ERROR,
+                tracing::Level::WARN => MessageType::WARNING,
+                _ => MessageType::INFO,
+            };
+            client.log_message(kind, line.text).await;
+        }
+    });
 }

@@ -80,6 +80,9 @@ pub fn actions(
     problem: Option<&str>,
 ) -> Vec<CodeActionOrCommand> {
     let mut actions = Vec::new();
+    if crate::lsp::gate::excluded(&session.config(), uri) {
+        return actions;
+    }
     if range.start != range.end || problem.is_some() {
         for task in ReasoningTask::ALL {
             let kind = if task == ReasoningTask::Fix && problem.is_some() {
@@ -314,6 +317,12 @@ pub fn forget(session: &Session, uri: &Url) {
 /// Runs a chain for `workspace/executeCommand` and answers with its summary.
 pub async fn execute(session: &Arc<Session>, arguments: ReasonArguments) -> Result<ReasonResult> {
     let config = session.config();
+    if crate::lsp::gate::excluded(&config, &arguments.uri) {
+        return Err(tower_lsp::jsonrpc::Error::invalid_params(format!(
+            "{} matches completion.exclude: its text is never sent to a model",
+            arguments.uri
+        )));
+    }
     let engine = session
         .engine
         .get()
@@ -1028,6 +1037,7 @@ mod tests {
                 client,
                 Default::default(),
                 crate::backends::from_settings(),
+                Default::default(),
                 Default::default(),
             )
         });
