@@ -200,6 +200,10 @@ fn removed_argument(
     edited_line: &Range<usize>,
     name: &str,
 ) -> Option<(usize, usize)> {
+    // Only an edit inside the one line: a hunk across lines is no parameter list's change.
+    if hunk.after_range.start < edited_line.start || hunk.after_range.end > edited_line.end {
+        return None;
+    }
     let new_line = &text[edited_line.clone()];
     let old_line = format!(
         "{}{}{}",
@@ -383,6 +387,17 @@ mod tests {
             (target.kind, new[target.line].to_string(), replaced)
         })
         .collect()
+    }
+
+    #[test]
+    fn an_edit_across_lines_that_starts_in_a_call_is_not_read_as_a_removed_argument() {
+        // Found by the random-message campaign: the hunk ends lines after the one it starts on.
+        let old = "def scale(value, factor):\n    return value * 15\n\nscale(1, 2)\n";
+        let new =
+            "def scale(value):\n    return value * 15 + 🦀_6\nx_33 = [65686]\n\nscale(1, 2)\n";
+        for (kind, line, _) in targets_for(old, new) {
+            assert!(new.contains(&line), "{kind:?} {line:?}");
+        }
     }
 
     #[test]
