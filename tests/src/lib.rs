@@ -34,7 +34,9 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub use profile::Profile;
-pub use server::{Message, MessageKind, Reply, RpcError, Server, WaitError, DEFAULT_TIMEOUT};
+pub use server::{
+    Message, MessageKind, Reply, RpcError, Server, WaitError, DEFAULT_TIMEOUT, READY_LOG_MESSAGE,
+};
 pub use text::{Encoding, Rng, TextModel};
 
 /// The Python document most tests complete in: the cursor goes on the empty last line (line 3).

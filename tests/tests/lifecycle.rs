@@ -36,16 +36,29 @@ fn check_lifecycle(profile: Profile, expected_encoding: &str) {
 
     let ready = server.wait_until_ready();
     let statuses = server.notifications("rill/status");
-    let loading = statuses
-        .iter()
-        .position(|(_, status)| status["state"] == "loading");
-    let ready_at = statuses
-        .iter()
-        .position(|(_, status)| status["state"] == "ready");
-    assert!(
-        loading.is_some() && loading < ready_at,
-        "rill/status must say loading before ready; got {statuses:?}"
-    );
+    if server.profile().capabilities["experimental"]["rillStatus"] == json!(true) {
+        let loading = statuses
+            .iter()
+            .position(|(_, status)| status["state"] == "loading");
+        let ready_at = statuses
+            .iter()
+            .position(|(_, status)| status["state"] == "ready");
+        assert!(
+            loading.is_some() && loading < ready_at,
+            "rill/status must say loading before ready; got {statuses:?}"
+        );
+    } else {
+        // Clients that did not ask for rill's notifications (Helix logs each as unhandled) read
+        // the ready line in their log instead.
+        assert!(statuses.is_empty(), "unasked rill/status: {statuses:?}");
+        let ready_lines = server.notifications("window/logMessage");
+        assert!(
+            ready_lines
+                .iter()
+                .any(|(_, params)| params["message"] == rill_e2e::READY_LOG_MESSAGE),
+            "window/logMessage \"rill: ready\"; got {ready_lines:?}"
+        );
+    }
     eprintln!("[{}] ready: {ready}", server.profile().name);
 
     if server.profile().capabilities["window"]["workDoneProgress"] == json!(true) {
