@@ -59,11 +59,11 @@ fn vscode_and_helix_negotiate_their_encodings_and_see_the_engine_ready() {
         server.wait_until_ready();
         // Every client reads the ready line in its log; only those that asked (VS Code's
         // `experimental.rillStatus`) get `rill/status`, which Helix would log as unhandled.
-        let ready_line = server
-            .notifications("window/logMessage")
-            .into_iter()
-            .any(|(_, params)| params["message"] == "rill: ready" && params["type"] == 3);
-        assert!(ready_line);
+        server.wait_for_notification(
+            "window/logMessage",
+            |params| params["message"] == "rill: ready" && params["type"] == 3,
+            DEFAULT_TIMEOUT,
+        );
         let statuses = server.notifications("rill/status");
         assert_eq!(!statuses.is_empty(), asked_for_status, "{statuses:?}");
         server.open(PRIME_URI, "python", PRIME_PY);

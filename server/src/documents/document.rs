@@ -1,7 +1,7 @@
 //! One open document: its text as a rope, the client's version number and its language.
 
 use ropey::Rope;
-use tower_lsp::lsp_types::{Position, TextDocumentContentChangeEvent};
+use tower_lsp::lsp_types::{Position, Range, TextDocumentContentChangeEvent};
 
 use super::encoding::{self, PositionEncoding};
 use crate::diagnostics::ByteEdit;
@@ -98,6 +98,18 @@ impl Document {
     pub fn position_of_byte(&self, byte: usize, encoding: PositionEncoding) -> Position {
         let byte = byte.min(self.rope.len_bytes());
         self.position(self.rope.byte_to_char(byte), encoding)
+    }
+
+    /// LSP range of a byte range of [`Document::text`], clamped.
+    pub fn range_of_bytes(
+        &self,
+        bytes: &std::ops::Range<usize>,
+        encoding: PositionEncoding,
+    ) -> Range {
+        Range::new(
+            self.position_of_byte(bytes.start, encoding),
+            self.position_of_byte(bytes.end, encoding),
+        )
     }
 
     /// Char index (ropey char index) of an LSP position, clamped.

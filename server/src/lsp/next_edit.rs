@@ -14,7 +14,6 @@ use tokio::sync::mpsc;
 use tower_lsp::lsp_types::{Range as LspRange, Url};
 
 use super::debounce::Pause;
-use super::diagnostics::lsp_range;
 use super::session::{lock, Session};
 use crate::comments;
 use crate::engine::next_edit::NextEditJob;
@@ -264,7 +263,7 @@ async fn offer(session: &Session, uri: &Url, version: i32, text: &str, proposal:
         };
         Offer {
             version,
-            range: lsp_range(document, &bytes, encoding),
+            range: document.range_of_bytes(&bytes, encoding),
             bytes,
             new_text,
             line_before,

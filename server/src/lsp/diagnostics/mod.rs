@@ -14,9 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tower_lsp::lsp_types::{
-    Diagnostic, DiagnosticSeverity, NumberOrString, Range as LspRange, Url,
-};
+use tower_lsp::lsp_types::{Diagnostic, DiagnosticSeverity, NumberOrString, Url};
 
 use super::debounce::Pause;
 use super::session::{lock, Session};
@@ -378,13 +376,13 @@ pub fn to_diagnostic(document: &Document, flag: &Flag, encoding: PositionEncodin
     let data = flag.fix.as_ref().map(|fix| {
         serde_json::json!({
             "fix": {
-                "range": lsp_range(document, &fix.replace, encoding),
+                "range": document.range_of_bytes(&fix.replace, encoding),
                 "newText": fix.text,
             }
         })
     });
     Diagnostic {
-        range: lsp_range(document, &flag.range, encoding),
+        range: document.range_of_bytes(&flag.range, encoding),
         severity: Some(DiagnosticSeverity::INFORMATION),
         code: Some(NumberOrString::String(CODE.to_string())),
         source: Some("rill".to_string()),
@@ -392,17 +390,6 @@ pub fn to_diagnostic(document: &Document, flag: &Flag, encoding: PositionEncodin
         data,
         ..Diagnostic::default()
     }
-}
-
-pub fn lsp_range(
-    document: &Document,
-    bytes: &Range<usize>,
-    encoding: PositionEncoding,
-) -> LspRange {
-    LspRange::new(
-        document.position_of_byte(bytes.start, encoding),
-        document.position_of_byte(bytes.end, encoding),
-    )
 }
 
 /// The title of a flag's quick fix.

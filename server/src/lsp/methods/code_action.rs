@@ -8,7 +8,7 @@ use tower_lsp::lsp_types::{
     NumberOrString, TextEdit, WorkspaceEdit,
 };
 
-use crate::lsp::diagnostics::{self, lsp_range, to_diagnostic};
+use crate::lsp::diagnostics::{self, to_diagnostic};
 use crate::lsp::errors::not_open;
 use crate::lsp::reasoning;
 use crate::lsp::session::{lock, Session};
@@ -36,7 +36,7 @@ pub fn handle(
                 continue;
             };
             let edit = TextEdit {
-                range: lsp_range(document, &fix.replace, encoding),
+                range: document.range_of_bytes(&fix.replace, encoding),
                 new_text: fix.text.clone(),
             };
             actions.push(CodeActionOrCommand::CodeAction(CodeAction {

@@ -28,7 +28,6 @@ use tower_lsp::lsp_types::{
     Command, MessageType, NumberOrString, Range as LspRange, TextEdit, Url, WorkspaceEdit,
 };
 
-use super::diagnostics::lsp_range;
 use super::errors::{internal, invalid_params, not_open};
 use super::progress::WorkDone;
 use super::session::{client_request, lock, Session};
@@ -153,7 +152,7 @@ fn step_actions(session: &Session, uri: &Url, range: LspRange) -> Vec<CodeAction
                 edit: Some(single_edit(
                     uri,
                     TextEdit {
-                        range: lsp_range(document, &bytes, encoding),
+                        range: document.range_of_bytes(&bytes, encoding),
                         new_text: change.new_text,
                     },
                 )),
@@ -178,7 +177,7 @@ fn step_actions(session: &Session, uri: &Url, range: LspRange) -> Vec<CodeAction
                 action.edit = Some(single_edit(
                     uri,
                     TextEdit {
-                        range: lsp_range(document, &bytes, encoding),
+                        range: document.range_of_bytes(&bytes, encoding),
                         new_text: step.edit.new_text.clone(),
                     },
                 ));
@@ -215,7 +214,7 @@ fn step_actions(session: &Session, uri: &Url, range: LspRange) -> Vec<CodeAction
             edit: Some(single_edit(
                 uri,
                 TextEdit {
-                    range: lsp_range(document, &(line_start..line_start), encoding),
+                    range: document.range_of_bytes(&(line_start..line_start), encoding),
                     new_text: comments,
                 },
             )),
@@ -805,7 +804,7 @@ async fn apply_combined(
         let encoding = session.features().encoding;
         let bytes = selection.bytes.start + change.start..selection.bytes.start + change.end;
         let text_edit = TextEdit {
-            range: lsp_range(document, &bytes, encoding),
+            range: document.range_of_bytes(&bytes, encoding),
             new_text: change.new_text.clone(),
         };
         if preview {
