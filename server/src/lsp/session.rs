@@ -15,7 +15,7 @@ use super::capabilities::ClientFeatures;
 use super::cross_file::state::CrossFile;
 use super::debounce::Debouncer;
 use super::diagnostics::state::Diagnostics;
-use super::next_edit::NextEdits;
+use super::next_edit::state::NextEdits;
 use super::reasoning::chains::Chains;
 use super::stdout_filter::Congestion;
 use super::suggestions::Suggestions;

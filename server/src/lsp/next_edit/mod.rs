@@ -4,14 +4,13 @@
 //! not its acceptance counts as turning it down, so the same rewrite of the same line is never
 //! offered again for that document (dismissing it, `rill/nextEdit/dismiss`, does the same).
 
-use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ropey::Rope;
 use tokio::sync::mpsc;
-use tower_lsp::lsp_types::{Range as LspRange, Url};
+use tower_lsp::lsp_types::Url;
 
 use super::debounce::Pause;
 use super::session::{lock, Session};
@@ -21,102 +20,15 @@ use crate::engine::{BackgroundJob, BackgroundKind, CancelToken, EngineState};
 use crate::next_edit::{targets, Hunk, Proposal};
 use crate::rill_protocol::NextEditAvailableParams;
 
+pub(super) mod state;
+
+use state::{remember_rejected, HISTORY};
+pub use state::{EditRecord, Offer};
+
 /// Targets tried per search: the nearest propagation sites, the calls, then the lines below.
 const MAX_TARGETS: usize = 6;
-/// Edits of a document remembered (the history); older ones are dropped.
-const HISTORY: usize = 16;
-/// Turned-down offers remembered per document.
-const REJECTED: usize = 64;
 /// Nats a rewrite must add to the document's log likelihood (see `benches/README.md`, next edits).
 pub const MARGIN: f32 = 1.0;
-
-/// An edit of the history, as the user made it.
-#[derive(Debug, Clone)]
-pub struct EditRecord {
-    /// The document version the edit produced.
-    pub version: i32,
-    pub hunk: Hunk,
-}
-
-/// The suggestion on offer for a document.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Offer {
-    pub version: i32,
-    /// The smallest range that changes (bytes, and in the client's encoding).
-    pub bytes: Range<usize>,
-    pub range: LspRange,
-    pub new_text: String,
-    /// The target line's text before and after, to recognise acceptance and to remember rejection.
-    pub line_before: String,
-    pub line_after: String,
-    pub reason: String,
-}
-
-#[derive(Default)]
-struct DocumentState {
-    /// The text when the current typing burst began.
-    base: Option<Rope>,
-    history: VecDeque<EditRecord>,
-    running: Option<CancelToken>,
-    offer: Option<Offer>,
-    /// An offer withdrawn by an edit, judged at the pause: accepted or turned down.
-    withdrawn: Option<Offer>,
-    rejected: VecDeque<(String, String)>,
-}
-
-/// Every document's next-edit state.
-#[derive(Default)]
-pub struct NextEdits {
-    documents: Mutex<HashMap<Url, DocumentState>>,
-}
-
-impl NextEdits {
-    /// The offer for `uri` at `version`, if there is one.
-    pub fn offer(&self, uri: &Url, version: i32) -> Option<Offer> {
-        lock(&self.documents)
-            .get(uri)
-            .and_then(|state| state.offer.clone())
-            .filter(|offer| offer.version == version)
-    }
-
-    /// The document's recent edits, oldest first.
-    pub fn history(&self, uri: &Url) -> Vec<EditRecord> {
-        lock(&self.documents)
-            .get(uri)
-            .map(|state| state.history.iter().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Turns down the offer for `uri`: it is not made again.
-    pub fn dismiss(&self, uri: &Url) -> bool {
-        let mut documents = lock(&self.documents);
-        let Some(state) = documents.get_mut(uri) else {
-            return false;
-        };
-        let Some(offer) = state.offer.take() else {
-            return false;
-        };
-        remember_rejected(state, &offer);
-        true
-    }
-
-    fn forget(&self, uri: &Url) {
-        if let Some(state) = lock(&self.documents).remove(uri) {
-            if let Some(running) = state.running {
-                running.cancel();
-            }
-        }
-    }
-}
-
-fn remember_rejected(state: &mut DocumentState, offer: &Offer) {
-    state
-        .rejected
-        .push_back((offer.line_before.clone(), offer.line_after.clone()));
-    while state.rejected.len() > REJECTED {
-        state.rejected.pop_front();
-    }
-}
 
 /// Before an edit is applied: the text as it was, which starts a typing burst.
 pub fn before_change(session: &Session, uri: &Url) -> Option<Rope> {
