@@ -282,3 +282,26 @@ fn an_excluded_files_text_never_reaches_the_remote_engine() {
     );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
+
+#[test]
+fn reports_that_come_before_the_answer_count_once_it_is_noted() {
+    // A streaming client draws the first partial, and reports it shown, before the response.
+    let slow = Script {
+        first_delay: Duration::from_millis(300),
+        ..script()
+    };
+    let mut server = support::start(Profile::vscode(), slow);
+    server.open(MAIN_URI, "python", MAIN_PY);
+    let id = server.inline_completion(MAIN_URI, 1, 11);
+    show(&server, id);
+    accept(&server, id, 14);
+    let items = server.reply(id, DEFAULT_TIMEOUT).inline_items();
+    assert_eq!(items[0]["insertText"], MAIN_BODY);
+    let figures = support::eventually("the early reports counted", DEFAULT_TIMEOUT, || {
+        let figures = stats(&server);
+        (figures["overall"]["shown"] == 1).then_some(figures)
+    });
+    assert_eq!(figures["overall"]["accepted"], 1, "{figures}");
+    assert_eq!(figures["overall"]["acceptedChars"], 14, "{figures}");
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

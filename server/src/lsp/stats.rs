@@ -56,6 +56,11 @@ struct Counts {
 struct State {
     requests: HashMap<String, Reported>,
     order: VecDeque<String>,
+    /// Reports that came before their request's answer was noted: a client streaming partials
+    /// shows (and may accept) the first one before the response. Applied by [`Stats::answered`];
+    /// the largest accepted length so far, bounded like `requests`.
+    early: HashMap<String, u64>,
+    early_order: VecDeque<String>,
     counts: Counts,
     latencies: VecDeque<f64>,
     /// Where the counts persist; `None` when they do not.
@@ -94,8 +99,25 @@ impl Stats {
         state.path = if persist { state.home.clone() } else { None };
     }
 
-    /// Notes an answered request that the client may report on.
+    /// Notes an answered request that the client may report on, and applies what it reported
+    /// before this.
     pub fn answered(&self, request: &NumberOrString, answered: Answered, latency: Duration) {
+        let early = self.note_answered(request, answered, latency);
+        if let Some(accepted) = early {
+            self.shown(request);
+            if accepted > 0 {
+                self.accepted(request, accepted);
+            }
+        }
+    }
+
+    /// Records the request; the early report waiting for it, if any.
+    fn note_answered(
+        &self,
+        request: &NumberOrString,
+        answered: Answered,
+        latency: Duration,
+    ) -> Option<u64> {
         let mut state = lock(&self.state);
         if state.latencies.len() == LATENCY_SAMPLES {
             state.latencies.pop_front();
@@ -103,7 +125,7 @@ impl Stats {
         state.latencies.push_back(latency.as_secs_f64() * 1000.0);
         let key = key(request);
         if state.requests.contains_key(&key) {
-            return;
+            return None;
         }
         if state.order.len() == REMEMBERED {
             if let Some(oldest) = state.order.pop_front() {
@@ -111,6 +133,7 @@ impl Stats {
             }
         }
         state.order.push_back(key.clone());
+        let early = state.early.remove(&key);
         state.requests.insert(
             key,
             Reported {
@@ -120,10 +143,45 @@ impl Stats {
                 outcome: Outcome::None,
             },
         );
+        early
     }
 
-    /// `rill/didShowCompletion`; false for a request it does not know.
-    pub fn shown(&self, request: &NumberOrString) -> bool {
+    /// Keeps a report for a request not answered yet (see `State::early`).
+    fn report_early(&self, request: &NumberOrString, accepted: u64) {
+        let mut state = lock(&self.state);
+        let key = key(request);
+        if !state.early.contains_key(&key) {
+            if state.early_order.len() == REMEMBERED {
+                if let Some(oldest) = state.early_order.pop_front() {
+                    state.early.remove(&oldest);
+                }
+            }
+            state.early_order.push_back(key.clone());
+        }
+        let kept = state.early.entry(key).or_default();
+        *kept = (*kept).max(accepted);
+    }
+
+    /// `rill/didShowCompletion`; false for a request not answered yet (kept until it is).
+    pub fn did_show(&self, request: &NumberOrString) -> bool {
+        if self.shown(request) {
+            return true;
+        }
+        self.report_early(request, 0);
+        false
+    }
+
+    /// `rill/didAcceptCompletion`; false for a request not answered yet (kept until it is).
+    pub fn did_accept(&self, request: &NumberOrString, accepted_length: u64) -> bool {
+        if self.accepted(request, accepted_length) {
+            return true;
+        }
+        self.report_early(request, accepted_length);
+        false
+    }
+
+    /// Counts a show of a known request; false for a request it does not know.
+    fn shown(&self, request: &NumberOrString) -> bool {
         let write = {
             let mut state = lock(&self.state);
             let state = &mut *state;
@@ -145,9 +203,9 @@ impl Stats {
         true
     }
 
-    /// `rill/didAcceptCompletion` with the cumulative accepted length; false for a request it
-    /// does not know.
-    pub fn accepted(&self, request: &NumberOrString, accepted_length: u64) -> bool {
+    /// Counts an accept (the cumulative accepted length) of a known request; false for a request
+    /// it does not know.
+    fn accepted(&self, request: &NumberOrString, accepted_length: u64) -> bool {
         if !self.shown(request) {
             return false;
         }

@@ -6,10 +6,10 @@ use crate::rill_protocol::DidAcceptCompletionParams;
 pub fn handle(session: &Session, params: DidAcceptCompletionParams) {
     if !session
         .stats
-        .accepted(&params.request_id, params.accepted_length)
+        .did_accept(&params.request_id, params.accepted_length)
     {
         tracing::debug!(
-            "rill/didAcceptCompletion for {:?}: not a request answered recently",
+            "rill/didAcceptCompletion for {:?}: not answered yet (kept until it is) or long forgotten",
             params.request_id
         );
     }

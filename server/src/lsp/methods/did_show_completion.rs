@@ -4,9 +4,9 @@ use crate::lsp::session::Session;
 use crate::rill_protocol::DidShowCompletionParams;
 
 pub fn handle(session: &Session, params: DidShowCompletionParams) {
-    if !session.stats.shown(&params.request_id) {
+    if !session.stats.did_show(&params.request_id) {
         tracing::debug!(
-            "rill/didShowCompletion for {:?}: not a request answered recently",
+            "rill/didShowCompletion for {:?}: not answered yet (kept until it is) or long forgotten",
             params.request_id
         );
     }
