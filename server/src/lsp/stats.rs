@@ -302,7 +302,7 @@ impl Stats {
     }
 
     /// Writes the counts now, if they persist and changed.
-    pub fn write_now(&self) {
+    fn write_now(&self) {
         let (path, counts) = {
             let mut state = lock(&self.state);
             state.write_pending = false;

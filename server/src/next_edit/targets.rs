@@ -176,14 +176,7 @@ fn called_name(text: &str, hunk: &Hunk) -> Option<String> {
         }
     }
     let open = open?;
-    let name: String = line_text[..open]
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let name = crate::documents::trailing_word(&line_text[..open]).to_string();
     let keyword = matches!(
         name.as_str(),
         "if" | "for" | "while" | "return" | "print" | "match" | "switch" | "elif" | "and" | "or"

@@ -34,16 +34,7 @@ pub async fn handle(
             items: Vec::new(),
         })));
     };
-    let word: String = snapshot
-        .cursor
-        .line_prefix
-        .chars()
-        .rev()
-        .take_while(|c| c.is_alphanumeric() || *c == '_')
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let word = crate::documents::trailing_word(&snapshot.cursor.line_prefix);
     let encoding = session.features().encoding;
     let word_units = match encoding {
         crate::documents::PositionEncoding::Utf8 => word.len(),
@@ -58,7 +49,7 @@ pub async fn handle(
     let items = std::iter::once(&answer.text)
         .chain(&answer.alternatives)
         .enumerate()
-        .map(|(rank, text)| menu_item(&word, text, range, rank))
+        .map(|(rank, text)| menu_item(word, text, range, rank))
         .collect();
     Ok(Some(CompletionResponse::List(CompletionList {
         is_incomplete: true,
