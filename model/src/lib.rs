@@ -40,7 +40,7 @@ pub use kv_cache::KvCache;
 pub use sequence::Sequence;
 pub use speculative::DraftParams;
 pub use tokenizer::Tokenizer;
-pub use transformer::{LoadOptions, Model, Which};
+pub use transformer::{LoadOptions, Model, Which, Work};
 
 /// A model and its tokenizer, loaded together from one GGUF file.
 pub struct LoadedModel {

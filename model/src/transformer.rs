@@ -12,6 +12,7 @@
 //! loop only sees optional weights, never an architecture name.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
@@ -139,6 +140,26 @@ pub struct Model {
     rope_global: Rope,
     /// RoPE of the sliding-window layers, when the model has any.
     rope_local: Option<Rope>,
+    /// Passes through the layers since loading, for benchmarks that measure model work.
+    work: WorkCounter,
+}
+
+/// How much work a model has done: forward passes through its layers and the tokens they ran.
+/// Atomic so that a shared (`Arc`) model counts without a lock; relaxed, because the figures are
+/// read for reports, never to order anything.
+#[derive(Debug, Default)]
+struct WorkCounter {
+    passes: AtomicU64,
+    tokens: AtomicU64,
+}
+
+/// What [`Model::work`] reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Forward passes through the layers (a prefill chunk, one decoded token, a verified draft).
+    pub passes: u64,
+    /// Tokens those passes ran.
+    pub tokens: u64,
 }
 
 impl std::fmt::Debug for Model {
@@ -244,7 +265,16 @@ impl Model {
             output_head,
             output_norm,
             layers,
+            work: WorkCounter::default(),
         })
+    }
+
+    /// Passes and tokens run since loading, over every sequence and thread.
+    pub fn work(&self) -> Work {
+        Work {
+            passes: self.work.passes.load(Ordering::Relaxed),
+            tokens: self.work.tokens.load(Ordering::Relaxed),
+        }
     }
 
     /// The model's hyper-parameters.
@@ -335,6 +365,8 @@ impl Model {
         let count = tokens.len();
         let start = cache.len();
         cache.reserve(count);
+        self.work.passes.fetch_add(1, Ordering::Relaxed);
+        self.work.tokens.fetch_add(count as u64, Ordering::Relaxed);
 
         let mut x = self.embedding.rows(tokens)?;
         // Gemma multiplies embeddings by sqrt(hidden) because the table is shared with the

@@ -286,6 +286,15 @@ pub struct CacheStatus {
     pub bytes_per_cached_token: usize,
     /// Documents whose next completion at the pre-warmed place has its first line decided.
     pub first_lines_ahead: usize,
+    /// Forward passes the model has run since it loaded (a prefill chunk, a decoded token and a
+    /// verified draft are one pass each), over all work.
+    pub model_passes: u64,
+    /// Tokens those passes ran.
+    pub model_tokens: u64,
+    /// The passes completion requests caused (not pre-warming, scoring or next edits).
+    pub completion_passes: u64,
+    /// Tokens those passes ran.
+    pub completion_tokens: u64,
 }
 
 /// `rill/diagnosticsStatus`: whether a document's model diagnostics are up to date, and how many

@@ -66,6 +66,10 @@ struct Args {
     /// Pause between keystrokes in milliseconds; 100 ms is 10 characters per second, a brisk typist.
     #[arg(long, default_value_t = 100)]
     delay_ms: u64,
+    /// The typist's rhythm: `steady` (every keystroke `--delay-ms` apart) or `natural` (around
+    /// `--delay-ms` within a word, slower after a space or punctuation, a pause at each line end).
+    #[arg(long, value_enum, default_value_t = Rhythm::Steady)]
+    rhythm: Rhythm,
     /// How many of the last completions' `rill/status` figures to list.
     #[arg(long, default_value_t = 8)]
     status_rows: usize,
@@ -94,6 +98,52 @@ struct Args {
     /// the engine did between the messages, e.g. when a pre-warm finished.
     #[arg(long)]
     server_log: Option<PathBuf>,
+}
+
+/// How the keystrokes are spaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Rhythm {
+    Steady,
+    Natural,
+}
+
+/// Gaps between keystrokes: `gaps[i]` comes before keystroke `i` (the first is zero).
+///
+/// The natural rhythm stands for how people type code: keystrokes within a word come at about the
+/// base pace with some spread, the key after a space or punctuation mark comes later (the next word
+/// is being chosen), and a new line starts after a pause. The spread is a fixed pseudo-random
+/// sequence, so runs (and rill with and without a setting) get the same rhythm.
+fn gaps(keys: &[String], base: Duration, rhythm: Rhythm) -> Vec<Duration> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut uniform = move || {
+        // xorshift64*: plenty for spreading keystrokes, and no dependency.
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        (state.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let mut out = Vec::with_capacity(keys.len());
+    let mut previous: Option<&str> = None;
+    for key in keys {
+        let factor = match (rhythm, previous) {
+            (_, None) => 0.0,
+            (Rhythm::Steady, Some(_)) => 1.0,
+            (Rhythm::Natural, Some(prev)) => {
+                let after = prev.chars().last().unwrap_or(' ');
+                let (low, high) = if after == '\n' {
+                    (4.0, 8.0)
+                } else if after.is_alphanumeric() || after == '_' {
+                    (0.6, 1.4)
+                } else {
+                    (1.5, 3.0)
+                };
+                low + (high - low) * uniform()
+            }
+        };
+        out.push(base.mul_f64(factor));
+        previous = Some(key);
+    }
+    out
 }
 
 /// One keystroke and the request sent right after it.
@@ -250,10 +300,20 @@ fn main() -> Result<()> {
     };
 
     eprintln!(
-        "typing {} keystrokes, {} ms apart",
+        "typing {} keystrokes, {} ms apart ({:?} rhythm)",
         keys.len(),
-        args.delay_ms
+        args.delay_ms,
+        args.rhythm
     );
+    let schedule: Vec<Duration> = gaps(&keys, delay, args.rhythm)
+        .iter()
+        .scan(Duration::ZERO, |at, gap| {
+            *at += *gap;
+            Some(*at)
+        })
+        .collect();
+    // The model's work is read around the typing too, from the engine's own counters.
+    let work_before = cache_status(&server);
     // The server's CPU time is read around the typing and its answers only, so neither loading
     // the model nor the warm-up's prefill is charged to the keystrokes.
     let cpu_before = cpu_seconds(server.pid());
@@ -263,7 +323,7 @@ fn main() -> Result<()> {
     for (index, key) in keys.iter().enumerate() {
         // Keystrokes keep a fixed rhythm from the first one, so time spent writing to the pipe
         // does not stretch the run.
-        let due = typing_started + delay * index as u32;
+        let due = typing_started + schedule[index];
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             thread::sleep(wait);
         }
@@ -313,6 +373,8 @@ fn main() -> Result<()> {
         .count();
     settle_statuses(&server, typing_mark, with_items);
     let cpu_after = cpu_seconds(server.pid());
+    let work_after = cache_status(&server);
+    let work = Work::between(work_before.as_ref(), work_after.as_ref());
     let cpu_per_keystroke = cpu_before
         .zip(cpu_after)
         .map(|(before, after)| (after - before) / sent.len() as f64);
@@ -389,6 +451,7 @@ fn main() -> Result<()> {
         warmup: warmup.as_ref(),
         prewarm: &prewarm,
         cpu_per_keystroke,
+        work,
         ready_after,
         typed_for,
         load_before: &load_before,
@@ -484,6 +547,29 @@ fn prewarm_phase(
         cache_before,
         cache_after,
     })
+}
+
+/// The model's work over the typing, from two `rill/cacheStatus` answers.
+#[derive(Clone, Copy, Debug)]
+struct Work {
+    /// Forward passes completion requests caused.
+    completion_passes: u64,
+    completion_tokens: u64,
+    /// Forward passes of all kinds (pre-warming, diagnostics and next edits too).
+    passes: u64,
+}
+
+impl Work {
+    /// `None` when either answer is missing or comes from a server without the counters.
+    fn between(before: Option<&Value>, after: Option<&Value>) -> Option<Self> {
+        let (before, after) = (before?, after?);
+        let delta = |key: &str| Some(after[key].as_u64()?.saturating_sub(before[key].as_u64()?));
+        Some(Self {
+            completion_passes: delta("completionPasses")?,
+            completion_tokens: delta("completionTokens")?,
+            passes: delta("modelPasses")?,
+        })
+    }
 }
 
 /// The answer to `rill/cacheStatus`, or `None` from a server that does not know the request.
@@ -738,6 +824,8 @@ struct Report<'a> {
     prewarm: &'a Prewarm,
     /// Server CPU seconds per keystroke over the typing and its answers.
     cpu_per_keystroke: Option<f64>,
+    /// The model's work over the same span, from `rill/cacheStatus`.
+    work: Option<Work>,
     ready_after: Duration,
     typed_for: Duration,
     load_before: &'a str,
@@ -800,9 +888,33 @@ impl Report<'_> {
     }
 
     /// The headline figures as one flat JSON object, for scripts that fill the performance table.
+    /// Keystroke → first partial in milliseconds, sorted, for the requests answered with items:
+    /// the suggestions the user was shown.
+    fn shown_first_partial(&self) -> Vec<f64> {
+        let mut samples: Vec<f64> = self
+            .keys
+            .iter()
+            .zip(self.timelines)
+            .filter(|(_, t)| t.outcome == Outcome::Items)
+            .filter_map(|(k, t)| t.first_partial.map(|at| millis(at.duration_since(k.at))))
+            .collect();
+        samples.sort_by(f64::total_cmp);
+        samples
+    }
+
     fn json(&self) -> Value {
         let partials = self.to_any_partial();
+        let shown = self.shown_first_partial();
+        let per_key = |value: u64| value as f64 / self.keys.len() as f64;
         json!({
+            "rhythm": format!("{:?}", self.args.rhythm).to_lowercase(),
+            "keystrokes": self.keys.len(),
+            "shown": self.count(Outcome::Items),
+            "shown_first_partial_ms_p50": percentile(&shown, 0.5),
+            "shown_first_partial_ms_p95": percentile(&shown, 0.95),
+            "completion_passes_per_keystroke": self.work.map(|w| per_key(w.completion_passes)),
+            "completion_tokens_per_keystroke": self.work.map(|w| per_key(w.completion_tokens)),
+            "model_passes_per_keystroke": self.work.map(|w| per_key(w.passes)),
             "first_partial_ms_p50": percentile(&partials, 0.5),
             "first_partial_ms_p95": percentile(&partials, 0.95),
             "prewarmed_first_completion_ms": millis(self.prewarmed_first_completion()),
@@ -848,13 +960,14 @@ impl Report<'_> {
         println!("## LSP typing replay");
         println!();
         println!(
-            "`{}`: lines 1–{} of {} opened, then {} keystrokes typed {} ms apart \
+            "`{}`: lines 1–{} of {} opened, then {} keystrokes typed {} ms apart, {:?} rhythm \
              (VS Code profile: UTF-16, inline completion, streaming; settings: {}).",
             self.shown_path,
             self.open_lines,
             self.total_lines,
             keys.len(),
             self.args.delay_ms,
+            self.args.rhythm,
             self.args
                 .settings
                 .as_deref()
@@ -931,6 +1044,22 @@ impl Report<'_> {
                     "{:.3} s ({:.1} s over {} keystrokes)",
                     cpu,
                     cpu * keys.len() as f64,
+                    keys.len()
+                )
+            )
+        );
+        println!(
+            "| model work per keystroke: completion passes / tokens; all passes (pre-warm, diagnostics, next edits too) | {} |",
+            self.work.map_or_else(
+                || "– (no counters in `rill/cacheStatus`)".to_string(),
+                |w| format!(
+                    "{:.2} / {:.1}; {:.2} ({} / {} / {} over {} keystrokes)",
+                    w.completion_passes as f64 / keys.len() as f64,
+                    w.completion_tokens as f64 / keys.len() as f64,
+                    w.passes as f64 / keys.len() as f64,
+                    w.completion_passes,
+                    w.completion_tokens,
+                    w.passes,
                     keys.len()
                 )
             )

@@ -137,7 +137,7 @@ def test_accept_word_accept_line_and_dismiss(nvim, workdir):
     wait_for(lambda: editor.ghost() is None, 5, message="the ghost text to disappear")
     assert editor.lua("return require('rill').suggestion()") is None
     # Dismissing also stopped the request and the debounce: nothing comes back while the user does not
-    # type (the auto-trigger delay is 75 ms, a suggestion from the cache would come within this wait).
+    # type (the auto-trigger delay is 20 ms, a suggestion from the cache would come within this wait).
     time.sleep(1.0)
     assert editor.ghost() is None
     assert not editor.lua("return require('rill.suggestion').is_pending(...)", editor.buf)

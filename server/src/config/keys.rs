@@ -241,6 +241,36 @@ config_keys! {
             doc: "Time budget of one `textDocument/completion` answer (the fallback for editors without \
                 inline completion), in milliseconds (10 to 10000).",
         }
+        adaptive_delay: bool {
+            key: "completion.adaptiveDelay",
+            default: true,
+            rule: Flag,
+            doc: "Adapt when automatic completions start new model work to your typing rhythm and the \
+                model's measured latency: in the middle of a word, while you type, a request the current \
+                suggestion cannot serve waits about one and a half of your keystroke intervals, less the \
+                model's latency but at least 1.2 intervals, before it starts the model; at word boundaries and on explicit requests \
+                it does not wait.",
+            protocol: "Only `textDocument/inlineCompletion` requests with `triggerKind` Automatic wait; \
+                the wait ends early when the request is cancelled or superseded, so a keystroke within \
+                it costs no model work. Suggestions still matched by what was typed (typed-ahead, the \
+                cache) never wait. The wait is bounded by `completion.delayMinMs` and \
+                `completion.delayMaxMs`.",
+        }
+        delay_min_ms: u64 {
+            key: "completion.delayMinMs",
+            default: 0,
+            rule: int(0, 5000),
+            doc: "Shortest wait, in milliseconds (0 to 5000), before an automatic completion starts new \
+                model work, at word boundaries too; a fixed debounce when `completion.adaptiveDelay` is \
+                off.",
+        }
+        delay_max_ms: u64 {
+            key: "completion.delayMaxMs",
+            default: 400,
+            rule: int(0, 5000),
+            doc: "Longest adaptive wait, in milliseconds (0 to 5000); below `completion.delayMinMs` \
+                it counts as that.",
+        }
         multiline: Multiline {
             key: "completion.multiline",
             default: Multiline::Auto,

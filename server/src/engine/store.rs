@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rill_model::{Model, Sequence};
+use rill_model::{Model, Sequence, Work};
 
 use super::key::{Role, SequenceKey};
 
@@ -24,6 +24,11 @@ pub struct CacheReport {
     /// Documents whose next completion has its first line decided already (see
     /// `engine::first_lines`); filled in by the engine, not the store.
     pub first_lines_ahead: usize,
+    /// The model's work since loading, all jobs together; filled in by the engine.
+    pub work: Work,
+    /// The part of `work` that completion jobs did (not pre-warming, scoring or next edits), which
+    /// is what adaptive triggering saves; filled in by the engine.
+    pub completion_work: Work,
 }
 
 struct Entry {
@@ -189,6 +194,8 @@ impl SequenceStore {
                 .next()
                 .map_or(0, |entry| entry.sequence.cache().bytes_per_token()),
             first_lines_ahead: 0,
+            work: Work::default(),
+            completion_work: Work::default(),
         }
     }
 

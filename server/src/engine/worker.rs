@@ -108,6 +108,8 @@ pub(super) fn run(
             None
         }
     };
+    // The model's work during completion jobs, which `rill/cacheStatus` reports apart.
+    let mut completion_work = rill_model::Work::default();
     loop {
         let work = inbox.next();
         let Some(engine) = engine.as_mut() else {
@@ -140,7 +142,13 @@ pub(super) fn run(
             Work::Shutdown => break,
             Work::Complete(job) => {
                 engine.store.set_editing(&job.sequence);
+                let before = engine.loaded.model.work();
                 let event = engine.handle(&job);
+                let after = engine.loaded.model.work();
+                let (passes, tokens) = (after.passes - before.passes, after.tokens - before.tokens);
+                tracing::debug!("completion job: {passes} passes, {tokens} tokens");
+                completion_work.passes += passes;
+                completion_work.tokens += tokens;
                 Some((job, event))
             }
             Work::Background(job) => {
@@ -157,6 +165,8 @@ pub(super) fn run(
         if let Ok(mut shared) = report.lock() {
             *shared = CacheReport {
                 first_lines_ahead: engine.first_lines.len(),
+                work: engine.loaded.model.work(),
+                completion_work,
                 ..engine.store.report()
             };
         }

@@ -10,7 +10,8 @@ use tower_lsp::lsp_types::{NumberOrString, Range, Url};
 
 use super::completion_input::{generation_params, quality, Snapshot};
 use super::cross_file;
-use super::session::Session;
+use super::rhythm::{Bounds, Place};
+use super::session::{lock, Session};
 use super::suggestions::{Finish, Generation, Progress, Source};
 use crate::config::Config;
 use crate::engine::{
@@ -44,6 +45,15 @@ pub struct Answer {
     pub latency: Duration,
 }
 
+/// Who asked for the completion, which decides whether it may wait for a pause in typing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The editor asked on its own as the user typed: new model work waits as `rhythm` says.
+    Automatic,
+    /// The user asked, or the client waits for the answer before showing anything: no wait.
+    Explicit,
+}
+
 /// Where partial results go when the client streams.
 pub struct PartialTarget {
     pub request_id: NumberOrString,
@@ -57,6 +67,7 @@ pub async fn drive(
     snapshot: &Snapshot,
     budget: Duration,
     partials: Option<PartialTarget>,
+    trigger: Trigger,
 ) -> jsonrpc::Result<Option<Answer>> {
     let config = session.config();
     // Nothing but whitespace before the cursor: the model has nothing to continue, and what it
@@ -85,6 +96,7 @@ pub async fn drive(
         token: &token,
         budget,
         started,
+        trigger,
     };
     let result = run(&request, partials).await;
     session.end_request(uri, ticket);
@@ -101,6 +113,7 @@ struct Request<'a> {
     token: &'a CancelToken,
     budget: Duration,
     started: Instant,
+    trigger: Trigger,
 }
 
 impl Request<'_> {
@@ -134,14 +147,31 @@ async fn ready_engine<'a>(request: &Request<'a>) -> Option<&'a EngineHandle> {
 }
 
 /// The generation that serves the request: a running or finished one the text typed since its
-/// prompt matches, or a new one. With the bytes the user typed since its prompt, and its source.
-fn generation_for(
+/// prompt matches, or a new one. With the bytes the user typed since its prompt, its source, and
+/// how long the request waited before starting new model work (see `rhythm`). `None` when there
+/// is nothing to serve, or the request went stale while it waited.
+async fn generation_for(
     request: &Request<'_>,
     engine: &EngineHandle,
-) -> Option<(Arc<Generation>, usize, Source)> {
+) -> Option<(Arc<Generation>, usize, Source, Duration)> {
     let (session, uri, snapshot) = (request.session, request.uri, request.snapshot);
+    if let Some(found) = session.suggestions.find(uri, &snapshot.text_before_cursor) {
+        return Some((
+            found.generation,
+            found.typed_bytes,
+            found.source,
+            Duration::ZERO,
+        ));
+    }
+    // Nothing serves this text: what the user typed made the orphaned generations useless, and
+    // they must not decode on while this request waits for a pause.
+    session
+        .suggestions
+        .stop_unreachable(uri, &snapshot.text_before_cursor);
+    let waited = wait_for_pause(request).await?;
     match session.suggestions.find(uri, &snapshot.text_before_cursor) {
-        Some(found) => Some((found.generation, found.typed_bytes, found.source)),
+        // A request of another document may have started what this one needs while it waited.
+        Some(found) => Some((found.generation, found.typed_bytes, found.source, waited)),
         None => start_generation(
             session,
             engine,
@@ -150,7 +180,41 @@ fn generation_for(
             request.config,
             request.budget,
         )
-        .map(|generation| (generation, 0, Source::Model)),
+        .map(|generation| (generation, 0, Source::Model, waited)),
+    }
+}
+
+/// Waits as adaptive triggering says before new model work (see `rhythm`); how long it waited, or
+/// `None` when the request went stale (a keystroke, `$/cancelRequest`) meanwhile.
+async fn wait_for_pause(request: &Request<'_>) -> Option<Duration> {
+    if request.trigger == Trigger::Explicit {
+        return Some(Duration::ZERO);
+    }
+    let (config, snapshot) = (request.config, request.snapshot);
+    let bounds = Bounds {
+        adaptive: config.adaptive_delay,
+        min: Duration::from_millis(config.delay_min_ms),
+        max: Duration::from_millis(config.delay_max_ms),
+    };
+    let line_before = snapshot
+        .text_before_cursor
+        .rsplit('\n')
+        .next()
+        .unwrap_or_default();
+    let place = Place::of(line_before, &snapshot.text_after_cursor);
+    let delay = lock(&request.session.rhythm)
+        .delay(place, bounds)
+        .min(request.left());
+    if delay.is_zero() {
+        return Some(Duration::ZERO);
+    }
+    let waiting = Instant::now();
+    tokio::select! {
+        () = tokio::time::sleep(delay) => Some(waiting.elapsed()),
+        () = request.token.cancelled() => {
+            tracing::debug!("completion for {} went stale while it waited for a pause", request.uri);
+            None
+        }
     }
 }
 
@@ -166,12 +230,13 @@ async fn run(
         token,
         budget,
         started,
+        ..
     } = *request;
     let Some(engine) = ready_engine(request).await else {
         return Ok(None);
     };
     let mode = choose_mode(&snapshot.cursor, config.multiline);
-    let Some((generation, typed, source)) = generation_for(request, engine) else {
+    let Some((generation, typed, source, waited)) = generation_for(request, engine).await else {
         return Ok(None);
     };
     let _listener = generation.attach();
@@ -276,6 +341,9 @@ async fn run(
     }
     let progress = generation.progress();
     report_status_when_done(session.clone(), generation, source, typed);
+    if let (Source::Model, Some(first)) = (source, first_text) {
+        lock(&session.rhythm).on_model_latency(first.saturating_sub(waited));
+    }
     let latency = first_text.unwrap_or_else(|| started.elapsed());
     Ok(final_text.map(|text| Answer {
         source,

@@ -15,6 +15,7 @@ mod prewarm;
 mod progress;
 pub mod reasoning;
 mod remote_notices;
+mod rhythm;
 mod server;
 mod session;
 mod shim;

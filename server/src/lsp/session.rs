@@ -62,6 +62,8 @@ pub struct Session {
     pub next_edits: NextEdits,
     /// Shown and accepted suggestions (`rill/stats`).
     pub stats: super::stats::Stats,
+    /// The user's typing rhythm and the model's latency, for adaptive triggering.
+    pub rhythm: Mutex<super::rhythm::Rhythm>,
 }
 
 /// Sends a request to the client from a task of its own and waits for the answer. The caller may
@@ -113,6 +115,7 @@ impl Session {
             cross_file: Default::default(),
             next_edits: Default::default(),
             stats,
+            rhythm: Default::default(),
         }
     }
 

@@ -247,6 +247,30 @@ impl Suggestions {
         }
     }
 
+    /// Stops the running generations of `uri` nobody listens to that can no longer serve the text
+    /// before the cursor: it left their prompt, or the user typed something their text does not
+    /// say. Waiting out [`ORPHAN_GRACE`] for them would only decode for nobody. A generation whose
+    /// text the typed part merely ran ahead of keeps running: it may still write what was typed.
+    pub fn stop_unreachable(&self, uri: &Url, text_before_cursor: &str) {
+        let Some(generations) = lock(&self.by_document).get(uri).cloned() else {
+            return;
+        };
+        for generation in generations {
+            if !generation.is_running() || generation.listeners() > 0 {
+                continue;
+            }
+            let reachable = text_before_cursor
+                .strip_prefix(generation.prefix.as_str())
+                .is_some_and(|typed| {
+                    let raw = &generation.progress.borrow().raw;
+                    raw.starts_with(typed) || typed.starts_with(raw.as_str())
+                });
+            if !reachable {
+                generation.stop();
+            }
+        }
+    }
+
     /// Forgets a closed document's generations, stopping any still running.
     pub fn forget(&self, uri: &Url) {
         lock(&self.last_started).remove(uri);
@@ -288,6 +312,27 @@ mod tests {
             generation.finish(finish);
         }
         generation
+    }
+
+    #[test]
+    fn orphans_the_typed_text_left_behind_stop_and_the_others_run_on() {
+        let suggestions = Suggestions::default();
+        let diverged = generation("x = ", "total", None);
+        let behind = generation("x = ", "to", None);
+        let other_line = generation("y = ", "1", None);
+        let listened = generation("x = ", "count", None);
+        let _listener = listened.attach();
+        for generation in [&diverged, &behind, &other_line, &listened] {
+            suggestions.insert(&uri(), generation.clone());
+        }
+        suggestions.stop_unreachable(&uri(), "x = tox");
+        assert!(diverged.job.is_cancelled(), "typed `x` where it says `t`");
+        assert!(other_line.job.is_cancelled(), "the cursor left its prompt");
+        assert!(!behind.job.is_cancelled(), "it may still write `x`");
+        assert!(
+            !listened.job.is_cancelled(),
+            "a request still listens to it"
+        );
     }
 
     fn check(suggestions: &Suggestions, text: &str, expect: Option<(&str, usize, Source)>) {

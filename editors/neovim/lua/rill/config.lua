@@ -24,7 +24,7 @@ local M = {}
 ---@field settings table             The `rill` settings section (docs/protocol.md, "Configuration").
 ---@field capabilities table?        Extra client capabilities merged into rill's own.
 ---@field auto_trigger boolean       Ask for a suggestion while typing.
----@field debounce_ms integer        Quiet time after a keystroke before asking.
+---@field debounce_ms integer        Quiet time after a keystroke before asking (the server adapts the rest).
 ---@field native boolean             Use vim.lsp.inline_completion (Neovim >= 0.12), not rill's ghost text.
 ---@field ghost { position: "inline"|"overlay"|"eol", hl_group: string }
 ---@field keymaps rill.Keymaps
@@ -43,7 +43,9 @@ M.defaults = {
   settings = {},
   capabilities = nil,
   auto_trigger = true,
-  debounce_ms = 75,
+  -- Short: it only coalesces the keys of one mapping or paste. How long a request in the middle of a
+  -- word waits before it costs model work is the server's adaptive triggering (completion.adaptiveDelay).
+  debounce_ms = 20,
   native = false,
   ghost = { position = "inline", hl_group = "RillGhost" },
   keymaps = {

@@ -1,4 +1,4 @@
-//! `rill/cacheStatus`: what the engine's KV caches hold now (documents, tokens, bytes).
+//! `rill/cacheStatus`: what the engine's KV caches hold now (documents, tokens, bytes) and the model work done since loading.
 
 use crate::lsp::session::Session;
 use crate::rill_protocol::CacheStatus;
@@ -15,5 +15,9 @@ pub fn handle(session: &Session) -> CacheStatus {
         cached_bytes: report.bytes,
         bytes_per_cached_token: report.bytes_per_token,
         first_lines_ahead: report.first_lines_ahead,
+        model_passes: report.work.passes,
+        model_tokens: report.work.tokens,
+        completion_passes: report.completion_work.passes,
+        completion_tokens: report.completion_work.tokens,
     }
 }

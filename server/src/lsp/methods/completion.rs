@@ -10,7 +10,7 @@ use std::time::Duration;
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::*;
 
-use crate::lsp::completion_driver::drive;
+use crate::lsp::completion_driver::{drive, Trigger};
 use crate::lsp::completion_input::snapshot;
 use crate::lsp::session::Session;
 
@@ -28,7 +28,10 @@ pub async fn handle(
     let uri = params.text_document_position.text_document.uri;
     let snapshot = snapshot(session, &uri, params.text_document_position.position)?;
     let budget = Duration::from_millis(session.config().fallback_budget_ms);
-    let Some(answer) = drive(session, &uri, &snapshot, budget, None).await? else {
+    // Menu clients ask after their own idle timeout and hold the menu until this answer comes,
+    // so the fallback never waits for a pause (`Trigger::Explicit`).
+    let Some(answer) = drive(session, &uri, &snapshot, budget, None, Trigger::Explicit).await?
+    else {
         return Ok(Some(CompletionResponse::List(CompletionList {
             is_incomplete: true,
             items: Vec::new(),

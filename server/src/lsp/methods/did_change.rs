@@ -6,6 +6,7 @@
 use tower_lsp::lsp_types::DidChangeTextDocumentParams;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::lsp::session::{lock, Session};
 use crate::lsp::{cross_file, diagnostics, next_edit, prewarm};
@@ -27,6 +28,7 @@ pub fn handle(session: &Arc<Session>, params: DidChangeTextDocumentParams) {
             return;
         }
     };
+    lock(&session.rhythm).on_edit(Instant::now());
     diagnostics::on_change(session, &uri, &edits);
     cross_file::on_change(session, &uri, &edits);
     next_edit::on_change(session, &uri, before);

@@ -6,12 +6,14 @@ use std::time::Duration;
 use tower_lsp::jsonrpc::Result;
 use tower_lsp::lsp_types::{Command, NumberOrString, Range};
 
-use crate::lsp::completion_driver::{drive, inline_item, PartialTarget};
+use crate::lsp::completion_driver::{drive, inline_item, PartialTarget, Trigger};
 use crate::lsp::completion_input::snapshot;
 use crate::lsp::server::InlineCompletionRequest;
 use crate::lsp::session::Session;
 use crate::lsp::stats::Answered;
-use crate::protocol::{InlineCompletionItem, InlineCompletionList, InsertText};
+use crate::protocol::{
+    InlineCompletionItem, InlineCompletionList, InlineCompletionTriggerKind, InsertText,
+};
 use crate::rill_protocol::{AcceptanceArgument, ACCEPT_COMMAND};
 
 pub async fn handle(
@@ -36,7 +38,12 @@ pub async fn handle(
         _ => None,
     };
     let budget = Duration::from_millis(config.timeout_ms);
-    let answer = drive(session, &uri, &snapshot, budget, partials).await?;
+    // Only what the editor asks for on its own waits for a pause; an explicit request is served at once.
+    let trigger = match request.params.context.trigger_kind {
+        InlineCompletionTriggerKind::Automatic => Trigger::Automatic,
+        InlineCompletionTriggerKind::Invoked => Trigger::Explicit,
+    };
+    let answer = drive(session, &uri, &snapshot, budget, partials, trigger).await?;
     let range = Range::new(snapshot.position, snapshot.position);
     let Some(answer) = answer else {
         return Ok(InlineCompletionList::default());
