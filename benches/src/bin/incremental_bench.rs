@@ -187,6 +187,11 @@ struct Memory {
 fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory> {
     let rss_before_mb = proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0;
     let corpus = corpus(loaded, docs * doc_tokens)?;
+    eprintln!(
+        "  corpus tokenized: RSS {:.0} MB, peak {:.0} MB",
+        proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
+        proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0
+    );
     let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
     for (index, chunk) in corpus.chunks(doc_tokens - 1).take(docs).enumerate() {
         let document =
@@ -197,7 +202,17 @@ fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory
         let sequence = store.sequence(&document, &loaded.model);
         sequence.sync(&loaded.model, &tokens, &|| false)?;
         store.enforce();
-        eprintln!("  document {index}: {:?}", store.report());
+        // As the engine does whenever it goes idle, which it does between two documents opening.
+        rill_model::runtime::trim();
+        let report = store.report();
+        eprintln!(
+            "  document {index}: {} documents, {} tokens, {:.1} MB cached; RSS {:.0} MB, peak {:.0} MB",
+            report.documents,
+            report.tokens,
+            report.bytes as f64 / 1e6,
+            proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
+            proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0
+        );
     }
     let report = store.report();
     Ok(Memory {

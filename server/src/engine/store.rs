@@ -145,9 +145,16 @@ impl SequenceStore {
 
     /// Marks `key` as the sequence the user is editing. A reasoning chain's sequence is not one:
     /// it serves a single chain, and taking the mark would leave the edited document unprotected.
+    ///
+    /// The sequence edited before is compacted at once, before the new one's job prefills
+    /// anything: otherwise both would be whole during that prefill, and the peak of memory would
+    /// carry a whole document's cache more than the store ever keeps.
     pub fn set_editing(&mut self, key: &SequenceKey) {
-        if !matches!(key.role, Role::Reasoning | Role::NextEdit) {
+        if !matches!(key.role, Role::Reasoning | Role::NextEdit)
+            && self.protected[0].as_ref() != Some(key)
+        {
             self.protected[0] = Some(key.clone());
+            self.enforce();
         }
     }
 
