@@ -78,8 +78,9 @@ pub fn level() -> Level {
     })
 }
 
-/// The x86 instruction sets the build enabled, which candle's `cfg(target_feature)` kernels use
-/// and every machine running the binary must have.
+/// The instruction sets the build enabled (x86 levels, or NEON and its dot-product extensions on
+/// arm64), which candle's `cfg(target_feature)` kernels use and every machine running the binary
+/// must have.
 pub fn compiled_features() -> Vec<&'static str> {
     let mut features = Vec::new();
     macro_rules! note {
@@ -99,10 +100,17 @@ pub fn compiled_features() -> Vec<&'static str> {
         "avx512f",
         "avx512bw",
         "avx512vnni",
-        "avxvnni"
+        "avxvnni",
+        "neon",
+        "dotprod",
+        "i8mm"
     );
     if features.is_empty() {
-        features.push("baseline x86-64");
+        features.push(if cfg!(target_arch = "x86_64") {
+            "baseline x86-64"
+        } else {
+            std::env::consts::ARCH
+        });
     }
     features
 }

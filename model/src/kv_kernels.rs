@@ -136,6 +136,7 @@ impl KvKernels {
 }
 
 /// Calls a kernel generic over its row count with the runtime `rows` (1 to 4).
+#[cfg(target_arch = "x86_64")]
 macro_rules! dispatch_rows {
     ($rows:expr, |R| $($call:tt)*) => {
         match $rows {
@@ -146,6 +147,7 @@ macro_rules! dispatch_rows {
         }
     };
 }
+#[cfg(target_arch = "x86_64")]
 use dispatch_rows;
 
 /// The scalar dot product: eight interleaved accumulators (so that LLVM vectorizes it), summed in

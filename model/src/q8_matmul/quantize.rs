@@ -15,6 +15,8 @@ use super::BLOCK;
 const PARALLEL_ROWS: usize = 16;
 
 /// Activation rows quantized to Q8_0, with the block scales already widened to f32.
+// Only the x86 kernels read them (see `WeightBlocks`).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct QuantizedRows {
     pub(super) cols: usize,
     pub(super) quants: Vec<i8>,
