@@ -204,6 +204,11 @@ impl Model {
                 None => Linear::Candle(QMatMul::from_arc(table.clone())?),
             }
         };
+        // Decoding multiplies single rows, mostly by the head: measure here which path streams
+        // them faster on this CPU (see `q8_matmul::SingleRow`).
+        if let Linear::Q8(head) = &output_weight {
+            head.tune_single_row();
+        }
         let output_head = Projection {
             weight: output_weight,
             bias: optional_vector(file, "output.bias", config.vocab_size)?,

@@ -12,7 +12,8 @@
 //! reuse and speculative decoding rely on that.
 
 use std::cell::OnceCell;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
@@ -28,6 +29,36 @@ mod vnni;
 
 const BLOCK: usize = 32;
 const Q8_0_BYTES: usize = 34;
+
+/// How a single row (a decoding step) is multiplied: candle's row-at-a-time loop or this module's
+/// tiles. Both compute every element the same way (the bit-identity tests hold on either), but
+/// which streams the weights faster depends on the CPU: candle's loop on the AMD EPYC these kernels
+/// were first measured on, the tiles by about a third on an Intel Xeon with AVX-512 VNNI. So the
+/// model measures both once when it loads ([`Q8Matrix::tune_single_row`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleRow {
+    Candle,
+    Tiles,
+}
+
+/// Forces the single-row path (`candle` or `tiles`) instead of measuring, e.g. to compare them.
+pub const SINGLE_ROW_VARIABLE: &str = "RILL_SINGLE_ROW";
+
+/// The path chosen for this process; candle's until a model has been measured.
+static SINGLE_ROW: OnceLock<SingleRow> = OnceLock::new();
+
+fn single_row() -> SingleRow {
+    SINGLE_ROW.get().copied().unwrap_or(SingleRow::Candle)
+}
+
+/// The path [`SINGLE_ROW_VARIABLE`] forces, if any.
+fn forced_single_row() -> Option<SingleRow> {
+    match std::env::var(SINGLE_ROW_VARIABLE).ok()?.trim() {
+        "candle" => Some(SingleRow::Candle),
+        "tiles" => Some(SingleRow::Tiles),
+        _ => None,
+    }
+}
 
 /// Input rows `[rows, cols]` that one or more matrices multiply. Matrices that read the same
 /// input (q, k and v; gate and up) share one of these, so the Q8_0 quantization of the
@@ -106,10 +137,64 @@ impl Q8Matrix {
 
     /// `matmul` on the kernels of `level` (at most the detected level): tests run every level.
     fn matmul_at(&self, input: &MatmulInput, level: Level) -> candle_core::Result<Vec<f32>> {
+        self.matmul_with(input, level, single_row())
+    }
+
+    /// Measures which single-row path is faster on this machine with this matrix (the output
+    /// head, the largest one, is what decoding spends its time on) and keeps it for the process;
+    /// the first call decides, later ones return that choice. About 100 ms for Gemma 3's head.
+    pub fn tune_single_row(&self) -> SingleRow {
+        *SINGLE_ROW.get_or_init(|| {
+            if let Some(forced) = forced_single_row() {
+                return forced;
+            }
+            let values: Vec<f32> = (0..self.cols)
+                .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
+                .collect();
+            let level = crate::kernels::level();
+            let fastest = |path: SingleRow| {
+                // One warm-up (page faults, the pool's threads waking), then the best of two.
+                (0..3)
+                    .map(|_| {
+                        let input = MatmulInput::new(&values, 1);
+                        let started = Instant::now();
+                        let ok = self.matmul_with(&input, level, path).is_ok();
+                        if ok {
+                            started.elapsed()
+                        } else {
+                            Duration::MAX
+                        }
+                    })
+                    .skip(1)
+                    .min()
+                    .unwrap_or(Duration::MAX)
+            };
+            let (candle, tiles) = (fastest(SingleRow::Candle), fastest(SingleRow::Tiles));
+            let chosen = if tiles < candle {
+                SingleRow::Tiles
+            } else {
+                SingleRow::Candle
+            };
+            tracing::debug!(
+                "single rows: candle's loop {candle:?}, tiles {tiles:?} on a {}×{} matrix: {chosen:?}",
+                self.rows,
+                self.cols
+            );
+            chosen
+        })
+    }
+
+    /// `matmul` on the kernels of `level`, single rows on `single_row`'s path.
+    fn matmul_with(
+        &self,
+        input: &MatmulInput,
+        level: Level,
+        single_row: SingleRow,
+    ) -> candle_core::Result<Vec<f32>> {
         let m = input.rows;
         debug_assert_eq!(input.values.len(), m * self.cols);
         debug_assert!(level <= Level::detected());
-        if m == 1 {
+        if m == 1 && single_row == SingleRow::Candle {
             let input = Tensor::from_slice(input.values, (1, self.cols), &Device::Cpu)?;
             return self
                 .single_row
@@ -192,11 +277,20 @@ pub(crate) fn kernel_available() -> bool {
 /// The matmul path in words, for `kernel_report::describe`.
 pub(crate) fn describe() -> &'static str {
     if !kernel_available() {
-        "candle's"
-    } else if crate::kernels::level() >= Level::Avx512Vnni {
-        "avx512-vnni tiles for several rows, candle's avx2 for one"
-    } else {
-        "avx2 tiles for several rows, candle's avx2 for one"
+        return "candle's";
+    }
+    let vnni = crate::kernels::level() >= Level::Avx512Vnni;
+    match (SINGLE_ROW.get().copied().or_else(forced_single_row), vnni) {
+        (Some(SingleRow::Tiles), true) => "avx512-vnni tiles for several rows and for one",
+        (Some(SingleRow::Tiles), false) => "avx2 tiles for several rows and for one",
+        (Some(SingleRow::Candle), true) => "avx512-vnni tiles for several rows, candle's avx2 for one",
+        (Some(SingleRow::Candle), false) => "avx2 tiles for several rows, candle's avx2 for one",
+        (None, true) => {
+            "avx512-vnni tiles for several rows; for one, the faster of them and candle's avx2 (measured at load)"
+        }
+        (None, false) => {
+            "avx2 tiles for several rows; for one, the faster of them and candle's avx2 (measured at load)"
+        }
     }
 }
 
@@ -238,7 +332,7 @@ mod tests {
     }
 
     /// Checks every level against candle, bit for bit, for several row counts, and each row
-    /// alone against the same row inside the batch.
+    /// alone, on both single-row paths, against the same row inside the batch.
     fn check(q: Arc<QTensor>, n: usize, k: usize) {
         let Some(matrix) = Q8Matrix::from_qtensor(q.clone()) else {
             return; // No AVX2 here: candle's path is used instead, nothing to compare.
@@ -253,14 +347,18 @@ mod tests {
                 assert_eq!(ours, reference, "{level:?} differs from candle at m = {m}");
                 for row in 0..m {
                     let alone = &input[row * k..(row + 1) * k];
-                    let single = matrix
-                        .matmul_at(&MatmulInput::new(alone, 1), level)
-                        .unwrap();
-                    assert_eq!(
-                        single,
-                        ours[row * n..(row + 1) * n],
-                        "{level:?}: row {row} of {m} differs when alone"
-                    );
+                    // Alone, on either single-row path: what `tune_single_row` picks changes
+                    // speed, never a bit of the result.
+                    for path in [SingleRow::Candle, SingleRow::Tiles] {
+                        let single = matrix
+                            .matmul_with(&MatmulInput::new(alone, 1), level, path)
+                            .unwrap();
+                        assert_eq!(
+                            single,
+                            ours[row * n..(row + 1) * n],
+                            "{level:?}: row {row} of {m} differs when alone ({path:?})"
+                        );
+                    }
                 }
             }
         }
