@@ -121,9 +121,10 @@ fn a_word_boundary_and_an_explicit_request_do_not_wait() {
         *word.last().expect("keystrokes")
     ));
     let before = generations(&server);
-    // A space ends the word: its request starts the model at once, well before one interval.
+    // A space ends the word: its request starts the model at once, within one interval (a wait
+    // would be one and a half).
     let ids = type_text(&server, &mut version, " ");
-    support::eventually("the boundary's generation", GAP / 2, || {
+    support::eventually("the boundary's generation", GAP, || {
         (generations(&server) > before).then_some(())
     });
     server.response(ids[0], DEFAULT_TIMEOUT).expect("answered");
@@ -139,7 +140,7 @@ fn a_word_boundary_and_an_explicit_request_do_not_wait() {
             "context": { "triggerKind": 1 }
         }),
     );
-    support::eventually("the explicit request's generation", GAP / 2, || {
+    support::eventually("the explicit request's generation", GAP, || {
         (generations(&server) > before).then_some(())
     });
     server
