@@ -102,9 +102,10 @@ fn keystrokes_in_a_word_start_no_model_work_while_typing_goes_on_and_a_pause_is_
         without >= 10,
         "without adaptive triggering: {without} generations"
     );
-    // With it, only the keystrokes before the rhythm is known (three gaps) and the last one.
+    // With it, only the keystrokes before the rhythm is known (three gaps) and the last one: 5,
+    // and 2 to spare for a keystroke a loaded machine sends half an interval late.
     assert!(
-        with <= 5,
+        with <= 7,
         "with adaptive triggering: {with} generations (without: {without})"
     );
 }
