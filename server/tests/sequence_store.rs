@@ -170,3 +170,22 @@ fn scoring_interrupted_inside_a_character_resumes_from_a_line_start() {
     }
     assert!(rounds > 1, "scoring was never interrupted");
 }
+
+#[test]
+fn pre_warming_the_edited_document_keeps_the_one_pre_warmed_before() {
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    store.set_prewarmed(&completion(OTHER));
+    store.set_editing(&completion(DOCUMENT));
+    // After a completion in DOCUMENT its pre-warm runs: OTHER stays protected beside it.
+    store.set_prewarmed(&completion(DOCUMENT));
+    assert_eq!(
+        store.protected(),
+        vec![&completion(DOCUMENT), &completion(OTHER)]
+    );
+    // Another document's pre-warm takes the mark.
+    store.set_prewarmed(&completion("file:///work/c.py"));
+    assert_eq!(
+        store.protected(),
+        vec![&completion(DOCUMENT), &completion("file:///work/c.py")]
+    );
+}

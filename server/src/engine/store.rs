@@ -163,9 +163,13 @@ impl SequenceStore {
         self.protected.iter().flatten().collect()
     }
 
-    /// Marks `key` as the one last pre-warmed.
+    /// Marks `key` as the one last pre-warmed. Pre-warming the edited sequence (after a completion
+    /// there) leaves the mark where it was: that sequence is kept whole as the edited one anyway,
+    /// and taking the mark would drop the document pre-warmed before from the memory budget.
     pub fn set_prewarmed(&mut self, key: &SequenceKey) {
-        self.protected[1] = Some(key.clone());
+        if self.protected[0].as_ref() != Some(key) {
+            self.protected[1] = Some(key.clone());
+        }
     }
 
     /// Marks the sequence `key` as the one last scored for diagnostics.
