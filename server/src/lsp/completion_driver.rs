@@ -169,8 +169,14 @@ async fn generation_for(
         .suggestions
         .stop_unreachable(uri, &snapshot.text_before_cursor);
     let waited = wait_for_pause(request).await?;
-    match session.suggestions.find(uri, &snapshot.text_before_cursor) {
-        // A request of another document may have started what this one needs while it waited.
+    // A generation started during the wait (an explicit request at the same place) serves too;
+    // without a wait nothing can have changed since the lookup above.
+    let found = if waited.is_zero() {
+        None
+    } else {
+        session.suggestions.find(uri, &snapshot.text_before_cursor)
+    };
+    match found {
         Some(found) => Some((found.generation, found.typed_bytes, found.source, waited)),
         None => start_generation(
             session,
@@ -196,12 +202,8 @@ async fn wait_for_pause(request: &Request<'_>) -> Option<Duration> {
         min: Duration::from_millis(config.delay_min_ms),
         max: Duration::from_millis(config.delay_max_ms),
     };
-    let line_before = snapshot
-        .text_before_cursor
-        .rsplit('\n')
-        .next()
-        .unwrap_or_default();
-    let place = Place::of(line_before, &snapshot.text_after_cursor);
+    // Only the characters on each side of the cursor matter (a line break is a boundary).
+    let place = Place::of(&snapshot.text_before_cursor, &snapshot.text_after_cursor);
     let delay = lock(&request.session.rhythm)
         .delay(place, bounds)
         .min(request.left());
