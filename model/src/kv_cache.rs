@@ -13,7 +13,12 @@
 //! 512 positions, so a compacted 2,048-token cache takes about 40 % of the full size). A rollback
 //! deeper than the margin then needs a fresh prefill, which `truncate` reports by emptying the cache.
 
+use std::io::{self, Read, Write};
+
 use half::f16;
+
+/// First bytes of a saved cache, so that a file of anything else is refused rather than read.
+const SAVED_MAGIC: &[u8; 8] = b"RILLKV1\0";
 
 /// Keys and values of one layer, position-major: position `p` occupies
 /// `[(p - offset) * kv_dim, (p - offset + 1) * kv_dim)`.
@@ -205,6 +210,81 @@ impl KvCache {
         }
     }
 
+    /// Writes the live positions' keys and values, so that an idle document's cache can leave
+    /// memory and come back bit for bit with [`KvCache::restore`]. The bytes are in this machine's
+    /// order: a saved cache is meant for the process that saved it, not for exchange.
+    pub fn save(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut header = Vec::with_capacity(8 * (4 + self.layers.len()));
+        header.extend_from_slice(SAVED_MAGIC);
+        for number in [self.layers.len(), self.kv_dim, self.len] {
+            header.extend_from_slice(&(number as u64).to_le_bytes());
+        }
+        for layer in &self.layers {
+            header.extend_from_slice(&(layer.offset as u64).to_le_bytes());
+        }
+        out.write_all(&header)?;
+        for layer in &self.layers {
+            let live = (self.len - layer.offset) * self.kv_dim;
+            out.write_all(bytemuck::cast_slice(&layer.keys[..live]))?;
+            out.write_all(bytemuck::cast_slice(&layer.values[..live]))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces this cache's contents with a cache [`KvCache::save`] wrote for a model of the same
+    /// shape. Each layer's allocation holds exactly its live positions, as after a compaction. A
+    /// file of another shape, or one cut short, is an error and leaves this cache empty.
+    pub fn restore(&mut self, input: &mut dyn Read) -> io::Result<()> {
+        self.clear();
+        let result = self.read_saved(input);
+        if result.is_err() {
+            self.clear();
+        }
+        result
+    }
+
+    fn read_saved(&mut self, input: &mut dyn Read) -> io::Result<()> {
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+        let mut magic = [0u8; 8];
+        input.read_exact(&mut magic)?;
+        if &magic != SAVED_MAGIC {
+            return Err(invalid("not a saved rill KV cache"));
+        }
+        let mut number = || -> io::Result<usize> {
+            let mut bytes = [0u8; 8];
+            input.read_exact(&mut bytes)?;
+            usize::try_from(u64::from_le_bytes(bytes))
+                .map_err(|_| invalid("a length beyond memory"))
+        };
+        let (layers, kv_dim, len) = (number()?, number()?, number()?);
+        if layers != self.layers.len() || kv_dim != self.kv_dim {
+            return Err(invalid("a saved cache of another model's shape"));
+        }
+        if len > self.max_len {
+            return Err(invalid("a saved cache longer than the model's context"));
+        }
+        let mut offsets = Vec::with_capacity(layers);
+        for _ in 0..layers {
+            let offset = number()?;
+            if offset > len {
+                return Err(invalid("a layer that starts after the cache's end"));
+            }
+            offsets.push(offset);
+        }
+        for (layer, offset) in self.layers.iter_mut().zip(offsets) {
+            let live = (len - offset) * kv_dim;
+            for data in [&mut layer.keys, &mut layer.values] {
+                data.clear();
+                data.shrink_to_fit();
+                data.resize(live, f16::ZERO);
+                input.read_exact(bytemuck::cast_slice_mut(&mut data[..]))?;
+            }
+            layer.offset = offset;
+        }
+        self.len = len;
+        Ok(())
+    }
+
     /// Bytes currently allocated for keys and values.
     pub fn bytes(&self) -> usize {
         self.layers
@@ -359,6 +439,51 @@ mod tests {
         let fork = cache.fork();
         assert_eq!(fork.layers[1].offset, 16);
         assert_eq!(fork.layers[1].keys.len(), 9);
+    }
+
+    #[test]
+    fn a_saved_cache_restores_bit_for_bit_compacted_or_not() {
+        for compact in [false, true] {
+            let mut cache = numbered(20);
+            if compact {
+                cache.compact(2);
+            }
+            let mut saved = Vec::new();
+            cache.save(&mut saved).unwrap();
+            let mut restored = KvCache::with_windows(vec![None, Some(4)], 1, 100);
+            restored.restore(&mut saved.as_slice()).unwrap();
+            assert_eq!(restored.len(), 20);
+            assert_eq!(restored.min_rollback(), cache.min_rollback());
+            for (mine, theirs) in restored.layers.iter().zip(&cache.layers) {
+                assert_eq!(mine.offset, theirs.offset);
+                assert_eq!(mine.keys, theirs.keys[..mine.keys.len()]);
+                assert_eq!(mine.values, theirs.values[..mine.values.len()]);
+                assert_eq!(mine.keys.len(), (20 - mine.offset), "only live positions");
+            }
+            // It goes on growing as any cache does.
+            restored.reserve(3);
+            restored.advance(3);
+            assert_eq!(restored.len(), 23);
+        }
+    }
+
+    #[test]
+    fn a_saved_cache_of_another_shape_or_cut_short_is_refused_and_leaves_an_empty_cache() {
+        let cache = numbered(20);
+        let mut saved = Vec::new();
+        cache.save(&mut saved).unwrap();
+        let mut wider = KvCache::with_windows(vec![None, Some(4)], 2, 100);
+        assert!(wider.restore(&mut saved.as_slice()).is_err());
+        let mut fewer_layers = KvCache::with_windows(vec![None], 1, 100);
+        assert!(fewer_layers.restore(&mut saved.as_slice()).is_err());
+        let mut short_context = KvCache::with_windows(vec![None, Some(4)], 1, 10);
+        assert!(short_context.restore(&mut saved.as_slice()).is_err());
+        let mut same = numbered(5);
+        assert!(same.restore(&mut &saved[..saved.len() - 1]).is_err());
+        assert_eq!(same.len(), 0, "a failed restore leaves nothing half-read");
+        assert!(same.restore(&mut &b"not a cache at all"[..]).is_err());
+        same.restore(&mut saved.as_slice()).unwrap();
+        assert_eq!(same.len(), 20);
     }
 
     #[test]

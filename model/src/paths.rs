@@ -7,13 +7,19 @@ use crate::error::{ModelError, Result};
 /// File name of the default model in the cache directory.
 pub const DEFAULT_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
 
-/// `$XDG_CACHE_HOME/rill/models`, else `~/.cache/rill/models`.
-pub fn model_cache_dir() -> Option<PathBuf> {
+/// `$XDG_CACHE_HOME/rill`, else `~/.cache/rill`: the models, and idle documents' KV caches
+/// while the server runs.
+pub fn rill_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .filter(|value| !value.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
-    Some(base.join("rill").join("models"))
+    Some(base.join("rill"))
+}
+
+/// `$XDG_CACHE_HOME/rill/models`, else `~/.cache/rill/models`.
+pub fn model_cache_dir() -> Option<PathBuf> {
+    Some(rill_cache_dir()?.join("models"))
 }
 
 /// Resolves the model file: `explicit` (from config or the command line) wins, then the

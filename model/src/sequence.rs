@@ -3,6 +3,8 @@
 //! This is the unit the engine keeps per document: a keystroke changes a few tokens near the cursor,
 //! so only the tokens after the first difference are run through the model again.
 
+use std::io::{self, Read, Write};
+
 use crate::error::Result;
 use crate::kv_cache::KvCache;
 use crate::transformer::{Model, Which};
@@ -122,6 +124,26 @@ impl Sequence {
             tokens: self.tokens[..cache.len()].to_vec(),
             cache,
         })
+    }
+
+    /// Writes the cache (see [`KvCache::save`]); the caller keeps the tokens, which
+    /// [`Sequence::restore`] takes back.
+    pub fn save(&self, out: &mut dyn Write) -> io::Result<()> {
+        self.cache.save(out)
+    }
+
+    /// The sequence of `tokens` whose cache [`Sequence::save`] wrote to `input`, bit for bit as it
+    /// was. A saved cache of another model, or one whose length is not `tokens`', is an error.
+    pub fn restore(model: &Model, tokens: Vec<u32>, input: &mut dyn Read) -> io::Result<Sequence> {
+        let mut cache = model.new_cache();
+        cache.restore(input)?;
+        if cache.len() != tokens.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a saved cache whose length is not its tokens'",
+            ));
+        }
+        Ok(Sequence { tokens, cache })
     }
 
     /// How many leading tokens of `tokens` are cached already.

@@ -110,9 +110,12 @@ pub struct StatusParams {
     /// Tokens cached over all documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<usize>,
-    /// Bytes the KV caches hold over all documents.
+    /// Bytes the KV caches hold in memory over all documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_bytes: Option<usize>,
+    /// Bytes idle documents' caches take on disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_bytes: Option<usize>,
     /// Bytes one more cached token costs in the document being edited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes_per_cached_token: Option<usize>,
@@ -152,6 +155,7 @@ impl StatusParams {
             cached_documents: None,
             cached_tokens: None,
             cached_bytes: None,
+            disk_bytes: None,
             bytes_per_cached_token: None,
             next_edits: None,
         }
@@ -282,7 +286,12 @@ impl Request for CacheStatusRequest {
 pub struct CacheStatus {
     pub cached_documents: usize,
     pub cached_tokens: usize,
+    /// Bytes in memory: the edited, pre-warmed and scored sequences (and all of them where
+    /// `engine.diskCacheMb` is 0).
     pub cached_bytes: usize,
+    /// Idle documents' caches on disk (`engine.diskCacheMb`).
+    #[serde(default)]
+    pub disk_bytes: usize,
     pub bytes_per_cached_token: usize,
     /// Documents whose next completion at the pre-warmed place has its first line decided.
     pub first_lines_ahead: usize,

@@ -501,6 +501,7 @@ fn everything_nested() -> Value {
         "engine": {
             "threads": 4,
             "cacheBudgetMb": 256,
+            "diskCacheMb": 0,
             "prewarm": false,
             "prewarmIdleMs": 500,
             "backend": "openai",
@@ -553,6 +554,7 @@ fn everything_expected() -> Config {
         model_path: Some(PathBuf::from("/models/tiny.gguf")),
         engine_threads: Some(4),
         cache_budget_mb: 256,
+        disk_cache_mb: 0,
         prewarm: false,
         prewarm_idle_ms: 500,
         next_edit_enable: false,
@@ -715,6 +717,8 @@ fn invalid_values_keep_the_previous_value_and_name_the_key() {
         ("engine.cacheBudgetMb", json!(15)),
         ("engine.cacheBudgetMb", json!(65537)),
         ("engine.cacheBudgetMb", json!("512")),
+        ("engine.diskCacheMb", json!(-1)),
+        ("engine.diskCacheMb", json!(1048577)),
         ("engine.prewarm", json!("yes")),
         ("engine.prewarmIdleMs", json!(49)),
         ("engine.prewarmIdleMs", json!(10001)),
@@ -804,6 +808,7 @@ fn boundaries_and_whole_floats_are_accepted() {
     let (config, issues) = applied(json!({
         "engine.threads": 256,
         "engine.cacheBudgetMb": 65536,
+        "engine.diskCacheMb": 1048576,
         "engine.prewarmIdleMs": 50,
         "completion": {
             "maxTokens": 32.0,
@@ -820,6 +825,7 @@ fn boundaries_and_whole_floats_are_accepted() {
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(config.engine_threads, Some(256));
     assert_eq!(config.cache_budget_mb, 65536);
+    assert_eq!(config.disk_cache_mb, 1048576);
     assert_eq!(config.prewarm_idle_ms, 50);
     assert_eq!(config.max_tokens, 32);
     assert_eq!(config.temperature, 2.0);

@@ -1,7 +1,8 @@
 //! The engine's sequence store on the real model: a document's companion sequences (diagnostics scan, reasoning chain) are freed and counted with it, and a reasoning job never takes the protection of the document being edited.
 
 use rill_model::{LoadOptions, LoadedModel};
-use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
+use rill_server::engine::spill::SpillArea;
+use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES, DEFAULT_DISK_BUDGET_BYTES};
 use rill_server::engine::SequenceKey;
 
 const DOCUMENT: &str = "file:///work/a.py";
@@ -188,4 +189,102 @@ fn pre_warming_the_edited_document_keeps_the_one_pre_warmed_before() {
         store.protected(),
         vec![&completion(DOCUMENT), &completion("file:///work/c.py")]
     );
+}
+
+/// Two files of real code, long enough that compaction drops positions (past the sliding window).
+fn long_text(seed: &str) -> String {
+    (0..90)
+        .map(|i| format!("def {seed}_{i}(values):\n    return sum(values) * {i}\n"))
+        .collect()
+}
+
+/// Caches DOCUMENT, then edits OTHER: DOCUMENT is compacted and, in `store`, moved to disk.
+fn leave_document_idle(store: &mut SequenceStore, loaded: &LoadedModel) {
+    for (key, seed) in [(completion(DOCUMENT), "a"), (completion(OTHER), "b")] {
+        store.set_editing(&key);
+        let mut tokens = vec![loaded.tokenizer.bos_id()];
+        tokens.extend(loaded.tokenizer.encode(&long_text(seed)).unwrap());
+        store
+            .sequence(&key, &loaded.model)
+            .sync(&loaded.model, &tokens, &|| false)
+            .unwrap();
+    }
+    store.enforce();
+}
+
+#[test]
+fn an_idle_document_moves_to_disk_and_comes_back_bit_for_bit() {
+    let loaded = model();
+    let dir = tempfile::tempdir().unwrap();
+    let area = SpillArea::new(dir.path().join("kv"), DEFAULT_DISK_BUDGET_BYTES);
+    let mut spilling = SequenceStore::new(DEFAULT_BUDGET_BYTES).with_spill(area);
+    let mut in_memory = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    leave_document_idle(&mut spilling, &loaded);
+    leave_document_idle(&mut in_memory, &loaded);
+
+    assert!(spilling.is_on_disk(&completion(DOCUMENT)));
+    assert!(
+        !spilling.is_on_disk(&completion(OTHER)),
+        "the edited one stays"
+    );
+    let (disk, memory) = (spilling.report(), in_memory.report());
+    assert!(disk.disk_bytes > 0 && memory.disk_bytes == 0);
+    assert_eq!(disk.tokens, memory.tokens, "the same tokens are cached");
+    assert!(
+        disk.bytes + disk.disk_bytes / 2 < memory.bytes,
+        "memory holds only the edited document: {} in memory and {} on disk vs {}",
+        disk.bytes,
+        disk.disk_bytes,
+        memory.bytes
+    );
+    assert_eq!(
+        spilling.cached_tokens(&completion(DOCUMENT)),
+        in_memory.cached_tokens(&completion(DOCUMENT)),
+        "prefix checks see the tokens without reading the file"
+    );
+
+    // The user returns to DOCUMENT and types: the next token's logits are those of the cache that
+    // never left memory, bit for bit.
+    let next = loaded.tokenizer.encode("def").unwrap()[0];
+    let back = spilling
+        .sequence(&completion(DOCUMENT), &loaded.model)
+        .push(&loaded.model, next)
+        .unwrap();
+    let stayed = in_memory
+        .sequence(&completion(DOCUMENT), &loaded.model)
+        .push(&loaded.model, next)
+        .unwrap();
+    assert!(!spilling.is_on_disk(&completion(DOCUMENT)));
+    assert!(
+        back.iter()
+            .zip(&stayed)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "logits differ after the cache came back from disk"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("kv")).unwrap().count(),
+        0,
+        "the files are unlinked: nothing is left behind by name"
+    );
+}
+
+#[test]
+fn over_the_disk_budget_idle_documents_are_evicted_and_an_unwritable_directory_keeps_them_in_memory(
+) {
+    let loaded = model();
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = SpillArea::new(dir.path().to_path_buf(), 1);
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES).with_spill(tiny);
+    leave_document_idle(&mut store, &loaded);
+    assert!(store.cached_tokens(&completion(DOCUMENT)).is_none());
+    assert!(store.peek(&completion(OTHER)).is_some());
+
+    // A directory below a plain file cannot be created: the caches stay in memory.
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "not a directory").unwrap();
+    let unwritable = SpillArea::new(file.join("kv"), DEFAULT_DISK_BUDGET_BYTES);
+    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES).with_spill(unwritable);
+    leave_document_idle(&mut store, &loaded);
+    assert!(store.peek(&completion(DOCUMENT)).is_some());
+    assert_eq!(store.report().disk_bytes, 0);
 }

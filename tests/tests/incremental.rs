@@ -178,8 +178,9 @@ fn closing_a_document_frees_its_cache() {
 #[test]
 fn the_memory_budget_evicts_idle_documents_but_keeps_the_edited_and_the_prewarmed_one() {
     // 16 MiB holds about 450 tokens at full size: documents of 1,500 tokens cannot all stay.
+    // Idle documents stay in memory (no disk cache), so the memory budget is what decides.
     let mut server = server_with(json!({
-        "engine": { "cacheBudgetMb": 16 },
+        "engine": { "cacheBudgetMb": 16, "diskCacheMb": 0 },
         "completion": { "timeoutMs": 30000, "maxTokens": 4 }
     }));
     let documents = ["a", "b", "c"].map(|name| {
@@ -228,6 +229,50 @@ fn the_memory_budget_evicts_idle_documents_but_keeps_the_edited_and_the_prewarme
     assert!(
         status["reusedTokens"].as_u64().unwrap_or(0) > 1000,
         "the edited document's cache was kept: {status}"
+    );
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}
+
+/// With the disk cache on (the default), an idle document's compacted cache leaves memory for an
+/// unlinked file and comes back when the user returns: no fresh prefill, even under a memory
+/// budget that could not hold it.
+#[test]
+fn an_idle_document_waits_on_disk_and_its_next_completion_reuses_its_cache() {
+    let mut server = server_with(json!({
+        "engine": { "cacheBudgetMb": 16 },
+        "completion": { "timeoutMs": 30000, "maxTokens": 4 }
+    }));
+    let documents = ["a", "b"].map(|name| {
+        (
+            format!("file:///e2e/{name}.py"),
+            format!("# file {name}\n{LONG_FILE}"),
+        )
+    });
+    server.open(&documents[0].0, "python", &documents[0].1);
+    wait_for_cache(&server, "a pre-warmed", |status| {
+        status["cachedTokens"].as_u64().unwrap_or(0) > 1000
+    });
+    server.open(&documents[1].0, "python", &documents[1].1);
+    let status = wait_for_cache(&server, "a on disk, b pre-warmed", |status| {
+        status["cachedTokens"].as_u64().unwrap_or(0) > 2000
+            && status["cachedDocuments"] == 2
+            && status["diskBytes"].as_u64().unwrap_or(0) > 0
+    });
+    eprintln!("after opening b: {status}");
+    let (line, character) = end_of(&documents[0].1);
+    let mark = server.mark();
+    let id = server.inline_completion(&documents[0].0, line, character);
+    server.response(id, DEFAULT_TIMEOUT).expect("completion");
+    let (_, status) = server.wait_for_notification_since(
+        mark,
+        "rill/status",
+        |params| params.get("source").is_some(),
+        DEFAULT_TIMEOUT,
+    );
+    eprintln!("completing in a: {status}");
+    assert!(
+        status["reusedTokens"].as_u64().unwrap_or(0) > 1000,
+        "a's cache came back from disk: {status}"
     );
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }

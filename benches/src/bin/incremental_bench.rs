@@ -20,7 +20,9 @@ use clap::Parser;
 use rill_model::runtime::{configure_threads, ThreadSettings};
 use rill_model::{LoadOptions, LoadedModel, Sequence};
 use rill_server::engine::prompt::prompt_tokens;
-use rill_server::engine::store::{SequenceStore, DEFAULT_BUDGET_BYTES};
+use rill_server::engine::store::{
+    CacheBudgets, SequenceStore, DEFAULT_BUDGET_BYTES, DEFAULT_DISK_BUDGET_BYTES,
+};
 
 /// The server's default prompt budget and answer reserve (`completion.contextTokens`, `maxTokens`).
 const CONTEXT_TOKENS: usize = 1536;
@@ -45,6 +47,10 @@ struct Args {
     /// Tokens per document for the memory figure.
     #[arg(long, default_value_t = 2048)]
     doc_tokens: usize,
+    /// Disk space for idle documents' caches, in MiB, as `engine.diskCacheMb` (0 keeps them in
+    /// memory, as before that setting).
+    #[arg(long, default_value_t = DEFAULT_DISK_BUDGET_BYTES >> 20)]
+    disk_cache_mb: usize,
     /// Measure memory only (skip the cold prompt and the keystrokes).
     #[arg(long)]
     memory_only: bool,
@@ -82,14 +88,20 @@ fn main() -> Result<()> {
         "memory: {} documents of {} tokens",
         args.docs, args.doc_tokens
     );
-    let memory = memory(&loaded, args.docs, args.doc_tokens)?;
+    let memory = memory(
+        &loaded,
+        args.docs,
+        args.doc_tokens,
+        args.disk_cache_mb << 20,
+    )?;
     if args.memory_only {
         println!(
-            "peak RSS {:.0} MB, now {:.0} MB, model alone {:.0} MB, cache {:.0} MB",
+            "peak RSS {:.0} MB, now {:.0} MB, model alone {:.0} MB, cache {:.0} MB in memory + {:.0} MB on disk",
             memory.peak_rss_mb,
             proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
             memory.rss_before_mb,
-            memory.cached_bytes as f64 / 1e6
+            memory.cached_bytes as f64 / 1e6,
+            memory.disk_bytes as f64 / 1e6
         );
         return Ok(());
     }
@@ -142,7 +154,8 @@ fn main() -> Result<()> {
         "rss_10_docs_mb": round(memory.peak_rss_mb),
         "rss_before_docs_mb": round(memory.rss_before_mb),
         "cached_mb_10_docs": round(memory.cached_bytes as f64 / 1e6),
-        "bytes_per_cached_token": memory.cached_bytes / memory.cached_tokens.max(1),
+        "disk_mb_10_docs": round(memory.disk_bytes as f64 / 1e6),
+        "bytes_per_cached_token": (memory.cached_bytes + memory.disk_bytes) / memory.cached_tokens.max(1),
         "bytes_per_token_full": memory.bytes_per_token,
     });
     if args.json {
@@ -166,9 +179,10 @@ fn main() -> Result<()> {
         args.docs, args.doc_tokens, memory.peak_rss_mb, memory.rss_before_mb
     );
     println!(
-        "| KV cache held for them | {:.0} MB, {} bytes per cached token ({} for a whole cache) |",
+        "| KV cache held for them | {:.0} MB in memory, {:.0} MB on disk, {} bytes per cached token ({} for a whole cache) |",
         memory.cached_bytes as f64 / 1e6,
-        memory.cached_bytes / memory.cached_tokens.max(1),
+        memory.disk_bytes as f64 / 1e6,
+        (memory.cached_bytes + memory.disk_bytes) / memory.cached_tokens.max(1),
         memory.bytes_per_token
     );
     Ok(())
@@ -178,13 +192,19 @@ struct Memory {
     peak_rss_mb: f64,
     rss_before_mb: f64,
     cached_bytes: usize,
+    disk_bytes: usize,
     cached_tokens: usize,
     bytes_per_token: usize,
 }
 
 /// Caches `docs` documents of `doc_tokens` tokens of real code through the server's store, each
 /// one edited in turn, and reports the peak resident memory.
-fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory> {
+fn memory(
+    loaded: &LoadedModel,
+    docs: usize,
+    doc_tokens: usize,
+    disk_bytes: usize,
+) -> Result<Memory> {
     let rss_before_mb = proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0;
     let corpus = corpus(loaded, docs * doc_tokens)?;
     eprintln!(
@@ -192,7 +212,11 @@ fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory
         proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
         proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0
     );
-    let mut store = SequenceStore::new(DEFAULT_BUDGET_BYTES);
+    // The engine's own store: idle documents go to disk as `rill --stdio` sends them.
+    let mut store = SequenceStore::for_engine(CacheBudgets {
+        memory_bytes: DEFAULT_BUDGET_BYTES,
+        disk_bytes,
+    });
     for (index, chunk) in corpus.chunks(doc_tokens - 1).take(docs).enumerate() {
         let document =
             rill_server::engine::SequenceKey::completion(format!("file:///bench/{index}.rs"));
@@ -206,10 +230,11 @@ fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory
         rill_model::runtime::trim();
         let report = store.report();
         eprintln!(
-            "  document {index}: {} documents, {} tokens, {:.1} MB cached; RSS {:.0} MB, peak {:.0} MB",
+            "  document {index}: {} documents, {} tokens, {:.1} MB cached in memory, {:.1} MB on disk; RSS {:.0} MB, peak {:.0} MB",
             report.documents,
             report.tokens,
             report.bytes as f64 / 1e6,
+            report.disk_bytes as f64 / 1e6,
             proc_status_kb("VmRSS").unwrap_or(0) as f64 / 1000.0,
             proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0
         );
@@ -219,6 +244,7 @@ fn memory(loaded: &LoadedModel, docs: usize, doc_tokens: usize) -> Result<Memory
         peak_rss_mb: proc_status_kb("VmHWM").unwrap_or(0) as f64 / 1000.0,
         rss_before_mb,
         cached_bytes: report.bytes,
+        disk_bytes: report.disk_bytes,
         cached_tokens: report.tokens,
         bytes_per_token: report.bytes_per_token,
     })

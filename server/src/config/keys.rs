@@ -67,6 +67,22 @@ config_keys! {
                 scan, a reasoning chain's prompt) takes at most half of the budget: a smaller budget \
                 shortens the context they keep.",
         }
+        disk_cache_mb: usize {
+            key: "engine.diskCacheMb",
+            default: 1024,
+            rule: int(0, 1048576),
+            scope: MachineOverridable,
+            doc: "Disk space for idle documents' KV caches, in MiB (0 to 1048576; 0 keeps them in memory).",
+            vscode: "A document you are not editing moves its compacted cache to an unlinked file in the \
+                user cache directory and reads it back (milliseconds) when you return, instead of \
+                prefilling it again (seconds).",
+            protocol: "Every sequence but the edited, last pre-warmed and last scored one is compacted \
+                and written to an unlinked file in `$XDG_CACHE_HOME/rill/kv` (`~/.cache/rill/kv`), \
+                which goes away with the process; it is read back bit for bit when next used. Over \
+                the budget, the least recently used file is dropped. A directory that cannot be \
+                written keeps caches in memory (under `engine.cacheBudgetMb`), with one warning in \
+                the log. `rill/cacheStatus` reports `diskBytes`.",
+        }
         prewarm: bool {
             key: "engine.prewarm",
             default: true,

@@ -70,6 +70,11 @@ impl Config {
         self.cache_budget_mb << 20
     }
 
+    /// The disk budget for idle documents' KV caches, in bytes (zero: they stay in memory).
+    pub fn disk_cache_bytes(&self) -> usize {
+        self.disk_cache_mb << 20
+    }
+
     /// Applies a settings object on top of `self`.
     ///
     /// Accepts the nested form `{"completion": {"maxTokens": 32}}`, dotted keys

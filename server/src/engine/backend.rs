@@ -2,6 +2,7 @@
 
 use tokio::sync::watch;
 
+use super::store::CacheBudgets;
 use super::{BackgroundJob, CacheReport, CompletionJob, EngineState, ModelInfo, SubmitError};
 use crate::config::{Backend as BackendKind, Config};
 
@@ -30,8 +31,8 @@ pub trait Backend: Send + Sync {
     /// Frees the cached sequences of a closed document.
     fn forget(&self, _document: &str) {}
 
-    /// Changes the memory budget over all documents' caches.
-    fn set_cache_budget(&self, _bytes: usize) {}
+    /// Changes the memory and disk budgets over all documents' caches.
+    fn set_cache_budget(&self, _budgets: CacheBudgets) {}
 
     /// What the caches hold after the last job.
     fn cache_report(&self) -> CacheReport {

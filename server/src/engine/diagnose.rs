@@ -127,15 +127,15 @@ fn completion_holds_document(
     ids: &[u32],
 ) -> bool {
     store
-        .peek(&SequenceKey::completion(document))
-        .is_some_and(|sequence| {
-            let cached = sequence.tokens();
+        .cached_tokens(&SequenceKey::completion(document))
+        .is_some_and(|cached| {
             let start = ids.len().min(SHARED_START_TOKENS);
             let mut expected = Vec::with_capacity(start + 1);
             expected.push(loaded.tokenizer.bos_id());
             expected.extend_from_slice(&ids[..start]);
             cached.len() > 1
-                && sequence.common_prefix(&expected) >= cached.len().min(expected.len())
+                && super::store::common_prefix(cached, &expected)
+                    >= cached.len().min(expected.len())
         })
 }
 

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::key::BackgroundKey;
+use super::store::CacheBudgets;
 use super::{BackgroundJob, CompletionJob, CompletionStats, EngineEvent};
 
 /// What the engine thread should do next.
@@ -39,7 +40,7 @@ struct State {
     background: HashMap<BackgroundKey, (u64, BackgroundJob)>,
     arrivals: u64,
     forgotten: Vec<String>,
-    cache_budget_bytes: Option<usize>,
+    cache_budget_bytes: Option<CacheBudgets>,
     shutdown: bool,
     stopped: bool,
 }
@@ -122,8 +123,8 @@ impl Inbox {
         self.wake.notify_one();
     }
 
-    pub(super) fn set_cache_budget(&self, bytes: usize) {
-        self.lock().cache_budget_bytes = Some(bytes);
+    pub(super) fn set_cache_budget(&self, budgets: CacheBudgets) {
+        self.lock().cache_budget_bytes = Some(budgets);
         self.wake.notify_one();
     }
 
@@ -164,7 +165,7 @@ impl Inbox {
     }
 
     /// A new memory budget, if one was set since the last call.
-    pub(super) fn take_cache_budget(&self) -> Option<usize> {
+    pub(super) fn take_cache_budget(&self) -> Option<CacheBudgets> {
         self.lock().cache_budget_bytes.take()
     }
 

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use super::backend::Backend;
 use super::inbox::Inbox;
+use super::store::CacheBudgets;
 use super::{
     worker, BackgroundJob, CacheReport, CompletionJob, EngineState, ModelInfo, SubmitError,
 };
@@ -38,7 +39,7 @@ impl LocalEngine {
     pub fn start(
         model_path: Option<PathBuf>,
         threads: ThreadSettings,
-        cache_budget_bytes: usize,
+        cache_budgets: CacheBudgets,
     ) -> Self {
         let inbox = Arc::new(Inbox::new(QUEUE_CAPACITY));
         let (state_sender, state) = watch::channel(EngineState::Loading);
@@ -56,7 +57,7 @@ impl LocalEngine {
                     state_sender,
                     &engine_report,
                     &engine_model_info,
-                    cache_budget_bytes,
+                    cache_budgets,
                 )
             });
         if let Err(err) = spawned {
@@ -71,12 +72,12 @@ impl LocalEngine {
         }
     }
 
-    /// The engine `config` asks for (`model.path`, `engine.threads`, `engine.cacheBudgetMb`).
+    /// The engine `config` asks for (`model.path`, `engine.threads`, `engine.cacheBudgetMb`, `engine.diskCacheMb`).
     pub fn start_for(config: &Config) -> Self {
         Self::start(
             config.model_path.clone(),
             thread_settings(config),
-            config.cache_budget_bytes(),
+            CacheBudgets::of(config),
         )
     }
 }
@@ -106,8 +107,8 @@ impl Backend for LocalEngine {
         self.inbox.forget(document);
     }
 
-    fn set_cache_budget(&self, bytes: usize) {
-        self.inbox.set_cache_budget(bytes);
+    fn set_cache_budget(&self, budgets: CacheBudgets) {
+        self.inbox.set_cache_budget(budgets);
     }
 
     fn cache_report(&self) -> CacheReport {

@@ -21,6 +21,7 @@ mod local;
 pub mod next_edit;
 pub mod prefer;
 pub mod prompt;
+pub mod spill;
 pub mod store;
 mod worker;
 
@@ -38,7 +39,7 @@ pub use inbox::SubmitError;
 pub use key::SequenceKey;
 use key::{BackgroundKey, Slot};
 pub use local::{thread_settings, LocalEngine};
-pub use store::CacheReport;
+pub use store::{CacheBudgets, CacheReport};
 
 /// Where the engine is in its life.
 #[derive(Debug, Clone, PartialEq)]
@@ -483,8 +484,8 @@ impl EngineHandle {
     }
 
     /// See [`Backend::set_cache_budget`].
-    pub fn set_cache_budget(&self, bytes: usize) {
-        self.current().set_cache_budget(bytes);
+    pub fn set_cache_budget(&self, budgets: CacheBudgets) {
+        self.current().set_cache_budget(budgets);
     }
 
     /// See [`Backend::cache_report`].

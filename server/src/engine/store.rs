@@ -1,10 +1,11 @@
-//! The engine's per-document sequences under one memory budget: least recently used documents are compacted first, then evicted.
+//! The engine's per-document sequences under one memory budget: documents not in use are compacted and moved to disk, and least recently used ones evicted.
 
 use std::collections::HashMap;
 
 use rill_model::{Model, Sequence, Work};
 
 use super::key::{Role, SequenceKey};
+use super::spill::{SpillArea, Spilled};
 
 /// Positions beyond the sliding window that a compacted document keeps, so that re-typing near its
 /// end (the usual way back into a document) still rolls back without a fresh prefill.
@@ -13,12 +14,35 @@ pub const COMPACTION_MARGIN: usize = 128;
 /// Default memory budget over all documents (`engine.cacheBudgetMb`).
 pub const DEFAULT_BUDGET_BYTES: usize = 512 << 20;
 
+/// Default disk budget for idle documents' caches (`engine.diskCacheMb`).
+pub const DEFAULT_DISK_BUDGET_BYTES: usize = 1024 << 20;
+
+/// The two budgets the settings give the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheBudgets {
+    pub memory_bytes: usize,
+    /// Zero keeps idle documents' caches in memory.
+    pub disk_bytes: usize,
+}
+
+impl CacheBudgets {
+    /// `engine.cacheBudgetMb` and `engine.diskCacheMb`.
+    pub fn of(config: &crate::config::Config) -> Self {
+        Self {
+            memory_bytes: config.cache_budget_bytes(),
+            disk_bytes: config.disk_cache_bytes(),
+        }
+    }
+}
+
 /// What the cache holds, as `rill/status` reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheReport {
     pub documents: usize,
     pub tokens: usize,
     pub bytes: usize,
+    /// Idle documents' caches on disk (see `engine::spill`), not counted in `bytes`.
+    pub disk_bytes: usize,
     /// What one more cached token costs in a document being edited (all layers, all positions).
     pub bytes_per_token: usize,
     /// Documents whose next completion has its first line decided already (see
@@ -32,16 +56,67 @@ pub struct CacheReport {
 }
 
 struct Entry {
-    sequence: Sequence,
+    held: Held,
     last_used: u64,
     /// Sequence length when it was last compacted: compacting again before it grows frees nothing.
     compacted_at: Option<usize>,
+}
+
+/// Where a sequence's cache is.
+enum Held {
+    Memory(Sequence),
+    Disk(Spilled),
+}
+
+impl Held {
+    fn tokens(&self) -> &[u32] {
+        match self {
+            Held::Memory(sequence) => sequence.tokens(),
+            Held::Disk(spilled) => spilled.tokens(),
+        }
+    }
+
+    fn memory_bytes(&self) -> usize {
+        match self {
+            Held::Memory(sequence) => sequence.cache().bytes(),
+            Held::Disk(_) => 0,
+        }
+    }
+
+    fn disk_bytes(&self) -> usize {
+        match self {
+            Held::Memory(_) => 0,
+            Held::Disk(spilled) => spilled.bytes(),
+        }
+    }
+
+    /// The sequence in memory, read back from disk first if it was there. A file that cannot be
+    /// read back loses its cache, which costs the next request a prefill, nothing more.
+    fn load(&mut self, model: &Model) -> &mut Sequence {
+        if let Held::Disk(_) = self {
+            let Held::Disk(spilled) = std::mem::replace(self, Held::Memory(Sequence::new(model)))
+            else {
+                unreachable!("matched above")
+            };
+            match spilled.restore(model) {
+                Ok(sequence) => *self = Held::Memory(sequence),
+                Err(err) => tracing::warn!("cannot read a cache back from disk: {err}"),
+            }
+        }
+        match self {
+            Held::Memory(sequence) => sequence,
+            Held::Disk(_) => unreachable!("loaded above"),
+        }
+    }
 }
 
 /// Every document's cached sequence, keyed by document.
 pub struct SequenceStore {
     entries: HashMap<SequenceKey, Entry>,
     budget_bytes: usize,
+    /// Where idle sequences go; `None` keeps them in memory (the setting is zero, or writing
+    /// failed once).
+    spill: Option<SpillArea>,
     clock: u64,
     /// Sequences that stay whole: the one of the last completion (the user is editing it), the
     /// last one pre-warmed (just opened, or where typing paused) and the last one scored for
@@ -54,13 +129,33 @@ impl SequenceStore {
         Self {
             entries: HashMap::new(),
             budget_bytes,
+            spill: None,
             clock: 0,
             protected: [None, None, None],
         }
     }
 
+    /// The store the engine runs: `budgets.memory_bytes` in memory, idle sequences on disk in
+    /// [`SpillArea::in_cache_dir`] up to `budgets.disk_bytes`.
+    pub fn for_engine(budgets: CacheBudgets) -> Self {
+        Self::new(budgets.memory_bytes).with_spill(SpillArea::in_cache_dir(budgets.disk_bytes))
+    }
+
+    /// Moves idle sequences to `area` from now on (`None`: keeps them in memory).
+    pub fn with_spill(mut self, area: Option<SpillArea>) -> Self {
+        self.spill = area;
+        self
+    }
+
     pub fn set_budget(&mut self, bytes: usize) {
         self.budget_bytes = bytes;
+    }
+
+    /// Applies new settings. Under a disk budget of zero, the sequences on disk are dropped at the
+    /// next [`SequenceStore::enforce`].
+    pub fn set_budgets(&mut self, budgets: CacheBudgets) {
+        self.budget_bytes = budgets.memory_bytes;
+        self.spill = SpillArea::in_cache_dir(budgets.disk_bytes);
     }
 
     /// The most tokens one sequence should hold under the memory budget: half of it, so that
@@ -69,17 +164,18 @@ impl SequenceStore {
         self.budget_bytes / 2 / bytes_per_token.max(1)
     }
 
-    /// The sequence `key`, created empty on first use; marks it most recently used.
+    /// The sequence `key`, created empty on first use and read back if it was on disk; marks it
+    /// most recently used.
     pub fn sequence(&mut self, key: &SequenceKey, model: &Model) -> &mut Sequence {
         self.clock += 1;
         let clock = self.clock;
         let entry = self.entries.entry(key.clone()).or_insert_with(|| Entry {
-            sequence: Sequence::new(model),
+            held: Held::Memory(Sequence::new(model)),
             last_used: clock,
             compacted_at: None,
         });
         entry.last_used = clock;
-        &mut entry.sequence
+        entry.held.load(model)
     }
 
     /// Starts `to` from `from`'s cached state when `from` shares more of `tokens` with it (by at
@@ -98,8 +194,8 @@ impl SequenceStore {
         };
         let theirs = source.common_prefix(tokens);
         let ours = self
-            .peek(to)
-            .map_or(0, |sequence| sequence.common_prefix(tokens));
+            .cached_tokens(to)
+            .map_or(0, |cached| common_prefix(cached, tokens));
         if theirs < ours + at_least {
             return false;
         }
@@ -110,7 +206,7 @@ impl SequenceStore {
         self.entries.insert(
             to.clone(),
             Entry {
-                sequence: fork,
+                held: Held::Memory(fork),
                 last_used: self.clock,
                 compacted_at: None,
             },
@@ -118,9 +214,24 @@ impl SequenceStore {
         true
     }
 
-    /// The sequence `key` if there is one, without touching its recency.
+    /// The sequence `key` if there is one in memory, without touching its recency.
     pub fn peek(&self, key: &SequenceKey) -> Option<&Sequence> {
-        self.entries.get(key).map(|entry| &entry.sequence)
+        match &self.entries.get(key)?.held {
+            Held::Memory(sequence) => Some(sequence),
+            Held::Disk(_) => None,
+        }
+    }
+
+    /// The tokens cached for `key`, in memory or on disk, without touching its recency.
+    pub fn cached_tokens(&self, key: &SequenceKey) -> Option<&[u32]> {
+        self.entries.get(key).map(|entry| entry.held.tokens())
+    }
+
+    /// Whether the sequence `key` is on disk now, for tests.
+    pub fn is_on_disk(&self, key: &SequenceKey) -> bool {
+        self.entries
+            .get(key)
+            .is_some_and(|entry| matches!(entry.held, Held::Disk(_)))
     }
 
     /// Drops the sequence `key` alone (its cache may be half-written).
@@ -196,14 +307,18 @@ impl SequenceStore {
             tokens: self
                 .entries
                 .values()
-                .map(|entry| entry.sequence.tokens().len())
+                .map(|entry| entry.held.tokens().len())
                 .sum(),
             bytes: self.bytes(),
+            disk_bytes: self.disk_bytes(),
             bytes_per_token: self
                 .entries
                 .values()
                 .next()
-                .map_or(0, |entry| entry.sequence.cache().bytes_per_token()),
+                .map_or(0, |entry| match &entry.held {
+                    Held::Memory(sequence) => sequence.cache().bytes_per_token(),
+                    Held::Disk(spilled) => spilled.bytes_per_token(),
+                }),
             first_lines_ahead: 0,
             work: Work::default(),
             completion_work: Work::default(),
@@ -213,44 +328,106 @@ impl SequenceStore {
     fn bytes(&self) -> usize {
         self.entries
             .values()
-            .map(|entry| entry.sequence.cache().bytes())
+            .map(|entry| entry.held.memory_bytes())
+            .sum()
+    }
+
+    fn disk_bytes(&self) -> usize {
+        self.entries
+            .values()
+            .map(|entry| entry.held.disk_bytes())
             .sum()
     }
 
     /// Compacts every sequence but the `protected` ones (the document being edited, the one just
-    /// pre-warmed, the one just scored), then, while the total is over the budget, drops the least
-    /// recently used of the others. Protected sequences stay even when they alone exceed the
-    /// budget: dropping them would only make the next request pay to rebuild them.
+    /// pre-warmed, the one just scored) and moves it to disk (see `engine::spill`); then, while
+    /// memory is over its budget, drops the least recently used sequence still in memory, and
+    /// while the disk is over its budget, the least recently used one there. Protected sequences
+    /// stay even when they alone exceed the budget: dropping them would only make the next request
+    /// pay to rebuild them.
     ///
     /// Compaction is eager because it costs little: an idle document keeps every global-layer
     /// position and the sliding window plus [`COMPACTION_MARGIN`] positions, which is all that
     /// continuing where the user left it needs; only a jump far back in an idle document pays a
     /// fresh prefill. The protected documents are never touched: a full cache is what makes a
-    /// rollback anywhere free while the cursor moves around.
+    /// rollback anywhere free while the cursor moves around. Moving to disk is as eager: writing a
+    /// compacted document takes milliseconds, reading it back as long, and memory is what a user
+    /// with many files open runs out of.
     pub fn enforce_budget(&mut self, protected: &[&SequenceKey]) {
+        let mut spill_failed = false;
         for (key, entry) in &mut self.entries {
-            if protected.contains(&key) || entry.compacted_at == Some(entry.sequence.tokens().len())
-            {
+            let Held::Memory(sequence) = &mut entry.held else {
+                continue;
+            };
+            if protected.contains(&key) {
                 continue;
             }
-            let freed = entry.sequence.compact(COMPACTION_MARGIN);
-            entry.compacted_at = Some(entry.sequence.tokens().len());
-            if freed > 0 {
-                tracing::debug!("compacted the cache of {key}: {freed} bytes freed");
+            if entry.compacted_at != Some(sequence.tokens().len()) {
+                let freed = sequence.compact(COMPACTION_MARGIN);
+                entry.compacted_at = Some(sequence.tokens().len());
+                if freed > 0 {
+                    tracing::debug!("compacted the cache of {key}: {freed} bytes freed");
+                }
+            }
+            let Some(area) = self.spill.as_ref().filter(|_| !spill_failed) else {
+                continue;
+            };
+            if sequence.tokens().is_empty() {
+                continue;
+            }
+            match area.spill(sequence) {
+                Ok(spilled) => {
+                    tracing::debug!(
+                        "moved the cache of {key} to disk: {} bytes",
+                        spilled.bytes()
+                    );
+                    entry.held = Held::Disk(spilled);
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        "cannot move idle caches to disk, keeping them in memory: {err}"
+                    );
+                    spill_failed = true;
+                }
             }
         }
-        while self.bytes() > self.budget_bytes {
+        if spill_failed {
+            self.spill = None;
+        }
+        self.evict_over(protected, Held::memory_bytes, self.budget_bytes, "memory");
+        let disk_budget = self.spill.as_ref().map_or(0, SpillArea::budget_bytes);
+        self.evict_over(protected, Held::disk_bytes, disk_budget, "disk");
+    }
+
+    /// Drops the least recently used unprotected sequences that take `size` while their total is
+    /// over `budget`.
+    fn evict_over(
+        &mut self,
+        protected: &[&SequenceKey],
+        size: fn(&Held) -> usize,
+        budget: usize,
+        place: &str,
+    ) {
+        let total = |entries: &HashMap<SequenceKey, Entry>| -> usize {
+            entries.values().map(|entry| size(&entry.held)).sum()
+        };
+        while total(&self.entries) > budget {
             let oldest = self
                 .entries
                 .iter()
-                .filter(|(key, _)| !protected.contains(key))
+                .filter(|(key, entry)| !protected.contains(key) && size(&entry.held) > 0)
                 .min_by_key(|(_, entry)| entry.last_used)
                 .map(|(key, _)| key.clone());
             let Some(oldest) = oldest else {
                 break;
             };
-            tracing::debug!("evicting the cache of {oldest} to stay within the memory budget");
+            tracing::debug!("evicting the cache of {oldest} to stay within the {place} budget");
             self.entries.remove(&oldest);
         }
     }
+}
+
+/// How many leading tokens `a` and `b` share.
+pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

@@ -15,7 +15,7 @@ use super::first_lines::FirstLines;
 use super::inbox::{Inbox, Work};
 use super::key::SequenceKey;
 use super::prefer::{self, PreferJob};
-use super::store::{CacheReport, SequenceStore};
+use super::store::{common_prefix, CacheBudgets, CacheReport, SequenceStore};
 use super::{
     prompt, BackgroundJob, BackgroundKind, Candidate, CompletionJob, CompletionStats, EngineEvent,
     Lookahead, Quality,
@@ -69,7 +69,7 @@ pub(super) fn run(
     state: watch::Sender<EngineState>,
     report: &Mutex<CacheReport>,
     model_info: &std::sync::OnceLock<ModelInfo>,
-    cache_budget_bytes: usize,
+    cache_budgets: CacheBudgets,
 ) {
     let started = Instant::now();
     let loaded = rill_model::paths::resolve_model_path(model_path.as_deref())
@@ -97,7 +97,7 @@ pub(super) fn run(
             Some(Engine {
                 specials,
                 loaded,
-                store: SequenceStore::new(cache_budget_bytes),
+                store: SequenceStore::for_engine(cache_budgets),
                 panic_on,
                 first_lines: FirstLines::default(),
             })
@@ -135,8 +135,8 @@ pub(super) fn run(
             engine.store.remove_document(&document);
             engine.first_lines.forget(&document);
         }
-        if let Some(bytes) = inbox.take_cache_budget() {
-            engine.store.set_budget(bytes);
+        if let Some(budgets) = inbox.take_cache_budget() {
+            engine.store.set_budgets(budgets);
         }
         let reply = match work {
             Work::Shutdown => break,
@@ -489,8 +489,8 @@ impl Engine {
             let model = &self.loaded.model;
             let cached = self
                 .store
-                .peek(&prewarmed)
-                .is_some_and(|sequence| sequence.common_prefix(&prompt) + 1 >= prompt.len());
+                .cached_tokens(&prewarmed)
+                .is_some_and(|cached| common_prefix(cached, &prompt) + 1 >= prompt.len());
             if !cached {
                 let sequence = self.store.sequence(&prewarmed, model);
                 let synced =

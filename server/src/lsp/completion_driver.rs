@@ -536,6 +536,7 @@ fn report_status_when_done(
             status.cached_documents = Some(cache.documents);
             status.cached_tokens = Some(cache.tokens);
             status.cached_bytes = Some(cache.bytes);
+            status.disk_bytes = Some(cache.disk_bytes);
             status.bytes_per_cached_token = Some(cache.bytes_per_token);
         }
         send_status(&session, status).await;

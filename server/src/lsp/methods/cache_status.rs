@@ -13,6 +13,7 @@ pub fn handle(session: &Session) -> CacheStatus {
         cached_documents: report.documents,
         cached_tokens: report.tokens,
         cached_bytes: report.bytes,
+        disk_bytes: report.disk_bytes,
         bytes_per_cached_token: report.bytes_per_token,
         first_lines_ahead: report.first_lines_ahead,
         model_passes: report.work.passes,

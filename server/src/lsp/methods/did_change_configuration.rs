@@ -49,7 +49,7 @@ async fn apply(session: &Arc<Session>, settings: &Value) {
                 crate::lsp::engine_status::report_model_reload(session, pending);
             }
         }
-        engine.set_cache_budget(config.cache_budget_bytes());
+        engine.set_cache_budget(crate::engine::store::CacheBudgets::of(&config));
     }
     // Cached suggestions were made with the old settings (length, sampling): start afresh.
     session.suggestions.clear();
