@@ -92,8 +92,16 @@ pub fn score_tokens(
             .filter(|&j| j + 1 < range.end && wanted(j + 1))
             .map(|j| j - start)
             .collect();
-        let rows =
-            sequence.extend_to_rows(model, &tokens[start..end], Which::Positions(&positions))?;
+        let Some(rows) = sequence.extend_to_rows(
+            model,
+            &tokens[start..end],
+            Which::Positions(&positions),
+            interrupted,
+        )?
+        else {
+            pending.flush(model, tokens, &mut outcome.scores)?;
+            return Ok(outcome);
+        };
         pending.push(positions.iter().map(|&local| start + local + 1), rows);
         if pending.len() >= HEAD_ROWS {
             pending.flush(model, tokens, &mut outcome.scores)?;
@@ -132,19 +140,27 @@ impl PendingRows {
         self.indices.len()
     }
 
-    /// Applies the head to every waiting row and appends their scores, in token order.
+    /// Applies the head to every waiting row and appends their scores, in token order, at most
+    /// [`HEAD_ROWS`] rows a product: their logits (1 MB a row for a 262k vocabulary) are what
+    /// bounds the memory of scoring, whatever the pass length.
     fn flush(&mut self, model: &Model, tokens: &[u32], scores: &mut Vec<TokenScore>) -> Result<()> {
         if self.indices.is_empty() {
             return Ok(());
         }
-        let vocab = model.config().vocab_size;
-        let logits = model.head(&self.rows)?;
-        for (row, &index) in self.indices.iter().enumerate() {
-            scores.push(score_row(
-                &logits[row * vocab..(row + 1) * vocab],
-                tokens,
-                index,
-            )?);
+        let (vocab, hidden) = (model.config().vocab_size, model.config().hidden_size);
+        for (indices, rows) in self
+            .indices
+            .chunks(HEAD_ROWS)
+            .zip(self.rows.chunks(HEAD_ROWS * hidden))
+        {
+            let logits = model.head(rows)?;
+            for (row, &index) in indices.iter().enumerate() {
+                scores.push(score_row(
+                    &logits[row * vocab..(row + 1) * vocab],
+                    tokens,
+                    index,
+                )?);
+            }
         }
         self.indices.clear();
         self.rows.clear();

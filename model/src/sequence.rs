@@ -76,8 +76,9 @@ impl Sequence {
         self.sync_in_chunks(model, tokens, PREFILL_CHUNK, cancelled)
     }
 
-    /// [`Sequence::sync`] with chunks of at most `chunk` tokens: background work uses small chunks
-    /// so that an interactive request never waits long for the next cancellation point.
+    /// [`Sequence::sync`] with chunks of at most `chunk` tokens. `cancelled` is also asked before
+    /// each layer of a pass (see [`Model::forward_to_vec_until`]), so long chunks, which prefill
+    /// faster, still stop within a layer's time; a pass stopped midway leaves nothing cached.
     pub fn sync_in_chunks(
         &mut self,
         model: &Model,
@@ -105,7 +106,12 @@ impl Sequence {
             } else {
                 Which::Positions(&[])
             };
-            logits = model.forward_to_vec(chunk, &mut self.cache, which)?.1;
+            let Some((_, chunk_logits)) =
+                model.forward_to_vec_until(chunk, &mut self.cache, which, cancelled)?
+            else {
+                return Ok(None);
+            };
+            logits = chunk_logits;
             self.tokens.extend_from_slice(chunk);
         }
         Ok(Some(SyncOutcome {
@@ -189,15 +195,19 @@ impl Sequence {
     }
 
     /// Appends `tokens` like [`Sequence::extend_selected`], but returns the selected rows before
-    /// the output head (see [`Model::forward_to_rows`]).
+    /// the output head (see [`Model::forward_to_rows`]). `Ok(None)` when `stop` answered true
+    /// before a layer: nothing is appended then.
     pub fn extend_to_rows(
         &mut self,
         model: &Model,
         tokens: &[u32],
         which: Which<'_>,
-    ) -> Result<Vec<f32>> {
-        let rows = model.forward_to_rows(tokens, &mut self.cache, which)?;
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<f32>>> {
+        let Some(rows) = model.forward_to_rows(tokens, &mut self.cache, which, stop)? else {
+            return Ok(None);
+        };
         self.tokens.extend_from_slice(tokens);
-        Ok(rows)
+        Ok(Some(rows))
     }
 }

@@ -317,15 +317,32 @@ impl Model {
         cache: &mut KvCache,
         which: Which<'_>,
     ) -> Result<(usize, Vec<f32>)> {
+        self.forward_to_vec_until(tokens, cache, which, &|| false)
+            .map(|done| done.expect("a pass that is never stopped completes"))
+    }
+
+    /// [`Model::forward_to_vec`] that asks `stop` before each layer and gives up when it answers
+    /// true: `Ok(None)`, and the cache keeps its length (the keys and values written past it are
+    /// overwritten by the next pass). Background work runs long passes, which are faster per
+    /// token, and still leaves the engine within one layer's time of an interactive request.
+    pub fn forward_to_vec_until(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        which: Which<'_>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<(usize, Vec<f32>)>> {
         let selected = self.selected_rows(tokens.len(), which)?;
         self.check_tokens(tokens, cache)?;
-        let hidden_states = self.run_layers(tokens, cache)?;
+        let Some(hidden_states) = self.run_layers(tokens, cache, stop)? else {
+            return Ok(None);
+        };
         let logits = self.output_logits(&hidden_states, &selected)?;
         if logits.iter().any(|value| !value.is_finite()) {
             return Err(ModelError::NonFiniteLogits);
         }
         cache.advance(tokens.len());
-        Ok((selected.len(), logits))
+        Ok(Some((selected.len(), logits)))
     }
 
     fn selected_rows(&self, count: usize, which: Which<'_>) -> Result<Vec<usize>> {
@@ -363,8 +380,14 @@ impl Model {
     }
 
     /// Embeds the tokens and runs every layer, writing keys and values into `cache` past its
-    /// current length. Returns the final hidden states `[tokens, hidden]` before the output norm.
-    fn run_layers(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Vec<f32>> {
+    /// current length. Returns the final hidden states `[tokens, hidden]` before the output norm,
+    /// or `None` when `stop` answered true before a layer.
+    fn run_layers(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<f32>>> {
         let config = &self.config;
         let hidden = config.hidden_size;
         let count = tokens.len();
@@ -390,6 +413,9 @@ impl Model {
 
         let mut normed = vec![0.0f32; count * hidden];
         for (index, layer) in self.layers.iter().enumerate() {
+            if stop() {
+                return Ok(None);
+            }
             normed.copy_from_slice(&x);
             ops::rms_norm_rows(&mut normed, &layer.attn_norm, config.rms_norm_eps);
             // One input for the three projections: its activations are quantized once.
@@ -451,7 +477,7 @@ impl Model {
             }
             ops::add_rows(&mut x, &down, hidden);
         }
-        Ok(x)
+        Ok(Some(x))
     }
 
     fn output_logits(&self, hidden_states: &[f32], selected: &[usize]) -> Result<Vec<f32>> {
@@ -483,18 +509,23 @@ impl Model {
     /// the largest matrix of a small model, are then read once for many rows. The logits are
     /// bit-identical to `forward_to_vec`'s, because every row's product is independent of how many
     /// rows share the multiplication.
+    ///
+    /// `stop` is asked before each layer, as in [`Model::forward_to_vec_until`].
     pub fn forward_to_rows(
         &self,
         tokens: &[u32],
         cache: &mut KvCache,
         which: Which<'_>,
-    ) -> Result<Vec<f32>> {
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<Vec<f32>>> {
         let selected = self.selected_rows(tokens.len(), which)?;
         self.check_tokens(tokens, cache)?;
-        let hidden_states = self.run_layers(tokens, cache)?;
+        let Some(hidden_states) = self.run_layers(tokens, cache, stop)? else {
+            return Ok(None);
+        };
         let rows = self.output_rows(&hidden_states, &selected);
         cache.advance(tokens.len());
-        Ok(rows)
+        Ok(Some(rows))
     }
 
     /// The output head applied to rows from [`Model::forward_to_rows`]: `[rows, vocab]` logits.

@@ -263,8 +263,9 @@ fn a_synced_sequence_after_edits_inside_words_equals_a_fresh_prefill() {
 }
 
 /// Scoring gathers rows of several passes for one product with the output head, and stops
-/// wherever it is interrupted: every score must still equal the log-softmax of a one-shot pass's
-/// logits, bit for bit, whatever the chunk size and however often it was interrupted.
+/// wherever it is interrupted, between passes or between the layers of one: every score must still
+/// equal the log-softmax of a one-shot pass's logits, bit for bit, whatever the chunk size and
+/// however often it was interrupted.
 #[test]
 fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted() {
     use rill_model::score::score_tokens;
@@ -285,7 +286,10 @@ fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted(
             (index, logprob, best)
         })
         .collect();
-    for (chunk, interrupt_every) in [(32, None), (7, None), (16, Some(3)), (32, Some(2))] {
+    // `interrupted` is asked before each pass and before each of its layers (18 in Gemma 3
+    // 270M), so every 25 and every 40 questions stop some passes between layers, some between
+    // passes, and let others finish.
+    for (chunk, interrupt_every) in [(32, None), (7, None), (16, Some(25)), (32, Some(40))] {
         let mut sequence = Sequence::new(model);
         let mut scores = Vec::new();
         let mut from = 5;
@@ -324,4 +328,42 @@ fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted(
             assert!(calls > 1, "the interruptions were exercised");
         }
     }
+}
+
+/// A prefill stopped between two layers of a pass keeps only the passes before it, and syncing
+/// again later gives the logits of one uninterrupted pass, bit for bit.
+#[test]
+fn a_prefill_stopped_between_layers_keeps_whole_passes_and_resumes_bit_for_bit() {
+    use rill_model::Sequence;
+    use std::cell::Cell;
+
+    let model = model();
+    let tokens = &long_tokens()[..300];
+    let vocab = model.config().vocab_size;
+    let fresh = model
+        .forward_to_vec(tokens, &mut model.new_cache(), Which::Last)
+        .unwrap()
+        .1;
+    let mut sequence = Sequence::new(model);
+    // Questions: 1 before the first pass, 18 before its layers, 1 before the second pass, then
+    // the second pass's layers: the 25th question falls inside the second pass.
+    let asked = Cell::new(0usize);
+    let stop = || {
+        asked.set(asked.get() + 1);
+        asked.get() == 25
+    };
+    let stopped = sequence.sync_in_chunks(model, tokens, 128, &stop).unwrap();
+    assert!(stopped.is_none(), "the stop was honoured");
+    assert_eq!(
+        sequence.tokens(),
+        &tokens[..128],
+        "only the whole first pass is kept"
+    );
+    assert_eq!(sequence.cache().len(), 128);
+    let resumed = sequence
+        .sync_in_chunks(model, tokens, 128, &|| false)
+        .unwrap()
+        .expect("not stopped");
+    assert_eq!(resumed.reused, 128);
+    assert_bit_identical(&fresh, &resumed.logits, vocab);
 }

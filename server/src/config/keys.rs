@@ -89,8 +89,8 @@ config_keys! {
             rule: Flag,
             doc: "Prefill a document's prompt in the background after it opens and when typing pauses, so \
                 the first completion finds it cached and its first line already decided.",
-            protocol: "Background work runs in chunks of 32 tokens and yields to completions (and to the \
-                rescoring of an edited region) between chunks.",
+            protocol: "Background work runs in passes of 128 tokens and yields to completions (and to the \
+                rescoring of an edited region) before each layer of a pass.",
         }
         next_edit_enable: bool {
             key: "nextEdit.enable",

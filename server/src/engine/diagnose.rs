@@ -2,8 +2,9 @@
 //!
 //! A job carries the document's text and the byte regions to score, in order. Each finished region
 //! is reported at once, so the edited region is published before its look-ahead and the rest of the
-//! document. Scoring yields to interactive work between passes of [`SCORE_CHUNK`] tokens; an
-//! interrupted job reports the whole lines it finished and goes back to the inbox for the rest.
+//! document. Scoring yields to interactive work before each layer of its passes of [`SCORE_CHUNK`]
+//! tokens and between head products; an interrupted job reports the whole lines it finished and
+//! goes back to the inbox for the rest.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -24,10 +25,11 @@ use crate::diagnostics::prose::{inside, prose_ranges};
 use crate::diagnostics::spans::worth_scoring;
 use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
 
-/// Tokens per forward pass while scoring, as in background prefill. The output head runs on the
-/// rows of several passes at once (`rill_model::score`), so an interactive request waits at most
-/// one pass and one head product of up to 64 rows, together about as long as a prefill pass of 96.
-pub const SCORE_CHUNK: usize = 32;
+/// Tokens per forward pass while scoring, as in background prefill (see `worker::BACKGROUND_CHUNK`:
+/// a pass is stopped between layers, so its length does not delay interactive work). The output
+/// head runs on at most 64 rows at once (`rill_model::score`), so an interactive request waits at
+/// most one layer or one head product of up to 64 rows, about as long as a prefill pass of 64.
+pub const SCORE_CHUNK: usize = 128;
 
 /// Most tokens of context a scan keeps before the region it scores. Documents up to this size are
 /// scored with all of their text as context. A memory budget (`engine.cacheBudgetMb`) too small

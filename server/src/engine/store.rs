@@ -372,7 +372,10 @@ impl SequenceStore {
             let Some(area) = self.spill.as_ref().filter(|_| !spill_failed) else {
                 continue;
             };
-            if sequence.tokens().is_empty() {
+            // Only the caches a user returns to go to disk: a document's completion and scan
+            // sequences. A next-edit search or a reasoning chain starts from a copy of the
+            // completion's prefix each time, so writing its sequence out would buy nothing.
+            if sequence.tokens().is_empty() || !matches!(key.role, Role::Completion | Role::Scan) {
                 continue;
             }
             match area.spill(sequence) {
