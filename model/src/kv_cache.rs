@@ -154,6 +154,17 @@ impl KvCache {
     /// sliding-window layers. Scoring uses it to decode a side branch without losing the rest of
     /// the cache. `None` when the cache cannot roll back to `len` (it was compacted past it).
     pub fn fork_prefix(&self, len: usize) -> Option<Self> {
+        self.fork_prefix_keeping(len, false)
+    }
+
+    /// [`KvCache::fork_prefix`] that keeps every stored position of sliding-window layers too, so
+    /// that the copy rolls back as far as this cache does (a search that scores several lines
+    /// after a shared prefix returns to it again and again). It costs the full size per position.
+    pub fn fork_prefix_whole(&self, len: usize) -> Option<Self> {
+        self.fork_prefix_keeping(len, true)
+    }
+
+    fn fork_prefix_keeping(&self, len: usize, whole: bool) -> Option<Self> {
         let len = len.min(self.len);
         if len < self.min_rollback() {
             return None;
@@ -164,8 +175,8 @@ impl KvCache {
             .iter()
             .map(|layer| {
                 let keep_from = match layer.window {
-                    Some(window) => len.saturating_sub(window).max(layer.offset),
-                    None => layer.offset,
+                    Some(window) if !whole => len.saturating_sub(window).max(layer.offset),
+                    _ => layer.offset,
                 };
                 let (from, to) = (
                     (keep_from - layer.offset) * kv_dim,
@@ -501,5 +512,19 @@ mod tests {
         let mut compacted = numbered(20);
         compacted.compact(0);
         assert!(compacted.fork_prefix(2).is_none());
+    }
+
+    #[test]
+    fn a_whole_prefix_fork_rolls_back_as_far_as_the_original() {
+        let cache = numbered(20);
+        let mut windowed = cache.fork_prefix(12).unwrap();
+        let mut whole = cache.fork_prefix_whole(12).unwrap();
+        assert_eq!(whole.len(), 12);
+        assert_eq!(whole.min_rollback(), 0);
+        assert_eq!(whole.layers[1].keys, cache.layers[1].keys[..12].to_vec());
+        whole.truncate(3);
+        assert_eq!(whole.len(), 3, "rolls back anywhere");
+        windowed.truncate(3);
+        assert_eq!(windowed.len(), 0, "a windowed fork empties instead");
     }
 }

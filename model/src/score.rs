@@ -64,24 +64,26 @@ pub fn score_tokens(
     if range.is_empty() {
         return Ok(outcome);
     }
-    // Bringing the cache to the token before the range gives the prediction of the range's first token.
-    let Some(synced) =
-        sequence.sync_in_chunks(model, &tokens[..range.start], chunk, interrupted)?
-    else {
+    // The hidden state of token `range.start - 1` predicts the range's first token, so the cache
+    // is brought to the tokens before that one and the passes start there. With the context
+    // cached already (a line scored again with other text, a region after the last one) this
+    // costs no pass of its own: re-running the context's last token for its logits would.
+    let resume = range.start - 1;
+    let held = sequence.common_prefix(&tokens[..resume]);
+    sequence.truncate(held);
+    if sequence.tokens().len() < resume
+        && sequence
+            .sync_in_chunks(model, &tokens[..resume], chunk, interrupted)?
+            .is_none()
+    {
         return Ok(outcome);
-    };
-    if wanted(range.start) {
-        outcome
-            .scores
-            .push(score_row(&synced.logits, tokens, range.start)?);
     }
-    outcome.reached = range.start + 1;
     // Each pass feeds tokens[start..end]; the hidden state after token j predicts token j + 1,
     // so the pass yields the rows for tokens start + 1 ..= end (those inside the range and
     // wanted). The rows wait in `pending` until [`HEAD_ROWS`] of them share one product with the
     // output head, whose weights are then read once for all of them.
     let mut pending = PendingRows::default();
-    let mut start = range.start;
+    let mut start = resume;
     while outcome.reached < range.end {
         if interrupted() {
             pending.flush(model, tokens, &mut outcome.scores)?;

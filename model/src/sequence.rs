@@ -152,6 +152,16 @@ impl Sequence {
         Ok(Sequence { tokens, cache })
     }
 
+    /// [`Sequence::fork`] that keeps every position (see [`KvCache::fork_prefix_whole`]): the
+    /// copy rolls back anywhere this sequence could.
+    pub fn fork_whole(&self, len: usize) -> Option<Sequence> {
+        let cache = self.cache.fork_prefix_whole(len)?;
+        Some(Sequence {
+            tokens: self.tokens[..cache.len()].to_vec(),
+            cache,
+        })
+    }
+
     /// How many leading tokens of `tokens` are cached already.
     pub fn common_prefix(&self, tokens: &[u32]) -> usize {
         self.tokens

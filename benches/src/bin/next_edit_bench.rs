@@ -48,6 +48,10 @@ struct Args {
     /// One line per case on stderr.
     #[arg(long)]
     verbose: bool,
+    /// `completion.timeoutMs` for the completion asked for before each edit; the server's
+    /// default (2000) leaves the cache of a long file's prompt unfinished on two cores.
+    #[arg(long, default_value_t = 30_000)]
+    completion_timeout_ms: u64,
     /// What renamed names become: `related` keeps the old name's meaning (`lo` → `new_lo`, as a
     /// rename that keeps the concept reads), `unrelated` picks a generic word (`lo` → `buf`).
     #[arg(long, value_enum, default_value_t = Names::Related)]
@@ -133,10 +137,15 @@ fn main() -> Result<()> {
     eprintln!("{} cases from {} files", cases.len(), files.len());
 
     let mut profile = Profile::vscode();
+    // The completion asked for before each edit must finish its prefill, as the pre-warm (off
+    // here, to keep background work out of the timing) finishes it when the cursor rests before
+    // an edit: otherwise a long file's completion times out after `completion.timeoutMs` with
+    // part of the text before the edit uncached, and the search then pays for that prefill.
     profile.settings = json!({ "rill": {
         "nextEdit": { "debounceMs": args.debounce_ms },
         "diagnostics": { "enable": false },
-        "engine": { "prewarm": false }
+        "engine": { "prewarm": false },
+        "completion": { "timeoutMs": args.completion_timeout_ms }
     }});
     let server = Server::start_ready(profile);
     let mut outcomes = Vec::new();

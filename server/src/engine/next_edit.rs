@@ -36,6 +36,9 @@ const PROPAGATION_FLOOR: f32 = -8.0;
 const REWRITE_MARGIN: f32 = 4.0;
 /// The completion sequence is copied only when it saves at least this many tokens of prefill.
 const SEED_AT_LEAST: usize = 64;
+/// Lines right above a target that its context keeps when the text between the edit and the
+/// target is left out (see [`Search::context`]).
+const EXCERPT_LINES: usize = 4;
 
 /// A next-edit search for the engine thread.
 #[derive(Debug, Clone)]
@@ -107,7 +110,7 @@ pub fn run(
         let line = target.line.clone();
         let old_line = &text[line.clone()];
         let following = following_lines(text, line.end, target.replace.is_none());
-        let context = search.context(text, line.start)?;
+        let context = search.context(text, line.start, hunk.after_range.end)?;
         let (new_line, margin) = match &target.replace {
             Some((range, to)) => {
                 let mut rewritten = old_line.to_string();
@@ -198,14 +201,32 @@ pub fn run(
 }
 
 impl Search<'_> {
-    /// BOS and `text[..end]` from the completion window's start at the edit; the window a
-    /// completion at `end` would take when the line is above that start or too far below.
-    fn context(&self, text: &str, end: usize) -> rill_model::Result<Vec<u32>> {
+    /// The context of a line starting at `end` in `text`, whose edit ends at byte `edit_end`:
+    /// BOS and `text` from the completion window's start at the edit to the end of the edited
+    /// line, then, for a line further below, the [`EXCERPT_LINES`] lines above it. Leaving out
+    /// the text in between is what keeps a target far below the edit as cheap as a near one:
+    /// the part up to the edit is what the document's completion sequence holds already, so only
+    /// the edited line and the excerpt are computed, instead of every token down to the target
+    /// (twice, with the text before the edit). The model still reads the edit and the target's
+    /// own surroundings, which is what tells a renamed name from the old one. When the line is
+    /// above the window's start or the window would grow too long: the window a completion at
+    /// `end` would take.
+    fn context(&self, text: &str, end: usize, edit_end: usize) -> rill_model::Result<Vec<u32>> {
         let context_length = self.loaded.model.config().context_length;
         if let Some(start) = self.window_start {
             let limit = (2 * self.job.context_tokens)
                 .min(context_length.saturating_sub(self.job.reserve_tokens));
-            if let Some(tokens) = tokens_from(&self.loaded.tokenizer, text, start, end, limit)? {
+            let tokenizer = &self.loaded.tokenizer;
+            let edited_line_end = line_end_from(text, edit_end);
+            let excerpt = lines_above(text, end, EXCERPT_LINES);
+            if edited_line_end < excerpt {
+                if let Some(mut tokens) =
+                    tokens_from(tokenizer, text, start, edited_line_end, limit)?
+                {
+                    tokens.extend(tokenizer.encode(&text[excerpt..end])?);
+                    return Ok(tokens);
+                }
+            } else if let Some(tokens) = tokens_from(tokenizer, text, start, end, limit)? {
                 return Ok(tokens);
             }
         }
@@ -279,7 +300,7 @@ impl Search<'_> {
         };
         let end = start + (line.end - line.start);
         let following = following_lines(&before, end, false);
-        let context = self.context(&before, start)?;
+        let context = self.context(&before, start, self.edit_end_before())?;
         self.gain(
             store,
             &context,
@@ -310,6 +331,11 @@ impl Search<'_> {
             return Ok(None);
         };
         Ok(Some(new - old))
+    }
+
+    /// Where the edit's text ends in the text before the edit (see [`Search::before_edit`]).
+    fn edit_end_before(&self) -> usize {
+        self.job.hunk.after_range.start + self.job.hunk.before.len()
     }
 
     /// The text before the edit and where `line` starts in it; `None` when the line overlaps the
@@ -349,7 +375,7 @@ impl Search<'_> {
             .loaded
             .tokenizer
             .encode(&format!("{old_line}{following}"))?;
-        let then_context = self.context(&before, start)?;
+        let then_context = self.context(&before, start, self.edit_end_before())?;
         let Some(then) = self.score(store, &then_context, &region)? else {
             return Ok(None);
         };
@@ -416,6 +442,25 @@ pub fn without_scoring(job: &NextEditJob) -> Option<Proposal> {
     })
 }
 
+/// The start of the line after the one holding byte `at`; `at` itself when a line starts there.
+fn line_end_from(text: &str, at: usize) -> usize {
+    if at == 0 || text[..at].ends_with('\n') {
+        return at;
+    }
+    text[at..].find('\n').map_or(text.len(), |index| at + index + 1)
+}
+
+/// The start of the line `count` lines above the line starting at `line_start` (the text's
+/// start when there are fewer).
+fn lines_above(text: &str, line_start: usize, count: usize) -> usize {
+    let before = &text[..line_start];
+    // The line break that ends the line above is the first one found going back.
+    before
+        .rmatch_indices('\n')
+        .nth(count)
+        .map_or(0, |(index, _)| index + 1)
+}
+
 /// The line break after a line and the next [`FOLLOWING_LINES`] lines (`rewrite`), or nothing.
 fn following_lines(text: &str, line_end: usize, rewrite: bool) -> &str {
     if !rewrite {
@@ -427,4 +472,30 @@ fn following_lines(text: &str, line_end: usize, rewrite: bool) -> &str {
         .nth(FOLLOWING_LINES)
         .map_or(rest.len(), |(index, _)| index);
     &rest[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_edited_line_ends_at_its_line_break_and_a_line_start_is_its_own_end() {
+        let text = "a = 1\nbb = 2\nc = 3";
+        assert_eq!(line_end_from(text, 0), 0);
+        assert_eq!(line_end_from(text, 2), 6);
+        assert_eq!(line_end_from(text, 6), 6, "an inserted whole line ends where it ends");
+        assert_eq!(line_end_from(text, 8), 13);
+        assert_eq!(line_end_from(text, 15), text.len(), "the last line has no break");
+    }
+
+    #[test]
+    fn the_excerpt_starts_the_given_number_of_lines_above() {
+        let text = "l0\nl1\nl2\nl3\nl4\n";
+        let l4 = text.find("l4").unwrap();
+        assert_eq!(&text[lines_above(text, l4, 1)..l4], "l3\n");
+        assert_eq!(&text[lines_above(text, l4, 3)..l4], "l1\nl2\nl3\n");
+        assert_eq!(lines_above(text, l4, 4), 0);
+        assert_eq!(lines_above(text, l4, 9), 0, "fewer lines: the text's start");
+        assert_eq!(lines_above(text, 0, 2), 0);
+    }
 }

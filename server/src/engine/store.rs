@@ -199,7 +199,9 @@ impl SequenceStore {
         if theirs < ours + at_least {
             return false;
         }
-        let Some(fork) = source.fork(theirs) else {
+        // A whole copy: the caller rolls back inside the shared prefix (each line it scores
+        // after the same context), which a window-trimmed fork could only do by starting over.
+        let Some(fork) = source.fork_whole(theirs) else {
             return false;
         };
         self.clock += 1;
