@@ -447,7 +447,9 @@ fn line_end_from(text: &str, at: usize) -> usize {
     if at == 0 || text[..at].ends_with('\n') {
         return at;
     }
-    text[at..].find('\n').map_or(text.len(), |index| at + index + 1)
+    text[at..]
+        .find('\n')
+        .map_or(text.len(), |index| at + index + 1)
 }
 
 /// The start of the line `count` lines above the line starting at `line_start` (the text's
@@ -483,9 +485,17 @@ mod tests {
         let text = "a = 1\nbb = 2\nc = 3";
         assert_eq!(line_end_from(text, 0), 0);
         assert_eq!(line_end_from(text, 2), 6);
-        assert_eq!(line_end_from(text, 6), 6, "an inserted whole line ends where it ends");
+        assert_eq!(
+            line_end_from(text, 6),
+            6,
+            "an inserted whole line ends where it ends"
+        );
         assert_eq!(line_end_from(text, 8), 13);
-        assert_eq!(line_end_from(text, 15), text.len(), "the last line has no break");
+        assert_eq!(
+            line_end_from(text, 15),
+            text.len(),
+            "the last line has no break"
+        );
     }
 
     #[test]

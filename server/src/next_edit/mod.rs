@@ -8,6 +8,9 @@ pub mod targets;
 
 use std::ops::Range;
 
+/// Nats a rewrite must add to the document's log likelihood (see `benches/README.md`, next edits).
+pub const MARGIN: f32 = 1.0;
+
 pub use targets::{targets, Target, TargetKind};
 
 /// One edit of a typing burst: the document's text before and after it differ exactly inside

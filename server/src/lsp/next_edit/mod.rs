@@ -17,7 +17,7 @@ use super::session::{lock, Session};
 use crate::comments;
 use crate::engine::next_edit::NextEditJob;
 use crate::engine::{BackgroundJob, BackgroundKind, CancelToken, EngineState};
-use crate::next_edit::{targets, Hunk, Proposal};
+use crate::next_edit::{targets, Hunk, Proposal, MARGIN};
 use crate::rill_protocol::NextEditAvailableParams;
 
 pub(super) mod state;
@@ -27,8 +27,6 @@ pub use state::{EditRecord, Offer};
 
 /// Targets tried per search: the nearest propagation sites, the calls, then the lines below.
 const MAX_TARGETS: usize = 6;
-/// Nats a rewrite must add to the document's log likelihood (see `benches/README.md`, next edits).
-pub const MARGIN: f32 = 1.0;
 
 /// Before an edit is applied: the text as it was, which starts a typing burst.
 pub fn before_change(session: &Session, uri: &Url) -> Option<Rope> {
