@@ -73,7 +73,7 @@ pub fn score_tokens(
     sequence.truncate(held);
     if sequence.tokens().len() < resume
         && sequence
-            .sync_in_chunks(model, &tokens[..resume], chunk, interrupted)?
+            .sync_yielding(model, &tokens[..resume], chunk, interrupted)?
             .is_none()
     {
         return Ok(outcome);

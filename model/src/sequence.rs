@@ -76,15 +76,38 @@ impl Sequence {
         self.sync_in_chunks(model, tokens, PREFILL_CHUNK, cancelled)
     }
 
-    /// [`Sequence::sync`] with chunks of at most `chunk` tokens. `cancelled` is also asked before
-    /// each layer of a pass (see [`Model::forward_to_vec_until`]), so long chunks, which prefill
-    /// faster, still stop within a layer's time; a pass stopped midway leaves nothing cached.
+    /// [`Sequence::sync`] with chunks of at most `chunk` tokens, `cancelled` asked before each.
     pub fn sync_in_chunks(
         &mut self,
         model: &Model,
         tokens: &[u32],
         chunk: usize,
         cancelled: &dyn Fn() -> bool,
+    ) -> Result<Option<SyncOutcome>> {
+        self.sync_with(model, tokens, chunk, cancelled, &|| false)
+    }
+
+    /// [`Sequence::sync_in_chunks`] for background work: `yield_now` is asked before each chunk
+    /// and also before each layer of a pass (see [`Model::forward_to_vec_until`]), so long
+    /// chunks, which prefill faster, still give way within a layer's time. A pass stopped midway
+    /// leaves nothing cached.
+    pub fn sync_yielding(
+        &mut self,
+        model: &Model,
+        tokens: &[u32],
+        chunk: usize,
+        yield_now: &dyn Fn() -> bool,
+    ) -> Result<Option<SyncOutcome>> {
+        self.sync_with(model, tokens, chunk, yield_now, yield_now)
+    }
+
+    fn sync_with(
+        &mut self,
+        model: &Model,
+        tokens: &[u32],
+        chunk: usize,
+        cancelled: &dyn Fn() -> bool,
+        between_layers: &dyn Fn() -> bool,
     ) -> Result<Option<SyncOutcome>> {
         if tokens.is_empty() {
             return Err(crate::ModelError::EmptyInput);
@@ -107,7 +130,7 @@ impl Sequence {
                 Which::Positions(&[])
             };
             let Some((_, chunk_logits)) =
-                model.forward_to_vec_until(chunk, &mut self.cache, which, cancelled)?
+                model.forward_to_vec_until(chunk, &mut self.cache, which, between_layers)?
             else {
                 return Ok(None);
             };

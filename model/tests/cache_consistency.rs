@@ -352,7 +352,7 @@ fn a_prefill_stopped_between_layers_keeps_whole_passes_and_resumes_bit_for_bit()
         asked.set(asked.get() + 1);
         asked.get() == 25
     };
-    let stopped = sequence.sync_in_chunks(model, tokens, 128, &stop).unwrap();
+    let stopped = sequence.sync_yielding(model, tokens, 128, &stop).unwrap();
     assert!(stopped.is_none(), "the stop was honoured");
     assert_eq!(
         sequence.tokens(),

@@ -152,9 +152,11 @@ fn scoring_interrupted_inside_a_character_resumes_from_a_line_start() {
     };
     let mut rounds = 0;
     loop {
-        // Interrupted after one to six chunks of 16 tokens, so the point reached varies.
+        // Scoring asks before each pass and before each of its 18 layers, so about 19 times a
+        // pass: interrupted after 10 to 109 questions, some rounds stop between passes, some
+        // inside one, after none to five whole passes, and the point reached varies.
         let checks = Cell::new(0);
-        let allowed = 1 + rounds % 6;
+        let allowed = 10 + (rounds * 13) % 100;
         let interrupted = || {
             checks.set(checks.get() + 1);
             checks.get() > allowed

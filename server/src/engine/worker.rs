@@ -496,7 +496,7 @@ impl Engine {
             if !cached {
                 let sequence = self.store.sequence(&prewarmed, model);
                 let synced =
-                    sequence.sync_in_chunks(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
+                    sequence.sync_yielding(model, &prompt, BACKGROUND_CHUNK, &interrupted)?;
                 if synced.is_none() {
                     return Ok(false);
                 }
