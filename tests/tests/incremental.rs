@@ -37,6 +37,22 @@ fn wait_for_cache(server: &Server, what: &str, done: impl Fn(&Value) -> bool) ->
     }
 }
 
+/// Asks for a completion at (`line`, `character`) and returns the `rill/status` that reports how
+/// it was served (its `source`, `reusedTokens`).
+fn complete_for_status(server: &Server, uri: &str, line: u32, character: u32) -> Value {
+    let mark = server.mark();
+    let id = server.inline_completion(uri, line, character);
+    server.response(id, DEFAULT_TIMEOUT).expect("completion");
+    server
+        .wait_for_notification_since(
+            mark,
+            "rill/status",
+            |params| params.get("source").is_some(),
+            DEFAULT_TIMEOUT,
+        )
+        .1
+}
+
 fn end_of(text: &str) -> (u32, u32) {
     let line = text.lines().count() as u32;
     // The files end with a newline, so the end is the start of the line after the last one.
@@ -215,15 +231,7 @@ fn the_memory_budget_evicts_idle_documents_but_keeps_the_edited_and_the_prewarme
     let status = cached(&server, 2);
     eprintln!("after opening c: {status}");
     // a's cache survived: a request a line earlier rolls back inside it.
-    let mark = server.mark();
-    let id = server.inline_completion(&documents[0].0, line - 1, 0);
-    server.response(id, DEFAULT_TIMEOUT).expect("completion");
-    let (_, status) = server.wait_for_notification_since(
-        mark,
-        "rill/status",
-        |params| params.get("source").is_some(),
-        DEFAULT_TIMEOUT,
-    );
+    let status = complete_for_status(&server, &documents[0].0, line - 1, 0);
     eprintln!("completing in a again: {status}");
     assert_eq!(status["source"], "model", "{status}");
     assert!(
@@ -260,15 +268,7 @@ fn an_idle_document_waits_on_disk_and_its_next_completion_reuses_its_cache() {
     });
     eprintln!("after opening b: {status}");
     let (line, character) = end_of(&documents[0].1);
-    let mark = server.mark();
-    let id = server.inline_completion(&documents[0].0, line, character);
-    server.response(id, DEFAULT_TIMEOUT).expect("completion");
-    let (_, status) = server.wait_for_notification_since(
-        mark,
-        "rill/status",
-        |params| params.get("source").is_some(),
-        DEFAULT_TIMEOUT,
-    );
+    let status = complete_for_status(&server, &documents[0].0, line, character);
     eprintln!("completing in a: {status}");
     assert!(
         status["reusedTokens"].as_u64().unwrap_or(0) > 1000,
