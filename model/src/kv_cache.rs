@@ -246,7 +246,6 @@ impl KvCache {
     /// shape. Each layer's allocation holds exactly its live positions, as after a compaction. A
     /// file of another shape, or one cut short, is an error and leaves this cache empty.
     pub fn restore(&mut self, input: &mut dyn Read) -> io::Result<()> {
-        self.clear();
         let result = self.read_saved(input);
         if result.is_err() {
             self.clear();

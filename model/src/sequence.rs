@@ -13,6 +13,12 @@ use crate::transformer::{Model, Which};
 /// activations and gives the caller a cancellation point between chunks.
 pub const PREFILL_CHUNK: usize = 128;
 
+/// How many leading tokens `a` and `b` share: what a cache holding `a` can keep of `b`, also for
+/// callers that hold only a sequence's tokens (one whose cache waits on disk).
+pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 /// A token sequence whose keys and values are cached.
 pub struct Sequence {
     tokens: Vec<u32>,
@@ -187,11 +193,7 @@ impl Sequence {
 
     /// How many leading tokens of `tokens` are cached already.
     pub fn common_prefix(&self, tokens: &[u32]) -> usize {
-        self.tokens
-            .iter()
-            .zip(tokens)
-            .take_while(|(cached, new)| cached == new)
-            .count()
+        common_prefix(&self.tokens, tokens)
     }
 
     /// Appends one token and returns the logits after it.

@@ -332,9 +332,7 @@ impl Model {
         which: Which<'_>,
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<(usize, Vec<f32>)>> {
-        let selected = self.selected_rows(tokens.len(), which)?;
-        self.check_tokens(tokens, cache)?;
-        let Some(hidden_states) = self.run_layers(tokens, cache, stop)? else {
+        let Some((selected, hidden_states)) = self.checked_pass(tokens, cache, which, stop)? else {
             return Ok(None);
         };
         let logits = self.output_logits(&hidden_states, &selected)?;
@@ -343,6 +341,23 @@ impl Model {
         }
         cache.advance(tokens.len());
         Ok(Some((selected.len(), logits)))
+    }
+
+    /// The rows `which` selects and the final hidden states of a pass over `tokens`, after
+    /// checking both; `None` when `stop` answered true before a layer. The caller advances the
+    /// cache once it has what it needs from the pass.
+    fn checked_pass(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        which: Which<'_>,
+        stop: &dyn Fn() -> bool,
+    ) -> Result<Option<(Vec<usize>, Vec<f32>)>> {
+        let selected = self.selected_rows(tokens.len(), which)?;
+        self.check_tokens(tokens, cache)?;
+        Ok(self
+            .run_layers(tokens, cache, stop)?
+            .map(|hidden_states| (selected, hidden_states)))
     }
 
     fn selected_rows(&self, count: usize, which: Which<'_>) -> Result<Vec<usize>> {
@@ -518,9 +533,7 @@ impl Model {
         which: Which<'_>,
         stop: &dyn Fn() -> bool,
     ) -> Result<Option<Vec<f32>>> {
-        let selected = self.selected_rows(tokens.len(), which)?;
-        self.check_tokens(tokens, cache)?;
-        let Some(hidden_states) = self.run_layers(tokens, cache, stop)? else {
+        let Some((selected, hidden_states)) = self.checked_pass(tokens, cache, which, stop)? else {
             return Ok(None);
         };
         let rows = self.output_rows(&hidden_states, &selected);

@@ -136,7 +136,7 @@ fn completion_holds_document(
             expected.push(loaded.tokenizer.bos_id());
             expected.extend_from_slice(&ids[..start]);
             cached.len() > 1
-                && super::store::common_prefix(cached, &expected)
+                && rill_model::sequence::common_prefix(cached, &expected)
                     >= cached.len().min(expected.len())
         })
 }

@@ -8,6 +8,8 @@
 //! log probability, the document's own likelihood; the first target that passes is the answer,
 //! and none passing is an answer too (silence).
 
+use std::cell::OnceCell;
+
 use rill_model::generate::{generate, FinishReason, GenerationParams};
 use rill_model::score::score_tokens;
 use rill_model::LoadedModel;
@@ -18,6 +20,7 @@ use super::key::SequenceKey;
 use super::prompt::{prompt_tokens, tokens_from, window_start_byte};
 use super::store::SequenceStore;
 use super::CancelToken;
+use crate::diagnostics::regions::line_offset_after;
 use crate::next_edit::{Hunk, Proposal, Target};
 
 /// Lines after the target that are scored with a rewrite by the model: it must fit what follows.
@@ -74,6 +77,13 @@ pub enum Outcome {
     Stopped,
 }
 
+/// Which text a context is taken from: the document as it is, or as it was before the edit.
+#[derive(Debug, Clone, Copy)]
+enum Side {
+    After = 0,
+    Before = 1,
+}
+
 /// What a search needs at hand for every target.
 struct Search<'a> {
     loaded: &'a LoadedModel,
@@ -83,6 +93,11 @@ struct Search<'a> {
     /// Where the completion's window at the edit starts, in the text before the edit as well as
     /// after it (it is before the edit); `None` when the edit is not inside that window.
     window_start: Option<usize>,
+    /// The document with the edit undone, built once for every target that compares with it.
+    before: String,
+    /// Each side's tokens from the window's start to the end of the edited line, which every far
+    /// target's context begins with: tokenized once per side, not once per target.
+    edited_prefix: [OnceCell<Option<Vec<u32>>>; 2],
 }
 
 /// Tries the targets in order (see the module documentation), for at most [`SEARCH_BUDGET`].
@@ -120,12 +135,16 @@ fn find(
         job.reserve_tokens,
         loaded.model.config().context_length,
     )?;
+    let mut before = job.text.clone();
+    before.replace_range(hunk.after_range.clone(), &hunk.before);
     let search = Search {
         loaded,
         key,
         job,
         stop,
         window_start: (window_start <= hunk.after_range.start).then_some(window_start),
+        before,
+        edited_prefix: Default::default(),
     };
     let text = job.text.as_str();
     for target in &job.targets {
@@ -135,7 +154,7 @@ fn find(
         let line = target.line.clone();
         let old_line = &text[line.clone()];
         let following = following_lines(text, line.end, target.replace.is_none());
-        let context = search.context(text, line.start, hunk.after_range.end)?;
+        let context = search.context(Side::After, line.start)?;
         let (new_line, margin) = match &target.replace {
             Some((range, to)) => {
                 let mut rewritten = old_line.to_string();
@@ -226,8 +245,7 @@ fn find(
 }
 
 impl Search<'_> {
-    /// The context of a line starting at `end` in `text`, whose edit ends at byte `edit_end`:
-    /// BOS and `text` from the completion window's start at the edit to the end of the edited
+    /// The context of a line starting at `end` in `side`'s text: BOS and that text from the completion window's start at the edit to the end of the edited
     /// line, then, for a line further below, the [`EXCERPT_LINES`] lines above it. Leaving out
     /// the text in between is what keeps a target far below the edit as cheap as a near one:
     /// the part up to the edit is what the document's completion sequence holds already, so only
@@ -236,22 +254,20 @@ impl Search<'_> {
     /// own surroundings, which is what tells a renamed name from the old one. When the line is
     /// above the window's start or the window would grow too long: the window a completion at
     /// `end` would take.
-    fn context(&self, text: &str, end: usize, edit_end: usize) -> rill_model::Result<Vec<u32>> {
-        let context_length = self.loaded.model.config().context_length;
+    fn context(&self, side: Side, end: usize) -> rill_model::Result<Vec<u32>> {
+        let text = self.text(side);
         if let Some(start) = self.window_start {
-            let limit = (2 * self.job.context_tokens)
-                .min(context_length.saturating_sub(self.job.reserve_tokens));
             let tokenizer = &self.loaded.tokenizer;
-            let edited_line_end = line_end_from(text, edit_end);
             let excerpt = lines_above(text, end, EXCERPT_LINES);
-            if edited_line_end < excerpt {
-                if let Some(mut tokens) =
-                    tokens_from(tokenizer, text, start, edited_line_end, limit)?
-                {
+            if self.edited_line_end(side) < excerpt {
+                if let Some(prefix) = self.edited_prefix(side, start)? {
+                    let mut tokens = prefix.to_vec();
                     tokens.extend(tokenizer.encode(&text[excerpt..end])?);
                     return Ok(tokens);
                 }
-            } else if let Some(tokens) = tokens_from(tokenizer, text, start, end, limit)? {
+            } else if let Some(tokens) =
+                tokens_from(tokenizer, text, start, end, self.context_limit())?
+            {
                 return Ok(tokens);
             }
         }
@@ -262,6 +278,46 @@ impl Search<'_> {
             self.job.reserve_tokens,
             self.loaded.model.config().context_length,
         )
+    }
+
+    fn text(&self, side: Side) -> &str {
+        match side {
+            Side::After => &self.job.text,
+            Side::Before => &self.before,
+        }
+    }
+
+    /// Where the line holding the edit's end ends in `side`'s text (see [`line_end_from`]).
+    fn edited_line_end(&self, side: Side) -> usize {
+        let hunk = &self.job.hunk;
+        let edit_end = match side {
+            Side::After => hunk.after_range.end,
+            Side::Before => hunk.after_range.start + hunk.before.len(),
+        };
+        line_end_from(self.text(side), edit_end)
+    }
+
+    /// The most tokens a context that extends the completion's window may hold.
+    fn context_limit(&self) -> usize {
+        let context_length = self.loaded.model.config().context_length;
+        (2 * self.job.context_tokens).min(context_length.saturating_sub(self.job.reserve_tokens))
+    }
+
+    /// BOS and `side`'s tokens from `start` to the end of the edited line, tokenized on first use;
+    /// `None` when they would exceed [`Search::context_limit`].
+    fn edited_prefix(&self, side: Side, start: usize) -> rill_model::Result<Option<&[u32]>> {
+        let cell = &self.edited_prefix[side as usize];
+        if cell.get().is_none() {
+            let tokens = tokens_from(
+                &self.loaded.tokenizer,
+                self.text(side),
+                start,
+                self.edited_line_end(side),
+                self.context_limit(),
+            )?;
+            let _ = cell.set(tokens);
+        }
+        Ok(cell.get().and_then(Option::as_deref))
     }
 
     /// The summed log probability of `region`'s tokens after `context`; `None` when stopped.
@@ -320,16 +376,16 @@ impl Search<'_> {
         line: &std::ops::Range<usize>,
         new_line: &str,
     ) -> rill_model::Result<Option<f32>> {
-        let Some((before, start)) = self.before_edit(line) else {
+        let Some(start) = self.start_before_edit(line) else {
             return Ok(Some(0.0));
         };
         let end = start + (line.end - line.start);
-        let following = following_lines(&before, end, false);
-        let context = self.context(&before, start, self.edit_end_before())?;
+        let following = following_lines(&self.before, end, false);
+        let context = self.context(Side::Before, start)?;
         self.gain(
             store,
             &context,
-            &format!("{}{following}", &before[start..end]),
+            &format!("{}{following}", &self.before[start..end]),
             &format!("{new_line}{following}"),
         )
     }
@@ -358,28 +414,19 @@ impl Search<'_> {
         Ok(Some(new - old))
     }
 
-    /// Where the edit's text ends in the text before the edit (see [`Search::before_edit`]).
-    fn edit_end_before(&self) -> usize {
-        self.job.hunk.after_range.start + self.job.hunk.before.len()
-    }
-
-    /// The text before the edit and where `line` starts in it; `None` when the line overlaps the
-    /// edit.
-    fn before_edit(&self, line: &std::ops::Range<usize>) -> Option<(String, usize)> {
+    /// Where `line` starts in the text before the edit; `None` when the line overlaps the edit.
+    fn start_before_edit(&self, line: &std::ops::Range<usize>) -> Option<usize> {
         let hunk = &self.job.hunk;
         if line.start < hunk.after_range.end.max(hunk.after_range.start + 1)
             && hunk.after_range.start < line.end
         {
             return None;
         }
-        let mut before = self.job.text.clone();
-        before.replace_range(hunk.after_range.clone(), &hunk.before);
-        let start = if line.start >= hunk.after_range.end {
+        Some(if line.start >= hunk.after_range.end {
             line.start - hunk.after.len() + hunk.before.len()
         } else {
             line.start
-        };
-        Some((before, start))
+        })
     }
 
     /// How many nats less likely the edit made the line at `line` (with the lines after it)
@@ -393,14 +440,14 @@ impl Search<'_> {
         old_line: &str,
         following: &str,
     ) -> rill_model::Result<Option<f32>> {
-        let Some((before, start)) = self.before_edit(line) else {
+        let Some(start) = self.start_before_edit(line) else {
             return Ok(Some(0.0));
         };
         let region = self
             .loaded
             .tokenizer
             .encode(&format!("{old_line}{following}"))?;
-        let then_context = self.context(&before, start, self.edit_end_before())?;
+        let then_context = self.context(Side::Before, start)?;
         let Some(then) = self.score(store, &then_context, &region)? else {
             return Ok(None);
         };
@@ -472,9 +519,7 @@ fn line_end_from(text: &str, at: usize) -> usize {
     if at == 0 || text[..at].ends_with('\n') {
         return at;
     }
-    text[at..]
-        .find('\n')
-        .map_or(text.len(), |index| at + index + 1)
+    line_offset_after(text, at, 1)
 }
 
 /// The start of the line `count` lines above the line starting at `line_start` (the text's

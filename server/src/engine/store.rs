@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use rill_model::sequence::common_prefix;
 use rill_model::{Model, Sequence, Work};
 
 use super::key::{Role, SequenceKey};
@@ -328,17 +329,16 @@ impl SequenceStore {
     }
 
     fn bytes(&self) -> usize {
-        self.entries
-            .values()
-            .map(|entry| entry.held.memory_bytes())
-            .sum()
+        self.total(Held::memory_bytes)
     }
 
     fn disk_bytes(&self) -> usize {
-        self.entries
-            .values()
-            .map(|entry| entry.held.disk_bytes())
-            .sum()
+        self.total(Held::disk_bytes)
+    }
+
+    /// The sum of `size` over every sequence.
+    fn total(&self, size: fn(&Held) -> usize) -> usize {
+        self.entries.values().map(|entry| size(&entry.held)).sum()
     }
 
     /// Compacts every sequence but the `protected` ones (the document being edited, the one just
@@ -413,10 +413,7 @@ impl SequenceStore {
         budget: usize,
         place: &str,
     ) {
-        let total = |entries: &HashMap<SequenceKey, Entry>| -> usize {
-            entries.values().map(|entry| size(&entry.held)).sum()
-        };
-        while total(&self.entries) > budget {
+        while self.total(size) > budget {
             let oldest = self
                 .entries
                 .iter()
@@ -430,9 +427,4 @@ impl SequenceStore {
             self.entries.remove(&oldest);
         }
     }
-}
-
-/// How many leading tokens `a` and `b` share.
-pub fn common_prefix(a: &[u32], b: &[u32]) -> usize {
-    a.iter().zip(b).take_while(|(x, y)| x == y).count()
 }

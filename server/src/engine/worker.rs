@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use rill_model::generate::{generate, FinishReason, GenerationParams};
 use rill_model::lines::{self, LineSearch};
+use rill_model::sequence::common_prefix;
 use rill_model::{LoadOptions, LoadedModel};
 use tokio::sync::watch;
 
@@ -15,7 +16,7 @@ use super::first_lines::FirstLines;
 use super::inbox::{Inbox, Work};
 use super::key::SequenceKey;
 use super::prefer::{self, PreferJob};
-use super::store::{common_prefix, CacheBudgets, CacheReport, SequenceStore};
+use super::store::{CacheBudgets, CacheReport, SequenceStore};
 use super::{
     prompt, BackgroundJob, BackgroundKind, Candidate, CompletionJob, CompletionStats, EngineEvent,
     Lookahead, Quality,
