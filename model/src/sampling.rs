@@ -5,6 +5,7 @@ use std::fmt;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use wide::f32x8;
 
 use crate::error::{ModelError, Result};
 
@@ -404,9 +405,8 @@ pub fn log_prob(logits: &[f32], index: u32) -> Result<(f32, u32, f32)> {
             vocab_size: logits.len(),
         });
     };
-    // Subtracting the maximum before exponentiating keeps the sum from overflowing; summing in f64
-    // keeps 262k small terms from losing precision.
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    // Subtracting the maximum before exponentiating keeps the sum from overflowing.
+    let sum = sum_exp(logits, max);
     let log_sum_exp = f64::from(max) + sum.ln();
     let logprob = |l: f32| (f64::from(l) - log_sum_exp) as f32;
     Ok((logprob(logit), best, logprob(max)))
@@ -429,24 +429,60 @@ fn check_len(logits: &[f32]) -> Result<()> {
     Ok(())
 }
 
-/// One pass over non-empty logits: index and value of the first maximum, or an error on NaN.
+/// Index and value of the first maximum of non-empty logits, or an error on NaN.
+///
+/// Scoring every token of a file calls this (through [`log_prob`]) on thousands of 262k-entry
+/// rows, so the maximum and the NaN check run eight lanes at a time; the index is then the first
+/// position holding the maximum, which is what a one-by-one scan keeping the first of equals finds.
 fn scan_argmax(logits: &[f32]) -> Result<(u32, f32)> {
-    let mut best = 0usize;
-    let mut best_logit = f32::NEG_INFINITY;
-    let mut has_nan = false;
-    for (i, &logit) in logits.iter().enumerate() {
-        // NaN compares false, so it never becomes the best; it is only recorded.
-        if logit > best_logit {
-            best = i;
-            best_logit = logit;
-        }
+    let (lanes, tail) = logits.as_chunks::<8>();
+    let mut max = f32x8::splat(f32::NEG_INFINITY);
+    let mut nan = f32x8::ZERO;
+    for &values in lanes {
+        let values = f32x8::from(values);
+        // A NaN lane may spoil `max`, but then the call fails below, whatever the maximum.
+        max = max.fast_max(values);
+        nan |= values.simd_ne(values);
+    }
+    let mut best_logit = max.to_array().into_iter().fold(f32::NEG_INFINITY, f32::max);
+    let mut has_nan = nan.any();
+    for &logit in tail {
+        best_logit = best_logit.max(logit);
         has_nan |= logit.is_nan();
     }
     if has_nan {
         return Err(ModelError::NonFiniteLogits);
     }
+    // Without NaN the maximum is one of the values (all -infinity: the first of them).
+    let best = logits
+        .iter()
+        .position(|&logit| logit == best_logit)
+        .unwrap_or(0);
     // Callers ran `check_len`, so the index fits in a u32.
     Ok((best as u32, best_logit))
+}
+
+/// `Σ exp(l - max)` over the logits, `max` being their maximum (so every term is at most 1).
+///
+/// The exponentials run eight lanes at a time in f32 (a vocabulary of 262k made the scalar f64
+/// loop a sixth of a diagnostics scan); each lane sums at most 64 terms before the partial sums
+/// are added in f64, so the 262k small terms lose no more precision than the f32 exponentials
+/// themselves carry (relative 1e-7).
+fn sum_exp(logits: &[f32], max: f32) -> f64 {
+    const SPAN: usize = 512;
+    let shift = f32x8::splat(max);
+    logits
+        .chunks(SPAN)
+        .map(|span| {
+            let (lanes, tail) = span.as_chunks::<8>();
+            let mut sum = f32x8::ZERO;
+            for &values in lanes {
+                sum += (f32x8::from(values) - shift).exp();
+            }
+            let tail: f64 = tail.iter().map(|&l| f64::from((l - max).exp())).sum();
+            f64::from(sum.reduce_add()) + tail
+        })
+        .sum()
 }
 
 /// llama.cpp's repetition penalty: positive logits are divided, the rest multiplied, so that the
@@ -975,5 +1011,58 @@ mod tests {
             let id = s.sample(&logits, &history).unwrap();
             assert!((id as usize) < n);
         }
+    }
+
+    /// The vectorized log-softmax against a plain f64 one over a vocabulary-sized row, and the
+    /// vectorized argmax against a one-by-one scan: ties keep the first index, a maximum in the
+    /// tail that does not fill eight lanes is found, -infinity entries count for nothing.
+    #[test]
+    fn vectorized_log_softmax_and_argmax_match_plain_loops() {
+        let mut state = 7u32;
+        let mut logits: Vec<f32> = (0..262_147)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 24) as f32 * 40.0 - 25.0
+            })
+            .collect();
+        logits[100] = f32::NEG_INFINITY;
+        let plain = |logits: &[f32], index: usize| {
+            let (mut best, mut max) = (0, f32::NEG_INFINITY);
+            for (i, &l) in logits.iter().enumerate() {
+                if l > max {
+                    (best, max) = (i, l);
+                }
+            }
+            let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+            let lse = f64::from(max) + sum.ln();
+            ((f64::from(logits[index]) - lse) as f32, best as u32)
+        };
+        for (at, value) in [
+            (None, 0.0),
+            (Some(5), 16.0),
+            (Some(262_146), 30.0),
+            (Some(9), 30.0),
+        ] {
+            if let Some(at) = at {
+                logits[at] = value;
+            }
+            for index in [0, 100, 5, 262_146, 131_072] {
+                let (expected, best) = plain(&logits, index);
+                let (ours, our_best, _) = log_prob(&logits, index as u32).unwrap();
+                assert_eq!(our_best, best, "argmax after setting {at:?}");
+                let tolerance = 1e-5 * expected.abs().max(1.0);
+                assert!(
+                    ours == expected || (ours - expected).abs() <= tolerance,
+                    "index {index}: {ours} vs {expected}"
+                );
+            }
+        }
+        // Two equal maxima: the first wins (positions 9 and 262_146 both hold 30).
+        assert_eq!(argmax(&logits).unwrap(), 9);
+        logits[262_146] = f32::NAN;
+        assert!(matches!(
+            log_prob(&logits, 0),
+            Err(ModelError::NonFiniteLogits)
+        ));
     }
 }

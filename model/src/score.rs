@@ -6,6 +6,7 @@
 //! positions worth scoring and pay for the head only there.
 
 use std::ops::Range;
+use std::sync::OnceLock;
 
 use crate::error::{ModelError, Result};
 use crate::sampling::{argmax, log_prob};
@@ -130,6 +131,8 @@ const HEAD_ROWS: usize = 64;
 struct PendingRows {
     indices: Vec<usize>,
     rows: Vec<f32>,
+    /// The head's output, reused from product to product.
+    logits: Vec<f32>,
 }
 
 impl PendingRows {
@@ -149,25 +152,49 @@ impl PendingRows {
         if self.indices.is_empty() {
             return Ok(());
         }
-        let (vocab, hidden) = (model.config().vocab_size, model.config().hidden_size);
+        let hidden = model.config().hidden_size;
         for (indices, rows) in self
             .indices
             .chunks(HEAD_ROWS)
             .zip(self.rows.chunks(HEAD_ROWS * hidden))
         {
-            let logits = model.head(rows)?;
-            for (row, &index) in indices.iter().enumerate() {
-                scores.push(score_row(
-                    &logits[row * vocab..(row + 1) * vocab],
-                    tokens,
-                    index,
-                )?);
-            }
+            model.head_into(rows, &mut self.logits)?;
+            scores.extend(score_rows(&self.logits, tokens, indices)?);
         }
         self.indices.clear();
         self.rows.clear();
         Ok(())
     }
+}
+
+/// The scores of `indices` from their logits (`[indices.len(), vocab]`), in order.
+///
+/// Each row is a log-softmax over the whole vocabulary, so the rows are shared among the kernels'
+/// worker threads: on one thread they took as long as a quarter of the head's product.
+fn score_rows(logits: &[f32], tokens: &[u32], indices: &[usize]) -> Result<Vec<TokenScore>> {
+    let vocab = logits.len() / indices.len().max(1);
+    let slots: Vec<OnceLock<Result<TokenScore>>> =
+        indices.iter().map(|_| OnceLock::new()).collect();
+    candle_core::utils::barrier_pool().execute_chunked(indices.len(), |range| {
+        for row in range {
+            let values = &logits[row * vocab..(row + 1) * vocab];
+            // `log_prob` refuses NaN and +infinity; -infinity only a broken matrix produces.
+            let score = if values.iter().fold(true, |finite, v| finite & v.is_finite()) {
+                score_row(values, tokens, indices[row])
+            } else {
+                Err(ModelError::NonFiniteLogits)
+            };
+            // Each row belongs to one worker, so every slot is set exactly once.
+            let _ = slots[row].set(score);
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or(Err(ModelError::NonFiniteLogits))
+        })
+        .collect()
 }
 
 fn score_row(logits: &[f32], tokens: &[u32], index: usize) -> Result<TokenScore> {

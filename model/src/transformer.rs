@@ -95,6 +95,22 @@ impl Projection {
     /// `input [rows, in] · Wᵀ + b` as a flat `[rows, out]` vector.
     fn forward(&self, input: &MatmulInput) -> Result<Vec<f32>> {
         let mut out = self.weight.forward(input)?;
+        self.add_bias(&mut out);
+        Ok(out)
+    }
+
+    /// The product for scoring (see [`Q8Matrix::scoring_matmul_into`]), bias added, written over
+    /// `out`.
+    fn scoring_forward_into(&self, input: &MatmulInput, out: &mut Vec<f32>) -> Result<()> {
+        match &self.weight {
+            Linear::Q8(matrix) => matrix.scoring_matmul_into(input, out)?,
+            Linear::Candle(_) => *out = self.weight.forward(input)?,
+        }
+        self.add_bias(out);
+        Ok(())
+    }
+
+    fn add_bias(&self, out: &mut [f32]) {
         if let Some(bias) = &self.bias {
             for row in out.chunks_exact_mut(bias.len()) {
                 for (value, b) in row.iter_mut().zip(bias) {
@@ -102,7 +118,6 @@ impl Projection {
                 }
             }
         }
-        Ok(out)
     }
 }
 
@@ -541,19 +556,19 @@ impl Model {
         Ok(Some(rows))
     }
 
-    /// The output head applied to rows from [`Model::forward_to_rows`]: `[rows, vocab]` logits.
-    pub fn head(&self, rows: &[f32]) -> Result<Vec<f32>> {
+    /// The output head applied to rows from [`Model::forward_to_rows`]: `[rows, vocab]` logits,
+    /// written over `logits` so that scoring a file reuses one buffer (64 rows of a 262k
+    /// vocabulary are 67 MB, which a fresh allocation maps and faults in page by page).
+    ///
+    /// The logits are not checked here: a scorer reads every row anyway and checks it there, in
+    /// parallel (see `score::PendingRows::flush`).
+    pub fn head_into(&self, rows: &[f32], logits: &mut Vec<f32>) -> Result<()> {
         let hidden = self.config.hidden_size;
         if rows.is_empty() || !rows.len().is_multiple_of(hidden) {
             return Err(ModelError::EmptyInput);
         }
-        let logits = self
-            .output_head
-            .forward(&MatmulInput::new(rows, rows.len() / hidden))?;
-        if logits.iter().any(|value| !value.is_finite()) {
-            return Err(ModelError::NonFiniteLogits);
-        }
-        Ok(logits)
+        self.output_head
+            .scoring_forward_into(&MatmulInput::new(rows, rows.len() / hidden), logits)
     }
 }
 

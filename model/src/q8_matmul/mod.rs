@@ -140,6 +140,17 @@ impl Q8Matrix {
         self.matmul_with(input, level, single_row())
     }
 
+    /// `input [m, cols] · selfᵀ` for scoring: many rows whose logits only feed a log-softmax,
+    /// written over `result` (resized to `[m, rows]`, its allocation reused from product to
+    /// product).
+    pub fn scoring_matmul_into(
+        &self,
+        input: &MatmulInput,
+        result: &mut Vec<f32>,
+    ) -> candle_core::Result<()> {
+        self.tiles_into(input, crate::kernels::level(), result)
+    }
+
     /// Measures which single-row path is faster on this machine with this matrix (the output
     /// head, the largest one, is what decoding spends its time on) and keeps it for the process;
     /// the first call decides, later ones return that choice. About 100 ms for Gemma 3's head.
@@ -202,13 +213,28 @@ impl Q8Matrix {
                 .flatten_all()?
                 .to_vec1::<f32>();
         }
+        let mut result = Vec::new();
+        self.tiles_into(input, level, &mut result)?;
+        Ok(result)
+    }
+
+    /// `input [m, cols] · selfᵀ` on the tiles of `level` (several rows, or a single row on the
+    /// tiles path), written over `result` (resized to `[m, rows]`, its allocation reused).
+    fn tiles_into(
+        &self,
+        input: &MatmulInput,
+        level: Level,
+        result: &mut Vec<f32>,
+    ) -> candle_core::Result<()> {
+        let m = input.rows;
         let data = self.tensor.data()?;
         let weights = WeightBlocks {
             bytes: &data,
             blocks_per_row: self.cols / BLOCK,
         };
         let activations = input.quantized();
-        let mut result = vec![0.0f32; m * self.rows];
+        // Every element is written by exactly one tile, so old contents need no clearing.
+        result.resize(m * self.rows, 0.0);
         let out = Out {
             at: result.as_mut_ptr(),
             stride: self.rows,
@@ -234,7 +260,7 @@ impl Q8Matrix {
             }
         };
         candle_core::utils::barrier_pool().execute_chunked(self.rows / 2, work);
-        Ok(result)
+        Ok(())
     }
 }
 
