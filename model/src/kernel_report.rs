@@ -9,7 +9,7 @@ pub fn describe() -> String {
     let activations = match level() {
         Level::Scalar => "scalar",
         Level::Avx2 => "avx2+fma",
-        Level::Avx512Vnni => "avx512f",
+        Level::Avx512Vnni | Level::AmxInt8 => "avx512f",
     };
     format!(
         "kernels: {} (detected {}; Q8_0 matmul {matmul}, KV attention {attention}, activations {activations}; chosen at start, cap with {CAP_VARIABLE}); \

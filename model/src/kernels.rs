@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 /// The environment variable that caps the kernel level, so the parity suite can run once per
-/// path on one machine: `scalar`, `avx2` or `avx512-vnni`. Unknown values are ignored (with a
+/// path on one machine: `scalar`, `avx2`, `avx512-vnni` or `amx-int8`. Unknown values are ignored (with a
 /// warning), and a cap above what the CPU has changes nothing.
 pub const CAP_VARIABLE: &str = "RILL_KERNELS";
 
@@ -16,6 +16,9 @@ pub enum Level {
     Avx2,
     /// AVX-512 (F, BW, VL) with VNNI int8 dot products.
     Avx512Vnni,
+    /// AVX-512 VNNI, plus AMX int8 tiles for scoring many rows with the output head
+    /// (`q8_matmul::amx`); every other kernel runs as at [`Level::Avx512Vnni`].
+    AmxInt8,
 }
 
 impl Level {
@@ -25,6 +28,7 @@ impl Level {
             Level::Scalar => "scalar",
             Level::Avx2 => "avx2",
             Level::Avx512Vnni => "avx512-vnni",
+            Level::AmxInt8 => "amx-int8",
         }
     }
 
@@ -34,6 +38,7 @@ impl Level {
             "scalar" => Some(Level::Scalar),
             "avx2" => Some(Level::Avx2),
             "avx512-vnni" | "avx512" | "vnni" => Some(Level::Avx512Vnni),
+            "amx-int8" | "amx" => Some(Level::AmxInt8),
             _ => None,
         }
     }
@@ -46,7 +51,11 @@ impl Level {
             let avx2 = has!("avx2") && has!("fma") && has!("f16c");
             if avx2 && has!("avx512f") && has!("avx512bw") && has!("avx512vl") && has!("avx512vnni")
             {
-                return Level::Avx512Vnni;
+                return if amx_int8_granted() {
+                    Level::AmxInt8
+                } else {
+                    Level::Avx512Vnni
+                };
             }
             if avx2 {
                 return Level::Avx2;
@@ -54,6 +63,39 @@ impl Level {
         }
         Level::Scalar
     }
+}
+
+/// Whether this CPU has AMX tiles with int8 products and the kernel lets this process use them.
+///
+/// `is_x86_feature_detected!("amx-int8")` is not stable, so CPUID leaf 7 is read directly
+/// (EDX bit 24: AMX-TILE, bit 25: AMX-INT8). Linux saves the 8 KB of tile data on context
+/// switches only for processes that asked (`arch_prctl(ARCH_REQ_XCOMP_PERM)`); without that
+/// permission the first tile instruction would kill the process. Asked once; the answer is kept.
+#[cfg(target_arch = "x86_64")]
+fn amx_int8_granted() -> bool {
+    static GRANTED: OnceLock<bool> = OnceLock::new();
+    *GRANTED.get_or_init(|| {
+        let info = std::arch::x86_64::__cpuid_count(7, 0);
+        if info.edx & (1 << 24) == 0 || info.edx & (1 << 25) == 0 {
+            return false;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+            const XFEATURE_XTILEDATA: libc::c_long = 18;
+            // SAFETY: a plain system call with integer arguments; it changes only which register
+            // state the kernel saves for this process.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_arch_prctl,
+                    ARCH_REQ_XCOMP_PERM,
+                    XFEATURE_XTILEDATA,
+                ) == 0
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
+    })
 }
 
 /// The level rill's kernels use in this process: the detected one, capped by `RILL_KERNELS`.
@@ -68,7 +110,7 @@ pub fn level() -> Level {
                 Some(cap) => detected.min(cap),
                 None => {
                     tracing::warn!(
-                        "{CAP_VARIABLE}={value:?} is not one of scalar, avx2, avx512-vnni; ignored"
+                        "{CAP_VARIABLE}={value:?} is not one of scalar, avx2, avx512-vnni, amx-int8; ignored"
                     );
                     detected
                 }

@@ -37,7 +37,7 @@ impl KvKernels {
         match self.level {
             Level::Scalar => "scalar",
             Level::Avx2 => "avx2+fma (8 lanes)",
-            Level::Avx512Vnni => "avx512f (16 lanes)",
+            Level::Avx512Vnni | Level::AmxInt8 => "avx512f (16 lanes)",
         }
     }
 
@@ -65,7 +65,7 @@ impl KvKernels {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the level is at most the detected one, so the CPU has AVX-512 F/BW/VL; the
             // bounds were checked above.
-            Level::Avx512Vnni => unsafe {
+            Level::Avx512Vnni | Level::AmxInt8 => unsafe {
                 let args = (queries, keys, head_dim, scores, score_stride);
                 dispatch_rows!(rows, |R| simd::dots512::<R>(args, count))
             },
@@ -110,7 +110,7 @@ impl KvKernels {
         match self.level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX-512 F (the level is at most the detected one); bounds checked.
-            Level::Avx512Vnni => unsafe {
+            Level::Avx512Vnni | Level::AmxInt8 => unsafe {
                 let args = (weights, weight_stride, values, head_dim, out);
                 dispatch_rows!(rows, |R| simd::accumulate512::<R>(args, count))
             },

@@ -239,7 +239,9 @@ mod activation_simd {
         let done = match level {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the level is at most the detected one, so the CPU has AVX-512 F.
-            Level::Avx512Vnni => unsafe { x86::gate512(activation, &mut gate[..n], &up[..n]) },
+            Level::Avx512Vnni | Level::AmxInt8 => unsafe {
+                x86::gate512(activation, &mut gate[..n], &up[..n])
+            },
             #[cfg(target_arch = "x86_64")]
             // SAFETY: the CPU has AVX2 and FMA.
             Level::Avx2 => unsafe { x86::gate256(activation, &mut gate[..n], &up[..n]) },

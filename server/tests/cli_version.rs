@@ -38,7 +38,7 @@ fn the_long_version_names_the_kernel_paths() {
         assert!(kernels.contains(part), "{kernels}");
     }
     assert!(
-        ["scalar", "avx2", "avx512-vnni"].contains(&level(&kernels)),
+        ["scalar", "avx2", "avx512-vnni", "amx-int8"].contains(&level(&kernels)),
         "an unknown level: {kernels}"
     );
     // The short form stays one line, as scripts expect.

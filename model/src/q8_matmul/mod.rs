@@ -22,6 +22,8 @@ use crate::kernels::Level;
 use quantize::QuantizedRows;
 
 #[cfg(target_arch = "x86_64")]
+mod amx;
+#[cfg(target_arch = "x86_64")]
 mod avx2;
 mod quantize;
 #[cfg(target_arch = "x86_64")]
@@ -143,12 +145,55 @@ impl Q8Matrix {
     /// `input [m, cols] · selfᵀ` for scoring: many rows whose logits only feed a log-softmax,
     /// written over `result` (resized to `[m, rows]`, its allocation reused from product to
     /// product).
+    ///
+    /// On AMX (`Level::AmxInt8`) the product runs on tiles whose logits differ from the decoding
+    /// path's in the last bits (see `amx`); scoring never compares its logits with decoding's,
+    /// and every scoring product of a process takes the same path.
     pub fn scoring_matmul_into(
         &self,
         input: &MatmulInput,
         result: &mut Vec<f32>,
     ) -> candle_core::Result<()> {
-        self.tiles_into(input, crate::kernels::level(), result)
+        self.scoring_matmul_at(input, crate::kernels::level(), result)
+    }
+
+    /// `scoring_matmul_into` on the kernels of `level` (at most the detected level).
+    fn scoring_matmul_at(
+        &self,
+        input: &MatmulInput,
+        level: Level,
+        result: &mut Vec<f32>,
+    ) -> candle_core::Result<()> {
+        #[cfg(target_arch = "x86_64")]
+        if level >= Level::AmxInt8 && self.rows.is_multiple_of(amx::TILE) {
+            return self.amx_into(input, result);
+        }
+        self.tiles_into(input, level, result)
+    }
+
+    /// The product on AMX tiles, written over `result`.
+    #[cfg(target_arch = "x86_64")]
+    fn amx_into(&self, input: &MatmulInput, result: &mut Vec<f32>) -> candle_core::Result<()> {
+        let m = input.rows;
+        let data = self.tensor.data()?;
+        let weights = WeightBlocks {
+            bytes: &data,
+            blocks_per_row: self.cols / BLOCK,
+        };
+        let packed = amx::PackedActivations::new(input.quantized(), m);
+        result.resize(m * self.rows, 0.0);
+        let out = Out {
+            at: result.as_mut_ptr(),
+            stride: self.rows,
+        };
+        candle_core::utils::barrier_pool().execute_chunked(self.rows / amx::TILE, |tiles| {
+            // SAFETY: only called at `Level::AmxInt8`, which `kernels` grants after checking the
+            // CPU and obtaining the kernel's permission; the tiles lie inside the matrix (its rows
+            // are a multiple of 16), `packed` holds the `m` input rows, `result` has room for
+            // `m × rows`, and the pool hands each tile range to one worker: disjoint writes.
+            unsafe { amx::columns(&weights, &packed, tiles, &out) }
+        });
+        Ok(())
     }
 
     /// Measures which single-row path is faster on this machine with this matrix (the output
@@ -301,7 +346,17 @@ pub(crate) fn kernel_available() -> bool {
 }
 
 /// The matmul path in words, for `kernel_report::describe`.
-pub(crate) fn describe() -> &'static str {
+pub(crate) fn describe() -> String {
+    let products = products();
+    if crate::kernels::level() >= Level::AmxInt8 {
+        format!("{products}; amx-int8 tiles for scoring")
+    } else {
+        products.to_string()
+    }
+}
+
+/// The path of products other than scoring, in words.
+fn products() -> &'static str {
     if !kernel_available() {
         return "candle's";
     }
@@ -416,5 +471,62 @@ mod tests {
         let storage =
             QStorage::from_data(Cow::Owned(bytes), &Device::Cpu, GgmlDType::Q8_0).unwrap();
         check(Arc::new(QTensor::new(storage, (n, k)).unwrap()), n, k);
+    }
+
+    /// The scoring product: on AMX every element is exactly the reference arithmetic (one fused
+    /// multiply-add per block), whatever the number of rows, and within rounding of the decoding
+    /// path's tiles; without AMX it is the tiles' product itself.
+    #[test]
+    fn scoring_products_follow_their_reference_whatever_the_row_count() {
+        // 48 weight rows: three AMX tiles, split between the pool's workers.
+        let (n, k) = (48, 640);
+        let weights = Tensor::from_vec(random(n * k, 3), (n, k), &Device::Cpu).unwrap();
+        let q = Arc::new(QTensor::quantize(&weights, GgmlDType::Q8_0).unwrap());
+        let Some(matrix) = Q8Matrix::from_qtensor(q) else {
+            return;
+        };
+        let data = matrix.tensor.data().unwrap();
+        let blocks = WeightBlocks {
+            bytes: &data,
+            blocks_per_row: k / BLOCK,
+        };
+        for m in [1, 3, 16, 17, 40] {
+            let input = random(m * k, 20 + m as u32);
+            let batch = MatmulInput::new(&input, m);
+            for level in levels().into_iter().chain([Level::AmxInt8]) {
+                if level > Level::detected() {
+                    continue;
+                }
+                let mut ours = Vec::new();
+                matrix.scoring_matmul_at(&batch, level, &mut ours).unwrap();
+                let tiles = matrix.matmul_at(&batch, level).unwrap();
+                if level < Level::AmxInt8 {
+                    assert_eq!(ours, tiles, "{level:?} at m = {m}");
+                    continue;
+                }
+                for row in 0..m {
+                    for column in 0..n {
+                        let got = ours[row * n + column];
+                        let exact = amx::reference(&blocks, batch.quantized(), row, column);
+                        assert_eq!(got.to_bits(), exact.to_bits(), "({row}, {column}) of {m}");
+                        let near = tiles[row * n + column];
+                        assert!(
+                            (got - near).abs() <= 1e-4 * near.abs().max(1.0),
+                            "{got} vs {near}"
+                        );
+                    }
+                    let alone = MatmulInput::new(&input[row * k..(row + 1) * k], 1);
+                    let mut single = Vec::new();
+                    matrix
+                        .scoring_matmul_at(&alone, level, &mut single)
+                        .unwrap();
+                    assert_eq!(
+                        single,
+                        ours[row * n..(row + 1) * n],
+                        "row {row} of {m} alone"
+                    );
+                }
+            }
+        }
     }
 }
