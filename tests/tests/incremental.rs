@@ -205,33 +205,41 @@ fn the_memory_budget_evicts_idle_documents_but_keeps_the_edited_and_the_prewarme
             format!("# file {name}\n{LONG_FILE}"),
         )
     });
-    let cached = |server: &Server, count: u64| {
-        wait_for_cache(server, &format!("{count} cached documents"), |status| {
-            status["cachedTokens"].as_u64().unwrap_or(0) > 1000 * count
-                && status["cachedDocuments"] == count
-        })
+    // Each step waits for what it is about, so no step's outcome depends on timing: the number of
+    // documents with a first line decided ahead says whose pre-warm has finished.
+    let cached = |server: &Server, count: u64, prewarmed: u64| {
+        wait_for_cache(
+            server,
+            &format!("{count} cached documents after {prewarmed} pre-warms"),
+            |status| {
+                status["cachedTokens"].as_u64().unwrap_or(0) > 1000 * count
+                    && status["cachedDocuments"] == count
+                    && status["firstLinesAhead"].as_u64().unwrap_or(0) >= prewarmed
+            },
+        )
     };
     server.open(&documents[0].0, "python", &documents[0].1);
-    cached(&server, 1);
+    cached(&server, 1, 1);
     // Pre-warming b evicts a, which nobody edits.
     server.open(&documents[1].0, "python", &documents[1].1);
-    let status = cached(&server, 1);
+    let status = cached(&server, 1, 2);
     eprintln!("after opening b: {status}");
 
-    // A completion in a works (a is prefilled again) and a stays, as the edited document, next
-    // to b, the pre-warmed one, although both exceed the budget.
-    let (line, character) = end_of(&documents[0].1);
-    let id = server.inline_completion(&documents[0].0, line, character);
+    // A completion in a, a line above the pre-warmed place (so that no first line decided ahead
+    // serves it), works: a is prefilled again and stays, as the edited document, next to b, the
+    // pre-warmed one, although both exceed the budget.
+    let (line, _) = end_of(&documents[0].1);
+    let id = server.inline_completion(&documents[0].0, line - 1, 0);
     server.response(id, DEFAULT_TIMEOUT).expect("completion");
-    let status = cached(&server, 2);
+    let status = cached(&server, 2, 2);
     eprintln!("after completing in a: {status}");
 
     // Pre-warming c evicts b; a, being edited, stays.
     server.open(&documents[2].0, "python", &documents[2].1);
-    let status = cached(&server, 2);
+    let status = cached(&server, 2, 3);
     eprintln!("after opening c: {status}");
     // a's cache survived: a request a line earlier rolls back inside it.
-    let status = complete_for_status(&server, &documents[0].0, line - 1, 0);
+    let status = complete_for_status(&server, &documents[0].0, line - 2, 0);
     eprintln!("completing in a again: {status}");
     assert_eq!(status["source"], "model", "{status}");
     assert!(
