@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 /// The environment variable that caps the kernel level, so the parity suite can run once per
-/// path on one machine: `scalar`, `avx2`, `avx512-vnni` or `amx-int8`. Unknown values are ignored (with a
-/// warning), and a cap above what the CPU has changes nothing.
+/// path on one machine: `scalar`, `avx2`, `avx512-vnni` or `amx-int8`. Unknown values are ignored
+/// (with a warning), and a cap above what the CPU has changes nothing.
 pub const CAP_VARIABLE: &str = "RILL_KERNELS";
 
 /// A kernel path of rill's own kernels, ordered from the most portable to the fastest.

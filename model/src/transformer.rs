@@ -536,9 +536,9 @@ impl Model {
     /// Like [`Model::forward_to_vec`], but returns the selected rows before the output head
     /// (`[selected, hidden]`, output norm applied), for callers that gather rows over several
     /// passes and apply the head to all of them at once with [`Model::head`]: the head's weights,
-    /// the largest matrix of a small model, are then read once for many rows. The logits are
-    /// bit-identical to `forward_to_vec`'s, because every row's product is independent of how many
-    /// rows share the multiplication.
+    /// the largest matrix of a small model, are then read once for many rows. Each row's logits are
+    /// independent of how many rows share the multiplication; they equal `forward_to_vec`'s bit
+    /// for bit except on AMX, whose scoring tiles round differently (see `q8_matmul::amx`).
     ///
     /// `stop` is asked before each layer, as in [`Model::forward_to_vec_until`].
     pub fn forward_to_rows(
@@ -561,7 +561,7 @@ impl Model {
     /// vocabulary are 67 MB, which a fresh allocation maps and faults in page by page).
     ///
     /// The logits are not checked here: a scorer reads every row anyway and checks it there, in
-    /// parallel (see `score::PendingRows::flush`).
+    /// parallel (see `score::score_rows`).
     pub fn head_into(&self, rows: &[f32], logits: &mut Vec<f32>) -> Result<()> {
         let hidden = self.config.hidden_size;
         if rows.is_empty() || !rows.len().is_multiple_of(hidden) {

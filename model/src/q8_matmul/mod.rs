@@ -174,26 +174,14 @@ impl Q8Matrix {
     /// The product on AMX tiles, written over `result`.
     #[cfg(target_arch = "x86_64")]
     fn amx_into(&self, input: &MatmulInput, result: &mut Vec<f32>) -> candle_core::Result<()> {
-        let m = input.rows;
-        let data = self.tensor.data()?;
-        let weights = WeightBlocks {
-            bytes: &data,
-            blocks_per_row: self.cols / BLOCK,
-        };
-        let packed = amx::PackedActivations::new(input.quantized(), m);
-        result.resize(m * self.rows, 0.0);
-        let out = Out {
-            at: result.as_mut_ptr(),
-            stride: self.rows,
-        };
-        candle_core::utils::barrier_pool().execute_chunked(self.rows / amx::TILE, |tiles| {
+        let packed = amx::PackedActivations::new(input.quantized(), input.rows);
+        self.fill(input.rows, result, amx::TILE, |weights, tiles, out| {
             // SAFETY: only called at `Level::AmxInt8`, which `kernels` grants after checking the
             // CPU and obtaining the kernel's permission; the tiles lie inside the matrix (its rows
-            // are a multiple of 16), `packed` holds the `m` input rows, `result` has room for
-            // `m × rows`, and the pool hands each tile range to one worker: disjoint writes.
-            unsafe { amx::columns(&weights, &packed, tiles, &out) }
-        });
-        Ok(())
+            // are a multiple of 16), `packed` holds the input rows, and `fill` hands each tile
+            // range to one worker with room for every row.
+            unsafe { amx::columns(weights, &packed, tiles, out) }
+        })
     }
 
     /// Measures which single-row path is faster on this machine with this matrix (the output
@@ -271,40 +259,52 @@ impl Q8Matrix {
         level: Level,
         result: &mut Vec<f32>,
     ) -> candle_core::Result<()> {
-        let m = input.rows;
+        let (m, activations) = (input.rows, input.quantized());
+        self.fill(m, result, 2, |weights, pairs, out| {
+            let columns = pairs.start * 2..pairs.end * 2;
+            // SAFETY: a kernel is only selected when `level` says its instruction sets exist
+            // (`kernel_available` for AVX2), `columns` lies inside the matrix, `activations`
+            // holds `m` rows, and `fill` hands each column range to one worker with room for
+            // every row.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                if level >= Level::Avx512Vnni {
+                    vnni::columns(weights, activations, m, columns, out)
+                } else {
+                    avx2::columns(weights, activations, m, columns, out)
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = (weights, activations, m, out, level);
+                unreachable!("no kernel on this architecture: {columns:?}");
+            }
+        })
+    }
+
+    /// Resizes `result` to `[m, rows]` and has the pool's workers fill it: `work` gets the weights,
+    /// a range of groups of `group` weight rows (each range goes to exactly one worker, so the
+    /// writes are disjoint) and the result to write.
+    fn fill(
+        &self,
+        m: usize,
+        result: &mut Vec<f32>,
+        group: usize,
+        work: impl Fn(&WeightBlocks, std::ops::Range<usize>, &Out) + Sync,
+    ) -> candle_core::Result<()> {
         let data = self.tensor.data()?;
         let weights = WeightBlocks {
             bytes: &data,
             blocks_per_row: self.cols / BLOCK,
         };
-        let activations = input.quantized();
-        // Every element is written by exactly one tile, so old contents need no clearing.
+        // Every element is written by exactly one worker, so old contents need no clearing.
         result.resize(m * self.rows, 0.0);
         let out = Out {
             at: result.as_mut_ptr(),
             stride: self.rows,
         };
-        let work = |pairs: std::ops::Range<usize>| {
-            let columns = pairs.start * 2..pairs.end * 2;
-            // SAFETY: a kernel is only selected when `level` says its instruction sets exist
-            // (`kernel_available` for AVX2), `columns` lies inside the matrix, `activations`
-            // holds `m` rows, `result` has room for `m × rows`, and the pool hands each column
-            // range to exactly one worker, so the writes are disjoint.
-            #[cfg(target_arch = "x86_64")]
-            unsafe {
-                if level >= Level::Avx512Vnni {
-                    vnni::columns(&weights, activations, m, columns, &out)
-                } else {
-                    avx2::columns(&weights, activations, m, columns, &out)
-                }
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            {
-                let _ = (&weights, activations, &out, level);
-                unreachable!("no kernel on this architecture: {columns:?}");
-            }
-        };
-        candle_core::utils::barrier_pool().execute_chunked(self.rows / 2, work);
+        candle_core::utils::barrier_pool()
+            .execute_chunked(self.rows / group, |groups| work(&weights, groups, &out));
         Ok(())
     }
 }

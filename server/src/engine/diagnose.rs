@@ -28,7 +28,8 @@ use crate::diagnostics::{find_flags, Fix, Flag, ScoredToken, Thresholds};
 /// Tokens per forward pass while scoring, as in background prefill (see `worker::BACKGROUND_CHUNK`:
 /// a pass is stopped between layers, so its length does not delay interactive work). The output
 /// head runs on at most 64 rows at once (`rill_model::score`), so an interactive request waits at
-/// most one layer or one head product of up to 64 rows, about as long as a prefill pass of 64.
+/// most one layer or one head product of up to 64 rows. 256-token passes scanned no faster (9.8–9.9
+/// s against 9.4–9.6 s for the benchmark file).
 pub const SCORE_CHUNK: usize = 128;
 
 /// Most tokens of context a scan keeps before the region it scores. Documents up to this size are

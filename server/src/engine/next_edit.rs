@@ -245,8 +245,9 @@ fn find(
 }
 
 impl Search<'_> {
-    /// The context of a line starting at `end` in `side`'s text: BOS and that text from the completion window's start at the edit to the end of the edited
-    /// line, then, for a line further below, the [`EXCERPT_LINES`] lines above it. Leaving out
+    /// The context of a line starting at `end` in `side`'s text: BOS and that text from the
+    /// completion window's start at the edit to the end of the edited line, then, for a line
+    /// further below, the [`EXCERPT_LINES`] lines above it. Leaving out
     /// the text in between is what keeps a target far below the edit as cheap as a near one:
     /// the part up to the edit is what the document's completion sequence holds already, so only
     /// the edited line and the excerpt are computed, instead of every token down to the target
