@@ -69,18 +69,19 @@ enum Linear {
 }
 
 impl Linear {
-    /// `input [rows, in] · Wᵀ` as a flat `[rows, out]` vector.
-    fn forward(&self, input: &MatmulInput) -> Result<Vec<f32>> {
+    /// `input [rows, in] · Wᵀ` written over `out` as a flat `[rows, out]` vector.
+    fn forward_into(&self, input: &MatmulInput, out: &mut Vec<f32>) -> Result<()> {
         match self {
-            Linear::Q8(matrix) => Ok(matrix.matmul(input)?),
+            Linear::Q8(matrix) => matrix.matmul_into(input, out)?,
             Linear::Candle(weight) => {
                 let (values, rows) = (input.values(), input.rows());
-                matmul(
+                *out = matmul(
                     weight,
                     &Tensor::from_slice(values, (rows, values.len() / rows), &Device::Cpu)?,
-                )
+                )?;
             }
         }
+        Ok(())
     }
 }
 
@@ -94,18 +95,14 @@ struct Projection {
 impl Projection {
     /// `input [rows, in] · Wᵀ + b` as a flat `[rows, out]` vector.
     fn forward(&self, input: &MatmulInput) -> Result<Vec<f32>> {
-        let mut out = self.weight.forward(input)?;
-        self.add_bias(&mut out);
+        let mut out = Vec::new();
+        self.forward_into(input, &mut out)?;
         Ok(out)
     }
 
-    /// The product for scoring (see [`Q8Matrix::scoring_matmul_into`]), bias added, written over
-    /// `out`.
-    fn scoring_forward_into(&self, input: &MatmulInput, out: &mut Vec<f32>) -> Result<()> {
-        match &self.weight {
-            Linear::Q8(matrix) => matrix.scoring_matmul_into(input, out)?,
-            Linear::Candle(_) => *out = self.weight.forward(input)?,
-        }
+    /// [`Projection::forward`] written over `out`, whose allocation is reused.
+    fn forward_into(&self, input: &MatmulInput, out: &mut Vec<f32>) -> Result<()> {
+        self.weight.forward_into(input, out)?;
         self.add_bias(out);
         Ok(())
     }
@@ -536,9 +533,9 @@ impl Model {
     /// Like [`Model::forward_to_vec`], but returns the selected rows before the output head
     /// (`[selected, hidden]`, output norm applied), for callers that gather rows over several
     /// passes and apply the head to all of them at once with [`Model::head`]: the head's weights,
-    /// the largest matrix of a small model, are then read once for many rows. Each row's logits are
-    /// independent of how many rows share the multiplication; they equal `forward_to_vec`'s bit
-    /// for bit except on AMX, whose scoring tiles round differently (see `q8_matmul::amx`).
+    /// the largest matrix of a small model, are then read once for many rows. The logits are
+    /// bit-identical to `forward_to_vec`'s, because every row's product is independent of how many
+    /// rows share the multiplication.
     ///
     /// `stop` is asked before each layer, as in [`Model::forward_to_vec_until`].
     pub fn forward_to_rows(
@@ -568,7 +565,7 @@ impl Model {
             return Err(ModelError::EmptyInput);
         }
         self.output_head
-            .scoring_forward_into(&MatmulInput::new(rows, rows.len() / hidden), logits)
+            .forward_into(&MatmulInput::new(rows, rows.len() / hidden), logits)
     }
 }
 

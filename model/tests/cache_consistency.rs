@@ -264,9 +264,8 @@ fn a_synced_sequence_after_edits_inside_words_equals_a_fresh_prefill() {
 
 /// Scoring gathers rows of several passes for one product with the output head, and stops
 /// wherever it is interrupted, between passes or between the layers of one: every score must still
-/// equal the log-softmax of a one-shot pass's logits through the scoring head, bit for bit,
-/// whatever the chunk size and however often it was interrupted. The scoring head itself (AMX
-/// tiles where the CPU has them) stays within rounding of the decoding head.
+/// equal the log-softmax of a one-shot pass's logits, bit for bit, whatever the chunk size and
+/// however often it was interrupted.
 #[test]
 fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted() {
     use rill_model::score::score_tokens;
@@ -277,32 +276,12 @@ fn scoring_with_gathered_head_rows_equals_one_shot_logits_even_when_interrupted(
     let tokens = &long_tokens()[..400];
     let vocab = model.config().vocab_size;
     let one_shot = chunked_logits(model, tokens, &[tokens.len()]);
-    let hidden_rows = model
-        .forward_to_rows(tokens, &mut model.new_cache(), Which::All, &|| false)
-        .unwrap()
-        .expect("not stopped");
-    let mut scoring = Vec::new();
-    let mut head = Vec::new();
-    for rows in hidden_rows.chunks(64 * model.config().hidden_size) {
-        model.head_into(rows, &mut head).unwrap();
-        scoring.extend_from_slice(&head);
-    }
-    assert_eq!(scoring.len(), one_shot.len());
-    let worst = scoring
-        .iter()
-        .zip(&one_shot)
-        .map(|(a, b)| (a - b).abs() / b.abs().max(1.0))
-        .fold(0f32, f32::max);
-    assert!(
-        worst < 1e-4,
-        "scoring head within rounding of decoding's: {worst}"
-    );
     // Every third token is left out, so gathered rows are not simply consecutive.
     let wanted = |index: usize| !index.is_multiple_of(3);
     let expected: Vec<(usize, f32, u32)> = (5..tokens.len())
         .filter(|&index| wanted(index))
         .map(|index| {
-            let row = &scoring[(index - 1) * vocab..index * vocab];
+            let row = &one_shot[(index - 1) * vocab..index * vocab];
             let (logprob, best, _) = rill_model::sampling::log_prob(row, tokens[index]).unwrap();
             (index, logprob, best)
         })

@@ -1,20 +1,21 @@
-//! AMX int8 tiles for scoring: one `tdpbssd` multiplies 16 weight rows by 16 activation rows over one Q8_0 block, and AVX-512 applies the block's scales.
+//! AMX int8 tiles for Q8_0 products: one `tdpbssd` multiplies 16 weight rows by 16 activation rows over one Q8_0 block, and AVX-512 applies the block's scales.
 //!
-//! Scoring a whole file applies the output head (262k × 640 for Gemma 3) to every position; on
-//! the VNNI tiles that product was half of a diagnostics scan. A tile instruction does 16 × 16 ×
-//! 32 multiply-adds at once, so the product becomes bound by the scale arithmetic instead.
+//! A tile instruction does 16 × 16 × 32 multiply-adds at once, so a product becomes bound by the
+//! scale arithmetic instead of the dot products: the output head over every scored position of
+//! a diagnostics scan, and the body's Q8_0 matrices in every prefill pass, run several times
+//! faster than on the VNNI tiles.
 //!
-//! Each block's integer dot product is exact here as in the VNNI tiles, but it is scaled once per
-//! block (`acc = fma(Σ w·a, d_w·d_a, acc)`, blocks in order) where the VNNI tiles scale eight
-//! partial sums per block and add them at the end. The logits therefore differ from the
-//! decoding path's in their last bits. Decoding, prefill and speculative verification never use
-//! this kernel (they rely on bit-identical logits); scoring uses it for every product on a
-//! machine that has it, whatever the number of rows, and each element depends only on its own
-//! row and column, so a score does not depend on how rows were grouped into products.
+//! Each block's integer dot product is exact, as in the VNNI tiles, but it is scaled once per
+//! block (`acc = fma(Σ w·a, d_a·d_w, acc)`, blocks in order) where the VNNI and AVX2 tiles and
+//! candle scale eight partial sums per block. The results therefore differ from the other levels'
+//! in their last bits, and a process at `Level::AmxInt8` runs every Q8_0 product here, one row
+//! (decoding) as well as many (prefill, verification, scoring): each element depends only on its
+//! own row and column and goes through the same operations whatever the number of rows, which
+//! keeps chunked prefill, rollback and step-by-step decoding bit-identical.
 //!
 //! Weights are read where candle keeps them: a tile's 16 rows are 16 loads of a block's 32
-//! quants, one weight row apart (the load's stride), so no repacked copy of the head exists.
-//! Activations are repacked per product into the layout the second operand needs (a few KB).
+//! quants, one weight row apart (the load's stride), so no repacked copy exists. Activations are
+//! repacked per product into the layout the second operand needs (a few KB).
 
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -115,6 +116,9 @@ struct Sums([i32; TILE * TILE]);
 
 /// Every activation row times weight rows `tiles.start * 16 .. tiles.end * 16`.
 ///
+/// A single activation row (decoding) takes [`one_row`], which computes each element with the
+/// same operations and keeps the weight rows in the vector lanes instead.
+///
 /// # Safety
 /// The CPU must have AMX-TILE, AMX-INT8 and AVX-512 F, and this process the kernel's permission
 /// to use tile data (`kernels::Level::AmxInt8` says both); the tiles must lie inside the weight
@@ -126,6 +130,11 @@ pub(super) unsafe fn columns(
     tiles: Range<usize>,
     out: &Out,
 ) {
+    if packed.rows == 1 {
+        // SAFETY: forwarded from the caller.
+        unsafe { one_row(weights, packed, tiles, out) };
+        return;
+    }
     let blocks = packed.blocks;
     debug_assert_eq!(blocks, weights.blocks_per_row);
     let row_bytes = blocks * Q8_0_BYTES;
@@ -142,36 +151,12 @@ pub(super) unsafe fn columns(
         for tile in tiles {
             let first_row = tile * TILE;
             let base = weights.bytes.as_ptr().add(first_row * row_bytes);
-            for row in 0..TILE {
-                for block in 0..blocks {
-                    let at = base.add(row * row_bytes + block * Q8_0_BYTES);
-                    weight_scales[block * TILE + row] =
-                        f16::from_le_bytes([*at, *at.add(1)]).to_f32();
-                }
-            }
+            load_weight_scales(base, row_bytes, blocks, &mut weight_scales);
             for group in 0..packed.groups {
                 // acc[w] lane a: weight row first_row + w times activation row 16·group + a.
                 let mut acc = [_mm512_setzero_ps(); TILE];
                 for block in 0..blocks {
-                    let quants = base.add(block * Q8_0_BYTES + 2);
-                    let activations = packed
-                        .quants
-                        .as_ptr()
-                        .add((group * blocks + block) * PACKED_TILE);
-                    asm!(
-                        "tilezero tmm0",
-                        "tileloadd tmm4, [{weights} + {weight_stride} * 1]",
-                        "tileloadd tmm6, [{activations} + {activation_stride} * 1]",
-                        "tdpbssd tmm0, tmm4, tmm6",
-                        "tilestored [{sums} + {sum_stride} * 1], tmm0",
-                        weights = in(reg) quants,
-                        weight_stride = in(reg) row_bytes,
-                        activations = in(reg) activations,
-                        activation_stride = in(reg) 4 * TILE,
-                        sums = in(reg) sums.0.as_mut_ptr(),
-                        sum_stride = in(reg) 4 * TILE,
-                        options(nostack)
-                    );
+                    tile_product(base, row_bytes, block, packed, group, &mut sums);
                     let activation_scales = _mm512_loadu_ps(
                         packed.scales.as_ptr().add((group * blocks + block) * TILE),
                     );
@@ -192,6 +177,106 @@ pub(super) unsafe fn columns(
                 }
             }
         }
+    }
+}
+
+/// [`columns`] for one activation row: of each tile of sums only the first column is the
+/// product, so it is gathered into one vector whose lanes are the 16 weight rows, and scaled and
+/// accumulated there: `acc = fma(Σ w·a, d_a·d_w, acc)`, blocks in order, as for many rows.
+///
+/// # Safety
+/// As for [`columns`], with `packed` holding one row.
+#[target_feature(enable = "avx512f,f16c")]
+unsafe fn one_row(
+    weights: &WeightBlocks,
+    packed: &PackedActivations,
+    tiles: Range<usize>,
+    out: &Out,
+) {
+    let blocks = packed.blocks;
+    let row_bytes = blocks * Q8_0_BYTES;
+    let config = TileConfig::new();
+    let mut sums = Sums([0; TILE * TILE]);
+    let mut weight_scales = vec![0f32; blocks * TILE];
+    // Row w's first column sits at element 16·w of the stored tile.
+    let first_column = _mm512_setr_epi32(
+        0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240,
+    );
+    // SAFETY: as in `columns`: AMX with permission from the caller, tile loads inside the weight
+    // tile's blocks and the packed row's tiles, stores inside `sums` and the caller's `out`.
+    unsafe {
+        asm!("ldtilecfg [{config}]", config = in(reg) &config, options(nostack, readonly));
+        for tile in tiles {
+            let first_row = tile * TILE;
+            let base = weights.bytes.as_ptr().add(first_row * row_bytes);
+            load_weight_scales(base, row_bytes, blocks, &mut weight_scales);
+            let mut acc = _mm512_setzero_ps();
+            for block in 0..blocks {
+                tile_product(base, row_bytes, block, packed, 0, &mut sums);
+                let exact = _mm512_i32gather_epi32::<4>(first_column, sums.0.as_ptr());
+                let scales = _mm512_loadu_ps(weight_scales.as_ptr().add(block * TILE));
+                let scale = _mm512_mul_ps(_mm512_set1_ps(packed.scales[block * TILE]), scales);
+                acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scale, acc);
+            }
+            _mm512_storeu_ps(out.at(0, first_row), acc);
+        }
+    }
+}
+
+/// The f16 scales of weight rows `0..16` from `base` (one weight row apart), as
+/// `[block][row]` f32, so that a block's 16 scales are one vector.
+///
+/// # Safety
+/// 16 weight rows of `blocks` Q8_0 blocks must be readable from `base`.
+#[inline]
+unsafe fn load_weight_scales(base: *const u8, row_bytes: usize, blocks: usize, scales: &mut [f32]) {
+    for row in 0..TILE {
+        for block in 0..blocks {
+            // SAFETY: forwarded from the caller; a block starts with its 2-byte scale.
+            let at = unsafe { base.add(row * row_bytes + block * Q8_0_BYTES) };
+            scales[block * TILE + row] = unsafe { f16::from_le_bytes([*at, *at.add(1)]) }.to_f32();
+        }
+    }
+}
+
+/// One block's exact dot products of 16 weight rows from `base` with the 16 activation rows of
+/// `group`, stored in `sums` as `[weight row][activation row]` int32.
+///
+/// # Safety
+/// The tiles must be configured ([`TileConfig`]), AMX usable, and the block inside the 16 weight
+/// rows and `packed`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn tile_product(
+    base: *const u8,
+    row_bytes: usize,
+    block: usize,
+    packed: &PackedActivations,
+    group: usize,
+    sums: &mut Sums,
+) {
+    // SAFETY: forwarded from the caller; the loads read 16 rows of 32 bytes one weight row apart
+    // and one packed 8 × 64-byte tile, the store writes the 1 KB of `sums`.
+    unsafe {
+        let quants = base.add(block * Q8_0_BYTES + 2);
+        let activations = packed
+            .quants
+            .as_ptr()
+            .add((group * packed.blocks + block) * PACKED_TILE);
+        asm!(
+            "tilezero tmm0",
+            "tileloadd tmm4, [{weights} + {weight_stride} * 1]",
+            "tileloadd tmm6, [{activations} + {activation_stride} * 1]",
+            "tdpbssd tmm0, tmm4, tmm6",
+            "tilestored [{sums} + {sum_stride} * 1], tmm0",
+            weights = in(reg) quants,
+            weight_stride = in(reg) row_bytes,
+            activations = in(reg) activations,
+            activation_stride = in(reg) 4 * TILE,
+            sums = in(reg) sums.0.as_mut_ptr(),
+            sum_stride = in(reg) 4 * TILE,
+            options(nostack)
+        );
     }
 }
 

@@ -132,43 +132,21 @@ impl Q8Matrix {
         })
     }
 
-    /// `input [m, cols] · selfᵀ` as a flat `[m, rows]` vector.
-    pub fn matmul(&self, input: &MatmulInput) -> candle_core::Result<Vec<f32>> {
-        self.matmul_at(input, crate::kernels::level())
-    }
-
-    /// `matmul` on the kernels of `level` (at most the detected level): tests run every level.
+    /// `matmul_into` on the kernels of `level` (at most the detected level): tests run every level.
+    #[cfg(test)]
     fn matmul_at(&self, input: &MatmulInput, level: Level) -> candle_core::Result<Vec<f32>> {
         self.matmul_with(input, level, single_row())
     }
 
-    /// `input [m, cols] · selfᵀ` for scoring: many rows whose logits only feed a log-softmax,
-    /// written over `result` (resized to `[m, rows]`, its allocation reused from product to
-    /// product).
-    ///
-    /// On AMX (`Level::AmxInt8`) the product runs on tiles whose logits differ from the decoding
-    /// path's in the last bits (see `amx`); scoring never compares its logits with decoding's,
-    /// and every scoring product of a process takes the same path.
-    pub fn scoring_matmul_into(
+    /// `input [m, cols] · selfᵀ` written over `result` (resized to a flat `[m, rows]`), so that a
+    /// caller multiplying again and again reuses one allocation (scoring: 64 rows of a 262k
+    /// vocabulary are 67 MB).
+    pub fn matmul_into(
         &self,
         input: &MatmulInput,
         result: &mut Vec<f32>,
     ) -> candle_core::Result<()> {
-        self.scoring_matmul_at(input, crate::kernels::level(), result)
-    }
-
-    /// `scoring_matmul_into` on the kernels of `level` (at most the detected level).
-    fn scoring_matmul_at(
-        &self,
-        input: &MatmulInput,
-        level: Level,
-        result: &mut Vec<f32>,
-    ) -> candle_core::Result<()> {
-        #[cfg(target_arch = "x86_64")]
-        if level >= Level::AmxInt8 && self.rows.is_multiple_of(amx::TILE) {
-            return self.amx_into(input, result);
-        }
-        self.tiles_into(input, level, result)
+        self.matmul_with_into(input, crate::kernels::level(), single_row(), result)
     }
 
     /// The product on AMX tiles, written over `result`.
@@ -191,6 +169,10 @@ impl Q8Matrix {
         *SINGLE_ROW.get_or_init(|| {
             if let Some(forced) = forced_single_row() {
                 return forced;
+            }
+            if crate::kernels::level() >= Level::AmxInt8 {
+                // Single rows run on the AMX tiles like every product: nothing to choose.
+                return SingleRow::Tiles;
             }
             let values: Vec<f32> = (0..self.cols)
                 .map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0)
@@ -235,20 +217,40 @@ impl Q8Matrix {
         level: Level,
         single_row: SingleRow,
     ) -> candle_core::Result<Vec<f32>> {
+        let mut result = Vec::new();
+        self.matmul_with_into(input, level, single_row, &mut result)?;
+        Ok(result)
+    }
+
+    /// `matmul_with` written over `result`.
+    ///
+    /// At `Level::AmxInt8` every product runs on AMX tiles, a single row too: their arithmetic
+    /// differs from the other levels' in the last bits (see `amx`), so one process must not mix
+    /// them, or a token decoded alone would not match the same token inside a prompt pass.
+    fn matmul_with_into(
+        &self,
+        input: &MatmulInput,
+        level: Level,
+        single_row: SingleRow,
+        result: &mut Vec<f32>,
+    ) -> candle_core::Result<()> {
         let m = input.rows;
         debug_assert_eq!(input.values.len(), m * self.cols);
         debug_assert!(level <= Level::detected());
+        #[cfg(target_arch = "x86_64")]
+        if level >= Level::AmxInt8 && self.rows.is_multiple_of(amx::TILE) {
+            return self.amx_into(input, result);
+        }
         if m == 1 && single_row == SingleRow::Candle {
             let input = Tensor::from_slice(input.values, (1, self.cols), &Device::Cpu)?;
-            return self
+            *result = self
                 .single_row
                 .forward(&input)?
                 .flatten_all()?
-                .to_vec1::<f32>();
+                .to_vec1::<f32>()?;
+            return Ok(());
         }
-        let mut result = Vec::new();
-        self.tiles_into(input, level, &mut result)?;
-        Ok(result)
+        self.tiles_into(input, level, result)
     }
 
     /// `input [m, cols] · selfᵀ` on the tiles of `level` (several rows, or a single row on the
@@ -346,17 +348,10 @@ pub(crate) fn kernel_available() -> bool {
 }
 
 /// The matmul path in words, for `kernel_report::describe`.
-pub(crate) fn describe() -> String {
-    let products = products();
+pub(crate) fn describe() -> &'static str {
     if crate::kernels::level() >= Level::AmxInt8 {
-        format!("{products}; amx-int8 tiles for scoring")
-    } else {
-        products.to_string()
+        return "amx-int8 tiles for every row count";
     }
-}
-
-/// The path of products other than scoring, in words.
-fn products() -> &'static str {
     if !kernel_available() {
         return "candle's";
     }
@@ -473,18 +468,19 @@ mod tests {
         check(Arc::new(QTensor::new(storage, (n, k)).unwrap()), n, k);
     }
 
-    /// The scoring product: on AMX every element is exactly the reference arithmetic (one fused
-    /// multiply-add per block), whatever the number of rows, and within rounding of the decoding
-    /// path's tiles; without AMX it is the tiles' product itself.
+    /// At `Level::AmxInt8` every element is exactly the reference arithmetic (one fused
+    /// multiply-add per block), whatever the number of rows (one row takes its own kernel), and
+    /// within rounding of the VNNI tiles.
     #[test]
-    fn scoring_products_follow_their_reference_whatever_the_row_count() {
+    fn amx_products_follow_their_reference_whatever_the_row_count() {
+        if Level::detected() < Level::AmxInt8 {
+            return; // No AMX here.
+        }
         // 48 weight rows: three AMX tiles, split between the pool's workers.
         let (n, k) = (48, 640);
         let weights = Tensor::from_vec(random(n * k, 3), (n, k), &Device::Cpu).unwrap();
         let q = Arc::new(QTensor::quantize(&weights, GgmlDType::Q8_0).unwrap());
-        let Some(matrix) = Q8Matrix::from_qtensor(q) else {
-            return;
-        };
+        let matrix = Q8Matrix::from_qtensor(q).expect("AMX implies the AVX2 kernels");
         let data = matrix.tensor.data().unwrap();
         let blocks = WeightBlocks {
             bytes: &data,
@@ -493,39 +489,26 @@ mod tests {
         for m in [1, 3, 16, 17, 40] {
             let input = random(m * k, 20 + m as u32);
             let batch = MatmulInput::new(&input, m);
-            for level in levels().into_iter().chain([Level::AmxInt8]) {
-                if level > Level::detected() {
-                    continue;
-                }
-                let mut ours = Vec::new();
-                matrix.scoring_matmul_at(&batch, level, &mut ours).unwrap();
-                let tiles = matrix.matmul_at(&batch, level).unwrap();
-                if level < Level::AmxInt8 {
-                    assert_eq!(ours, tiles, "{level:?} at m = {m}");
-                    continue;
-                }
-                for row in 0..m {
-                    for column in 0..n {
-                        let got = ours[row * n + column];
-                        let exact = amx::reference(&blocks, batch.quantized(), row, column);
-                        assert_eq!(got.to_bits(), exact.to_bits(), "({row}, {column}) of {m}");
-                        let near = tiles[row * n + column];
-                        assert!(
-                            (got - near).abs() <= 1e-4 * near.abs().max(1.0),
-                            "{got} vs {near}"
-                        );
-                    }
-                    let alone = MatmulInput::new(&input[row * k..(row + 1) * k], 1);
-                    let mut single = Vec::new();
-                    matrix
-                        .scoring_matmul_at(&alone, level, &mut single)
-                        .unwrap();
-                    assert_eq!(
-                        single,
-                        ours[row * n..(row + 1) * n],
-                        "row {row} of {m} alone"
+            let ours = matrix.matmul_at(&batch, Level::AmxInt8).unwrap();
+            let tiles = matrix.matmul_at(&batch, Level::Avx512Vnni).unwrap();
+            for row in 0..m {
+                for column in 0..n {
+                    let got = ours[row * n + column];
+                    let exact = amx::reference(&blocks, batch.quantized(), row, column);
+                    assert_eq!(got.to_bits(), exact.to_bits(), "({row}, {column}) of {m}");
+                    let near = tiles[row * n + column];
+                    assert!(
+                        (got - near).abs() <= 1e-4 * near.abs().max(1.0),
+                        "{got} vs {near}"
                     );
                 }
+                let alone = MatmulInput::new(&input[row * k..(row + 1) * k], 1);
+                let single = matrix.matmul_at(&alone, Level::AmxInt8).unwrap();
+                assert_eq!(
+                    single,
+                    ours[row * n..(row + 1) * n],
+                    "row {row} of {m} alone"
+                );
             }
         }
     }
