@@ -16,8 +16,9 @@ pub enum Level {
     Avx2,
     /// AVX-512 (F, BW, VL) with VNNI int8 dot products.
     Avx512Vnni,
-    /// AVX-512 VNNI, plus AMX int8 tiles for scoring many rows with the output head
-    /// (`q8_matmul::amx`); every other kernel runs as at [`Level::Avx512Vnni`].
+    /// AVX-512 VNNI, with every Q8_0 product on AMX int8 tiles (`q8_matmul::amx`), whose
+    /// results differ from the other levels' in the last bits; the other kernels run as at
+    /// [`Level::Avx512Vnni`].
     AmxInt8,
 }
 
