@@ -59,6 +59,10 @@ pub struct Generation {
     /// Set when a request found the suggestion complete and stopped the engine on purpose: the
     /// text then is a whole suggestion even though the engine reports a cancellation.
     complete: AtomicBool,
+    /// Set when the document's text moved where this generation cannot serve it while a request
+    /// still listened (a superseded one, finishing its answer): when that last listener goes, no
+    /// later request can adopt the generation, so it stops at once instead of after the grace.
+    abandoned: AtomicBool,
 }
 
 pub use crate::rill_protocol::Source;
@@ -71,6 +75,7 @@ impl Generation {
             job,
             listeners: AtomicUsize::new(0),
             complete: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
         })
     }
 
@@ -138,8 +143,12 @@ pub struct Listener(Arc<Generation>);
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let left = self.0.listeners.fetch_sub(1, Ordering::AcqRel) - 1;
+        let left = self.0.listeners.fetch_sub(1, Ordering::SeqCst) - 1;
         if left == 0 && self.0.is_running() {
+            if self.0.abandoned.load(Ordering::SeqCst) {
+                self.0.stop();
+                return;
+            }
             // Nobody listens: give the next keystroke's request a moment to adopt the generation,
             // then stop the engine so it does not work for nobody.
             let generation = self.0.clone();
@@ -247,16 +256,18 @@ impl Suggestions {
         }
     }
 
-    /// Stops the running generations of `uri` nobody listens to that can no longer serve the text
-    /// before the cursor: it left their prompt, or the user typed something their text does not
-    /// say. Waiting out [`ORPHAN_GRACE`] for them would only decode for nobody. A generation whose
-    /// text the typed part merely ran ahead of keeps running: it may still write what was typed.
+    /// Stops the running generations of `uri` that can no longer serve the text before the
+    /// cursor: it left their prompt, or the user typed something their text does not say. Waiting
+    /// out [`ORPHAN_GRACE`] for them would only decode for nobody. One a request still listens to
+    /// (a superseded request finishing its answer) stops when that request lets go. A generation
+    /// whose text the typed part merely ran ahead of keeps running: it may still write what was
+    /// typed.
     pub fn stop_unreachable(&self, uri: &Url, text_before_cursor: &str) {
         let Some(generations) = lock(&self.by_document).get(uri).cloned() else {
             return;
         };
         for generation in generations {
-            if !generation.is_running() || generation.listeners() > 0 {
+            if !generation.is_running() {
                 continue;
             }
             let reachable = text_before_cursor
@@ -265,7 +276,13 @@ impl Suggestions {
                     let raw = &generation.progress.borrow().raw;
                     raw.starts_with(typed) || typed.starts_with(raw.as_str())
                 });
-            if !reachable {
+            if reachable {
+                continue;
+            }
+            // Sequentially consistent on both sides (here and in `Listener::drop`), so that a
+            // listener leaving meanwhile either sees the mark or is seen gone here.
+            generation.abandoned.store(true, Ordering::SeqCst);
+            if generation.listeners.load(Ordering::SeqCst) == 0 {
                 generation.stop();
             }
         }
@@ -321,7 +338,7 @@ mod tests {
         let behind = generation("x = ", "to", None);
         let other_line = generation("y = ", "1", None);
         let listened = generation("x = ", "count", None);
-        let _listener = listened.attach();
+        let listener = listened.attach();
         for generation in [&diverged, &behind, &other_line, &listened] {
             suggestions.insert(&uri(), generation.clone());
         }
@@ -332,6 +349,26 @@ mod tests {
         assert!(
             !listened.job.is_cancelled(),
             "a request still listens to it"
+        );
+        // Its listener leaving stops it at once: no later request can adopt it, so it gets no
+        // grace (the runtime would otherwise give it `ORPHAN_GRACE`).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        drop(listener);
+        assert!(
+            listened.job.is_cancelled(),
+            "abandoned once the text left it"
+        );
+        let reachable = generation("x = ", "tox + 1", None);
+        suggestions.insert(&uri(), reachable.clone());
+        suggestions.stop_unreachable(&uri(), "x = tox");
+        drop(reachable.attach());
+        assert!(
+            !reachable.job.is_cancelled(),
+            "one the text can still reach waits out the grace"
         );
     }
 
