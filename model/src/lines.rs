@@ -44,6 +44,12 @@ pub struct LineSearch<'a> {
     /// cut where it is (see [`LineCandidate::cut`]), so a slow machine still shows something
     /// within the request's budget. `None` for no limit.
     pub decide_by: Option<std::time::Instant>,
+    /// Told, while the search runs, what every candidate's `text` will begin with one of: the
+    /// greedy text after each step before the branch step (which all candidates share), then at
+    /// the branch step that text extended by the greedy token and by each alternative's. Lets a
+    /// caller see long before the search ends whether what the user typed meanwhile can still be
+    /// written. Not called after the branch step.
+    pub beginnings: &'a dyn Fn(&[String]),
 }
 
 /// One candidate first line.
@@ -459,10 +465,12 @@ impl Decoder<'_> {
                 path.owed.clear();
             }
             let (best, best_logprob) = best_and_logprob(&logits);
-            if role == Role::Greedy
+            let branches_here = role == Role::Greedy
                 && branch.is_none()
-                && best_logprob.exp() < self.params.branch_below
-            {
+                && best_logprob.exp() < self.params.branch_below;
+            // Before the branch step every candidate goes where the greedy line goes.
+            let shared = role != Role::Alternative && (branch.is_none() || branches_here);
+            if branches_here {
                 branch = Some(Branch {
                     before: path.clone(),
                     alternatives: alternatives(
@@ -485,8 +493,36 @@ impl Decoder<'_> {
             logits = path.take(self, sequence, best, best_logprob)?;
             *passes += 1;
             debug_assert_eq!(sequence.tokens().len(), self.base + path.tokens.len());
+            if shared {
+                self.report_beginnings(&path, branch.as_ref().filter(|_| branches_here))?;
+            }
         }
         Ok(Some((path, branch)))
+    }
+
+    /// Tells the caller what every candidate begins with one of: `path`'s text, and with the
+    /// branch step just taken, the text before it extended by each alternative token.
+    fn report_beginnings(&self, path: &Path, branch: Option<&Branch>) -> Result<()> {
+        let heal = self.params.heal.len();
+        let text = |bytes: &[u8]| -> String {
+            let bytes = bytes.get(heal..).unwrap_or_default();
+            // A token may end inside a character: only whole characters are known text.
+            let whole = match std::str::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(err) => std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default(),
+            };
+            whole.to_string()
+        };
+        let mut beginnings = vec![text(&path.bytes)];
+        if let Some(branch) = branch {
+            for &(token, _) in branch.alternatives.iter().take(self.params.width - 1) {
+                let mut bytes = branch.before.bytes.clone();
+                bytes.extend_from_slice(self.tokenizer.token_bytes(token)?);
+                beginnings.push(text(&bytes));
+            }
+        }
+        (self.params.beginnings)(&beginnings);
+        Ok(())
     }
 }
 

@@ -256,6 +256,7 @@ fn the_line_search_heals_like_generate() {
         max_skipped: 0,
         explore_until: None,
         decide_by: None,
+        beginnings: &|_| {},
     };
     let outcome = search(model(), tokenizer, &mut sequence, prompt, &params, &|| {
         false

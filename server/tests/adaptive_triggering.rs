@@ -150,3 +150,54 @@ fn a_word_boundary_and_an_explicit_request_do_not_wait() {
     server.check_invariants();
     assert_eq!(server.shutdown_and_exit().code(), Some(0));
 }
+
+/// The time a fake generation searches before its first text.
+const SEARCH: Duration = Duration::from_millis(1500);
+
+#[test]
+fn a_search_the_typing_contradicts_stops_at_once_and_one_it_agrees_with_runs_on() {
+    // Every suggestion after a space takes `SEARCH` to decide and begins with `elem`, which the
+    // fake says at once, as the engine's line search does while it decodes.
+    let script = Script {
+        first_delay: SEARCH,
+        ..Script::default()
+    }
+    .when_ends_with(" ", "element\n")
+    .otherwise(Reply::Text("@never_typed()\n".to_string()));
+    let mut server = support::start(profile(true), script);
+    server.open(URI, "python", "x = ");
+    let mut version = 1;
+    // Enough keystrokes for the rhythm to be known; the pause after them waits out one search.
+    let word = type_text(&server, &mut version, "total");
+    server
+        .response(*word.last().expect("keystrokes"), DEFAULT_TIMEOUT)
+        .expect("answered");
+    let cancelled = |server: &support::InProcess| {
+        server
+            .fake
+            .endings()
+            .iter()
+            .filter(|(_, ending)| matches!(ending, rill_server::engine::fake::Ending::Cancelled(_)))
+            .count()
+    };
+    // A space starts a search at once; `m` contradicts `elem`, so that search stops within the
+    // keystroke interval: the typist's next keystroke is not waited for, nor the search's end.
+    let before = cancelled(&server);
+    type_text(&server, &mut version, " ");
+    std::thread::sleep(GAP);
+    type_text(&server, &mut version, "m");
+    support::eventually("the contradicted search's end", GAP, || {
+        (cancelled(&server) > before).then_some(())
+    });
+    // `e` agrees with `elem`: that search runs on while the typist may still be typing it (until
+    // the pause's own request starts new work, at least 1.2 intervals after the keystroke).
+    let before = cancelled(&server);
+    let ids = type_text(&server, &mut version, " e");
+    std::thread::sleep(GAP / 2);
+    assert_eq!(cancelled(&server), before, "the agreeing search runs on");
+    server
+        .response(*ids.last().expect("keystrokes"), DEFAULT_TIMEOUT)
+        .expect("the pause is answered");
+    server.check_invariants();
+    assert_eq!(server.shutdown_and_exit().code(), Some(0));
+}

@@ -1,7 +1,8 @@
 //! A scripted fake backend for tests of LSP behaviour: no model; deterministic text per prompt, configurable delays, failures and panics, and a record of every job it was given.
 //!
 //! It keeps the real engine's contract, which is what the LSP side relies on: one job at a time
-//! on a thread of its own, text in pieces with the cancel token checked before each piece, exactly
+//! on a thread of its own, what a searched first line will begin with before its text, text in
+//! pieces with the cancel token checked before each piece, exactly
 //! one `Done` or `Error` per completion, a panic turned into an error for that job only, and
 //! background work answered on its own channel. What it writes is decided by a [`Script`], so a
 //! test knows the text without a model and can make it slow, fail or panic on purpose.
@@ -424,6 +425,14 @@ impl Shared {
     fn complete(&self, job: &CompletionJob, sent: &mut String) -> Result<bool, String> {
         let script = lock(&self.script).clone();
         let reply = script.reply_for(&job.text_before_cursor);
+        let searches = job.quality.searches() && !job.raw_prompt;
+        if let (true, Some(Reply::Text(text))) = (searches, &reply) {
+            // As the real engine's line search does while it decodes: say what the text will
+            // begin with (its first piece) long before the text itself.
+            let text = cut_at_stops(text, &job.params.stop);
+            let first_piece: String = text.chars().take(script.piece_chars.max(1)).collect();
+            let _ = job.events.send(EngineEvent::Beginnings(vec![first_piece]));
+        }
         if !wait(script.first_delay, job) {
             return Ok(true);
         }
@@ -439,7 +448,7 @@ impl Shared {
                 return Ok(true);
             }
         };
-        if job.quality.searches() && !job.raw_prompt {
+        if searches {
             let first_line = text.split('\n').next().unwrap_or_default().to_string();
             let _ = job.events.send(EngineEvent::Candidates(vec![Candidate {
                 text: first_line,

@@ -201,6 +201,9 @@ pub enum EngineEvent {
     /// The candidate first lines, best first, sent before any text: the text that follows
     /// continues the first of them.
     Candidates(Vec<Candidate>),
+    /// While the first line is still being searched: the text, when it comes, begins with one of
+    /// these. Each report replaces the last; none may come at all.
+    Beginnings(Vec<String>),
     /// The job ended; no more events follow.
     Done(CompletionStats),
     /// The job failed; no more events follow.

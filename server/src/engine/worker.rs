@@ -305,6 +305,11 @@ impl Engine {
                     &params,
                     started,
                     &|| job.cancel.is_cancelled(),
+                    &|beginnings| {
+                        let _ = job
+                            .events
+                            .send(EngineEvent::Beginnings(beginnings.to_vec()));
+                    },
                 )?
                 else {
                     return Ok(CompletionStats::cancelled());
@@ -379,7 +384,9 @@ impl Engine {
 
     /// Searches the candidate first lines for `prompt` in `key`'s sequence; a decided outcome of the
     /// document's completion sequence is kept for the next request at the same prompt. `None`
-    /// when `cancelled` stopped it.
+    /// when `cancelled` stopped it. `beginnings` hears what the shown text will begin with one of,
+    /// while the search runs (see [`LineSearch::beginnings`]).
+    #[allow(clippy::too_many_arguments)]
     fn search_first_line(
         &mut self,
         key: &SequenceKey,
@@ -388,6 +395,7 @@ impl Engine {
         params: &GenerationParams,
         started: Instant,
         cancelled: &dyn Fn() -> bool,
+        beginnings: &dyn Fn(&[String]),
     ) -> rill_model::Result<Option<lines::SearchOutcome>> {
         let markers = quality.comment_markers;
         let skip_comments =
@@ -407,6 +415,9 @@ impl Engine {
             max_skipped: MAX_SKIPPED_LINES,
             explore_until: Some(started + EXPLORE_BUDGET),
             decide_by: Some(started + DECIDE_BUDGET),
+            // A skipped line is text but not shown text: what the search begins with then says
+            // nothing about what is shown.
+            beginnings: if skip_comments { &|_| {} } else { beginnings },
         };
         let (model, tokenizer) = (&self.loaded.model, &self.loaded.tokenizer);
         let sequence = self.store.sequence(key, model);
@@ -523,6 +534,7 @@ impl Engine {
                 &params,
                 Instant::now(),
                 &interrupted,
+                &|_| {},
             )?;
             Ok::<_, rill_model::ModelError>(searched.is_some())
         }));

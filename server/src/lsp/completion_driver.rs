@@ -465,6 +465,7 @@ async fn pump(generation: Arc<Generation>, mut events: mpsc::UnboundedReceiver<E
         match event {
             EngineEvent::Text(text) => generation.push_text(&text),
             EngineEvent::Candidates(candidates) => generation.set_candidates(candidates),
+            EngineEvent::Beginnings(beginnings) => generation.set_beginnings(beginnings),
             EngineEvent::Done(stats) => {
                 generation.finish(Finish::Done(stats));
                 return;

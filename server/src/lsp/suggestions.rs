@@ -45,7 +45,22 @@ pub struct Progress {
     /// The candidate first lines the engine chose among, best first (the raw text continues the
     /// first); `None` when it streamed without a search (sampling, the remote engine).
     pub candidates: Option<Vec<Candidate>>,
+    /// While `raw` is still empty, what it will begin with one of, as far as the engine knows yet
+    /// (see `EngineEvent::Beginnings`); `None` when it has not said.
+    pub beginnings: Option<Vec<String>>,
     pub finish: Option<Finish>,
+}
+
+impl Progress {
+    /// Whether this generation may still write `typed` (text the user typed after its prompt):
+    /// its text so far says it, or stops short of it without contradicting it.
+    fn may_write(&self, typed: &str) -> bool {
+        let agrees = |text: &str| text.starts_with(typed) || typed.starts_with(text);
+        match &self.beginnings {
+            Some(beginnings) if self.raw.is_empty() => beginnings.iter().any(|b| agrees(b)),
+            _ => agrees(&self.raw),
+        }
+    }
 }
 
 /// One engine generation and everyone listening to it.
@@ -90,6 +105,11 @@ impl Generation {
     pub fn set_candidates(&self, candidates: Vec<Candidate>) {
         self.progress
             .send_modify(|progress| progress.candidates = Some(candidates));
+    }
+
+    pub fn set_beginnings(&self, beginnings: Vec<String>) {
+        self.progress
+            .send_modify(|progress| progress.beginnings = Some(beginnings));
     }
 
     pub fn push_text(&self, text: &str) {
@@ -257,7 +277,8 @@ impl Suggestions {
     }
 
     /// Stops the running generations of `uri` that can no longer serve the text before the
-    /// cursor: it left their prompt, or the user typed something their text does not say. Waiting
+    /// cursor: it left their prompt, or the user typed something their text does not say (while
+    /// the first line is still searched: none of the texts the search may still choose). Waiting
     /// out [`ORPHAN_GRACE`] for them would only decode for nobody. One a request still listens to
     /// (a superseded request finishing its answer) stops when that request lets go. A generation
     /// whose text the typed part merely ran ahead of keeps running: it may still write what was
@@ -272,10 +293,7 @@ impl Suggestions {
             }
             let reachable = text_before_cursor
                 .strip_prefix(generation.prefix.as_str())
-                .is_some_and(|typed| {
-                    let raw = &generation.progress.borrow().raw;
-                    raw.starts_with(typed) || typed.starts_with(raw.as_str())
-                });
+                .is_some_and(|typed| generation.progress.borrow().may_write(typed));
             if reachable {
                 continue;
             }
@@ -370,6 +388,35 @@ mod tests {
             !reachable.job.is_cancelled(),
             "one the text can still reach waits out the grace"
         );
+    }
+
+    #[test]
+    fn a_generation_still_searching_stops_once_none_of_its_beginnings_fits() {
+        let suggestions = Suggestions::default();
+        let searching = |beginnings: Option<&[&str]>| {
+            let generation = generation("of the first ", "", None);
+            if let Some(beginnings) = beginnings {
+                generation.set_beginnings(beginnings.iter().map(|b| b.to_string()).collect());
+            }
+            suggestions.insert(&uri(), generation.clone());
+            generation
+        };
+        let unknown = searching(None);
+        let elsewhere = searching(Some(&["element", "entry", "item"]));
+        let one_fits = searching(Some(&["entry", "max"]));
+        let shorter = searching(Some(&["m"]));
+        suggestions.stop_unreachable(&uri(), "of the first maxi");
+        assert!(
+            !unknown.job.is_cancelled(),
+            "nothing known yet: it may write it"
+        );
+        assert!(elsewhere.job.is_cancelled(), "no beginning says `maxi`");
+        assert!(!one_fits.job.is_cancelled(), "`max` may go on to `maxi`");
+        assert!(!shorter.job.is_cancelled(), "`m` may go on to `maxi`");
+        // Once text comes, the text decides, whatever the search said.
+        one_fits.push_text("entry point");
+        suggestions.stop_unreachable(&uri(), "of the first maxi");
+        assert!(one_fits.job.is_cancelled(), "its text says `entry`");
     }
 
     fn check(suggestions: &Suggestions, text: &str, expect: Option<(&str, usize, Source)>) {

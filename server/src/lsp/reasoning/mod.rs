@@ -474,7 +474,7 @@ async fn write_chain(
                     }
                 }
                 Some(EngineEvent::Error(reason)) => return Err(WriteError::Failed(reason)),
-                Some(EngineEvent::Candidates(_)) => {}
+                Some(EngineEvent::Candidates(_) | EngineEvent::Beginnings(_)) => {}
                 Some(EngineEvent::Done(_)) | None => break,
             },
             () = &mut deadline => {
