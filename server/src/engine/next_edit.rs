@@ -37,6 +37,12 @@ const PROPAGATION_FLOOR: f32 = -8.0;
 /// Nats a rewrite by the model must add: its own greedy line is likelier than most lines by
 /// construction, so it needs more than a propagated replacement does.
 const REWRITE_MARGIN: f32 = 4.0;
+/// How much of a line the model's rewrite of it must keep: the normalized Levenshtein similarity
+/// of the two lines without their indentation, 0 to 1. A next edit carries the user's edit on into
+/// a line it made stale (`return x` -> `return x + y`: 0.67); a rewrite into another statement is
+/// the model continuing the edit in its own way (`hi = mid` -> `checked = False`: 0.27), and in
+/// the benchmark every such offer answered an unrelated edit.
+const REWRITE_KEEPS: f64 = 0.5;
 /// The completion sequence is copied only when it saves at least this many tokens of prefill.
 const SEED_AT_LEAST: usize = 64;
 /// How long one search may look before it gives up and stays silent. A proposal that comes later
@@ -178,7 +184,17 @@ fn find(
                     continue;
                 }
                 match search.rewrite_line(store, &context)? {
-                    Some(rewritten) => (rewritten, REWRITE_MARGIN),
+                    Some(rewritten) if keeps_the_line(old_line, &rewritten) => {
+                        (rewritten, REWRITE_MARGIN)
+                    }
+                    Some(rewritten) => {
+                        tracing::debug!(
+                            "next edit {:?} at {:?}: {old_line:?} -> {rewritten:?} is another line",
+                            target.kind,
+                            line
+                        );
+                        continue;
+                    }
                     None => return Ok(Outcome::Stopped),
                 }
             }
@@ -547,9 +563,37 @@ fn following_lines(text: &str, line_end: usize, rewrite: bool) -> &str {
     &rest[..end]
 }
 
+/// Whether `new` keeps enough of `old` to be an edit of it (see [`REWRITE_KEEPS`]).
+fn keeps_the_line(old: &str, new: &str) -> bool {
+    strsim::normalized_levenshtein(old.trim(), new.trim()) >= REWRITE_KEEPS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rewrite_must_keep_most_of_the_line() {
+        assert!(keeps_the_line("    return x\n", "    return x + y\n"));
+        assert!(keeps_the_line("print(lo)", "print(new_lo)"));
+        assert!(keeps_the_line(
+            "x = compute(a, b)",
+            "x = compute_all(a, b, c)"
+        ));
+        // What the benchmark's unrelated edits got offered.
+        assert!(!keeps_the_line(
+            "        hi = mid",
+            "        checked = False"
+        ));
+        assert!(!keeps_the_line(
+            "    dispatch_cache = weakref.WeakKeyDictionary()",
+            "    def _check_func(func):"
+        ));
+        assert!(!keeps_the_line(
+            "        return self._split(text)",
+            "        if checked:"
+        ));
+    }
 
     #[test]
     fn the_edited_line_ends_at_its_line_break_and_a_line_start_is_its_own_end() {
