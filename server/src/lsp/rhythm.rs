@@ -6,10 +6,12 @@
 //! usually makes it stale before anyone reads it. So a request that needs new model work in the
 //! middle of a word waits for about one and a half of the user's own keystroke intervals, less
 //! the time the model takes to show its first text (but never less than 1.2 intervals), so that
-//! a suggestion after a pause still appears about when the user's rhythm says the pause began. At a word boundary (after a space,
-//! an operator, a bracket, a new line), where suggestions are read, and on explicit requests, it
-//! does not wait. Tabby's client debounce weighs the same two figures; doing it here, once,
-//! serves every editor alike.
+//! a suggestion after a pause still appears about when the user's rhythm says the pause began. At
+//! a word boundary (after a space, an operator, a bracket, a new line), where suggestions are read,
+//! and on explicit requests, it does not wait. Tabby's client debounce weighs the same two
+//! figures; doing it here, once, serves every editor alike. The other half of saving model work,
+//! stopping what a keystroke made useless (including a first-line search the typed text
+//! contradicts), is `suggestions::Suggestions::stop_unreachable`.
 
 use std::time::{Duration, Instant};
 
