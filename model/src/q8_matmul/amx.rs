@@ -137,30 +137,24 @@ pub(super) unsafe fn columns(
     }
     let blocks = packed.blocks;
     debug_assert_eq!(blocks, weights.blocks_per_row);
-    let row_bytes = blocks * Q8_0_BYTES;
-    let config = TileConfig::new();
-    let mut sums = Sums([0; TILE * TILE]);
-    // `[block][weight row]` scales of the current weight tile, so that one broadcast load serves a
-    // row's block.
-    let mut weight_scales = vec![0f32; blocks * TILE];
     // SAFETY: the caller guarantees AMX with permission; every tile load reads 16 rows of 32
     // bytes inside the weight tile's blocks or one packed activation tile; every store stays
-    // inside `sums` or the caller's `out`.
+    // inside the scratch's sums or the caller's `out`.
     unsafe {
-        asm!("ldtilecfg [{config}]", config = in(reg) &config, options(nostack, readonly));
+        let mut scratch = Scratch::configure(blocks);
         for tile in tiles {
             let first_row = tile * TILE;
-            let base = weights.bytes.as_ptr().add(first_row * row_bytes);
-            load_weight_scales(base, row_bytes, blocks, &mut weight_scales);
+            let base = scratch.weight_tile(weights, tile);
             for group in 0..packed.groups {
                 // acc[w] lane a: weight row first_row + w times activation row 16·group + a.
                 let mut acc = [_mm512_setzero_ps(); TILE];
                 for block in 0..blocks {
-                    tile_product(base, row_bytes, block, packed, group, &mut sums);
+                    let sums = &mut scratch.sums;
+                    tile_product(base, scratch.row_bytes, block, packed, group, sums);
                     let activation_scales = _mm512_loadu_ps(
                         packed.scales.as_ptr().add((group * blocks + block) * TILE),
                     );
-                    let scales = &weight_scales[block * TILE..][..TILE];
+                    let scales = &scratch.weight_scales[block * TILE..][..TILE];
                     for (w, acc) in acc.iter_mut().enumerate() {
                         let exact = _mm512_load_si512(sums.0.as_ptr().add(w * TILE) as *const _);
                         // The scale product rounds once, then one fused multiply-add per block.
@@ -194,31 +188,72 @@ unsafe fn one_row(
     out: &Out,
 ) {
     let blocks = packed.blocks;
-    let row_bytes = blocks * Q8_0_BYTES;
-    let config = TileConfig::new();
-    let mut sums = Sums([0; TILE * TILE]);
-    let mut weight_scales = vec![0f32; blocks * TILE];
     // Row w's first column sits at element 16·w of the stored tile.
     let first_column = _mm512_setr_epi32(
         0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240,
     );
     // SAFETY: as in `columns`: AMX with permission from the caller, tile loads inside the weight
-    // tile's blocks and the packed row's tiles, stores inside `sums` and the caller's `out`.
+    // tile's blocks and the packed row's tiles, stores inside the scratch's sums and the
+    // caller's `out`.
     unsafe {
-        asm!("ldtilecfg [{config}]", config = in(reg) &config, options(nostack, readonly));
+        let mut scratch = Scratch::configure(blocks);
         for tile in tiles {
             let first_row = tile * TILE;
-            let base = weights.bytes.as_ptr().add(first_row * row_bytes);
-            load_weight_scales(base, row_bytes, blocks, &mut weight_scales);
+            let base = scratch.weight_tile(weights, tile);
             let mut acc = _mm512_setzero_ps();
             for block in 0..blocks {
-                tile_product(base, row_bytes, block, packed, 0, &mut sums);
-                let exact = _mm512_i32gather_epi32::<4>(first_column, sums.0.as_ptr());
-                let scales = _mm512_loadu_ps(weight_scales.as_ptr().add(block * TILE));
+                tile_product(base, scratch.row_bytes, block, packed, 0, &mut scratch.sums);
+                let exact = _mm512_i32gather_epi32::<4>(first_column, scratch.sums.0.as_ptr());
+                let scales = _mm512_loadu_ps(scratch.weight_scales.as_ptr().add(block * TILE));
                 let scale = _mm512_mul_ps(_mm512_set1_ps(packed.scales[block * TILE]), scales);
                 acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(exact), scale, acc);
             }
             _mm512_storeu_ps(out.at(0, first_row), acc);
+        }
+    }
+}
+
+/// What a product keeps from weight tile to weight tile: one tile of sums, and the current weight
+/// tile's scales as `[block][weight row]`, so that one load serves a block's 16 rows.
+struct Scratch {
+    row_bytes: usize,
+    blocks: usize,
+    sums: Sums,
+    weight_scales: Vec<f32>,
+}
+
+impl Scratch {
+    /// Configures this thread's tiles for [`tile_product`], for weights of `blocks` blocks a row.
+    ///
+    /// # Safety
+    /// The CPU must have AMX-TILE and the process the permission to use tile data.
+    #[inline]
+    unsafe fn configure(blocks: usize) -> Self {
+        let config = TileConfig::new();
+        // SAFETY: forwarded from the caller; `ldtilecfg` reads the 64-byte configuration.
+        unsafe {
+            asm!("ldtilecfg [{config}]", config = in(reg) &config, options(nostack, readonly));
+        }
+        Self {
+            row_bytes: blocks * Q8_0_BYTES,
+            blocks,
+            sums: Sums([0; TILE * TILE]),
+            weight_scales: vec![0f32; blocks * TILE],
+        }
+    }
+
+    /// The start of weight tile `tile` (weight rows `16·tile ..`), its scales loaded.
+    ///
+    /// # Safety
+    /// The tile's 16 rows must lie inside `weights`.
+    // Inlined into the kernels, so that the scales' f16 conversion gets their F16C.
+    #[inline]
+    unsafe fn weight_tile(&mut self, weights: &WeightBlocks, tile: usize) -> *const u8 {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let base = weights.bytes.as_ptr().add(tile * TILE * self.row_bytes);
+            load_weight_scales(base, self.row_bytes, self.blocks, &mut self.weight_scales);
+            base
         }
     }
 }

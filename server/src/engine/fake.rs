@@ -426,19 +426,21 @@ impl Shared {
         let script = lock(&self.script).clone();
         let reply = script.reply_for(&job.text_before_cursor);
         let searches = job.quality.searches() && !job.raw_prompt;
-        if let (true, Some(Reply::Text(text))) = (searches, &reply) {
+        let scripted = match &reply {
+            Some(Reply::Text(text)) => cut_at_stops(text, &job.params.stop),
+            _ => String::new(),
+        };
+        if searches && matches!(reply, Some(Reply::Text(_))) {
             // As the real engine's line search does while it decodes: say what the text will
             // begin with (its first piece) long before the text itself.
-            let text = cut_at_stops(text, &job.params.stop);
-            let first_piece: String = text.chars().take(script.piece_chars.max(1)).collect();
+            let first_piece: String = scripted.chars().take(script.piece_chars.max(1)).collect();
             let _ = job.events.send(EngineEvent::Beginnings(vec![first_piece]));
         }
         if !wait(script.first_delay, job) {
             return Ok(true);
         }
         let text = match reply {
-            None => String::new(),
-            Some(Reply::Text(text)) => cut_at_stops(&text, &job.params.stop),
+            None | Some(Reply::Text(_)) => scripted,
             Some(Reply::Fail(message)) => return Err(message),
             Some(Reply::Panic(message)) => panic!("{message}"),
             Some(Reply::Hang) => {
