@@ -2,23 +2,10 @@
 
 mod common;
 
-use std::sync::OnceLock;
-
-use common::{default_model_path, model};
+use common::{model, tokenizer};
 use rill_model::generate::{generate, GenerationParams};
 use rill_model::healing::{self, Healing};
-use rill_model::{Sequence, Tokenizer};
-
-fn tokenizer() -> &'static Tokenizer {
-    static TOKENIZER: OnceLock<Tokenizer> = OnceLock::new();
-    TOKENIZER.get_or_init(|| {
-        let path = default_model_path();
-        let mut file = std::fs::File::open(&path).expect("open the default model");
-        let content = candle_core::quantized::gguf_file::Content::read(&mut file)
-            .expect("read the GGUF header");
-        Tokenizer::from_gguf(&content).expect("build the tokenizer")
-    })
-}
+use rill_model::Sequence;
 
 fn encode_with_bos(text: &str) -> Vec<u32> {
     tokenizer().encode_with_bos(text).expect("encode")
@@ -237,32 +224,10 @@ fn healing_changes_nothing_when_the_model_would_pick_the_removed_token() {
 
 #[test]
 fn the_line_search_heals_like_generate() {
-    use rill_model::lines::{search, LineSearch};
-    let tokenizer = tokenizer();
     let prefix = "def add(a, b):\n    \"\"\"Return the sum.\"\"\"\n    retu";
     let (tokens, healing) = plan(prefix);
     let prompt = &tokens[..tokens.len() - healing.tokens];
-    let mut sequence = Sequence::new(model());
-    let params = LineSearch {
-        heal: &healing.text,
-        width: 3,
-        branch_below: 0.5,
-        min_alternative: 0.05,
-        max_tokens: 16,
-        stop_tokens: &[],
-        following: "",
-        following_tokens: 16,
-        skip_line: &|_| false,
-        max_skipped: 0,
-        explore_until: None,
-        decide_by: None,
-        beginnings: &|_| {},
-    };
-    let outcome = search(model(), tokenizer, &mut sequence, prompt, &params, &|| {
-        false
-    })
-    .expect("search")
-    .expect("not cancelled");
+    let outcome = common::search_lines(prompt, &common::line_search(&healing.text));
     let best = &outcome.candidates[0];
     eprintln!(
         "{healing:?} {:?}",

@@ -4,52 +4,29 @@ mod common;
 
 use std::cell::RefCell;
 
-use common::{default_model_path, model};
+use common::{line_search, search_lines, tokenizer};
 use rill_model::healing;
-use rill_model::lines::{search, LineSearch, SearchOutcome};
-use rill_model::{Sequence, Tokenizer};
-
-fn tokenizer() -> Tokenizer {
-    let mut file = std::fs::File::open(default_model_path()).expect("open the default model");
-    let content =
-        candle_core::quantized::gguf_file::Content::read(&mut file).expect("read the GGUF header");
-    Tokenizer::from_gguf(&content).expect("build the tokenizer")
-}
+use rill_model::lines::{LineSearch, SearchOutcome};
 
 /// Searches three candidates after `prefix` (healed as the server heals it) and returns the
 /// outcome with every report of beginnings, in order.
-fn search_reporting(tokenizer: &Tokenizer, prefix: &str) -> (SearchOutcome, Vec<Vec<String>>) {
-    let tokens = tokenizer.encode_with_bos(prefix).expect("encode");
-    let healing = healing::plan(tokenizer, &tokens, 1).expect("plan");
+fn search_reporting(prefix: &str) -> (SearchOutcome, Vec<Vec<String>>) {
+    let tokens = tokenizer().encode_with_bos(prefix).expect("encode");
+    let healing = healing::plan(tokenizer(), &tokens, 1).expect("plan");
     let prompt = &tokens[..tokens.len() - healing.tokens];
     let reports = RefCell::new(Vec::new());
     let params = LineSearch {
-        heal: &healing.text,
-        width: 3,
-        branch_below: 0.5,
         min_alternative: 0.02,
         max_tokens: 24,
-        stop_tokens: &[],
-        following: "",
-        following_tokens: 16,
-        skip_line: &|_| false,
-        max_skipped: 0,
-        explore_until: None,
-        decide_by: None,
         beginnings: &|beginnings| reports.borrow_mut().push(beginnings.to_vec()),
+        ..line_search(&healing.text)
     };
-    let mut sequence = Sequence::new(model());
-    let outcome = search(model(), tokenizer, &mut sequence, prompt, &params, &|| {
-        false
-    })
-    .expect("search")
-    .expect("not cancelled");
+    let outcome = search_lines(prompt, &params);
     (outcome, reports.into_inner())
 }
 
 #[test]
 fn every_candidate_begins_with_what_the_search_said_while_it_ran() {
-    let tokenizer = tokenizer();
     let prefixes = [
         "/// Index and value of the first ",
         "def mean(xs):\n    total = sum(xs)\n    return ",
@@ -59,7 +36,7 @@ fn every_candidate_begins_with_what_the_search_said_while_it_ran() {
     ];
     let mut branched = 0;
     for prefix in prefixes {
-        let (outcome, reports) = search_reporting(&tokenizer, prefix);
+        let (outcome, reports) = search_reporting(prefix);
         let texts: Vec<&str> = outcome.candidates.iter().map(|c| c.text.as_str()).collect();
         assert!(!reports.is_empty(), "{prefix:?}: no report at all");
         // The greedy text only grows, so each report's first beginning extends the last one's.

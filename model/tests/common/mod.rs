@@ -81,6 +81,41 @@ pub fn tokenizer() -> &'static rill_model::Tokenizer {
     })
 }
 
+/// Line-search parameters the model's tests start from: three candidates after `heal`, branching
+/// below 0.5, no comment lines skipped, no time budget, nobody told of beginnings. A test sets
+/// what it is about with `..line_search(heal)`.
+pub fn line_search(heal: &str) -> rill_model::lines::LineSearch<'_> {
+    rill_model::lines::LineSearch {
+        heal,
+        width: 3,
+        branch_below: 0.5,
+        min_alternative: 0.05,
+        max_tokens: 16,
+        stop_tokens: &[],
+        following: "",
+        following_tokens: 16,
+        skip_line: &|_| false,
+        max_skipped: 0,
+        explore_until: None,
+        decide_by: None,
+        beginnings: &|_| {},
+    }
+}
+
+/// The line search `params` after `prompt` on the default model, in a fresh sequence, never
+/// cancelled.
+pub fn search_lines(
+    prompt: &[u32],
+    params: &rill_model::lines::LineSearch,
+) -> rill_model::lines::SearchOutcome {
+    let mut sequence = rill_model::Sequence::new(model());
+    rill_model::lines::search(model(), tokenizer(), &mut sequence, prompt, params, &|| {
+        false
+    })
+    .expect("search")
+    .expect("not cancelled")
+}
+
 /// Logits of every position of `tokens`, fed in chunks of the given sizes (cycled).
 pub fn chunked_logits(model: &Model, tokens: &[u32], chunk_sizes: &[usize]) -> Vec<f32> {
     let mut cache = model.new_cache();

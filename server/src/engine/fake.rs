@@ -427,20 +427,20 @@ impl Shared {
         let reply = script.reply_for(&job.text_before_cursor);
         let searches = job.quality.searches() && !job.raw_prompt;
         let scripted = match &reply {
-            Some(Reply::Text(text)) => cut_at_stops(text, &job.params.stop),
-            _ => String::new(),
+            Some(Reply::Text(text)) => Some(cut_at_stops(text, &job.params.stop)),
+            _ => None,
         };
-        if searches && matches!(reply, Some(Reply::Text(_))) {
+        if let Some(text) = scripted.as_ref().filter(|_| searches) {
             // As the real engine's line search does while it decodes: say what the text will
             // begin with (its first piece) long before the text itself.
-            let first_piece: String = scripted.chars().take(script.piece_chars.max(1)).collect();
+            let first_piece: String = text.chars().take(script.piece_chars.max(1)).collect();
             let _ = job.events.send(EngineEvent::Beginnings(vec![first_piece]));
         }
         if !wait(script.first_delay, job) {
             return Ok(true);
         }
         let text = match reply {
-            None | Some(Reply::Text(_)) => scripted,
+            None | Some(Reply::Text(_)) => scripted.unwrap_or_default(),
             Some(Reply::Fail(message)) => return Err(message),
             Some(Reply::Panic(message)) => panic!("{message}"),
             Some(Reply::Hang) => {

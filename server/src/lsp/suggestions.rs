@@ -107,9 +107,14 @@ impl Generation {
             .send_modify(|progress| progress.candidates = Some(candidates));
     }
 
+    /// Records what the text will begin with without waking the listeners: only
+    /// [`Suggestions::stop_unreachable`] reads it, on the next keystroke, and a request woken on
+    /// every decode step of a search would only find its text unchanged.
     pub fn set_beginnings(&self, beginnings: Vec<String>) {
-        self.progress
-            .send_modify(|progress| progress.beginnings = Some(beginnings));
+        self.progress.send_if_modified(|progress| {
+            progress.beginnings = Some(beginnings);
+            false
+        });
     }
 
     pub fn push_text(&self, text: &str) {
@@ -388,6 +393,21 @@ mod tests {
             !reachable.job.is_cancelled(),
             "one the text can still reach waits out the grace"
         );
+    }
+
+    #[test]
+    fn beginnings_are_kept_without_waking_the_listeners() {
+        let generation = generation("of the first ", "", None);
+        let mut progress = generation.subscribe();
+        progress.mark_unchanged();
+        generation.set_beginnings(vec!["element".to_string()]);
+        assert!(!progress.has_changed().unwrap(), "no text to look at yet");
+        assert_eq!(
+            progress.borrow().beginnings.as_deref(),
+            Some(&["element".to_string()][..])
+        );
+        generation.push_text("el");
+        assert!(progress.has_changed().unwrap(), "text wakes them");
     }
 
     #[test]
